@@ -1,0 +1,57 @@
+// Runs the whole suite the same way locally and in CI: a fresh PostgreSQL database per run,
+// migrated once, shared by every test file through TEST_DATABASE_URL; each file also runs its
+// database tests on an in-memory PGlite of its own. Usage: npm test [-- files...]
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+
+const root = path.resolve(import.meta.dirname, '..');
+const adminUrl = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+function testFiles(dir) {
+  return readdirSync(path.join(root, dir), { recursive: true })
+    .filter((f) => f.endsWith('.test.ts'))
+    .map((f) => path.join(dir, f));
+}
+
+const requested = process.argv.slice(2);
+const files = requested.length ? requested : [...testFiles('src'), ...testFiles('test')].sort();
+
+const dbName = `switchboard_test_${Date.now()}_${process.pid}`;
+const testDbUrl = Object.assign(new URL(adminUrl), { pathname: `/${dbName}` }).toString();
+
+const admin = new pg.Client({ connectionString: adminUrl });
+await admin.connect();
+await admin.query(`CREATE DATABASE "${dbName}"`);
+
+const env = {
+  ...process.env,
+  TEST_DATABASE_URL: testDbUrl,
+  TEST_PG_ADMIN_URL: adminUrl,
+  TEST_REDIS_URL: redisUrl,
+  LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
+  NODE_ENV: 'test',
+};
+
+let code;
+try {
+  const migrated = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'migrate'], {
+    cwd: root,
+    env: { ...env, DATABASE_URL: testDbUrl, SESSION_SECRET: 'x'.repeat(32), ENCRYPTION_KEY: '0'.repeat(64) },
+    stdio: 'inherit',
+  });
+  if (migrated.status !== 0) throw new Error('migrating the test database failed');
+  const concurrency = process.env.TEST_CONCURRENCY ?? '3';
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=120000', ...files],
+    { cwd: root, env, stdio: 'inherit' },
+  );
+  code = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+} finally {
+  await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => {});
+  await admin.end();
+}
+process.exit(code);

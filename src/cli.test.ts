@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { openPostgres, type Database } from './shared/db.js';
+import { verifyPassword, sha256Hex } from './shared/crypto.js';
+import { testDatabaseUrl } from '../test/helpers/db.js';
+import { lastJsonLine, run } from '../test/helpers/process.js';
+
+const pgEnv = () => ({
+  DATABASE_URL: testDatabaseUrl(),
+  SESSION_SECRET: 'cli-test-secret-cli-test-secret-cli',
+  ENCRYPTION_KEY: '22'.repeat(32),
+});
+const cli = (args: string[], env: Record<string, string> = pgEnv()) =>
+  run(['--import', 'tsx', 'src/cli.ts', ...args], env);
+
+describe('operator CLI', () => {
+  let database: Database;
+  before(() => {
+    database = openPostgres(testDatabaseUrl(), { poolSize: 2 });
+  });
+  after(() => database.close());
+  const counts = async () => ({
+    orgs: await database.prisma.organization.count(),
+    users: await database.prisma.user.count(),
+    tokens: await database.prisma.embedToken.count(),
+  });
+
+  test('create-org, create-agent and create-embed-token print one JSON object on the last line', async () => {
+    const org = await cli([
+      'create-org',
+      '--name',
+      'Cli Co',
+      '--origins',
+      'https://shop.example, http://localhost:8080',
+      '--json',
+    ]);
+    assert.equal(org.code, 0, org.stderr);
+    const { organization_id } = lastJsonLine(org.stdout) as { organization_id: string };
+    const saved = await database.prisma.organization.findUniqueOrThrow({ where: { id: organization_id } });
+    assert.equal(saved.name, 'Cli Co');
+    assert.deepEqual(saved.allowedOrigins, ['https://shop.example', 'http://localhost:8080']);
+    assert.match(saved.widgetPublicKey, /^pk_/);
+    assert.doesNotMatch(saved.tenantSecretEnc, /^sk_/, 'tenant secret is stored encrypted');
+
+    const email = `Agent.${Date.now()}@Example.com`;
+    const agent = await cli([
+      'create-agent',
+      '--org',
+      organization_id,
+      '--email',
+      email,
+      '--password',
+      'pa55word!',
+      '--role',
+      'admin',
+      '--name',
+      'Ada',
+      '--json',
+    ]);
+    assert.equal(agent.code, 0, agent.stderr);
+    const { user_id } = lastJsonLine(agent.stdout) as { user_id: string };
+    const user = await database.prisma.user.findUniqueOrThrow({ where: { id: user_id } });
+    assert.equal(user.email, email.toLowerCase());
+    assert.equal(user.role, 'admin');
+    assert.equal(user.displayName, 'Ada');
+    assert.equal(await verifyPassword(user.passwordHash!, 'pa55word!'), true);
+
+    const tok = await cli([
+      'create-embed-token',
+      '--org',
+      organization_id,
+      '--origins',
+      'https://shop.example',
+      '--name',
+      'Shop',
+      '--json',
+    ]);
+    assert.equal(tok.code, 0, tok.stderr);
+    const t = lastJsonLine(tok.stdout) as { token: string; channel_id: string; bot_id: string };
+    assert.match(t.token, /^ew_/);
+    const stored = await database.prisma.embedToken.findUniqueOrThrow({
+      where: { tokenHash: sha256Hex(t.token) },
+    });
+    assert.equal(stored.channelId, t.channel_id);
+    assert.deepEqual(stored.allowedOrigins, ['https://shop.example']);
+    const channel = await database.prisma.channel.findUniqueOrThrow({ where: { id: t.channel_id } });
+    assert.equal(channel.type, 'webchat');
+    assert.equal(channel.botId, t.bot_id);
+
+    // A second token for the same bot reuses its web-chat channel.
+    const tok2 = lastJsonLine((await cli(['create-embed-token', '--org', organization_id, '--json'])).stdout);
+    assert.equal(tok2.channel_id, t.channel_id);
+    assert.notEqual(tok2.token, t.token);
+  });
+
+  test('bad arguments get a clear message, exit code 2, and change nothing', async () => {
+    const org = lastJsonLine((await cli(['create-org', '--name', 'Bad Args Co', '--json'])).stdout)
+      .organization_id as string;
+    const before = await counts();
+    const cases: [string[], RegExp][] = [
+      [[], /a command is required/],
+      [['launch-rockets'], /unknown command 'launch-rockets'/],
+      [['create-org'], /missing --name/],
+      [['create-org', '--name', 'x', '--colour', 'red'], /Unknown option '--colour'/],
+      [['create-org', '--name', 'x', '--origins', 'not an origin'], /origins.*not an origin/i],
+      [
+        ['create-agent', '--org', org, '--email', 'a@b.co', '--password', 'pa55word', '--role', 'boss'],
+        /'role'.*owner, admin, agent/,
+      ],
+      [
+        ['create-agent', '--org', org, '--email', 'nope', '--password', 'pa55word', '--role', 'agent'],
+        /'email'/,
+      ],
+      [
+        ['create-agent', '--org', org, '--email', 'a@b.co', '--password', 'short', '--role', 'agent'],
+        /'password'.*8 characters/,
+      ],
+      [
+        ['create-agent', '--org', 'xyz', '--email', 'a@b.co', '--password', 'pa55word', '--role', 'agent'],
+        /'organizationId'.*UUID/,
+      ],
+      [
+        [
+          'create-agent',
+          '--org',
+          '00000000-0000-4000-8000-000000000000',
+          '--email',
+          'a@b.co',
+          '--password',
+          'pa55word',
+          '--role',
+          'agent',
+        ],
+        /Organization not found/,
+      ],
+      [
+        ['create-embed-token', '--org', org, '--bot', '00000000-0000-4000-8000-000000000000'],
+        /Bot not found/,
+      ],
+    ];
+    for (const [args, re] of cases) {
+      const r = await cli([...args, '--json']);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, re, args.join(' '));
+      assert.match(String(lastJsonLine(r.stdout).error), re);
+    }
+    assert.deepEqual(await counts(), before);
+  });
+
+  test('an email already in use is refused with exit code 2', async () => {
+    const org = lastJsonLine((await cli(['create-org', '--name', 'Dup Co', '--json'])).stdout)
+      .organization_id as string;
+    const email = `dup.${Date.now()}@example.com`;
+    const args = [
+      'create-agent',
+      '--org',
+      org,
+      '--email',
+      email,
+      '--password',
+      'pa55word',
+      '--role',
+      'agent',
+    ];
+    assert.equal((await cli(args)).code, 0);
+    const again = await cli(args);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /already exists/);
+  });
+
+  test('works on the embedded database too, and migrate reports what it applied', async () => {
+    const env = { DATA_DIR: mkdtempSync(path.join(tmpdir(), 'cli-')) };
+    const first = await cli(['migrate', '--json'], env);
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(lastJsonLine(first.stdout).applied, ['20261122000000_init']);
+    assert.deepEqual(lastJsonLine((await cli(['migrate', '--json'], env)).stdout).applied, []);
+    const org = await cli(['create-org', '--name', 'Embedded Co', '--json'], env);
+    assert.equal(org.code, 0, org.stderr);
+    assert.match(String(lastJsonLine(org.stdout).organization_id), /^[0-9a-f-]{36}$/);
+  });
+});

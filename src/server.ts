@@ -1,0 +1,65 @@
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app.js';
+import { ensureFirstRun, firstRunBanner } from './bootstrap/first-run.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { DatabaseInUseError, openDatabase } from './shared/db.js';
+import { createLogger } from './shared/logger.js';
+import { connectRedis } from './shared/redis.js';
+
+function fail(message: string): never {
+  process.stderr.write(`switchboard: ${message}\n`);
+  process.exit(1);
+}
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (err instanceof ConfigError) fail(`invalid configuration: ${err.message}`);
+  throw err;
+}
+const logger = createLogger(config.logLevel);
+
+const database = await openDatabase(config).catch((err: Error) =>
+  fail(err instanceof DatabaseInUseError ? err.message : `cannot open the database: ${err.message}`),
+);
+const applied = await database
+  .migrate()
+  .catch((err: Error) => fail(`database migration failed: ${err.message}`));
+if (applied.length) logger.info({ applied }, 'migrations applied');
+const redis = config.redisUrl
+  ? await connectRedis(config.redisUrl).catch((err: Error) =>
+      fail(`cannot reach Redis at REDIS_URL: ${err.message}`),
+    )
+  : undefined;
+
+const { server, services } = createApp({ config, logger, database, redis });
+
+const firstRun = await ensureFirstRun({ db: database.prisma, ...services });
+if (firstRun) process.stdout.write(firstRunBanner(config.publicUrl, firstRun) + '\n');
+
+server.listen(config.port, config.host, () => {
+  const { port } = server.address() as AddressInfo;
+  logger.info({ port, dbMode: database.mode, redis: Boolean(redis), url: config.publicUrl }, 'listening');
+});
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'shutting down');
+  const timer = setTimeout(() => {
+    logger.error('shutdown timed out; closing connections forcibly');
+    server.closeAllConnections();
+  }, config.shutdownTimeoutMs);
+  timer.unref();
+  // Stop accepting; requests under way finish first, idle keep-alive connections close now.
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  clearTimeout(timer);
+  await database.close();
+  if (redis) await redis.quit().catch(() => {});
+  logger.info('shutdown complete');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

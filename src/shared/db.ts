@@ -1,0 +1,118 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { PrismaClient } from '../generated/prisma/client.js';
+import { migrate, type SqlRunner } from './migrate.js';
+
+export { PrismaClient };
+export type Db = PrismaClient;
+
+export type Database = {
+  prisma: PrismaClient;
+  mode: 'postgres' | 'embedded';
+  /** Applies pending migrations; returns the names applied. */
+  migrate(): Promise<string[]>;
+  /** A cheap round trip, for readiness checks. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+};
+
+export class DatabaseInUseError extends Error {
+  override name = 'DatabaseInUseError';
+}
+
+function pgRunner(client: pg.ClientBase): SqlRunner {
+  return {
+    exec: async (sql) => void (await client.query(sql)),
+    query: async (sql, params) => (await client.query(sql, params)).rows,
+  };
+}
+
+export function pgliteRunner(db: PGlite): SqlRunner {
+  return {
+    exec: async (sql) => void (await db.exec(sql)),
+    query: async <T>(sql: string, params?: unknown[]) => (await db.query<T>(sql, params)).rows,
+  };
+}
+
+/** PostgreSQL through node-postgres. */
+export function openPostgres(url: string, opts: { poolSize?: number } = {}): Database {
+  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 });
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  return {
+    prisma,
+    mode: 'postgres',
+    async migrate() {
+      // Migrations run on a connection of their own: the advisory lock is per session.
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        return await migrate(pgRunner(client));
+      } finally {
+        await client.end();
+      }
+    },
+    async ping() {
+      await pool.query('SELECT 1');
+    },
+    async close() {
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * PGlite keeps its files in `<dataDir>/pgdata` and must have one process at a time:
+ * a lock file holds the owner's pid, and a second opener is refused with a clear message.
+ * `dataDir` undefined → in memory (tests).
+ */
+export async function openEmbedded(dataDir?: string): Promise<Database> {
+  let lockFile: string | undefined;
+  if (dataDir) {
+    mkdirSync(dataDir, { recursive: true });
+    lockFile = path.join(dataDir, 'pglite.lock');
+    if (existsSync(lockFile)) {
+      const pid = Number(readFileSync(lockFile, 'utf8'));
+      if (pid && pid !== process.pid && isAlive(pid)) {
+        throw new DatabaseInUseError(
+          `the embedded database in ${dataDir} is in use by process ${pid}; stop it first, or use DATABASE_URL`,
+        );
+      }
+    }
+    writeFileSync(lockFile, String(process.pid));
+  }
+  const pglite = new PGlite(dataDir ? path.join(dataDir, 'pgdata') : undefined);
+  await pglite.waitReady;
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  return {
+    prisma,
+    mode: 'embedded',
+    migrate: () => migrate(pgliteRunner(pglite)),
+    async ping() {
+      await pglite.query('SELECT 1');
+    },
+    async close() {
+      await prisma.$disconnect();
+      // Closing flushes PGlite's files; skipping it can lose the last writes.
+      await pglite.close();
+      if (lockFile) rmSync(lockFile, { force: true });
+    },
+  };
+}
+
+export function openDatabase(cfg: { databaseUrl?: string | undefined; dataDir: string }): Promise<Database> {
+  return cfg.databaseUrl ? Promise.resolve(openPostgres(cfg.databaseUrl)) : openEmbedded(cfg.dataDir);
+}

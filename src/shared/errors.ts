@@ -1,0 +1,41 @@
+/** Every error a client may see. Codes are namespaced by feature; messages are safe to show. */
+export const errorCodes = {
+  'request/invalid': 400,
+  'request/too_large': 413,
+  'auth/unauthenticated': 401,
+  'auth/forbidden': 403,
+  'auth/csrf': 403,
+  'auth/rate_limited': 429,
+  not_found: 404,
+  conflict: 409,
+  'organization/not_found': 404,
+  'user/email_taken': 409,
+  'bot/not_found': 404,
+  'channel/not_found': 404,
+  'conversation/not_found': 404,
+  'conversation/no_open_session': 409,
+  'conversation/already_assigned': 409,
+  'embed_token/invalid': 403,
+  'origin/forbidden': 403,
+  rate_limited: 429,
+  unavailable: 503,
+  internal: 500,
+} as const;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export class AppError extends Error {
+  override name = 'AppError';
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.status = errorCodes[code];
+  }
+}
+
+export const notFound = (what: string, code: ErrorCode = 'not_found') =>
+  new AppError(code, `${what} not found`);

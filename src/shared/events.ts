@@ -1,0 +1,41 @@
+import { EventEmitter } from 'node:events';
+
+/**
+ * Domain events, published by services after their transaction commits. Listeners turn them
+ * into effects (Socket.IO rooms, push, webhooks, bot), one listener per channel.
+ */
+export type DomainEvents = {
+  'organization.created': { organizationId: string };
+};
+
+export type EventName = keyof DomainEvents;
+
+export interface EventBus {
+  publish<E extends EventName>(event: E, payload: DomainEvents[E]): void;
+  subscribe<E extends EventName>(
+    event: E,
+    listener: (payload: DomainEvents[E]) => void | Promise<void>,
+  ): () => void;
+}
+
+/** In-process bus. A listener's failure is reported to `onError` and never reaches the publisher. */
+export function createEventBus(onError: (err: unknown, event: EventName) => void): EventBus {
+  const emitter = new EventEmitter();
+  emitter.setMaxListeners(100);
+  return {
+    publish(event, payload) {
+      emitter.emit(event, payload);
+    },
+    subscribe(event, listener) {
+      const wrapped = (payload: DomainEvents[typeof event]) => {
+        try {
+          Promise.resolve(listener(payload)).catch((err: unknown) => onError(err, event));
+        } catch (err) {
+          onError(err, event);
+        }
+      };
+      emitter.on(event, wrapped);
+      return () => emitter.off(event, wrapped);
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { ZodError, type z, type ZodType } from 'zod';
+import { Prisma } from '../generated/prisma/client.js';
+import { AppError } from './errors.js';
+
+/** Turns a ZodError into the 400 body: the first offending parameter is named in the message. */
+export function zodToAppError(err: ZodError): AppError {
+  const issue = err.issues[0]!;
+  const param = issue.path.join('.') || 'body';
+  return new AppError('request/invalid', `Invalid parameter '${param}': ${issue.message}`, { param });
+}
+
+type Part = 'body' | 'query' | 'params';
+
+/** Validates and replaces a request part; handlers then read typed data via `parsed(req, part)`. */
+export function validate(part: Part, schema: ZodType): RequestHandler {
+  return (req, _res, next) => {
+    const result = schema.safeParse(req[part] ?? {});
+    if (!result.success) return next(zodToAppError(result.error));
+    (req as Request & { valid?: Partial<Record<Part, unknown>> }).valid = {
+      ...(req as Request & { valid?: object }).valid,
+      [part]: result.data,
+    };
+    next();
+  };
+}
+
+export function valid<T extends ZodType>(req: Request, part: Part, _schema: T): z.infer<T> {
+  return (req as Request & { valid?: Partial<Record<Part, unknown>> }).valid?.[part] as z.infer<T>;
+}
+
+/** Maps any error to `{ error, message }` JSON. Unknown errors are logged and never described. */
+export const errorHandler: ErrorRequestHandler = (
+  err: unknown,
+  req: Request,
+  res: Response,
+  _next: NextFunction,
+) => {
+  const appErr = toAppError(err);
+  if (appErr.status >= 500) req.log?.error({ err }, 'request failed');
+  if (res.headersSent) return;
+  res.status(appErr.status).json({ error: appErr.code, message: appErr.message, ...appErr.details });
+};
+
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof ZodError) return zodToAppError(err);
+  if (err instanceof Prisma.PrismaClientKnownRequestError) {
+    if (err.code === 'P2002') return new AppError('conflict', 'A record with these values already exists');
+    if (err.code === 'P2025') return new AppError('not_found', 'Not found');
+  }
+  const e = err as { type?: string; status?: number; expose?: boolean; message?: string };
+  // body-parser errors: malformed JSON, body too large.
+  if (e?.expose && typeof e.status === 'number' && e.status < 500) {
+    if (e.status === 413) return new AppError('request/too_large', 'Request body too large');
+    return new AppError(
+      'request/invalid',
+      e.type === 'entity.parse.failed' ? 'Malformed JSON body' : (e.message ?? 'Bad request'),
+    );
+  }
+  return new AppError('internal', 'Internal server error');
+}
+
+export const notFoundHandler: RequestHandler = (req, _res, next) =>
+  next(new AppError('not_found', `No route for ${req.method} ${req.path}`));

@@ -1,0 +1,9 @@
+import { z } from 'zod';
+import { origins } from '../shared/validation.js';
+
+export const createOrganizationSchema = z.object({
+  name: z.string().trim().min(1, 'must not be empty').max(200),
+  allowedOrigins: origins,
+  rateLimitPerMin: z.number().int().min(1).max(100_000).default(60),
+});
+export type CreateOrganizationInput = z.input<typeof createOrganizationSchema>;
