@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import type { Server as SocketServer } from 'socket.io';
 import express from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Config } from './config.js';
 import { createAgentService } from './agents/agents.service.js';
 import { createChannelService } from './channels/channels.service.js';
+import { createConversationService } from './conversations/conversations.service.js';
+import { createMessageService } from './messages/messages.service.js';
 import { demoRoutes } from './demo/demo.routes.js';
 import { healthRoutes, type Probe } from './health/health.routes.js';
 import type { Database } from './shared/db.js';
@@ -13,6 +16,8 @@ import { createEventBus, type EventBus } from './shared/events.js';
 import { errorHandler, notFoundHandler } from './shared/http.js';
 import type { Logger } from './shared/logger.js';
 import { paths } from './shared/paths.js';
+import { createSessionMiddleware } from './shared/auth/session.js';
+import { createRealtime } from './realtime/realtime.js';
 import type { Redis } from './shared/redis.js';
 import { createTenantService } from './tenants/tenants.service.js';
 
@@ -33,6 +38,8 @@ export function createServices({
     tenants: createTenantService({ db, encryptionKey: config.encryptionKey, bus }),
     agents: createAgentService({ db }),
     channels: createChannelService({ db }),
+    conversations: createConversationService({ db, bus }),
+    messages: createMessageService({ db, bus }),
   };
 }
 
@@ -46,13 +53,18 @@ export type AppDeps = {
 
 const REQUEST_ID = /^[\w.:-]{1,64}$/;
 
-/** Builds the HTTP app and server from ready dependencies. Wiring only. */
-export function createApp(deps: AppDeps): {
+export type App = {
   app: express.Express;
   server: Server;
+  io: SocketServer;
   services: Services;
   bus: EventBus;
-} {
+  /** Stops accepting, disconnects sockets, lets requests under way finish. */
+  close: () => Promise<void>;
+};
+
+/** Builds the HTTP app, the Socket.IO gateway and the listeners from ready dependencies. Wiring only. */
+export async function createApp(deps: AppDeps): Promise<App> {
   const { config, logger, database, redis } = deps;
   const bus =
     deps.bus ?? createEventBus((err, event) => logger.error({ err, event }, 'event listener failed'));
@@ -105,9 +117,32 @@ export function createApp(deps: AppDeps): {
   app.use('/static', express.static(`${paths.public}/static`, { maxAge: '1h' }));
   app.use(demoRoutes({ publicUrl: config.publicUrl }));
 
+  // Everything below knows the agent's session.
+  const sessions = createSessionMiddleware({ config, db: database.prisma, redis });
+  app.use(sessions.middleware);
+
   app.use(notFoundHandler);
   app.use(errorHandler);
 
   const server = createServer(app);
-  return { app, server, services, bus };
+  const realtime = await createRealtime({
+    server,
+    sessionMiddleware: sessions.middleware,
+    services,
+    bus,
+    redis,
+    config,
+    logger,
+  });
+  return {
+    app,
+    server,
+    io: realtime.io,
+    services,
+    bus,
+    async close() {
+      await realtime.close();
+      sessions.close();
+    },
+  };
 }

@@ -33,7 +33,8 @@ const redis = config.redisUrl
     )
   : undefined;
 
-const { server, services } = createApp({ config, logger, database, redis });
+const app = await createApp({ config, logger, database, redis });
+const { server, services } = app;
 
 const firstRun = await ensureFirstRun({ db: database.prisma, ...services });
 if (firstRun) process.stdout.write(firstRunBanner(config.publicUrl, firstRun) + '\n');
@@ -53,8 +54,8 @@ async function shutdown(signal: string) {
     server.closeAllConnections();
   }, config.shutdownTimeoutMs);
   timer.unref();
-  // Stop accepting; requests under way finish first, idle keep-alive connections close now.
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  // Stop accepting and disconnect sockets; requests under way finish first.
+  await app.close();
   clearTimeout(timer);
   await database.close();
   if (redis) await redis.quit().catch(() => {});

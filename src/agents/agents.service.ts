@@ -1,3 +1,4 @@
+import type { AgentActor } from '../shared/auth/actor.js';
 import type { Db } from '../shared/db.js';
 import { hashPassword } from '../shared/crypto.js';
 import { AppError } from '../shared/errors.js';
@@ -7,6 +8,20 @@ export type AgentService = ReturnType<typeof createAgentService>;
 
 export function createAgentService({ db }: { db: Db }) {
   return {
+    /** The actor for a signed-in user id, or null if the user is gone or deactivated. */
+    async actorFor(userId: string): Promise<AgentActor | null> {
+      const u = await db.user.findUnique({ where: { id: userId } });
+      if (!u || u.status !== 'active') return null;
+      return {
+        kind: 'agent',
+        userId: u.id,
+        organizationId: u.organizationId,
+        role: u.role,
+        displayName: u.displayName,
+        routingKeys: u.routingKeys,
+      };
+    },
+
     /** Adds an agent to an organization. The email must be new to the whole platform. */
     async createAgent(input: CreateAgentInput) {
       const data = createAgentSchema.parse(input);

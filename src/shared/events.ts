@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { Message } from '../generated/prisma/client.js';
 
 /**
  * Domain events, published by services after their transaction commits. Listeners turn them
@@ -6,6 +7,49 @@ import { EventEmitter } from 'node:events';
  */
 export type DomainEvents = {
   'organization.created': { organizationId: string };
+  /** A message was stored (never published for an idempotent retry). */
+  'message.created': {
+    message: Message;
+    conversation: {
+      id: string;
+      organizationId: string;
+      channelId: string;
+      endUserId: string;
+      endUserExternalId: string;
+      routingKey: string | null;
+    };
+    /** True when this message opened a new session (the first of a support interaction). */
+    sessionOpened: boolean;
+  };
+  'conversation.assigned': {
+    organizationId: string;
+    conversationId: string;
+    sessionId: string;
+    agentId: string;
+    assignedAt: Date;
+  };
+  'conversation.resolved': {
+    organizationId: string;
+    conversationId: string;
+    sessionId: string;
+    agentId: string;
+    tags: string[];
+    resolvedAt: Date;
+  };
+  'conversation.tagged': {
+    organizationId: string;
+    conversationId: string;
+    sessionId: string;
+    tags: string[];
+  };
+  'messages.read': {
+    organizationId: string;
+    conversationId: string;
+    readerId: string;
+    readerType: 'end_user' | 'agent';
+    messageIds: string[];
+    readAt: Date;
+  };
 };
 
 export type EventName = keyof DomainEvents;

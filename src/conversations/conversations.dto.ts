@@ -1,0 +1,61 @@
+import type { Conversation, ConversationSession, EndUser, Message } from '../generated/prisma/client.js';
+
+export type ConversationWithRelations = Conversation & {
+  endUser: EndUser;
+  sessions: ConversationSession[];
+};
+
+/** The spec's conversation shape (list items and single conversation alike). */
+export function conversationDto(c: ConversationWithRelations) {
+  const open = c.sessions.find((s) => s.status === 'open') ?? null;
+  return {
+    id: c.id,
+    organization_id: c.organizationId,
+    end_user: { id: c.endUser.id, display_name: c.endUser.displayName, external_id: c.endUser.externalId },
+    channel_id: c.channelId,
+    routing_key: c.routingKey,
+    mode: c.mode,
+    active_session: open
+      ? {
+          id: open.id,
+          status: open.status,
+          assigned_agent_id: open.assignedAgentId,
+          tags: open.tags,
+          first_message_at: open.firstMessageAt?.toISOString() ?? null,
+          assigned_at: open.assignedAt?.toISOString() ?? null,
+        }
+      : null,
+    last_message_at: c.lastMessageAt?.toISOString() ?? null,
+    created_at: c.createdAt.toISOString(),
+    updated_at: c.updatedAt.toISOString(),
+  };
+}
+
+/** Agent history shape: everything, including session_id and read_by. */
+export function messageDto(m: Message) {
+  return {
+    id: m.id,
+    conversation_id: m.conversationId,
+    session_id: m.sessionId,
+    sender_type: m.senderType,
+    sender_id: m.senderId,
+    content_type: m.contentType,
+    content: m.content,
+    rich_media: m.richMedia ?? null,
+    read_by: m.readBy,
+    client_msg_id: m.clientMsgId,
+    created_at: m.createdAt.toISOString(),
+  };
+}
+
+/** Widget history shape: what an end user may see (no session_id, no read_by). */
+export function widgetMessageDto(m: Message) {
+  const { session_id: _s, read_by: _r, ...rest } = messageDto(m);
+  return rest;
+}
+
+/** The `message_received` event payload of the spec (plus client_msg_id for de-duplication). */
+export function messageEventDto(m: Message) {
+  const { read_by: _r, ...rest } = messageDto(m);
+  return rest;
+}

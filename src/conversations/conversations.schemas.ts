@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { displayName } from '../shared/validation.js';
+
+export const listQuerySchema = z.object({
+  filter: z
+    .enum(['unassigned', 'mine', 'all'], { error: 'must be one of unassigned, mine, all' })
+    .default('unassigned'),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+});
+export type ListQuery = z.output<typeof listQuerySchema>;
+
+const tag = z
+  .string()
+  .trim()
+  .min(1)
+  .max(50)
+  .regex(/^[^\s,][^,]*$/, 'must not contain commas');
+
+export const resolveBodySchema = z.object({ tags: z.array(tag).max(50).default([]) });
+
+export const tagsBodySchema = z
+  .object({ add: z.array(tag).max(50).default([]), remove: z.array(tag).max(50).default([]) })
+  .refine((b) => b.add.length + b.remove.length > 0, {
+    message: 'give tags to add or remove',
+    path: ['add'],
+  });
+
+export const externalId = z.string().trim().min(1, 'must not be empty').max(255);
+
+/** What the widget (or a native app) gives to open its conversation. */
+export const openConversationSchema = z.object({
+  organizationId: z.uuid(),
+  channelId: z.uuid(),
+  externalId,
+  displayName: displayName.optional(),
+  routingKey: z.string().trim().min(1).max(100).optional(),
+});
+export type OpenConversationInput = z.input<typeof openConversationSchema>;

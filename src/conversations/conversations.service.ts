@@ -1,0 +1,217 @@
+import type { Prisma } from '../generated/prisma/client.js';
+import { seesAllQueues, type AgentActor, type EndUserActor } from '../shared/auth/actor.js';
+import type { Db } from '../shared/db.js';
+import { AppError } from '../shared/errors.js';
+import type { EventBus } from '../shared/events.js';
+import {
+  listQuerySchema,
+  openConversationSchema,
+  resolveBodySchema,
+  tagsBodySchema,
+  type OpenConversationInput,
+} from './conversations.schemas.js';
+import { conversationDto } from './conversations.dto.js';
+
+export type ConversationService = ReturnType<typeof createConversationService>;
+
+const include = {
+  endUser: true,
+  sessions: { where: { status: 'open' as const }, take: 1 },
+} satisfies Prisma.ConversationInclude;
+
+const notFound = () => new AppError('conversation/not_found', 'Conversation not found');
+
+/** The where-clause that limits an agent to their organization and, if set, their queues. */
+export function visibleTo(actor: AgentActor): Prisma.ConversationWhereInput {
+  return seesAllQueues(actor)
+    ? { organizationId: actor.organizationId }
+    : { organizationId: actor.organizationId, routingKey: { in: actor.routingKeys } };
+}
+
+export function createConversationService({ db, bus }: { db: Db; bus: EventBus }) {
+  /** The conversation if the agent may see it; another tenant's is "not found", never "forbidden". */
+  async function requireForAgent(actor: AgentActor, id: string) {
+    const conv = await db.conversation.findFirst({ where: { id, ...visibleTo(actor) }, include });
+    if (!conv) throw notFound();
+    return conv;
+  }
+
+  return {
+    requireForAgent,
+
+    /**
+     * The conversation if `externalId` is its end user's. Any mismatch, including an unknown
+     * id, is the same 403, so a guess reveals nothing.
+     */
+    async requireForEndUser(
+      id: string,
+      externalId: string,
+    ): Promise<EndUserActor & { conversationId: string }> {
+      const conv = await db.conversation.findUnique({ where: { id }, include: { endUser: true } });
+      if (!conv || conv.endUser.externalId !== externalId) {
+        throw new AppError('auth/forbidden', 'Not allowed to access this conversation');
+      }
+      return {
+        kind: 'end_user',
+        organizationId: conv.organizationId,
+        endUserId: conv.endUserId,
+        externalId,
+        conversationId: conv.id,
+      };
+    },
+
+    /** Creates or gets the end user and their conversation on a channel (widget, native app). */
+    async openForEndUser(input: OpenConversationInput) {
+      const data = openConversationSchema.parse(input);
+      const endUser = await db.endUser.upsert({
+        where: {
+          organizationId_externalId: { organizationId: data.organizationId, externalId: data.externalId },
+        },
+        create: {
+          organizationId: data.organizationId,
+          externalId: data.externalId,
+          displayName: data.displayName ?? null,
+          lastSeenAt: new Date(),
+        },
+        update: { lastSeenAt: new Date(), ...(data.displayName ? { displayName: data.displayName } : {}) },
+      });
+      const key = { channelId_endUserId: { channelId: data.channelId, endUserId: endUser.id } };
+      const find = () => db.conversation.findUnique({ where: key, include });
+      let conversation = await find();
+      if (!conversation) {
+        try {
+          conversation = await db.conversation.create({
+            data: {
+              organizationId: data.organizationId,
+              channelId: data.channelId,
+              endUserId: endUser.id,
+              routingKey: data.routingKey ?? null,
+            },
+            include,
+          });
+        } catch (err) {
+          // Two tabs opening at once: the loser reads the winner's row.
+          conversation = await find();
+          if (!conversation) throw err;
+        }
+      }
+      return { endUser, conversation };
+    },
+
+    /** The inbox list: unassigned (open, nobody on it), mine (open, on me), or all. Newest first. */
+    async list(actor: AgentActor, query: unknown) {
+      const q = listQuerySchema.parse(query);
+      const where: Prisma.ConversationWhereInput = { ...visibleTo(actor) };
+      if (q.filter === 'unassigned') where.sessions = { some: { status: 'open', assignedAgentId: null } };
+      if (q.filter === 'mine') where.sessions = { some: { status: 'open', assignedAgentId: actor.userId } };
+      const [rows, total] = await Promise.all([
+        db.conversation.findMany({
+          where,
+          include,
+          orderBy: [{ updatedAt: 'desc' }, { id: 'desc' }],
+          take: q.limit,
+          skip: q.offset,
+        }),
+        db.conversation.count({ where }),
+      ]);
+      return { items: rows.map(conversationDto), total, limit: q.limit, offset: q.offset };
+    },
+
+    async get(actor: AgentActor, id: string) {
+      return conversationDto(await requireForAgent(actor, id));
+    },
+
+    /**
+     * Puts the open session on the agent. Atomic: of agents racing for one conversation exactly
+     * one wins; the others get 409. Claiming one's own conversation again is a no-op.
+     */
+    async assign(actor: AgentActor, id: string) {
+      const conv = await requireForAgent(actor, id);
+      const assignedAt = new Date();
+      const { count } = await db.conversationSession.updateMany({
+        where: { conversationId: conv.id, status: 'open', assignedAgentId: null },
+        data: { assignedAgentId: actor.userId, assignedAt },
+      });
+      const open = await db.conversationSession.findFirst({
+        where: { conversationId: conv.id, status: 'open' },
+      });
+      if (!open)
+        throw new AppError('conversation/no_open_session', 'The conversation has no open session to claim');
+      if (count === 0 && open.assignedAgentId !== actor.userId) {
+        throw new AppError(
+          'conversation/already_assigned',
+          'Another agent has already claimed this conversation',
+        );
+      }
+      if (count === 1) {
+        bus.publish('conversation.assigned', {
+          organizationId: conv.organizationId,
+          conversationId: conv.id,
+          sessionId: open.id,
+          agentId: actor.userId,
+          assignedAt: open.assignedAt!,
+        });
+      }
+      return {
+        id: conv.id,
+        session_id: open.id,
+        assigned_agent_id: actor.userId,
+        assigned_at: open.assignedAt!.toISOString(),
+      };
+    },
+
+    /** Ends the open session, adding the final tags. 409 when nothing is open. */
+    async resolve(actor: AgentActor, id: string, body: unknown) {
+      const { tags } = resolveBodySchema.parse(body ?? {});
+      const conv = await requireForAgent(actor, id);
+      const open = conv.sessions[0];
+      const resolvedAt = new Date();
+      const finalTags = [...new Set([...(open?.tags ?? []), ...tags])];
+      const { count } = open
+        ? await db.conversationSession.updateMany({
+            where: { id: open.id, status: 'open' },
+            data: { status: 'resolved', resolvedAt, tags: finalTags },
+          })
+        : { count: 0 };
+      if (!open || count === 0) {
+        throw new AppError(
+          'conversation/no_open_session',
+          'The conversation has no open session; it is already resolved',
+        );
+      }
+      bus.publish('conversation.resolved', {
+        organizationId: conv.organizationId,
+        conversationId: conv.id,
+        sessionId: open.id,
+        agentId: actor.userId,
+        tags: finalTags,
+        resolvedAt,
+      });
+      return {
+        id: conv.id,
+        session_id: open.id,
+        status: 'resolved' as const,
+        tags: finalTags,
+        resolved_at: resolvedAt.toISOString(),
+      };
+    },
+
+    /** Adds and removes tags on the open session. */
+    async updateTags(actor: AgentActor, id: string, body: unknown) {
+      const { add, remove } = tagsBodySchema.parse(body ?? {});
+      const conv = await requireForAgent(actor, id);
+      const open = conv.sessions[0];
+      if (!open)
+        throw new AppError('conversation/no_open_session', 'The conversation has no open session to tag');
+      const tags = [...new Set([...open.tags, ...add])].filter((t) => !remove.includes(t));
+      await db.conversationSession.update({ where: { id: open.id }, data: { tags } });
+      bus.publish('conversation.tagged', {
+        organizationId: conv.organizationId,
+        conversationId: conv.id,
+        sessionId: open.id,
+        tags,
+      });
+      return { id: conv.id, session_id: open.id, tags };
+    },
+  };
+}

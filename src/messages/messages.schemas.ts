@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import { uuid } from '../shared/validation.js';
+
+/** Only http(s) URLs ever reach a page: no javascript:, data: or relative URLs. */
+export const httpUrl = z
+  .string()
+  .trim()
+  .max(2048)
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'https:' || u.protocol === 'http:';
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL');
+
+const label = z.string().trim().min(1).max(80);
+const value = z.string().trim().min(1).max(256);
+const button = z.strictObject({ label, value });
+
+export const richMediaSchemas = {
+  image: z.strictObject({ url: httpUrl, alt: z.string().max(300).optional() }),
+  file: z.strictObject({
+    url: httpUrl,
+    filename: z.string().trim().min(1).max(255),
+    size: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 40)
+      .optional(),
+    mime_type: z.string().trim().max(255).optional(),
+  }),
+  quick_button: z.strictObject({ buttons: z.array(button).min(1).max(10) }),
+  carousel: z.strictObject({
+    cards: z
+      .array(
+        z.strictObject({
+          image_url: httpUrl.optional(),
+          title: z.string().trim().min(1).max(80),
+          subtitle: z.string().max(200).optional(),
+          buttons: z.array(button).max(5).default([]),
+        }),
+      )
+      .min(1)
+      .max(10),
+  }),
+  dropdown: z.strictObject({
+    placeholder: z.string().max(80).optional(),
+    options: z.array(button).min(1).max(50),
+  }),
+} as const;
+
+export const contentTypes = ['text', 'image', 'file', 'quick_button', 'carousel', 'dropdown'] as const;
+export type ContentTypeName = (typeof contentTypes)[number];
+
+export const MAX_CONTENT = 5000;
+
+/** The send_message payload of the spec, plus the optional idempotency key `client_msg_id`. */
+export const sendMessageSchema = z
+  .object({
+    conversation_id: uuid,
+    content: z.string().max(MAX_CONTENT, `must be at most ${MAX_CONTENT} characters`).default(''),
+    content_type: z
+      .enum(contentTypes, { error: `must be one of ${contentTypes.join(', ')}` })
+      .default('text'),
+    rich_media: z.unknown().optional().nullable(),
+    sender_type: z.enum(['end_user', 'agent'], { error: 'must be end_user or agent' }),
+    external_id: z.string().trim().min(1).max(255).optional(),
+    client_msg_id: z.string().trim().min(1).max(100).optional(),
+  })
+  .superRefine((m, ctx) => {
+    if (m.content_type === 'text') {
+      if (m.rich_media != null)
+        ctx.addIssue({ code: 'custom', path: ['rich_media'], message: 'not allowed for text' });
+      if (!m.content.trim())
+        ctx.addIssue({ code: 'custom', path: ['content'], message: 'must not be empty' });
+      return;
+    }
+    const r = richMediaSchemas[m.content_type].safeParse(m.rich_media);
+    if (!r.success) {
+      const issue = r.error.issues[0]!;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rich_media', ...issue.path.map(String)],
+        message: issue.message,
+      });
+    }
+  })
+  .transform((m) => ({
+    ...m,
+    rich_media: m.content_type === 'text' ? null : richMediaSchemas[m.content_type].parse(m.rich_media),
+  }));
+export type SendMessageInput = z.input<typeof sendMessageSchema>;
+export type SendMessage = z.output<typeof sendMessageSchema>;
+
+export const historyQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+});

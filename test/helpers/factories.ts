@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto';
+import type { Services } from '../../src/app.js';
+import type { AgentActor } from '../../src/shared/auth/actor.js';
+import type { UserRole } from '../../src/generated/prisma/client.js';
+
+export const PASSWORD = 'correct-horse-battery';
+
+/** A new organization with a web-chat channel; every test makes its own and touches only it. */
+export async function createOrg(services: Services, name = `Org ${randomUUID().slice(0, 8)}`) {
+  const { organization, tenantSecret } = await services.tenants.createOrganization({ name });
+  const { token, channelId, botId } = await services.channels.createEmbedToken({
+    organizationId: organization.id,
+  });
+  return { org: organization, tenantSecret, embedToken: token, channelId, botId };
+}
+
+export async function createAgent(
+  services: Services,
+  organizationId: string,
+  opts: { role?: UserRole; routingKeys?: string[]; password?: string } = {},
+) {
+  const user = await services.agents.createAgent({
+    organizationId,
+    email: `agent-${randomUUID()}@example.com`,
+    password: opts.password ?? PASSWORD,
+    role: opts.role ?? 'agent',
+    routingKeys: opts.routingKeys ?? [],
+  });
+  const actor: AgentActor = {
+    kind: 'agent',
+    userId: user.id,
+    organizationId,
+    role: user.role,
+    displayName: user.displayName,
+    routingKeys: user.routingKeys,
+  };
+  return { user, actor, password: opts.password ?? PASSWORD };
+}
+
+/** An end user with a conversation on the channel, as the widget would open it. */
+export async function createConversation(
+  services: Services,
+  o: {
+    organizationId: string;
+    channelId: string;
+    externalId?: string;
+    displayName?: string;
+    routingKey?: string;
+  },
+) {
+  const externalId = o.externalId ?? `visitor-${randomUUID()}`;
+  const { endUser, conversation } = await services.conversations.openForEndUser({
+    organizationId: o.organizationId,
+    channelId: o.channelId,
+    externalId,
+    displayName: o.displayName ?? 'Visitor',
+    routingKey: o.routingKey,
+  });
+  const actor = {
+    kind: 'end_user' as const,
+    organizationId: o.organizationId,
+    endUserId: endUser.id,
+    externalId,
+  };
+  return { endUser, conversation, externalId, actor };
+}

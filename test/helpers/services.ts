@@ -1,0 +1,22 @@
+import { createServices, type Services } from '../../src/app.js';
+import type { Database } from '../../src/shared/db.js';
+import { createEventBus, type DomainEvents, type EventBus, type EventName } from '../../src/shared/events.js';
+import { testConfig } from './config.js';
+
+/** Services over a test database, with a bus that also records every event published. */
+export function servicesFor(database: Database): { services: Services; bus: EventBus; events: Recorded[] } {
+  const events: Recorded[] = [];
+  const inner = createEventBus((err) => {
+    throw err;
+  });
+  const bus: EventBus = {
+    publish(event, payload) {
+      events.push({ event, payload } as Recorded);
+      inner.publish(event, payload);
+    },
+    subscribe: inner.subscribe,
+  };
+  return { services: createServices({ database, config: testConfig(), bus }), bus, events };
+}
+
+export type Recorded = { [E in EventName]: { event: E; payload: DomainEvents[E] } }[EventName];
