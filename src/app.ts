@@ -17,6 +17,10 @@ import { errorHandler, notFoundHandler } from './shared/http.js';
 import type { Logger } from './shared/logger.js';
 import { paths } from './shared/paths.js';
 import { createSessionMiddleware } from './shared/auth/session.js';
+import { createPassport } from './auth/auth.passport.js';
+import { createLoginLimiter } from './auth/auth.ratelimit.js';
+import { authRoutes } from './auth/auth.routes.js';
+import { inboxRoutes } from './inbox/inbox.routes.js';
 import { createRealtime } from './realtime/realtime.js';
 import type { Redis } from './shared/redis.js';
 import { createTenantService } from './tenants/tenants.service.js';
@@ -119,7 +123,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
   // Everything below knows the agent's session.
   const sessions = createSessionMiddleware({ config, db: database.prisma, redis });
+  const passport = createPassport({ db: database.prisma, agents: services.agents });
   app.use(sessions.middleware);
+  app.use(passport.initialize());
+  app.use(passport.session());
+  app.use(authRoutes({ passport, limiter: createLoginLimiter(redis), bus }));
+  app.use(inboxRoutes());
 
   app.use(notFoundHandler);
   app.use(errorHandler);

@@ -7,6 +7,8 @@ import type { Message } from '../generated/prisma/client.js';
  */
 export type DomainEvents = {
   'organization.created': { organizationId: string };
+  /** Sockets of that session must be disconnected. */
+  'agent.logged_out': { userId: string; sessionId: string };
   /** A message was stored (never published for an idempotent retry). */
   'message.created': {
     message: Message;

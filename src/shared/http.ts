@@ -49,7 +49,9 @@ export function toAppError(err: unknown): AppError {
     if (err.code === 'P2002') return new AppError('conflict', 'A record with these values already exists');
     if (err.code === 'P2025') return new AppError('not_found', 'Not found');
   }
-  const e = err as { type?: string; status?: number; expose?: boolean; message?: string };
+  const e = err as { type?: string; status?: number; expose?: boolean; message?: string; code?: string };
+  if (e?.code === 'EBADCSRFTOKEN')
+    return new AppError('auth/csrf', 'Missing or invalid CSRF token (X-CSRFToken)');
   // body-parser errors: malformed JSON, body too large.
   if (e?.expose && typeof e.status === 'number' && e.status < 500) {
     if (e.status === 413) return new AppError('request/too_large', 'Request body too large');

@@ -1,0 +1,30 @@
+import { Passport } from 'passport';
+import { Strategy as LocalStrategy } from 'passport-local';
+import type { AgentService } from '../agents/agents.service.js';
+import type { Db } from '../shared/db.js';
+import { hashPassword, verifyPassword } from '../shared/crypto.js';
+
+// Verified against when the email is unknown, so both failures take the same time.
+const dummyHash = hashPassword('timing-equaliser-not-a-password');
+
+/** A passport instance of our own (not the global one): local strategy, session by user id. */
+export function createPassport({ db, agents }: { db: Db; agents: AgentService }) {
+  const passport = new Passport();
+  passport.use(
+    new LocalStrategy({ usernameField: 'email', passwordField: 'password' }, (email, password, done) => {
+      void (async () => {
+        const user = await db.user.findUnique({ where: { email: email.trim().toLowerCase() } });
+        const ok = await verifyPassword(user?.passwordHash ?? (await dummyHash), password);
+        if (!user || !ok || user.status !== 'active') return done(null, false);
+        await db.user.update({ where: { id: user.id }, data: { lastLoginAt: new Date() } });
+        done(null, (await agents.actorFor(user.id)) ?? false);
+      })().catch(done);
+    }),
+  );
+  passport.serializeUser((user, done) => done(null, (user as Express.User).userId));
+  passport.deserializeUser((id: string, done) => {
+    // A deleted or deactivated agent is simply signed out.
+    agents.actorFor(id).then((actor) => done(null, actor ?? false), done);
+  });
+  return passport;
+}

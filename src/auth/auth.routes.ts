@@ -1,0 +1,119 @@
+import type { Request, Response } from 'express';
+import { Router } from 'express';
+import type { Passport } from 'passport';
+import type { EventBus } from '../shared/events.js';
+import { AppError, errorCodes } from '../shared/errors.js';
+import { zodToAppError } from '../shared/http.js';
+import { views } from '../shared/views.js';
+import { agentOf, csrf, requireAgent } from './auth.middleware.js';
+import type { createLoginLimiter } from './auth.ratelimit.js';
+import { loginSchema } from './auth.schemas.js';
+
+const wantsJson = (req: Request) => req.is('application/json') === 'application/json' || !req.accepts('html');
+
+/** Only same-site paths are followed after login (no open redirect). */
+const safeNext = (next: unknown) =>
+  typeof next === 'string' && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\')
+    ? next
+    : '/inbox';
+
+function renderLogin(req: Request, res: Response, status: number, error?: string) {
+  res
+    .status(status)
+    .type('html')
+    .send(
+      views.render('login', {
+        csrfToken: csrf.generateToken(req),
+        error,
+        next: safeNext(req.query.next ?? (req.body as { next?: unknown } | undefined)?.next),
+        email: typeof req.body?.email === 'string' ? req.body.email : '',
+      }),
+    );
+}
+
+export function authRoutes(deps: {
+  passport: InstanceType<typeof Passport>;
+  limiter: ReturnType<typeof createLoginLimiter>;
+  bus: EventBus;
+}): Router {
+  const { passport, limiter, bus } = deps;
+  const router = Router();
+
+  router.get('/auth/login', (req, res) => {
+    if (req.user) return res.redirect(303, safeNext(req.query.next));
+    renderLogin(req, res, 200);
+  });
+
+  router.post('/auth/login', csrf.csrfSynchronisedProtection, async (req, res, next) => {
+    const json = wantsJson(req);
+    const fail = (err: AppError) => {
+      if (json) {
+        if (err.details?.retry_after) res.setHeader('Retry-After', String(err.details.retry_after));
+        return res.status(err.status).json({ error: err.code, message: err.message });
+      }
+      renderLogin(req, res, err.status, err.message);
+    };
+    const parsed = loginSchema.safeParse(req.body ?? {});
+    if (!parsed.success) return fail(zodToAppError(parsed.error));
+    const email = parsed.data.email.toLowerCase();
+    const ip = req.ip ?? 'unknown';
+    try {
+      await limiter.check(email, ip);
+    } catch (err) {
+      return fail(err as AppError);
+    }
+    passport.authenticate('local', (err: unknown, user: Express.User | false) => {
+      if (err) return next(err);
+      if (!user) {
+        void limiter.failed(email, ip).finally(() =>
+          // One answer for an unknown email and a wrong password.
+          fail(new AppError('auth/unauthenticated', 'Invalid email or password')),
+        );
+        return;
+      }
+      // passport regenerates the session on login (no fixation); a new CSRF token comes with it.
+      req.logIn(user, (loginErr) => {
+        if (loginErr) return next(loginErr);
+        void limiter.succeeded(email);
+        const csrfToken = csrf.generateToken(req, true);
+        if (!json) return res.redirect(303, safeNext(parsed.data.next));
+        res.json({ user: meDto(user), csrf_token: csrfToken });
+      });
+    })(req, res, next);
+  });
+
+  router.post('/auth/logout', csrf.csrfSynchronisedProtection, (req, res, next) => {
+    const user = req.user;
+    const sessionId = req.sessionID;
+    req.logout((err) => {
+      if (err) return next(err);
+      req.session.destroy((destroyErr) => {
+        if (destroyErr) return next(destroyErr);
+        if (user) bus.publish('agent.logged_out', { userId: user.userId, sessionId });
+        res.clearCookie('session');
+        if (wantsJson(req)) return res.json({ status: 'logged_out' });
+        res.redirect(303, '/auth/login');
+      });
+    });
+  });
+
+  /** The signed-in agent, and a CSRF token for scripts. */
+  router.get('/auth/me', requireAgent, (req, res) => {
+    res.json({ user: meDto(agentOf(req)), csrf_token: csrf.generateToken(req) });
+  });
+
+  return router;
+}
+
+function meDto(u: Express.User) {
+  return {
+    id: u.userId,
+    organization_id: u.organizationId,
+    display_name: u.displayName,
+    role: u.role,
+    routing_keys: u.routingKeys,
+  };
+}
+
+// Keeps the error table honest: the codes used here exist.
+void errorCodes['auth/unauthenticated'];

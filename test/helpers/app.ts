@@ -1,0 +1,70 @@
+import type { AddressInfo } from 'node:net';
+import { createApp, type App } from '../../src/app.js';
+import type { Config } from '../../src/config.js';
+import type { Database } from '../../src/shared/db.js';
+import { createLogger } from '../../src/shared/logger.js';
+import { connectRedis, type Redis } from '../../src/shared/redis.js';
+import { testConfig } from './config.js';
+
+export type TestApp = App & {
+  url: string;
+  database: Database;
+  redis?: Redis;
+  config: Config;
+  stop: () => Promise<void>;
+};
+
+/**
+ * The whole app in this process on a free port, over the given database; with `redis: true`
+ * it uses the test Redis (sessions, adapter, limits) as a multi-node deployment would.
+ */
+export async function startApp(
+  database: Database,
+  opts: { redis?: boolean; env?: Record<string, string> } = {},
+): Promise<TestApp> {
+  const config = testConfig(opts.env);
+  const redis = opts.redis
+    ? await connectRedis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379')
+    : undefined;
+  const app = await createApp({ config, logger: createLogger('silent'), database, redis });
+  await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
+  const { port } = app.server.address() as AddressInfo;
+  return {
+    ...app,
+    url: `http://127.0.0.1:${port}`,
+    database,
+    redis,
+    config,
+    async stop() {
+      await app.close();
+      if (redis) await redis.quit().catch(() => {});
+    },
+  };
+}
+
+/** A browser-like agent session: the `session` cookie and the CSRF token, via the real login. */
+export async function loginAgent(
+  baseUrl: string,
+  email: string,
+  password: string,
+): Promise<{ cookie: string; csrf: string; userId: string }> {
+  const page = await fetch(`${baseUrl}/auth/login`);
+  const pageCookie = cookieOf(page);
+  const csrf = /<meta name="csrf-token" content="([^"]+)">/.exec(await page.text())?.[1];
+  if (!csrf) throw new Error('login page has no csrf-token meta');
+  const res = await fetch(`${baseUrl}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', cookie: pageCookie, 'x-csrftoken': csrf },
+    body: JSON.stringify({ email, password }),
+  });
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
+  const body = (await res.json()) as { user: { id: string }; csrf_token: string };
+  return { cookie: cookieOf(res), csrf: body.csrf_token, userId: body.user.id };
+}
+
+/** `name=value` of the session cookie a response set. */
+export function cookieOf(res: Response): string {
+  const set = res.headers.getSetCookie().find((c) => c.startsWith('session='));
+  if (!set) throw new Error('no session cookie set');
+  return set.split(';')[0]!;
+}
