@@ -43,10 +43,13 @@ try {
     stdio: 'inherit',
   });
   if (migrated.status !== 0) throw new Error('migrating the test database failed');
+  // Browser tests load the bundles from public/build/: build them once, before any test starts.
+  const built = spawnSync(process.execPath, ['scripts/build.mjs', '--browser'], { cwd: root, stdio: 'inherit' });
+  if (built.status !== 0) throw new Error('building the browser bundles failed');
   const concurrency = process.env.TEST_CONCURRENCY ?? '3';
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=120000', ...files],
+    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=600000', ...files],
     { cwd: root, env, stdio: 'inherit' },
   );
   code = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
