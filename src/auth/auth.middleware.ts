@@ -39,6 +39,20 @@ export const requireAgent: RequestHandler = (req, _res, next) => {
   next(req.user ? undefined : new AppError('auth/unauthenticated', 'Sign in first: no valid session'));
 };
 
+/**
+ * Every agent JSON API router is mounted behind this: 401 without a session, then 403 without a
+ * valid `X-CSRFToken` on state-changing methods (GET/HEAD/OPTIONS are exempt). Responses carry
+ * tenant data, so nothing is cached.
+ */
+export const agentApi: RequestHandler[] = [
+  requireAgent,
+  csrf.csrfSynchronisedProtection,
+  (_req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  },
+];
+
 /** HTML pages: without a session, go to the login page and come back afterwards. */
 export const requireAgentPage: RequestHandler = (req, res, next) => {
   if (req.user) return next();

@@ -47,10 +47,8 @@ export function authRoutes(deps: {
   router.post('/auth/login', csrf.csrfSynchronisedProtection, async (req, res, next) => {
     const json = wantsJson(req);
     const fail = (err: AppError) => {
-      if (json) {
-        if (err.details?.retry_after) res.setHeader('Retry-After', String(err.details.retry_after));
-        return res.status(err.status).json({ error: err.code, message: err.message });
-      }
+      if (err.details?.retry_after) res.setHeader('Retry-After', String(err.details.retry_after));
+      if (json) return res.status(err.status).json({ error: err.code, message: err.message });
       renderLogin(req, res, err.status, err.message);
     };
     const parsed = loginSchema.safeParse(req.body ?? {});
@@ -58,23 +56,19 @@ export function authRoutes(deps: {
     const email = parsed.data.email.toLowerCase();
     const ip = req.ip ?? 'unknown';
     try {
-      await limiter.check(email, ip);
+      await limiter.attempt(email, ip);
     } catch (err) {
-      return fail(err as AppError);
+      if (err instanceof AppError) return fail(err);
+      return next(err);
     }
     passport.authenticate('local', (err: unknown, user: Express.User | false) => {
       if (err) return next(err);
-      if (!user) {
-        void limiter.failed(email, ip).finally(() =>
-          // One answer for an unknown email and a wrong password.
-          fail(new AppError('auth/unauthenticated', 'Invalid email or password')),
-        );
-        return;
-      }
+      // One answer for an unknown email, a wrong password and a deactivated account.
+      if (!user) return fail(new AppError('auth/unauthenticated', 'Invalid email or password'));
       // passport regenerates the session on login (no fixation); a new CSRF token comes with it.
       req.logIn(user, (loginErr) => {
         if (loginErr) return next(loginErr);
-        void limiter.succeeded(email);
+        void limiter.succeeded(email, ip).catch((e: unknown) => req.log?.warn({ err: e }, 'rate limiter'));
         const csrfToken = csrf.generateToken(req, true);
         if (!json) return res.redirect(303, safeNext(parsed.data.next));
         res.json({ user: meDto(user), csrf_token: csrfToken });

@@ -1,0 +1,86 @@
+import type { Request } from 'express';
+import { Router } from 'express';
+import { z } from 'zod';
+import { agentOf } from '../auth/auth.middleware.js';
+import type { MessageService } from '../messages/messages.service.js';
+import { historyQuerySchema } from '../messages/messages.schemas.js';
+import { valid, validate } from '../shared/http.js';
+import { uuid } from '../shared/validation.js';
+import { messageDto } from './conversations.dto.js';
+import { listQuerySchema, resolveBodySchema, tagsBodySchema } from './conversations.schemas.js';
+import type { ConversationService } from './conversations.service.js';
+
+export const idParamsSchema = z.object({ id: uuid });
+
+/** `Link` header value for the next page, or null on the last one. Relative to this request. */
+function nextLink(req: Request, q: { filter: string; limit: number; offset: number }, total: number) {
+  const offset = q.offset + q.limit;
+  if (offset >= total) return null;
+  const params = new URLSearchParams({ filter: q.filter, limit: String(q.limit), offset: String(offset) });
+  return `<${req.baseUrl}/?${params}>; rel="next"`;
+}
+
+/**
+ * The agents' conversation API under `/api/conversations` (mounted behind `agentApi`: session,
+ * CSRF). Bodies are the spec's shapes; list paging travels in `X-Total-Count` and `Link` headers
+ * so the body stays a plain array.
+ */
+export function conversationRoutes(deps: {
+  conversations: ConversationService;
+  messages: MessageService;
+}): Router {
+  const { conversations, messages } = deps;
+  const router = Router();
+
+  router.get('/', validate('query', listQuerySchema), async (req, res) => {
+    const q = valid(req, 'query', listQuerySchema);
+    const page = await conversations.list(agentOf(req), q);
+    res.setHeader('X-Total-Count', String(page.total));
+    const link = nextLink(req, q, page.total);
+    if (link) res.setHeader('Link', link);
+    res.json(page.items);
+  });
+
+  router.get('/:id', validate('params', idParamsSchema), async (req, res) => {
+    const { id } = valid(req, 'params', idParamsSchema);
+    res.json(await conversations.get(agentOf(req), id));
+  });
+
+  router.get(
+    '/:id/messages',
+    validate('params', idParamsSchema),
+    validate('query', historyQuerySchema),
+    async (req, res) => {
+      const { id } = valid(req, 'params', idParamsSchema);
+      const rows = await messages.history(agentOf(req), id, valid(req, 'query', historyQuerySchema));
+      res.json(rows.map(messageDto));
+    },
+  );
+
+  router.post('/:id/assign', validate('params', idParamsSchema), async (req, res) => {
+    const { id } = valid(req, 'params', idParamsSchema);
+    res.json(await conversations.assign(agentOf(req), id));
+  });
+
+  router.post(
+    '/:id/resolve',
+    validate('params', idParamsSchema),
+    validate('body', resolveBodySchema),
+    async (req, res) => {
+      const { id } = valid(req, 'params', idParamsSchema);
+      res.json(await conversations.resolve(agentOf(req), id, valid(req, 'body', resolveBodySchema)));
+    },
+  );
+
+  router.post(
+    '/:id/tags',
+    validate('params', idParamsSchema),
+    validate('body', tagsBodySchema),
+    async (req, res) => {
+      const { id } = valid(req, 'params', idParamsSchema);
+      res.json(await conversations.updateTags(agentOf(req), id, valid(req, 'body', tagsBodySchema)));
+    },
+  );
+
+  return router;
+}

@@ -1,0 +1,37 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { MessageService } from '../messages/messages.service.js';
+import { valid, validate } from '../shared/http.js';
+import { widgetMessageDto } from './conversations.dto.js';
+import { idParamsSchema } from './conversations.routes.js';
+import { externalId } from './conversations.schemas.js';
+import type { ConversationService } from './conversations.service.js';
+
+const WIDGET_HISTORY_LIMIT = 100;
+
+const historyQuery = z.object({ external_id: externalId });
+
+/**
+ * The end user's history, public: `external_id` is the credential. A wrong one and an unknown
+ * conversation get the same 403, so a guess reveals nothing.
+ */
+export function widgetHistoryRoutes(deps: {
+  conversations: ConversationService;
+  messages: MessageService;
+}): Router {
+  const router = Router();
+  router.get(
+    '/chat-widget/history/:id',
+    validate('params', idParamsSchema),
+    validate('query', historyQuery),
+    async (req, res) => {
+      const { id } = valid(req, 'params', idParamsSchema);
+      const { external_id } = valid(req, 'query', historyQuery);
+      const owner = await deps.conversations.requireForEndUser(id, external_id);
+      const rows = await deps.messages.recent(owner.conversationId, WIDGET_HISTORY_LIMIT);
+      res.setHeader('Cache-Control', 'no-store');
+      res.json(rows.map(widgetMessageDto));
+    },
+  );
+  return router;
+}
