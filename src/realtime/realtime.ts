@@ -1,11 +1,20 @@
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import { createAdapter } from '@socket.io/redis-adapter';
 import type { RequestHandler } from 'express';
+import type { Session } from 'express-session';
 import { Server } from 'socket.io';
 import type { Services } from '../app.js';
 import type { Config } from '../config.js';
+import type { AgentActor } from '../shared/auth/actor.js';
 import type { EventBus } from '../shared/events.js';
 import type { Logger } from '../shared/logger.js';
-import type { Redis } from '../shared/redis.js';
+import { closeRedis, type Redis } from '../shared/redis.js';
+import { createPresence } from './presence.js';
+import { registerRealtimeListeners } from './realtime.listeners.js';
+import { createEndUserLimiter } from './realtime.ratelimit.js';
+import { registerSocketHandlers, type SocketData } from './realtime.socket.js';
+import { convRoom, presenceRoom } from './rooms.js';
+import { createTypingTracker } from './typing.js';
 
 export type RealtimeDeps = {
   server: HttpServer;
@@ -17,14 +26,134 @@ export type RealtimeDeps = {
   logger: Logger;
 };
 
-/** The Socket.IO gateway on the app's HTTP server. */
-export async function createRealtime(
-  deps: RealtimeDeps,
-): Promise<{ io: Server; close: () => Promise<void> }> {
-  const io = new Server(deps.server);
-  io.engine.use(deps.sessionMiddleware);
+export type Realtime = {
+  io: Server;
+  /** Counters for operators and tests. */
+  stats: () => { droppedMessages: number };
+  close: () => Promise<void>;
+};
+
+type HandshakeRequest = IncomingMessage & {
+  _query?: Record<string, string>;
+  session?: Session & { passport?: { user?: string } };
+  sessionID?: string;
+};
+
+/**
+ * The session cookie counts only on handshakes from our own pages (or from native apps, which
+ * send no Origin): another site must not open an agent's socket with the agent's cookie.
+ */
+function sameOrigin(req: IncomingMessage, publicUrl: string): boolean {
+  const origin = req.headers.origin;
+  if (!origin) return true;
+  try {
+    const o = new URL(origin);
+    return o.origin === new URL(publicUrl).origin || o.host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+/** The Socket.IO gateway on the app's HTTP server: auth, handlers, rooms, presence, adapter. */
+export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
+  const { services, bus, redis, config, logger } = deps;
+  const rt = config.realtime;
+  const io = new Server(deps.server, { maxHttpBufferSize: 256 * 1024 });
+
+  let pubSub: Redis[] = [];
+  if (redis) {
+    // @socket.io/redis-adapter (pub/sub): every emit reaches every node at once. Missed messages
+    // after a reconnect come from the database (join_conversation's last_message_id), so the
+    // Streams adapter's connection-state recovery is not needed.
+    pubSub = [redis.duplicate(), redis.duplicate()];
+    for (const c of pubSub) c.on('error', (err: unknown) => logger.warn({ err }, 'socket.io redis client'));
+    await Promise.all(pubSub.map((c) => c.connect()));
+    io.adapter(createAdapter(pubSub[0], pubSub[1], { key: `${rt.redisPrefix}:sio` }));
+  }
+
+  // Sessions are read on the handshake only, not on every long-polling request.
+  io.engine.use(((req: HandshakeRequest, res, next) => {
+    if (req._query?.sid === undefined) deps.sessionMiddleware(req as never, res as never, next);
+    else next();
+  }) as RequestHandler);
+
+  const presence = createPresence({
+    redis,
+    prefix: rt.redisPrefix,
+    heartbeatMs: rt.presenceHeartbeatMs,
+    logger,
+    onChange: (organizationId, userId, status) =>
+      io.to(presenceRoom(organizationId)).emit('agent_status_changed', { agent_id: userId, status }),
+  });
+  const typing = createTypingTracker({
+    timeoutMs: rt.typingTimeoutMs,
+    onClear: (conversationId) =>
+      io.to(convRoom(conversationId)).emit('typing_cleared', { conversation_id: conversationId }),
+  });
+  const limiter = createEndUserLimiter({
+    redis,
+    prefix: rt.redisPrefix,
+    points: rt.endUserRateLimit,
+    durationS: rt.endUserRateWindowS,
+    logger,
+  });
+  const unsubscribe = registerRealtimeListeners({ io, bus, typing });
+
+  // Presence updates of one socket run in order (a quick disconnect must not overtake its connect).
+  const pending = new Set<Promise<void>>();
+  const track = (p: Promise<void>) => {
+    const q = p.catch((err: unknown) => logger.warn({ err }, 'presence update failed'));
+    pending.add(q);
+    void q.finally(() => pending.delete(q));
+    return q;
+  };
+
+  // Agents are resolved before the connection is accepted, so handlers exist before any event.
+  const agents = new WeakMap<object, AgentActor>();
+  io.use((socket, next) => {
+    const req = socket.request as HandshakeRequest;
+    const userId = sameOrigin(req, config.publicUrl) ? req.session?.passport?.user : undefined;
+    if (!userId) return next();
+    services.agents
+      .actorFor(userId)
+      .then((agent) => {
+        if (agent) {
+          agents.set(socket, agent);
+          socket.data = { userId: agent.userId, organizationId: agent.organizationId } satisfies SocketData;
+        }
+        next();
+      })
+      .catch(() => next(new Error('unavailable')));
+  });
+
+  io.on('connection', (socket) => {
+    const agent = agents.get(socket) ?? null;
+    const req = socket.request as HandshakeRequest;
+    registerSocketHandlers(socket, agent, agent ? req.sessionID : undefined, {
+      services,
+      presence,
+      typing,
+      limiter,
+      logger,
+    });
+    if (agent) {
+      const who = { userId: agent.userId, organizationId: agent.organizationId };
+      const connected = track(presence.connect(who));
+      socket.on('disconnect', () => void track(connected.then(() => presence.disconnect(who))));
+    }
+  });
+
   return {
     io,
-    close: () => new Promise<void>((resolve) => void io.close(() => resolve())),
+    stats: () => ({ droppedMessages: limiter.dropped }),
+    async close() {
+      unsubscribe();
+      typing.close();
+      // Takes this node's agents offline for everyone else while the adapter still runs.
+      await Promise.all(pending);
+      await presence.close();
+      await new Promise<void>((resolve) => void io.close(() => resolve()));
+      await Promise.all(pubSub.map((c) => closeRedis(c)));
+    },
   };
 }

@@ -56,7 +56,8 @@ export async function startServer(
     stdout: () => out,
     stderr: () => err,
     stop: async (signal = 'SIGTERM') => {
-      if (proc.exitCode !== null) return proc.exitCode;
+      // A process killed by a signal has exitCode null and signalCode set.
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
       proc.kill(signal);
       const [code] = (await once(proc, 'exit')) as [number | null];
       return code;

@@ -1,0 +1,90 @@
+import type { Server } from 'socket.io';
+import { messageEventDto } from '../conversations/conversations.dto.js';
+import type { EventBus } from '../shared/events.js';
+import { convRoom, queueRoomsOf, sessionRoom, userRoom } from './rooms.js';
+import { typistKey, type TypingTracker } from './typing.js';
+
+/**
+ * Domain events → Socket.IO rooms, with the spec's event names and payloads. Events are
+ * published on the node that did the work; the adapter carries each emit to every node.
+ * Returns a function that unsubscribes them all.
+ */
+export function registerRealtimeListeners({
+  io,
+  bus,
+  typing,
+}: {
+  io: Server;
+  bus: EventBus;
+  typing: TypingTracker;
+}): () => void {
+  const offs = [
+    bus.subscribe('message.created', ({ message, conversation, sessionOpened }) => {
+      // The typist's message ends their indicator.
+      typing.stop(conversation.id, typistKey(message.senderType, message.senderId));
+      io.to(convRoom(conversation.id)).emit('message_received', messageEventDto(message));
+      // A new support interaction: every agent watching the queue sees it arrive.
+      if (sessionOpened && message.senderType === 'end_user') {
+        io.to(queueRoomsOf(conversation.organizationId, conversation.routingKey)).emit(
+          'conversation_updated',
+          {
+            conversation_id: conversation.id,
+            sender_type: message.senderType,
+            content_type: message.contentType,
+            content: message.content,
+          },
+        );
+      }
+    }),
+
+    bus.subscribe('conversation.assigned', (e) => {
+      // Whichever path claimed it (REST or socket), the agent's tabs now follow the conversation.
+      io.in(userRoom(e.agentId)).socketsJoin(convRoom(e.conversationId));
+      io.to(queueRoomsOf(e.organizationId, e.routingKey)).emit('conversation_assigned', {
+        conversation_id: e.conversationId,
+        assigned_to: e.agentId,
+      });
+    }),
+
+    // Not in the spec's reference: clients need to know a session ended. Tags are internal,
+    // so they go to agents only (the conversation room also holds the end user).
+    bus.subscribe('conversation.resolved', (e) => {
+      io.to([convRoom(e.conversationId), ...queueRoomsOf(e.organizationId, e.routingKey)]).emit(
+        'conversation_resolved',
+        {
+          conversation_id: e.conversationId,
+          session_id: e.sessionId,
+          resolved_at: e.resolvedAt.toISOString(),
+        },
+      );
+    }),
+
+    bus.subscribe('conversation.tagged', (e) => {
+      io.to(queueRoomsOf(e.organizationId, e.routingKey)).emit('conversation_tagged', {
+        conversation_id: e.conversationId,
+        session_id: e.sessionId,
+        tags: e.tags,
+      });
+    }),
+
+    // `mark_read` is reserved by the spec without a reply event; this is ours.
+    bus.subscribe('messages.read', (e) => {
+      io.to(convRoom(e.conversationId)).emit('messages_read', {
+        conversation_id: e.conversationId,
+        message_ids: e.messageIds,
+        reader_type: e.readerType,
+        reader_id: e.readerId,
+        read_at: e.readAt.toISOString(),
+      });
+    }),
+
+    bus.subscribe('agent.logged_out', (e) => {
+      io.in(sessionRoom(e.sessionId)).disconnectSockets(true);
+    }),
+
+    bus.subscribe('agent.deactivated', (e) => {
+      io.in(userRoom(e.userId)).disconnectSockets(true);
+    }),
+  ];
+  return () => offs.forEach((off) => off());
+}

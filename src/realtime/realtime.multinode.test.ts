@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import type { Socket } from 'socket.io-client';
+import { openPostgres, type Database } from '../shared/db.js';
+import type { Services } from '../app.js';
+import { loginAgent } from '../../test/helpers/app.js';
+import { freshPostgresDatabase } from '../../test/helpers/db.js';
+import { createAgent, createConversation, createOrg } from '../../test/helpers/factories.js';
+import { startServer, type RunningServer } from '../../test/helpers/process.js';
+import { servicesFor } from '../../test/helpers/services.js';
+import { connectSocket, emitAck, eventually, nextEvent, record } from '../../test/helpers/sockets.js';
+
+type Status = { agent_id: string; status: string };
+type Msg = { id: string; content: string; sender_type: string };
+
+// Two real server processes on one PostgreSQL database and one Redis, as behind a load balancer.
+describe('realtime across two nodes (Redis adapter)', () => {
+  let dropDb: () => Promise<void>;
+  let database: Database;
+  let services: Services;
+  let nodeA: RunningServer;
+  let nodeB: RunningServer;
+  const sockets: Socket[] = [];
+
+  before(async () => {
+    const fresh = await freshPostgresDatabase();
+    dropDb = fresh.drop;
+    const env = {
+      DATABASE_URL: fresh.url,
+      REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+      SESSION_SECRET: 'multi-node-session-secret-multi-node',
+      ENCRYPTION_KEY: '22'.repeat(32),
+      PRESENCE_HEARTBEAT_S: '1',
+      END_USER_RATE_LIMIT: '100', // the latency probe below sends a burst
+      // Our own adapter channel and presence keys: other test runs on this Redis stay apart.
+      REALTIME_REDIS_PREFIX: `sb:test:${randomUUID()}`,
+    };
+    // Migrated and not empty before the nodes start together: on an empty database both would
+    // race to create the demo organization of the first run (bootstrap/first-run.ts).
+    database = await openPostgres(fresh.url, { poolSize: 3 });
+    await database.migrate();
+    services = servicesFor(database).services;
+    await createOrg(services);
+    const started = await Promise.allSettled([startServer(env), startServer(env)]);
+    [nodeA, nodeB] = started.map((r) => (r.status === 'fulfilled' ? r.value : undefined)) as [
+      RunningServer,
+      RunningServer,
+    ];
+    for (const r of started) if (r.status === 'rejected') throw r.reason;
+  });
+
+  after(async () => {
+    for (const s of sockets) s.disconnect();
+    await Promise.all([nodeA?.stop(), nodeB?.stop()]);
+    await database?.close();
+    await dropDb?.();
+  });
+
+  const open = async (url: string, cookie?: string) => {
+    const s = await connectSocket(url, cookie ? { cookie } : {});
+    sockets.push(s);
+    return s;
+  };
+
+  test('messages, queue, presence and claims agree across nodes; a dead node’s agents go offline', async (t) => {
+    const { org, channelId } = await createOrg(services);
+    const [ann, bob, carl] = await Promise.all([1, 2, 3].map(() => createAgent(services, org.id)));
+    // Sessions live in Redis: a login on one node is valid on the other.
+    const annLogin = await loginAgent(nodeA.url, ann!.user.email, ann!.password);
+    const bobLogin = await loginAgent(nodeB.url, bob!.user.email, bob!.password);
+    const carlLogin = await loginAgent(nodeA.url, carl!.user.email, carl!.password);
+
+    const annA = await open(nodeA.url, annLogin.cookie);
+    const annStatus = record<Status>(annA, 'agent_status_changed');
+    await emitAck(annA, 'join_org_presence');
+    const bobB = await open(nodeB.url, bobLogin.cookie);
+    const bobA = await open(nodeA.url, bobLogin.cookie); // a second tab, on the other node
+    const carlB = await open(nodeB.url, carlLogin.cookie);
+    for (const s of [annA, bobB]) assert.equal((await emitAck(s, 'join_queue')).ok, true);
+
+    // Presence agrees on both nodes.
+    const everyone = [ann!.user.id, bob!.user.id, carl!.user.id].sort();
+    for (const node of [annA, bobB]) {
+      await eventually(async () => {
+        const a = await emitAck(node, 'join_org_presence');
+        return JSON.stringify((a.online as string[]).sort()) === JSON.stringify(everyone);
+      });
+    }
+    await eventually(() =>
+      [bob!.user.id, carl!.user.id].every((id) =>
+        annStatus.some((s) => s.agent_id === id && s.status === 'online'),
+      ),
+    );
+
+    // Visitor on node A, agent on node B.
+    const conv = await createConversation(services, { organizationId: org.id, channelId });
+    const convId = conv.conversation.id;
+    const visitor = await open(nodeA.url);
+    const visitorGot = record<Msg>(visitor, 'message_received');
+    await emitAck(visitor, 'join_conversation', { conversation_id: convId, external_id: conv.externalId });
+    const queuedOnB = nextEvent(bobB, 'conversation_updated');
+    const hello = await emitAck(visitor, 'send_message', {
+      conversation_id: convId,
+      content: 'Hello from node A',
+      sender_type: 'end_user',
+      external_id: conv.externalId,
+    });
+    assert.equal(hello.ok, true);
+    assert.equal((await queuedOnB).content, 'Hello from node A');
+
+    const bobGot = record<Msg>(bobB, 'message_received');
+    assert.equal((await emitAck(bobB, 'join_conversation', { conversation_id: convId })).ok, true);
+    await emitAck(bobB, 'send_message', {
+      conversation_id: convId,
+      content: 'Hello from node B',
+      sender_type: 'agent',
+    });
+    await emitAck(visitor, 'send_message', {
+      conversation_id: convId,
+      content: 'Thanks!',
+      sender_type: 'end_user',
+      external_id: conv.externalId,
+    });
+    await eventually(() => visitorGot.length === 3 && bobGot.length === 2);
+    assert.deepEqual(
+      visitorGot.map((m) => m.content),
+      ['Hello from node A', 'Hello from node B', 'Thanks!'],
+    );
+    assert.deepEqual(
+      bobGot.map((m) => m.content),
+      ['Hello from node B', 'Thanks!'],
+    );
+
+    // Latency of a message from a visitor on A to an agent on B (figures only, no target).
+    const latencies: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const arrived = nextEvent<Msg>(bobB, 'message_received', (m) => m.content === `ping ${i}`);
+      const t0 = performance.now();
+      visitor.emit('send_message', {
+        conversation_id: convId,
+        content: `ping ${i}`,
+        sender_type: 'end_user',
+        external_id: conv.externalId,
+      });
+      await arrived;
+      latencies.push(performance.now() - t0);
+    }
+    latencies.sort((a, b) => a - b);
+    t.diagnostic(
+      `visitor on A → agent on B: median ${latencies[10]!.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms`,
+    );
+
+    // Two agents on different nodes claim at the same moment: exactly one wins.
+    const annErrors = record(annA, 'error');
+    const bobErrors = record(bobB, 'error');
+    const assignedOnA = nextEvent(annA, 'conversation_assigned');
+    const assignedOnB = nextEvent(bobB, 'conversation_assigned');
+    const claims = await Promise.all([
+      emitAck(annA, 'claim_conversation', { conversation_id: convId }),
+      emitAck(bobB, 'claim_conversation', { conversation_id: convId }),
+    ]);
+    assert.deepEqual(claims.map((c) => c.ok).sort(), [false, true]);
+    const winner = claims[0]!.ok ? ann!.user.id : bob!.user.id;
+    const loser = claims.find((c) => !c.ok)!;
+    assert.equal(loser.error, 'conversation/already_assigned');
+    await eventually(() => annErrors.length + bobErrors.length === 1);
+    assert.equal((claims[0]!.ok ? bobErrors : annErrors).length, 1);
+    for (const e of [await assignedOnA, await assignedOnB]) {
+      assert.deepEqual(e, { conversation_id: convId, assigned_to: winner });
+    }
+
+    // Node B dies without a word: Carl (only on B) goes offline; Bob still has a tab on A.
+    const died = Date.now();
+    const carlOffline = nextEvent<Status>(
+      annA,
+      'agent_status_changed',
+      (s) => s.agent_id === carl!.user.id && s.status === 'offline',
+      30_000,
+    );
+    await nodeB.stop('SIGKILL');
+    await carlOffline;
+    const offlineAfterMs = Date.now() - died;
+    t.diagnostic(`agent on a killed node offline after ${offlineAfterMs} ms (heartbeat 1 s)`);
+    assert.ok(offlineAfterMs < 30_000);
+    const check = await emitAck(annA, 'join_org_presence');
+    assert.deepEqual((check.online as string[]).sort(), [ann!.user.id, bob!.user.id].sort());
+    assert.equal(
+      annStatus.some((s) => s.agent_id === bob!.user.id && s.status === 'offline'),
+      false,
+    );
+    assert.equal(bobA.connected, true);
+    void carlB;
+  });
+});

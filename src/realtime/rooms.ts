@@ -1,0 +1,37 @@
+import { createHash } from 'node:crypto';
+import { seesAllQueues, type AgentActor } from '../shared/auth/actor.js';
+
+// Room names of the spec, and the few internal ones other features rely on.
+
+export const convRoom = (conversationId: string) => `conv:${conversationId}`;
+export const queueRoom = (organizationId: string) => `org:${organizationId}:queue`;
+export const presenceRoom = (organizationId: string) => `org:${organizationId}:presence`;
+/** Every socket of one agent, on any node. */
+export const userRoom = (userId: string) => `user:${userId}`;
+/** Every socket of one end user (the push feature asks whether anyone is in it). */
+export const endUserRoom = (endUserId: string) => `enduser:${endUserId}`;
+/** The sockets opened with one login session; hashed so session ids never travel between nodes. */
+export const sessionRoom = (sessionId: string) =>
+  `sess:${createHash('sha256').update(sessionId).digest('hex').slice(0, 32)}`;
+
+/**
+ * Agents restricted to some queues (routing keys) must not hear about the others, so they listen
+ * to one sub-room per key instead of the organization's queue room; everyone else is in
+ * `org:{org_id}:queue` itself.
+ */
+const keyedQueueRoom = (organizationId: string, routingKey: string) =>
+  `${queueRoom(organizationId)}:${routingKey}`;
+
+/** The queue rooms an agent joins on `join_queue`. */
+export function queueRoomsFor(agent: AgentActor): string[] {
+  return seesAllQueues(agent)
+    ? [queueRoom(agent.organizationId)]
+    : agent.routingKeys.map((k) => keyedQueueRoom(agent.organizationId, k));
+}
+
+/** The queue rooms that hear about a conversation with this routing key. */
+export function queueRoomsOf(organizationId: string, routingKey: string | null | undefined): string[] {
+  return routingKey
+    ? [queueRoom(organizationId), keyedQueueRoom(organizationId, routingKey)]
+    : [queueRoom(organizationId)];
+}

@@ -1,0 +1,73 @@
+"""An end user speaking Socket.IO natively, as a mobile app would (python3-socketio from Debian).
+
+Usage: enduser_client.py URL CONVERSATION_ID EXTERNAL_ID
+Joins the conversation, sends a message, waits for its echo and for an agent's reply, and prints
+one JSON line per step on stdout. Exits 0 when the flow completed, 1 otherwise.
+"""
+
+import json
+import sys
+import threading
+
+import socketio
+
+url, conversation_id, external_id = sys.argv[1:4]
+done = threading.Event()
+received = []
+errors = []
+
+
+def log(step, **data):
+    print(json.dumps({"step": step, **data}), flush=True)
+
+
+sio = socketio.Client(reconnection=False)
+
+
+@sio.on("message_received")
+def on_message(msg):
+    received.append(msg)
+    log("message_received", message=msg)
+    if msg.get("sender_type") == "agent":
+        done.set()
+
+
+@sio.on("error")
+def on_error(data):
+    errors.append(data)
+    log("error", data=data)
+
+
+sio.connect(url, transports=["websocket"])
+joined = sio.call(
+    "join_conversation",
+    {"conversation_id": conversation_id, "external_id": external_id},
+    timeout=10,
+)
+log("joined", ack=joined)
+
+# A bad payload: the server answers with `error` and stores nothing.
+bad = sio.call(
+    "send_message",
+    {"conversation_id": conversation_id, "content": "", "sender_type": "end_user", "external_id": external_id},
+    timeout=10,
+)
+log("bad_ack", ack=bad)
+
+sent = sio.call(
+    "send_message",
+    {
+        "conversation_id": conversation_id,
+        "content": "Hello from Python",
+        "content_type": "text",
+        "sender_type": "end_user",
+        "external_id": external_id,
+    },
+    timeout=10,
+)
+log("sent", ack=sent)
+
+ok = done.wait(20)
+sio.disconnect()
+log("finished", ok=ok, errors=len(errors))
+sys.exit(0 if ok and joined.get("ok") and sent.get("ok") and not bad.get("ok") else 1)
