@@ -1,0 +1,356 @@
+// The chat page inside the iframe: history, Socket.IO both ways, typing, an outbox that survives
+// disconnects (and reloads) and is delivered exactly once thanks to `client_msg_id`, and the
+// postMessage bridge to the host page.
+import { io } from 'socket.io-client';
+import {
+  CLOSE,
+  MINIMIZE,
+  OPEN,
+  READY,
+  SET_NAME,
+  UNREAD,
+  isWireMessage,
+  type WireMessage,
+} from './protocol.js';
+import { el, renderMessage, type WidgetMessage } from './render.js';
+
+type Config = {
+  conversation_id: string;
+  external_id: string;
+  embed_token: string;
+  customer_name: string | null;
+  host_origin: string | null;
+  launcher: boolean;
+  history: WidgetMessage[];
+};
+
+type Pending = { client_msg_id: string; content: string; created_at: string };
+
+const TYPING_EVERY_MS = 2000;
+const TYPING_SHOWN_MS = 6000;
+
+const config = JSON.parse(document.getElementById('cw-config')!.textContent!) as Config;
+const log = document.getElementById('cw-log')!;
+const statusLine = document.getElementById('cw-status')!;
+const typingLine = document.getElementById('cw-typing')!;
+const form = document.getElementById('cw-form') as HTMLFormElement;
+const input = document.getElementById('cw-input') as HTMLTextAreaElement;
+const closeButton = document.getElementById('cw-close') as HTMLButtonElement;
+
+const conversationId = config.conversation_id;
+const outboxKey = `cw_outbox_${conversationId}`;
+const shown = new Set<string>();
+let lastMessageId: string | null = null;
+let open = !config.launcher;
+let unread = 0;
+let everConnected = false;
+let booting = true;
+
+// ---- host page bridge -------------------------------------------------------------------------
+
+const embedded = window.parent !== window && !!config.host_origin;
+
+function toHost(msg: WireMessage): void {
+  if (embedded) window.parent.postMessage(msg, config.host_origin!);
+}
+
+function setUnread(n: number): void {
+  if (n === unread) return;
+  unread = n;
+  toHost({ type: UNREAD, count: n });
+}
+
+function setOpen(next: boolean): void {
+  open = next;
+  if (open) {
+    setUnread(0);
+    input.focus();
+    scrollToEnd();
+  }
+}
+
+window.addEventListener('message', (e: MessageEvent) => {
+  if (!embedded || e.source !== window.parent || e.origin !== config.host_origin) return;
+  const d: unknown = e.data;
+  if (!isWireMessage(d)) return;
+  if (d.type === OPEN) setOpen(true);
+  else if (d.type === CLOSE) setOpen(false);
+  else if (d.type === SET_NAME && typeof d.name === 'string') void rename(d.name);
+});
+
+async function rename(name: string): Promise<void> {
+  const customer_name = name.trim().slice(0, 120);
+  if (!customer_name || customer_name === config.customer_name) return;
+  const res = await fetch('/chat-widget/profile', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ embed_token: config.embed_token, session_id: config.external_id, customer_name }),
+  }).catch(() => null);
+  if (res?.ok) config.customer_name = customer_name;
+}
+
+if (config.launcher) {
+  closeButton.hidden = false;
+  closeButton.addEventListener('click', () => toHost({ type: MINIMIZE }));
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') toHost({ type: MINIMIZE });
+  });
+}
+
+// ---- the message list -------------------------------------------------------------------------
+
+function nearEnd(): boolean {
+  return log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+}
+
+function scrollToEnd(): void {
+  log.scrollTop = log.scrollHeight;
+}
+
+function status(text: string, kind: 'info' | 'error' = 'info'): void {
+  statusLine.textContent = text;
+  statusLine.dataset.kind = kind;
+}
+
+let statusTimer: ReturnType<typeof setTimeout> | undefined;
+function flash(text: string): void {
+  status(text, 'error');
+  clearTimeout(statusTimer);
+  statusTimer = setTimeout(() => status(socket.connected ? '' : (statusLine.textContent ?? '')), 5000);
+}
+
+/** Shows a stored message once (history, live event and catch-up may all bring it). */
+function show(m: WidgetMessage): void {
+  if (!m || typeof m.id !== 'string' || shown.has(m.id)) return;
+  shown.add(m.id);
+  lastMessageId = m.id;
+  const stick = nearEnd() || m.sender_type === 'end_user';
+  const node = renderMessage(m, { send });
+  const pending = m.client_msg_id
+    ? log.querySelector(`[data-pending="${CSS.escape(m.client_msg_id)}"]`)
+    : null;
+  if (pending) {
+    pending.replaceWith(node);
+    settle(m.client_msg_id!);
+  } else {
+    log.append(node);
+  }
+  if (stick) scrollToEnd();
+  if (m.sender_type !== 'end_user') {
+    typingLine.textContent = '';
+    if (!booting && (!open || document.hidden)) setUnread(unread + 1);
+  }
+}
+
+// ---- the outbox: typed messages wait here until the server has stored them --------------------
+
+function loadOutbox(): Pending[] {
+  try {
+    const raw = sessionStorage.getItem(outboxKey);
+    return raw ? (JSON.parse(raw) as Pending[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+const outbox: Pending[] = loadOutbox();
+
+function saveOutbox(): void {
+  try {
+    if (outbox.length) sessionStorage.setItem(outboxKey, JSON.stringify(outbox));
+    else sessionStorage.removeItem(outboxKey);
+  } catch {
+    // storage blocked: the outbox still lives for this page view
+  }
+}
+
+function settle(clientMsgId: string): void {
+  const i = outbox.findIndex((p) => p.client_msg_id === clientMsgId);
+  if (i >= 0) {
+    outbox.splice(i, 1);
+    saveOutbox();
+  }
+}
+
+function showPending(p: Pending): void {
+  const node = renderMessage(
+    {
+      id: '',
+      sender_type: 'end_user',
+      content_type: 'text',
+      content: p.content,
+      rich_media: null,
+      created_at: p.created_at,
+    },
+    { send },
+  );
+  node.dataset.pending = p.client_msg_id;
+  node.classList.add('cw-msg--pending');
+  node.append(el('span', 'cw-pending-note', 'Sending…'));
+  log.append(node);
+  scrollToEnd();
+}
+
+function newClientMsgId(): string {
+  const bytes = new Uint8Array(12);
+  crypto.getRandomValues(bytes);
+  return 'c_' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function emitPending(p: Pending): void {
+  socket.emit(
+    'send_message',
+    {
+      conversation_id: conversationId,
+      content: p.content,
+      content_type: 'text',
+      sender_type: 'end_user',
+      external_id: config.external_id,
+      client_msg_id: p.client_msg_id,
+    },
+    (res?: { ok?: boolean; message?: WidgetMessage }) => {
+      // The stored message, in case the room's echo was missed (it is shown once either way).
+      if (res?.ok && res.message) show(res.message);
+    },
+  );
+}
+
+/** Queues the visitor's text; it goes out now if connected, else on reconnect, and only once. */
+function send(text: string): void {
+  const content = text.trim();
+  if (!content) return;
+  const p: Pending = { client_msg_id: newClientMsgId(), content, created_at: new Date().toISOString() };
+  outbox.push(p);
+  saveOutbox();
+  showPending(p);
+  // Emitting only while connected: socket.io's own buffer would resend alongside our flush.
+  if (socket.connected) emitPending(p);
+}
+
+// ---- Socket.IO ------------------------------------------------------------------------------
+
+const socket = io({ reconnectionDelayMax: 5000 });
+
+function flushOutbox(): void {
+  for (const p of outbox) emitPending(p);
+}
+
+/** After a reconnect: whatever arrived while away, from the widget history endpoint. */
+async function catchUp(): Promise<void> {
+  const url = `/chat-widget/history/${encodeURIComponent(conversationId)}?external_id=${encodeURIComponent(config.external_id)}`;
+  const res = await fetch(url, { headers: { accept: 'application/json' } }).catch(() => null);
+  if (!res?.ok) return;
+  const body = (await res.json().catch(() => null)) as
+    WidgetMessage[] | { messages?: WidgetMessage[] } | null;
+  const list = Array.isArray(body) ? body : (body?.messages ?? []);
+  for (const m of list) show(m);
+}
+
+socket.on('connect', () => {
+  const reconnect = everConnected;
+  everConnected = true;
+  retries = 0;
+  status('');
+  let flushed = false;
+  const flush = () => {
+    if (flushed) return;
+    flushed = true;
+    flushOutbox();
+  };
+  const join: Record<string, string> = { conversation_id: conversationId, external_id: config.external_id };
+  if (lastMessageId) join.last_message_id = lastMessageId;
+  // The send's echo comes through the room, so join first; flush on the acknowledgement, or
+  // shortly after if the server does not acknowledge (a stored copy then comes via catch-up).
+  socket.emit('join_conversation', join, flush);
+  setTimeout(flush, 1000);
+  if (reconnect) void catchUp();
+});
+
+// socket.io retries by itself after a network failure, but not after the server refused or
+// closed the connection (a restart, a limit): a visitor's widget should still come back.
+let retry: ReturnType<typeof setTimeout> | undefined;
+let retries = 0;
+function retryLater(): void {
+  clearTimeout(retry);
+  retries++;
+  retry = setTimeout(() => socket.connect(), Math.min(30_000, 1000 * 2 ** Math.min(retries, 5)));
+}
+
+socket.on('disconnect', (reason) => {
+  status('Connection lost. Reconnecting… What you write will be sent when it is back.');
+  typingLine.textContent = '';
+  if (reason === 'io server disconnect') retryLater();
+});
+
+socket.on('connect_error', () => {
+  if (!everConnected) status('Cannot reach the chat right now. Retrying…');
+  if (!socket.active) retryLater();
+});
+
+socket.on('message_received', (m: WidgetMessage) => {
+  if (m?.conversation_id && m.conversation_id !== conversationId) return;
+  show(m);
+});
+
+let typingTimer: ReturnType<typeof setTimeout> | undefined;
+socket.on('typing_indicator', (e: { conversation_id?: string; sender_type?: string }) => {
+  if (e?.conversation_id !== conversationId || e.sender_type === 'end_user') return;
+  typingLine.textContent = e.sender_type === 'bot' ? 'The assistant is typing…' : 'An agent is typing…';
+  clearTimeout(typingTimer);
+  typingTimer = setTimeout(() => (typingLine.textContent = ''), TYPING_SHOWN_MS);
+});
+
+socket.on('typing_cleared', (e: { conversation_id?: string }) => {
+  if (e?.conversation_id === conversationId) typingLine.textContent = '';
+});
+
+socket.on('error', (e: { message?: string }) => {
+  flash(typeof e?.message === 'string' ? e.message : 'Something went wrong');
+});
+
+// ---- the composer -----------------------------------------------------------------------------
+
+let lastTyping = 0;
+input.addEventListener('input', () => {
+  const now = Date.now();
+  if (!socket.connected || now - lastTyping < TYPING_EVERY_MS || !input.value.trim()) return;
+  lastTyping = now;
+  socket.emit('user_typing', {
+    conversation_id: conversationId,
+    sender_type: 'end_user',
+    external_id: config.external_id,
+  });
+});
+
+input.addEventListener('keydown', (e) => {
+  // Enter sends, Shift+Enter is a new line; an IME composition is never cut short.
+  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+    e.preventDefault();
+    form.requestSubmit();
+  }
+});
+
+form.addEventListener('submit', (e) => {
+  e.preventDefault();
+  if (!input.value.trim()) return input.focus();
+  send(input.value);
+  input.value = '';
+  lastTyping = 0;
+  input.focus();
+});
+
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden && open) setUnread(0);
+});
+
+// ---- start ----------------------------------------------------------------------------------
+
+for (const m of config.history) show(m);
+// Pending messages of a previous page view that the history shows as stored are done.
+for (const p of [...outbox]) {
+  if (config.history.some((m) => m.client_msg_id === p.client_msg_id)) settle(p.client_msg_id);
+  else showPending(p);
+}
+booting = false;
+scrollToEnd();
+toHost({ type: READY });

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { externalId } from '../conversations/conversations.schemas.js';
+import { displayName, origin } from '../shared/validation.js';
+
+export const embedToken = z.string().trim().min(1, 'must not be empty').max(200);
+
+/** `GET /chat-widget` query: the spec's parameters plus `origin` and `launcher` from embed.js. */
+export const widgetPageQuerySchema = z.object({
+  embed_token: embedToken,
+  session_id: externalId,
+  customer_name: displayName.optional(),
+  title: z.string().trim().min(1).max(80).optional(),
+  /** The host page's origin as embed.js saw it; only used when the browser sent no Referer. */
+  origin: origin.optional(),
+  /** Set by embed.js: the page starts closed behind the launcher bubble. */
+  launcher: z.literal('1').optional(),
+});
+export type WidgetPageQuery = z.output<typeof widgetPageQuerySchema>;
+
+/** `POST /chat-widget/profile`: the host page renamed its visitor (postMessage `set_name`). */
+export const widgetProfileSchema = z.object({
+  embed_token: embedToken,
+  session_id: externalId,
+  customer_name: displayName,
+});
