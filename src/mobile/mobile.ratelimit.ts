@@ -1,0 +1,53 @@
+import type { RequestHandler } from 'express';
+import {
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible';
+import { AppError } from '../shared/errors.js';
+import type { Redis } from '../shared/redis.js';
+
+export type PublicLimits = { perTarget: number; perIp: number; windowS: number };
+
+/**
+ * The public, unauthenticated mobile endpoints are limited per client IP, and per IP and
+ * target (a channel, a conversation), so one noisy app install cannot starve a whole carrier NAT
+ * and a guesser cannot hammer one conversation. Redis when configured (shared by every node).
+ */
+export function createPublicLimiter(
+  redis: Redis | undefined,
+  name: string,
+  limits: PublicLimits = { perTarget: 30, perIp: 300, windowS: 60 },
+) {
+  const make = (keyPrefix: string, points: number): RateLimiterAbstract =>
+    redis
+      ? new RateLimiterRedis({
+          storeClient: redis,
+          useRedisPackage: true,
+          keyPrefix,
+          points,
+          duration: limits.windowS,
+        })
+      : new RateLimiterMemory({ keyPrefix, points, duration: limits.windowS });
+  const target = make(`sb:mobile:${name}:t`, limits.perTarget);
+  const ip = make(`sb:mobile:${name}:ip`, limits.perIp);
+
+  /** Middleware: `targetOf` names what the request is aimed at (read from the raw body). */
+  return (targetOf: (body: Record<string, unknown>) => unknown): RequestHandler =>
+    async (req, res, next) => {
+      const addr = req.ip ?? 'unknown';
+      const t = targetOf((req.body ?? {}) as Record<string, unknown>);
+      try {
+        await Promise.all([ip.consume(addr), target.consume(`${addr}|${typeof t === 'string' ? t : ''}`)]);
+        next();
+      } catch (err) {
+        if (!(err instanceof RateLimiterRes)) return next(err);
+        const wait = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
+        res.setHeader('Retry-After', String(wait));
+        next(
+          new AppError('rate_limited', `Too many requests; try again in ${wait} s`, { retry_after: wait }),
+        );
+      }
+    };
+}

@@ -1,0 +1,90 @@
+import type { Server as SocketServer } from 'socket.io';
+import type { Message } from '../generated/prisma/client.js';
+import type { Db } from '../shared/db.js';
+import type { DomainEvents, EventBus } from '../shared/events.js';
+import type { Logger } from '../shared/logger.js';
+import type { PushPayload } from './push.types.js';
+
+const BODY_MAX = 178;
+
+/** One line of text for the lock screen: the message's text, or what kind of thing was sent. */
+export function pushBody(message: Pick<Message, 'content' | 'contentType'>): string {
+  const text = message.content.replace(/\s+/g, ' ').trim();
+  if (text) return text.length > BODY_MAX ? `${text.slice(0, BODY_MAX - 1).trimEnd()}…` : text;
+  if (message.contentType === 'image') return 'Sent an image';
+  if (message.contentType === 'file') return 'Sent a file';
+  return 'New message';
+}
+
+/**
+ * Listener on `message.created`: an agent's or bot's message to an end user who has no socket
+ * connected (on any node) becomes one outbox row per live device, then the worker is woken.
+ * Nothing here runs on the message's path: the bus calls it after the message is stored and
+ * sent, and its failures are only logged.
+ */
+export function pushListener(deps: {
+  db: Db;
+  bus: EventBus;
+  io: SocketServer;
+  logger: Logger;
+  kick: () => void;
+}) {
+  const { db, logger } = deps;
+
+  async function connected(endUserId: string) {
+    try {
+      return (await deps.io.in(`enduser:${endUserId}`).fetchSockets()).length > 0;
+    } catch (err) {
+      // Unsure (a node did not answer in time): a duplicate alert beats a missed one.
+      logger.warn({ err, endUserId }, 'could not tell whether the end user is connected');
+      return false;
+    }
+  }
+
+  async function title(message: Message, organizationId: string, channelId: string) {
+    if (message.senderType === 'agent') {
+      const agent = await db.user.findFirst({
+        where: { id: message.senderId, organizationId },
+        select: { displayName: true },
+      });
+      if (agent) return agent.displayName;
+    }
+    const channel = await db.channel.findUnique({
+      where: { id: channelId },
+      select: { bot: { select: { name: true } }, organization: { select: { name: true } } },
+    });
+    return (message.senderType === 'bot' ? channel?.bot.name : channel?.organization.name) ?? 'New message';
+  }
+
+  async function onMessage({ message, conversation }: DomainEvents['message.created']) {
+    if (message.senderType !== 'agent' && message.senderType !== 'bot') return;
+    const devices = await db.deviceToken.findMany({
+      where: {
+        organizationId: conversation.organizationId,
+        endUserId: conversation.endUserId,
+        disabledAt: null,
+      },
+      select: { id: true },
+    });
+    if (!devices.length || (await connected(conversation.endUserId))) return;
+    const payload: PushPayload = {
+      title: await title(message, conversation.organizationId, conversation.channelId),
+      body: pushBody(message),
+      conversationId: conversation.id,
+      messageId: message.id,
+    };
+    await db.pushJob.createMany({
+      data: devices.map((d) => ({
+        organizationId: conversation.organizationId,
+        deviceTokenId: d.id,
+        conversationId: conversation.id,
+        messageId: message.id,
+        payload,
+      })),
+      skipDuplicates: true,
+    });
+    deps.kick();
+  }
+
+  return deps.bus.subscribe('message.created', onMessage);
+}
