@@ -1,0 +1,294 @@
+// The agent inbox: the conversation list kept live from the org queue room, the thread with
+// paged history, the composer, typing both ways, team presence, claim, tags and resolve.
+import { io } from 'socket.io-client';
+import { api, ApiError, byId, formatTime, h } from './dom.js';
+import { createThread } from './thread.js';
+import type {
+  AgentStatus,
+  ConversationAssigned,
+  ConversationDto,
+  ConversationUpdated,
+  Member,
+  MessageDto,
+  TypingEvent,
+} from './types.js';
+
+type Filter = 'unassigned' | 'mine' | 'all';
+
+const me = document.body.dataset.userId ?? '';
+const state = {
+  filter: 'unassigned' as Filter,
+  list: [] as ConversationDto[],
+  unread: new Map<string, number>(),
+  preview: new Map<string, string>(),
+  team: new Map<string, Member & { online: boolean }>(),
+  current: null as string | null,
+  /** Sizes of the Unassigned and Mine lists, shown on their tabs. */
+  totals: { unassigned: 0, mine: 0 },
+};
+
+const listEl = byId<HTMLUListElement>('conversation-list');
+const emptyEl = byId('list-empty');
+const connEl = byId('connection');
+
+const socket = io({ withCredentials: true });
+
+export const nameOfAgent = (id: string | null | undefined) =>
+  id ? (id === me ? 'you' : (state.team.get(id)?.display_name ?? 'another agent')) : 'nobody';
+
+const thread = createThread({
+  socket,
+  me,
+  agentName: nameOfAgent,
+  onChanged: () => scheduleRefresh(0),
+  onRead: (id) => {
+    state.unread.delete(id);
+    renderList();
+  },
+  onError: (m) => (m ? flash(m) : showConnection(null)),
+});
+
+let flashTimer: ReturnType<typeof setTimeout> | undefined;
+function showConnection(message: string | null) {
+  clearTimeout(flashTimer);
+  connEl.hidden = !message;
+  connEl.textContent = message ?? '';
+}
+
+/** A refusal from the server (claim lost, message rejected): shown for a few seconds. */
+function flash(message: string) {
+  showConnection(message);
+  flashTimer = setTimeout(() => showConnection(null), 6000);
+}
+
+// ---- conversation list ------------------------------------------------------------------
+
+function visitorName(c: ConversationDto) {
+  return c.end_user.display_name || `Visitor ${c.end_user.external_id.slice(0, 8)}`;
+}
+
+function renderList() {
+  listEl.replaceChildren(
+    ...state.list.map((c) => {
+      const unread = state.unread.get(c.id) ?? 0;
+      const assigned = c.active_session?.assigned_agent_id;
+      const status = !c.active_session
+        ? 'resolved'
+        : assigned
+          ? `with ${nameOfAgent(assigned)}`
+          : 'unassigned';
+      return h(
+        'li',
+        {},
+        h(
+          'button',
+          {
+            type: 'button',
+            class: `conv${c.id === state.current ? ' active' : ''}${unread ? ' has-unread' : ''}`,
+            'data-id': c.id,
+            'aria-current': c.id === state.current ? 'true' : null,
+            onclick: () => void open(c.id),
+          },
+          h('span', { class: 'conv-name' }, visitorName(c)),
+          unread ? h('span', { class: 'badge', 'aria-label': `${unread} unread` }, unread) : null,
+          h('span', { class: 'conv-preview' }, state.preview.get(c.id) ?? status),
+          h('span', { class: 'conv-meta' }, `${status} · ${formatTime(c.updated_at)}`),
+        ),
+      );
+    }),
+  );
+  emptyEl.hidden = state.list.length > 0;
+  const total = [...state.unread.values()].reduce((a, b) => a + b, 0);
+  document.title = `${total ? `(${total}) ` : ''}Inbox · Switchboard`;
+  for (const btn of document.querySelectorAll<HTMLButtonElement>('[data-filter]')) {
+    btn.setAttribute('aria-selected', String(btn.dataset.filter === state.filter));
+  }
+  for (const [f, n] of Object.entries(state.totals)) {
+    const el = document.querySelector(`[data-count="${f}"]`);
+    if (el) el.textContent = n ? String(n) : '';
+  }
+  byId('inbox').setAttribute('aria-busy', 'false');
+}
+
+let refreshSeq = 0;
+/** How many conversations a filter holds, from the list's X-Total-Count (one row fetched). */
+async function totalOf(filter: Filter): Promise<number> {
+  const res = await fetch(`/api/conversations/?filter=${filter}&limit=1`, { credentials: 'same-origin' });
+  return res.ok ? Number(res.headers.get('x-total-count') ?? 0) : 0;
+}
+
+async function refreshList() {
+  const seq = ++refreshSeq;
+  const [list, unread, unassigned, mine] = await Promise.all([
+    api<ConversationDto[]>('GET', `/api/conversations/?filter=${state.filter}&limit=100`),
+    api<Record<string, number>>('GET', '/api/inbox/unread'),
+    totalOf('unassigned'),
+    totalOf('mine'),
+  ]);
+  // A slower, older answer must not overwrite a newer one (filters switched meanwhile).
+  if (seq !== refreshSeq) return;
+  state.list = list;
+  state.totals = { unassigned, mine };
+  state.unread = new Map(Object.entries(unread).filter(([id]) => id !== state.current || document.hidden));
+  renderList();
+  const cur = state.current && list.find((c) => c.id === state.current);
+  if (cur) thread.setConversation(cur);
+}
+
+let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+/** Bursts of queue events become one list request. */
+function scheduleRefresh(delay = 150) {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => void refreshList().catch((e: unknown) => showError(e)), delay);
+}
+
+function showError(e: unknown) {
+  showConnection(e instanceof ApiError ? e.message : 'Something went wrong; retrying');
+}
+
+function setFilter(f: Filter) {
+  state.filter = f;
+  state.list = [];
+  renderList();
+  void refreshList().catch(showError);
+}
+
+async function open(id: string) {
+  state.current = id;
+  renderList();
+  const conv =
+    state.list.find((c) => c.id === id) ?? (await api<ConversationDto>('GET', `/api/conversations/${id}`));
+  await thread.open(conv);
+}
+
+// ---- team presence ----------------------------------------------------------------------
+
+const teamEl = byId<HTMLUListElement>('team-list');
+function renderTeam() {
+  const members = [...state.team.values()].sort(
+    (a, b) => Number(b.online) - Number(a.online) || a.display_name.localeCompare(b.display_name),
+  );
+  teamEl.replaceChildren(
+    ...members.map((m) =>
+      h(
+        'li',
+        { class: m.online ? 'online' : 'offline', 'data-agent': m.id },
+        h('span', { class: 'dot', 'aria-hidden': 'true' }),
+        m.id === me ? `${m.display_name} (you)` : m.display_name,
+        h('span', { class: 'sr-only' }, m.online ? ' online' : ' offline'),
+      ),
+    ),
+  );
+}
+
+async function loadTeam() {
+  const members = await api<Member[]>('GET', '/api/team');
+  const online = new Set([...state.team.values()].filter((m) => m.online).map((m) => m.id));
+  if (socket.connected) online.add(me);
+  state.team = new Map(members.map((m) => [m.id, { ...m, online: online.has(m.id) }]));
+  renderTeam();
+  renderList();
+}
+
+// ---- realtime -------------------------------------------------------------------------------
+
+socket.on('connect', () => {
+  showConnection(null);
+  socket.emit('join_queue');
+  socket.emit('join_org_presence');
+  const self = state.team.get(me);
+  if (self) self.online = true;
+  renderTeam();
+  thread.rejoin();
+  // Anything missed while disconnected is fetched again: nothing stale.
+  scheduleRefresh(0);
+});
+socket.on('disconnect', () => showConnection('Reconnecting…'));
+socket.on('connect_error', () => showConnection('Cannot reach the server; retrying…'));
+socket.on('error', (e: { message?: string }) => flash(e?.message ?? 'Error'));
+
+socket.on('conversation_updated', (e: ConversationUpdated) => {
+  if (e.sender_type === 'end_user') {
+    const viewing = e.conversation_id === state.current && !document.hidden;
+    if (!viewing) state.unread.set(e.conversation_id, (state.unread.get(e.conversation_id) ?? 0) + 1);
+  }
+  const preview = e.content || (e.content_type !== 'text' ? `[${e.content_type.replace('_', ' ')}]` : '');
+  if (preview) state.preview.set(e.conversation_id, preview);
+  renderList();
+  scheduleRefresh();
+});
+
+socket.on('conversation_assigned', (e: ConversationAssigned) => {
+  // Leave the unassigned list at once; the refresh that follows confirms it.
+  const c = state.list.find((x) => x.id === e.conversation_id);
+  if (c?.active_session) c.active_session.assigned_agent_id = e.assigned_to;
+  if (e.assigned_to !== me) state.unread.delete(e.conversation_id);
+  if (state.filter === 'unassigned' && c) {
+    state.list = state.list.filter((x) => x.id !== e.conversation_id);
+    state.totals.unassigned = Math.max(0, state.totals.unassigned - 1);
+  }
+  renderList();
+  thread.assigned(e.conversation_id, e.assigned_to);
+  scheduleRefresh();
+});
+
+// Not in the spec's event reference; the realtime layer adds them so nothing goes stale.
+socket.on('conversation_resolved', (e: { conversation_id: string }) => {
+  thread.resolved(e.conversation_id);
+  scheduleRefresh();
+});
+socket.on('conversation_tagged', (e: { conversation_id: string; tags: string[] }) => {
+  thread.tagged(e.conversation_id, e.tags);
+});
+
+socket.on('message_received', (m: MessageDto) => thread.received(m));
+socket.on('typing_indicator', (e: TypingEvent) => thread.typing(e, true));
+socket.on('typing_cleared', (e: TypingEvent) => thread.typing(e, false));
+
+socket.on('agent_status_changed', (e: AgentStatus) => {
+  const m = state.team.get(e.agent_id);
+  if (!m) return void loadTeam().catch(showError);
+  m.online = e.status === 'online';
+  renderTeam();
+});
+
+// ---- keyboard and controls -------------------------------------------------------------
+
+for (const btn of document.querySelectorAll<HTMLButtonElement>('[data-filter]')) {
+  btn.addEventListener('click', () => setFilter(btn.dataset.filter as Filter));
+}
+
+function move(step: number) {
+  if (!state.list.length) return;
+  const i = state.list.findIndex((c) => c.id === state.current);
+  const next = state.list[Math.min(state.list.length - 1, Math.max(0, i < 0 ? 0 : i + step))];
+  if (next) {
+    void open(next.id);
+    document.querySelector<HTMLButtonElement>(`.conv[data-id="${next.id}"]`)?.focus();
+  }
+}
+
+document.addEventListener('keydown', (ev) => {
+  const t = ev.target as HTMLElement;
+  if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  if (t.closest('input, textarea, select')) {
+    if (ev.key === 'Escape') t.blur();
+    return;
+  }
+  if (ev.key === 'j') move(1);
+  else if (ev.key === 'k') move(-1);
+  else if (ev.key === 'c') thread.claim();
+  else if (ev.key === 'r') thread.focusComposer();
+  else return;
+  ev.preventDefault();
+});
+
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden) {
+    thread.markVisibleRead();
+    scheduleRefresh(0);
+  }
+});
+
+void loadTeam().catch(showError);
+void refreshList().catch(showError);
