@@ -44,7 +44,10 @@ try {
   });
   if (migrated.status !== 0) throw new Error('migrating the test database failed');
   // Browser tests load the bundles from public/build/: build them once, before any test starts.
-  const built = spawnSync(process.execPath, ['scripts/build.mjs', '--browser'], { cwd: root, stdio: 'inherit' });
+  const built = spawnSync(process.execPath, ['scripts/build.mjs', '--browser'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (built.status !== 0) throw new Error('building the browser bundles failed');
   const concurrency = process.env.TEST_CONCURRENCY ?? '3';
   const child = spawn(

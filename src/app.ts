@@ -20,10 +20,22 @@ import { createSessionMiddleware } from './shared/auth/session.js';
 import { createPassport } from './auth/auth.passport.js';
 import { createLoginLimiter } from './auth/auth.ratelimit.js';
 import { authRoutes } from './auth/auth.routes.js';
+import { agentApi, requireRole } from './auth/auth.middleware.js';
+import { createApiKeyService } from './apikeys/apikeys.service.js';
+import { apiKeyRoutes } from './apikeys/apikeys.routes.js';
+import { conversationRoutes } from './conversations/conversations.routes.js';
+import { widgetHistoryRoutes } from './conversations/widget-history.routes.js';
 import { inboxRoutes } from './inbox/inbox.routes.js';
-import { createRealtime } from './realtime/realtime.js';
+import { dashboardApiRoutes } from './dashboard/dashboard.routes.js';
+import { createDashboardService } from './dashboard/dashboard.service.js';
+import { createRealtime, type Realtime } from './realtime/realtime.js';
+import { mobileAdminRoutes, mobilePublicRoutes } from './mobile/mobile.routes.js';
+import { createMobileService } from './mobile/mobile.service.js';
+import { createPush, type Push } from './push/push.js';
 import type { Redis } from './shared/redis.js';
 import { createTenantService } from './tenants/tenants.service.js';
+import { widgetRoutes } from './widget/widget.routes.js';
+import { createWidgetService } from './widget/widget.service.js';
 
 export type Services = ReturnType<typeof createServices>;
 
@@ -44,6 +56,7 @@ export function createServices({
     channels: createChannelService({ db }),
     conversations: createConversationService({ db, bus }),
     messages: createMessageService({ db, bus }),
+    apiKeys: createApiKeyService({ db }),
   };
 }
 
@@ -61,6 +74,10 @@ export type App = {
   app: express.Express;
   server: Server;
   io: SocketServer;
+  /** The Socket.IO gateway's own handle (counters such as dropped end-user messages). */
+  realtime: Realtime;
+  /** Push notifications: queued from the start; `push.start()` runs the sender (the server does). */
+  push: Push;
   services: Services;
   bus: EventBus;
   /** Stops accepting, disconnects sockets, lets requests under way finish. */
@@ -119,7 +136,19 @@ export async function createApp(deps: AppDeps): Promise<App> {
   if (redis) probes.redis = async () => void (await redis.ping());
   app.use(healthRoutes(probes));
   app.use('/static', express.static(`${paths.public}/static`, { maxAge: '1h' }));
+  // Browser bundles: pages link them with ?v=<mtime>, so revalidating is cheap and never stale.
+  app.use('/build', express.static(`${paths.public}/build`, { maxAge: 0 }));
   app.use(demoRoutes({ publicUrl: config.publicUrl }));
+  // The public widget (embed.js, the iframe page): no agent session, so it sits before it.
+  app.use(widgetRoutes({ widget: createWidgetService(services) }));
+  // Native apps: open a conversation, register push tokens. Public (no cookie), rate-limited.
+  const mobile = createMobileService({
+    db: database.prisma,
+    encryptionKey: config.encryptionKey,
+    channels: services.channels,
+    conversations: services.conversations,
+  });
+  app.use('/api/mobile', mobilePublicRoutes(mobile, redis));
 
   // Everything below knows the agent's session.
   const sessions = createSessionMiddleware({ config, db: database.prisma, redis });
@@ -128,6 +157,19 @@ export async function createApp(deps: AppDeps): Promise<App> {
   app.use(passport.initialize());
   app.use(passport.session());
   app.use(authRoutes({ passport, limiter: createLoginLimiter(redis), bus }));
+  app.use(widgetHistoryRoutes(services));
+  app.use('/api/conversations', ...agentApi, conversationRoutes(services));
+  app.use('/api/api-keys', ...agentApi, apiKeyRoutes(services));
+  const dashboard = createDashboardService({
+    db: database.prisma,
+    bus,
+    channels: services.channels,
+    agents: services.agents,
+    conversations: services.conversations,
+    messages: services.messages,
+  });
+  app.use(dashboardApiRoutes({ dashboard }));
+  app.use('/api/mobile/channels', ...agentApi, requireRole('admin'), mobileAdminRoutes(mobile));
   app.use(inboxRoutes());
 
   app.use(notFoundHandler);
@@ -143,13 +185,17 @@ export async function createApp(deps: AppDeps): Promise<App> {
     config,
     logger,
   });
+  const push = createPush({ db: database.prisma, config, logger, bus, io: realtime.io, mobile });
   return {
     app,
     server,
     io: realtime.io,
+    realtime,
+    push,
     services,
     bus,
     async close() {
+      await push.stop();
       await realtime.close();
       sessions.close();
     },

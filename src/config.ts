@@ -44,6 +44,31 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_S: intInRange(1, 600).default(10),
   /** Behind a reverse proxy: trust X-Forwarded-* from it (Express `trust proxy`). */
   TRUST_PROXY: z.enum(['true', 'false']).default('false'),
+  /** Socket.IO: messages an end user (per external_id) may send per window; the excess is dropped. */
+  END_USER_RATE_LIMIT: intInRange(1, 10_000).default(10),
+  END_USER_RATE_WINDOW_S: intInRange(1, 3600).default(10),
+  /** A typing indicator clears itself after this much silence. */
+  TYPING_TIMEOUT_S: intInRange(1, 60).default(5),
+  /** Presence heartbeat; a node silent for 3 beats is dead and its agents go offline. */
+  PRESENCE_HEARTBEAT_S: intInRange(1, 60).default(5),
+  /** Prefix of the realtime layer's Redis keys and adapter channel (one per deployment). */
+  REALTIME_REDIS_PREFIX: z
+    .string()
+    .regex(/^[\w:.-]{1,64}$/, 'must be 1-64 letters, digits or : . _ -')
+    .default('sb:rt'),
+  /** Push providers' endpoints. Override only to go through a gateway (or a stand-in) that speaks their protocol. */
+  FCM_API_URL: url(['https:']).default('https://fcm.googleapis.com'),
+  GOOGLE_OAUTH_TOKEN_URL: url(['https:']).default('https://oauth2.googleapis.com/token'),
+  /** APNs `host[:port]`; unset → Apple's production or sandbox host, as each credential says. */
+  APNS_HOST: z
+    .string()
+    .regex(/^[\w.-]+(:\d{1,5})?$/, 'must be host or host:port')
+    .optional(),
+  /** PEM file of extra CA certificates to trust for push providers (e.g. a TLS-inspecting egress proxy). */
+  PUSH_CA_FILE: z.string().min(1).optional(),
+  /** First retry of a failed push after this long, doubling per attempt (capped at 15 min). */
+  PUSH_RETRY_BASE_MS: intInRange(10, 3_600_000).default(5000),
+  PUSH_MAX_ATTEMPTS: intInRange(1, 50).default(8),
 });
 
 export type Config = {
@@ -60,6 +85,21 @@ export type Config = {
   trustProxy: boolean;
   /** `postgres` when DATABASE_URL is set, else the embedded database in DATA_DIR. */
   dbMode: 'postgres' | 'embedded';
+  realtime: {
+    endUserRateLimit: number;
+    endUserRateWindowS: number;
+    typingTimeoutMs: number;
+    presenceHeartbeatMs: number;
+    redisPrefix: string;
+  };
+  push: {
+    fcmApiUrl: string;
+    googleTokenUrl: string;
+    apnsHost: string | undefined;
+    caFile: string | undefined;
+    retryBaseMs: number;
+    maxAttempts: number;
+  };
 };
 
 type Secrets = { SESSION_SECRET: string; ENCRYPTION_KEY: string };
@@ -120,5 +160,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_S * 1000,
     trustProxy: e.TRUST_PROXY === 'true',
     dbMode,
+    realtime: {
+      endUserRateLimit: e.END_USER_RATE_LIMIT,
+      endUserRateWindowS: e.END_USER_RATE_WINDOW_S,
+      typingTimeoutMs: e.TYPING_TIMEOUT_S * 1000,
+      presenceHeartbeatMs: e.PRESENCE_HEARTBEAT_S * 1000,
+      redisPrefix: e.REALTIME_REDIS_PREFIX,
+    },
+    push: {
+      fcmApiUrl: e.FCM_API_URL.replace(/\/+$/, ''),
+      googleTokenUrl: e.GOOGLE_OAUTH_TOKEN_URL,
+      apnsHost: e.APNS_HOST,
+      caFile: e.PUSH_CA_FILE,
+      retryBaseMs: e.PUSH_RETRY_BASE_MS,
+      maxAttempts: e.PUSH_MAX_ATTEMPTS,
+    },
   };
 }

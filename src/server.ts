@@ -4,7 +4,7 @@ import { ensureFirstRun, firstRunBanner } from './bootstrap/first-run.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DatabaseInUseError, openDatabase } from './shared/db.js';
 import { createLogger } from './shared/logger.js';
-import { connectRedis } from './shared/redis.js';
+import { closeRedis, connectRedis } from './shared/redis.js';
 
 function fail(message: string): never {
   process.stderr.write(`switchboard: ${message}\n`);
@@ -34,10 +34,17 @@ const redis = config.redisUrl
   : undefined;
 
 const app = await createApp({ config, logger, database, redis });
-const { server, services } = app;
+const { server } = app;
 
-const firstRun = await ensureFirstRun({ db: database.prisma, ...services });
+const firstRun = await ensureFirstRun({
+  db: database.prisma,
+  encryptionKey: config.encryptionKey,
+  bus: app.bus,
+});
 if (firstRun) process.stdout.write(firstRunBanner(config.publicUrl, firstRun) + '\n');
+
+// The push outbox is sent by every node (jobs are claimed with SKIP LOCKED); app.close() stops it.
+app.push.start();
 
 server.listen(config.port, config.host, () => {
   const { port } = server.address() as AddressInfo;
@@ -52,13 +59,15 @@ async function shutdown(signal: string) {
   const timer = setTimeout(() => {
     logger.error('shutdown timed out; closing connections forcibly');
     server.closeAllConnections();
+    // Whatever still holds on (an unreachable dependency) must not keep the process alive.
+    setTimeout(() => process.exit(1), 2000).unref();
   }, config.shutdownTimeoutMs);
   timer.unref();
   // Stop accepting and disconnect sockets; requests under way finish first.
   await app.close();
   clearTimeout(timer);
   await database.close();
-  if (redis) await redis.quit().catch(() => {});
+  if (redis) await closeRedis(redis);
   logger.info('shutdown complete');
   process.exit(0);
 }

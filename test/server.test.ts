@@ -169,6 +169,7 @@ describe('server process', () => {
         assert.match(body.checks.redis!, /^error: /);
         assert.match(body.message, /redis/);
         assert.equal((await fetch(`${srv.url}/healthz`)).status, 200, 'the process itself is still alive');
+        assert.equal(await srv.stop(), 0, 'it still shuts down cleanly without Redis');
       } finally {
         await srv.stop();
       }

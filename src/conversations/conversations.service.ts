@@ -147,6 +147,7 @@ export function createConversationService({ db, bus }: { db: Db; bus: EventBus }
         bus.publish('conversation.assigned', {
           organizationId: conv.organizationId,
           conversationId: conv.id,
+          routingKey: conv.routingKey,
           sessionId: open.id,
           agentId: actor.userId,
           assignedAt: open.assignedAt!,
@@ -182,6 +183,7 @@ export function createConversationService({ db, bus }: { db: Db; bus: EventBus }
       bus.publish('conversation.resolved', {
         organizationId: conv.organizationId,
         conversationId: conv.id,
+        routingKey: conv.routingKey,
         sessionId: open.id,
         agentId: actor.userId,
         tags: finalTags,
@@ -208,6 +210,7 @@ export function createConversationService({ db, bus }: { db: Db; bus: EventBus }
       bus.publish('conversation.tagged', {
         organizationId: conv.organizationId,
         conversationId: conv.id,
+        routingKey: conv.routingKey,
         sessionId: open.id,
         tags,
       });

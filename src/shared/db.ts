@@ -41,6 +41,9 @@ export function pgliteRunner(db: PGlite): SqlRunner {
 /** PostgreSQL through node-postgres. */
 export function openPostgres(url: string, opts: { poolSize?: number } = {}): Database {
   const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 });
+  // An idle connection dropped by the server (restart, failover) must not crash the process:
+  // the pool discards it and the next query opens a fresh one.
+  pool.on('error', () => {});
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     prisma,

@@ -9,6 +9,8 @@ export type DomainEvents = {
   'organization.created': { organizationId: string };
   /** Sockets of that session must be disconnected. */
   'agent.logged_out': { userId: string; sessionId: string };
+  /** An admin deactivated the agent: all their sockets must be disconnected. */
+  'agent.deactivated': { organizationId: string; userId: string };
   /** A message was stored (never published for an idempotent retry). */
   'message.created': {
     message: Message;
@@ -26,6 +28,8 @@ export type DomainEvents = {
   'conversation.assigned': {
     organizationId: string;
     conversationId: string;
+    /** The conversation's queue (routing key), so listeners can reach only the agents who see it. */
+    routingKey?: string | null;
     sessionId: string;
     agentId: string;
     assignedAt: Date;
@@ -33,6 +37,8 @@ export type DomainEvents = {
   'conversation.resolved': {
     organizationId: string;
     conversationId: string;
+    /** The conversation's queue (routing key), so listeners can reach only the agents who see it. */
+    routingKey?: string | null;
     sessionId: string;
     agentId: string;
     tags: string[];
@@ -41,6 +47,8 @@ export type DomainEvents = {
   'conversation.tagged': {
     organizationId: string;
     conversationId: string;
+    /** The conversation's queue (routing key), so listeners can reach only the agents who see it. */
+    routingKey?: string | null;
     sessionId: string;
     tags: string[];
   };

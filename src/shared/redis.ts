@@ -23,3 +23,16 @@ export async function connectRedis(url: string): Promise<Redis> {
   connected = true;
   return client;
 }
+
+/**
+ * Closes a client without ever hanging: gracefully when Redis answers (pending replies are
+ * read), at once when it is unreachable (a graceful close would wait for a reconnect forever).
+ */
+export async function closeRedis(client: Redis): Promise<void> {
+  if (!client.isOpen) return;
+  if (client.isReady) {
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref());
+    await Promise.race([client.close().catch(() => {}), timeout]);
+  }
+  if (client.isOpen) client.destroy();
+}

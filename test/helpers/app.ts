@@ -3,7 +3,7 @@ import { createApp, type App } from '../../src/app.js';
 import type { Config } from '../../src/config.js';
 import type { Database } from '../../src/shared/db.js';
 import { createLogger } from '../../src/shared/logger.js';
-import { connectRedis, type Redis } from '../../src/shared/redis.js';
+import { closeRedis, connectRedis, type Redis } from '../../src/shared/redis.js';
 import { testConfig } from './config.js';
 
 export type TestApp = App & {
@@ -37,7 +37,7 @@ export async function startApp(
     config,
     async stop() {
       await app.close();
-      if (redis) await redis.quit().catch(() => {});
+      if (redis) await closeRedis(redis);
     },
   };
 }
