@@ -140,7 +140,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   app.use('/build', express.static(`${paths.public}/build`, { maxAge: 0 }));
   app.use(demoRoutes({ publicUrl: config.publicUrl }));
   // The public widget (embed.js, the iframe page): no agent session, so it sits before it.
-  app.use(widgetRoutes({ widget: createWidgetService(services) }));
+  app.use(widgetRoutes({ widget: createWidgetService(services), redis }));
   // Native apps: open a conversation, register push tokens. Public (no cookie), rate-limited.
   const mobile = createMobileService({
     db: database.prisma,

@@ -9,6 +9,8 @@ import { agentOf, csrf, requireAgent } from './auth.middleware.js';
 import type { createLoginLimiter } from './auth.ratelimit.js';
 import { loginSchema } from './auth.schemas.js';
 
+const ANONYMOUS_SESSION_MS = 60 * 60 * 1000;
+
 const wantsJson = (req: Request) => req.is('application/json') === 'application/json' || !req.accepts('html');
 
 /** Only same-site paths are followed after login (no open redirect). */
@@ -41,6 +43,9 @@ export function authRoutes(deps: {
 
   router.get('/auth/login', (req, res) => {
     if (req.user) return res.redirect(303, safeNext(req.query.next));
+    // The session made here only carries the CSRF token: keep it for an hour, not a week, so
+    // anonymous visits do not pile up. Signing in starts a new session with the full lifetime.
+    req.session.cookie.maxAge = ANONYMOUS_SESSION_MS;
     renderLogin(req, res, 200);
   });
 

@@ -64,6 +64,10 @@ test('the login page carries the CSRF meta tag and sets the session cookie: http
   assert.ok(attrs.includes('path=/'));
   // Plain HTTP: a Secure cookie would never come back.
   assert.ok(!attrs.includes('secure'));
+  // An anonymous session (it only holds the CSRF token) lives an hour, not a week.
+  const expires = attrs.find((a) => a.startsWith('expires='))!.slice('expires='.length);
+  const left = Date.parse(expires) - Date.now();
+  assert.ok(left > 50 * 60_000 && left <= 61 * 60_000, `anonymous session expires in ${left} ms`);
 });
 
 test('the cookie is Secure when served over TLS through a trusted proxy, and only then', async (t) => {
@@ -126,6 +130,8 @@ test('JSON login: the agent and a fresh CSRF token; the session id is regenerate
     .concat(res.headers['set-cookie'] ?? [])
     .find((c) => c.startsWith('session='))!;
   const session = cookie.split(';')[0]!;
+  const expires = /expires=([^;]+)/i.exec(cookie)![1]!;
+  assert.ok(Date.parse(expires) - Date.now() > 6 * 24 * 3600_000, 'a signed-in session lasts a week');
   // No session fixation: the pre-login session is not the signed-in one.
   assert.notEqual(sidOf(session), sidOf(page.cookie));
   assert.equal((await request(app.url).get('/auth/me').set('Cookie', page.cookie)).status, 401);

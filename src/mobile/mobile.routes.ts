@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { agentOf } from '../auth/auth.middleware.js';
 import { valid, validate } from '../shared/http.js';
 import type { Redis } from '../shared/redis.js';
-import { createPublicLimiter } from './mobile.ratelimit.js';
+import { createPublicLimiter } from '../shared/public-ratelimit.js';
 import {
   apnsCredentialSchema,
   channelParamsSchema,

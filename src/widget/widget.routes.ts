@@ -8,6 +8,8 @@ import { paths } from '../shared/paths.js';
 import { views } from '../shared/views.js';
 import { widgetPageQuerySchema, widgetProfileSchema } from './widget.schemas.js';
 import { frameAncestors, type HostContext, type WidgetService } from './widget.service.js';
+import { createPublicLimiter } from '../shared/public-ratelimit.js';
+import type { Redis } from '../shared/redis.js';
 
 const buildDir = path.join(paths.public, 'build');
 const FRAME_DESTS = new Set(['iframe', 'frame', 'embed', 'object']);
@@ -82,8 +84,18 @@ function widgetCsp(req: Request, ancestors: string): string {
 }
 
 /** The public widget endpoints: the loader script, the page in the iframe, and its profile update. */
-export function widgetRoutes({ widget }: { widget: WidgetService }): Router {
+export function widgetRoutes({
+  widget,
+  redis,
+}: {
+  widget: WidgetService;
+  redis?: Redis | undefined;
+}): Router {
   const router = Router();
+  // Every page view may create a visitor: bound how fast one client can do that, per token.
+  const pageLimit = createPublicLimiter(redis, 'widget', { perTarget: 60, perIp: 600, windowS: 60 })(
+    (_b, req) => req.query.embed_token,
+  );
 
   // Loaded by every customer page: cross-origin, cached briefly (the URL never changes, fixes must
   // reach sites within minutes) and revalidated by ETag.
@@ -101,7 +113,7 @@ export function widgetRoutes({ widget }: { widget: WidgetService }): Router {
     bundle('widget.js', { 'Cache-Control': 'public, max-age=31536000, immutable' }),
   );
 
-  router.get('/chat-widget', validate('query', widgetPageQuerySchema), async (req, res) => {
+  router.get('/chat-widget', pageLimit, validate('query', widgetPageQuerySchema), async (req, res) => {
     const q = valid(req, 'query', widgetPageQuerySchema);
     const host = hostOf(req, q.origin);
     const { embedToken, endUser, conversation, history } = await widget.open({

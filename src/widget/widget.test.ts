@@ -244,3 +244,27 @@ test('embed.js is served cross-origin, cached briefly, and both bundles fit thei
   assert.match(plain.headers.get('cache-control') ?? '', /immutable/);
   t.diagnostic(`embed.js ${embedGz} B gzipped, widget.js ${widgetGz} B gzipped`);
 });
+
+test('one client opening widget pages in bulk is slowed down, per token, without creating visitors', async (t) => {
+  const database = await dbModes[0]!.open();
+  const app = await startApp(database);
+  t.after(async () => {
+    await app.stop();
+    await database.close();
+  });
+  const { org, embedToken } = await createOrg(app.services);
+  const open = (i: number) =>
+    load(widgetUrl(app, { embed_token: embedToken, session_id: `bulk-${i}` }), { framed: false });
+  const answers = [];
+  for (let i = 0; i < 60; i++) answers.push((await open(i)).status);
+  assert.deepEqual(new Set(answers), new Set([200]));
+  const limited = await open(60);
+  assert.equal(limited.status, 429);
+  assert.match(limited.headers.get('retry-after') ?? '', /^\d+$/);
+  assert.equal(await errorOf(limited), 'rate_limited');
+  assert.equal(
+    await database.prisma.endUser.count({ where: { organizationId: org.id } }),
+    60,
+    'no 61st visitor',
+  );
+});

@@ -1,19 +1,20 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import {
   RateLimiterMemory,
   RateLimiterRedis,
   RateLimiterRes,
   type RateLimiterAbstract,
 } from 'rate-limiter-flexible';
-import { AppError } from '../shared/errors.js';
-import type { Redis } from '../shared/redis.js';
+import { AppError } from './errors.js';
+import type { Redis } from './redis.js';
 
 export type PublicLimits = { perTarget: number; perIp: number; windowS: number };
 
 /**
- * The public, unauthenticated mobile endpoints are limited per client IP, and per IP and
- * target (a channel, a conversation), so one noisy app install cannot starve a whole carrier NAT
- * and a guesser cannot hammer one conversation. Redis when configured (shared by every node).
+ * Public, unauthenticated endpoints (widget page, native open, devices) are limited per client
+ * IP, and per IP and target (a token, a channel, a conversation), so one noisy client cannot
+ * starve a whole carrier NAT and a guesser cannot hammer one target. Redis when configured
+ * (shared by every node), memory otherwise.
  */
 export function createPublicLimiter(
   redis: Redis | undefined,
@@ -30,14 +31,14 @@ export function createPublicLimiter(
           duration: limits.windowS,
         })
       : new RateLimiterMemory({ keyPrefix, points, duration: limits.windowS });
-  const target = make(`sb:mobile:${name}:t`, limits.perTarget);
-  const ip = make(`sb:mobile:${name}:ip`, limits.perIp);
+  const target = make(`sb:public:${name}:t`, limits.perTarget);
+  const ip = make(`sb:public:${name}:ip`, limits.perIp);
 
-  /** Middleware: `targetOf` names what the request is aimed at (read from the raw body). */
-  return (targetOf: (body: Record<string, unknown>) => unknown): RequestHandler =>
+  /** Middleware: `targetOf` names what the request is aimed at (from the raw body or the request). */
+  return (targetOf: (body: Record<string, unknown>, req: Request) => unknown): RequestHandler =>
     async (req, res, next) => {
       const addr = req.ip ?? 'unknown';
-      const t = targetOf((req.body ?? {}) as Record<string, unknown>);
+      const t = targetOf((req.body ?? {}) as Record<string, unknown>, req);
       try {
         await Promise.all([ip.consume(addr), target.consume(`${addr}|${typeof t === 'string' ? t : ''}`)]);
         next();
