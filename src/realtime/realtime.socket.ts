@@ -36,6 +36,8 @@ export type HandlerDeps = {
   typing: TypingTracker;
   limiter: ReturnType<typeof createEndUserLimiter>;
   logger: Logger;
+  /** Shutdown: refuse new events while closing, and let the ones under way finish first. */
+  inflight?: { closing: () => boolean; track: (work: Promise<void>) => void };
 };
 
 type Ack = (reply: Record<string, unknown>) => void;
@@ -85,7 +87,13 @@ export function registerSocketHandlers(
   ) {
     socket.on(event, (...args: unknown[]) => {
       const ack = typeof args.at(-1) === 'function' ? (args.pop() as Ack) : undefined;
-      void (async () => {
+      if (deps.inflight?.closing()) {
+        const message = 'The server is restarting; send again after reconnecting';
+        socket.emit('error', { message });
+        ack?.({ ok: false, error: 'unavailable', message });
+        return;
+      }
+      const work = (async () => {
         try {
           const input = (schema ? parsePayload(schema, args[0]) : undefined) as Parameters<typeof fn>[0];
           const result = await fn(input);
@@ -101,6 +109,7 @@ export function registerSocketHandlers(
           ack?.({ ok: false, error: e.code, message: e.message });
         }
       })();
+      deps.inflight?.track(work);
     });
   }
 

@@ -653,6 +653,43 @@ for (const mode of dbModes) {
       danaSocket.disconnect();
     });
 
+    test(
+      'a node shutting down finishes the messages under way; none acknowledged is lost',
+      pgOnly,
+      async () => {
+        const second = await startApp(app.database, { redis: true, env });
+        const { org, channelId } = await createOrg(app.services);
+        const conv = await createConversation(app.services, { organizationId: org.id, channelId });
+        const visitor = await connectSocket(second.url);
+        const id = conv.conversation.id;
+        const joined = await emitAck(visitor, 'join_conversation', {
+          conversation_id: id,
+          external_id: conv.externalId,
+        });
+        assert.equal(joined.ok, true);
+        // Five: the rate limit of this suite.
+        const answers = Array.from({ length: 5 }, (_, i) =>
+          emitAck(visitor, 'send_message', {
+            conversation_id: id,
+            content: `m${i}`,
+            sender_type: 'end_user',
+            external_id: conv.externalId,
+            client_msg_id: `c${i}`,
+          }).catch(() => null),
+        );
+        await new Promise((r) => setTimeout(r, 15));
+        await second.stop();
+        const acks = await Promise.all(answers);
+        const stored = await app.database.prisma.message.findMany({ where: { conversationId: id } });
+        const acked = acks.filter((a) => a?.ok).map((a) => (a!.message as { id: string }).id);
+        // Every acknowledged message is in the database; anything refused during shutdown is not
+        // (the client's outbox sends it again after reconnecting, idempotently).
+        assert.deepEqual(stored.map((m) => m.id).sort(), acked.sort());
+        for (const a of acks.filter((x) => x && !x.ok)) assert.equal(a!.error, 'unavailable');
+        visitor.disconnect();
+      },
+    );
+
     test('reconnect: a dropped client gets what it missed, once, in order', pgOnly, async () => {
       const w = await world(1);
       const convId = w.conv.conversation.id;

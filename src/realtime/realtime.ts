@@ -108,6 +108,14 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     return q;
   };
 
+  // Event handlers under way (a message being stored) finish before the database closes.
+  let closing = false;
+  const working = new Set<Promise<void>>();
+  const trackWork = (work: Promise<void>) => {
+    working.add(work);
+    void work.finally(() => working.delete(work));
+  };
+
   // Agents are resolved before the connection is accepted, so handlers exist before any event.
   const agents = new WeakMap<object, AgentActor>();
   io.use((socket, next) => {
@@ -135,6 +143,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       typing,
       limiter,
       logger,
+      inflight: { closing: () => closing, track: (work) => void trackWork(work) },
     });
     if (agent) {
       const who = { userId: agent.userId, organizationId: agent.organizationId };
@@ -147,6 +156,8 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     io,
     stats: () => ({ droppedMessages: limiter.dropped }),
     async close() {
+      closing = true;
+      await Promise.all(working);
       unsubscribe();
       typing.close();
       // Takes this node's agents offline for everyone else while the adapter still runs.
