@@ -71,6 +71,30 @@ for (const mode of dbModes) {
       assert.equal(published.length, 1);
     });
 
+    test('client_msg_id: a later retry returns the stored message and stores nothing', async () => {
+      const { org, channelId } = await createOrg(h.services);
+      const { conversation, actor } = await createConversation(h.services, {
+        organizationId: org.id,
+        channelId,
+      });
+      const payload = {
+        conversation_id: conversation.id,
+        content: 'once',
+        sender_type: 'end_user',
+        client_msg_id: 'c-2',
+      };
+      const first = await h.services.messages.send(actor, payload);
+      const retry = await h.services.messages.send(actor, { ...payload, content: 'changed' });
+      assert.equal(retry.duplicate, true);
+      assert.equal(retry.message.id, first.message.id);
+      assert.equal(retry.message.content, 'once');
+      assert.equal(await database.prisma.message.count({ where: { conversationId: conversation.id } }), 1);
+      assert.equal(
+        await database.prisma.conversationSession.count({ where: { conversationId: conversation.id } }),
+        1,
+      );
+    });
+
     test('mark read fills read_by once per reader and skips own messages', async () => {
       const { org, channelId } = await createOrg(h.services);
       const { actor: agent } = await createAgent(h.services, org.id);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Message } from '../generated/prisma/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { Actor, AgentActor } from '../shared/auth/actor.js';
@@ -16,6 +17,17 @@ export type SendResult = { message: Message; duplicate: boolean; sessionOpened: 
 const forbidden = () => new AppError('auth/forbidden', 'Not allowed to access this conversation');
 const notFound = () => new AppError('conversation/not_found', 'Conversation not found');
 
+const TX_OPTIONS = { maxWait: 10_000, timeout: 10_000 };
+
+/** A unique violation, from a Prisma query (P2002) or a raw statement (P2010 carrying 23505). */
+function isUniqueViolation(err: unknown): boolean {
+  if (!(err instanceof Prisma.PrismaClientKnownRequestError)) return false;
+  return (
+    err.code === 'P2002' ||
+    (err.code === 'P2010' && /23505|unique/i.test(`${JSON.stringify(err.meta)} ${err.message}`))
+  );
+}
+
 const markReadSchema = z.object({ conversation_id: uuid, message_ids: z.array(uuid).min(1).max(500) });
 
 export function createMessageService({ db, bus }: { db: Db; bus: EventBus }) {
@@ -29,19 +41,66 @@ export function createMessageService({ db, bus }: { db: Db; bus: EventBus }) {
       if (!conv) throw notFound();
       return conv;
     }
-    const conv = await db.conversation.findUnique({
-      where: { id: conversationId },
-      include: { endUser: { select: { externalId: true } } },
-    });
+    // The end user is the actor: its external_id is known, so no second query for it (hot path).
+    const conv = await db.conversation.findUnique({ where: { id: conversationId } });
     // Same answer for "no such conversation" and "not yours": a guess reveals nothing.
     if (!conv || conv.endUserId !== actor.endUserId || conv.organizationId !== actor.organizationId)
       throw forbidden();
-    return conv;
+    return { ...conv, endUser: { externalId: actor.externalId } };
   }
 
   async function findDuplicate(conversationId: string, clientMsgId: string | undefined) {
     if (!clientMsgId) return null;
     return db.message.findUnique({ where: { conversationId_clientMsgId: { conversationId, clientMsgId } } });
+  }
+
+  /**
+   * The hot path, one statement: the message joins the conversation's open session and bumps the
+   * conversation, or nothing happens and null is returned (no open session: the caller opens one
+   * under the conversation's lock). The partial unique index on open sessions keeps "one open
+   * session per conversation" true whichever path runs.
+   */
+  async function appendToOpenSession(
+    conv: { id: string; organizationId: string },
+    senderType: Actor['kind'],
+    senderId: string,
+    input: SendMessage,
+  ): Promise<Message | null> {
+    const now = new Date();
+    const richMedia = input.rich_media === undefined ? null : JSON.stringify(input.rich_media);
+    const rows = await db.$queryRaw<Record<string, unknown>[]>`
+      WITH s AS (
+        SELECT id FROM conversation_sessions WHERE conversation_id = ${conv.id}::uuid AND status = 'open' LIMIT 1
+      ), m AS (
+        INSERT INTO messages (id, organization_id, conversation_id, session_id, sender_type, sender_id,
+          content_type, content, rich_media, client_msg_id, created_at)
+        SELECT ${randomUUID()}::uuid, ${conv.organizationId}::uuid, ${conv.id}::uuid, s.id,
+          ${senderType}::"SenderType", ${senderId}, ${input.content_type}::"ContentType", ${input.content},
+          ${richMedia}::jsonb, ${input.client_msg_id ?? null}, ${now}::timestamptz
+        FROM s
+        RETURNING *
+      ), u AS (
+        UPDATE conversations SET updated_at = ${now}::timestamptz, last_message_at = ${now}::timestamptz
+        WHERE id = ${conv.id}::uuid AND EXISTS (SELECT 1 FROM m)
+      )
+      SELECT * FROM m`;
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      id: r.id as string,
+      seq: BigInt(r.seq as bigint | number | string),
+      organizationId: r.organization_id as string,
+      conversationId: r.conversation_id as string,
+      sessionId: r.session_id as string,
+      senderType: r.sender_type as Message['senderType'],
+      senderId: r.sender_id as string,
+      contentType: r.content_type as Message['contentType'],
+      content: r.content as string,
+      richMedia: (r.rich_media ?? null) as Message['richMedia'],
+      readBy: (r.read_by ?? {}) as Message['readBy'],
+      clientMsgId: (r.client_msg_id ?? null) as string | null,
+      createdAt: r.created_at instanceof Date ? r.created_at : new Date(r.created_at as string),
+    };
   }
 
   return {
@@ -64,51 +123,57 @@ export function createMessageService({ db, bus }: { db: Db; bus: EventBus }) {
         );
       }
       const conv = await requireConversation(actor, input.conversation_id);
-      const dup = await findDuplicate(conv.id, input.client_msg_id);
-      if (dup) return { message: dup, duplicate: true, sessionOpened: false };
+      // No lookup for a retry up front (one round trip less per message on the hot path): the
+      // unique (conversation, client_msg_id) rejects it, in the statement or in the transaction
+      // (which rolls back), and the catch below answers with the stored message.
 
       const senderId = actor.kind === 'agent' ? actor.userId : actor.externalId;
       let result: { message: Message; sessionOpened: boolean };
       try {
-        result = await db.$transaction(async (tx) => {
-          const now = new Date();
-          // Locks the conversation row: concurrent sends to one conversation open one session.
-          await tx.conversation.update({
-            where: { id: conv.id },
-            data: { updatedAt: now, lastMessageAt: now },
-          });
-          let session = await tx.conversationSession.findFirst({
-            where: { conversationId: conv.id, status: 'open' },
-          });
-          const sessionOpened = !session;
-          session ??= await tx.conversationSession.create({
-            data: {
-              organizationId: conv.organizationId,
-              conversationId: conv.id,
-              firstMessageAt: now,
-              // An agent writing first (outreach) owns the interaction they start.
-              ...(actor.kind === 'agent' ? { assignedAgentId: actor.userId, assignedAt: now } : {}),
-            },
-          });
-          const message = await tx.message.create({
-            data: {
-              organizationId: conv.organizationId,
-              conversationId: conv.id,
-              sessionId: session.id,
-              senderType: actor.kind,
-              senderId,
-              contentType: input.content_type,
-              content: input.content,
-              richMedia: input.rich_media ?? Prisma.DbNull,
-              clientMsgId: input.client_msg_id ?? null,
-              createdAt: now,
-            },
-          });
-          return { message, sessionOpened };
-        });
+        const fast = await appendToOpenSession(conv, actor.kind, senderId, input);
+        result = fast
+          ? { message: fast, sessionOpened: false }
+          : await db.$transaction(async (tx) => {
+              const now = new Date();
+              // Locks the conversation row: concurrent sends to one conversation open one session.
+              await tx.conversation.update({
+                where: { id: conv.id },
+                data: { updatedAt: now, lastMessageAt: now },
+              });
+              let session = await tx.conversationSession.findFirst({
+                where: { conversationId: conv.id, status: 'open' },
+              });
+              const sessionOpened = !session;
+              session ??= await tx.conversationSession.create({
+                data: {
+                  organizationId: conv.organizationId,
+                  conversationId: conv.id,
+                  firstMessageAt: now,
+                  // An agent writing first (outreach) owns the interaction they start.
+                  ...(actor.kind === 'agent' ? { assignedAgentId: actor.userId, assignedAt: now } : {}),
+                },
+              });
+              const message = await tx.message.create({
+                data: {
+                  organizationId: conv.organizationId,
+                  conversationId: conv.id,
+                  sessionId: session.id,
+                  senderType: actor.kind,
+                  senderId,
+                  contentType: input.content_type,
+                  content: input.content,
+                  richMedia: input.rich_media ?? Prisma.DbNull,
+                  clientMsgId: input.client_msg_id ?? null,
+                  createdAt: now,
+                },
+              });
+              return { message, sessionOpened };
+              // Under load a message waits for a pooled connection rather than failing after Prisma's
+              // default 2 s: a chat message must not be lost to a busy moment.
+            }, TX_OPTIONS);
       } catch (err) {
-        // The same retry racing itself: the unique (conversation, client_msg_id) decides.
-        if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+        // A retry, or the same retry racing itself: the unique (conversation, client_msg_id) decides.
+        if (isUniqueViolation(err)) {
           const again = await findDuplicate(conv.id, input.client_msg_id);
           if (again) return { message: again, duplicate: true, sessionOpened: false };
         }

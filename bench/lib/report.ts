@@ -1,0 +1,250 @@
+// The benchmark's outputs: the headline summary, a text table and an SVG chart (latency
+// distribution and throughput over time), all from one BenchResult.
+import type { ormBaseline } from '../baselines/orm.js';
+import type { Params, RunResult } from './run.js';
+import { round } from './stats.js';
+
+export type Run = RunResult & { persisted?: number; persisted_missing?: number };
+
+export type BenchResult = {
+  date: string;
+  quick: boolean;
+  machine: Record<string, unknown>;
+  params: Params;
+  runs: Run[];
+  reconnect?: {
+    clients: number;
+    back: number;
+    shutdown_s: number;
+    startup_s: number;
+    all_back_after_ready_s: number | null;
+    total_s: number | null;
+  };
+  orm?: Awaited<ReturnType<typeof ormBaseline>>;
+  transport?: Record<string, unknown> & { socketio_vs_ws: number };
+  server_errors?: string[];
+  summary?: ReturnType<typeof summary>;
+  duration_s?: number;
+};
+
+const ratio = (a: number | undefined, b: number | undefined) => (a && b ? round(a / b, 2) : null);
+
+/** The headline numbers; the first six are what `--quick --json` promises. */
+export function summary(r: BenchResult) {
+  const server = r.runs.find((x) => x.name === 'server');
+  const base = r.runs.find((x) => x.name === 'baseline');
+  const two = r.runs.find((x) => x.name === 'two-nodes');
+  const lost = (x: Run | undefined) =>
+    x ? x.steady.lost + x.capacity.lost + Math.max(0, x.persisted_missing ?? 0) : null;
+  const dup = (x: Run | undefined) => (x ? x.steady.duplicated + x.capacity.duplicated : null);
+  return {
+    msgs_per_s: server?.capacity.msgs_per_s ?? null,
+    p99_ms: server?.steady.latency_ms.p99 ?? null,
+    baseline_msgs_per_s: base?.capacity.msgs_per_s ?? null,
+    ratio: ratio(server?.capacity.msgs_per_s, base?.capacity.msgs_per_s),
+    lost: lost(server),
+    duplicated: dup(server),
+    offered_msgs_per_s: r.params.rate,
+    steady_msgs_per_s: server?.steady.msgs_per_s ?? null,
+    p50_ms: server?.steady.latency_ms.p50 ?? null,
+    p95_ms: server?.steady.latency_ms.p95 ?? null,
+    baseline_p99_ms: base?.steady.latency_ms.p99 ?? null,
+    connections: server?.connections ?? null,
+    connect_failed: server?.connect_failed ?? null,
+    rss_per_1000_conn_mb: server?.rss_per_1000_conn_mb ?? null,
+    server_cpu_pct: server?.steady.cpu_pct.server_pct ?? null,
+    reconnect_s: r.reconnect?.total_s ?? null,
+    two_nodes_msgs_per_s: two?.capacity.msgs_per_s ?? null,
+    two_nodes_scaling: ratio(two?.capacity.msgs_per_s, server?.capacity.msgs_per_s),
+    two_nodes_lost: lost(two),
+    two_nodes_duplicated: dup(two),
+    prisma_vs_pg: r.orm?.prisma_vs_pg ?? null,
+    socketio_vs_ws: r.transport?.socketio_vs_ws ?? null,
+  };
+}
+
+const fmt = (v: unknown) => (v === null || v === undefined ? '–' : String(v));
+
+export function renderTable(r: BenchResult): string {
+  const rows: string[][] = [
+    ['', ...r.runs.map((x) => x.name)],
+    ['nodes', ...r.runs.map((x) => fmt(x.nodes))],
+    ['connections held', ...r.runs.map((x) => `${x.connections} (${x.connect_failed} failed)`)],
+    ['connect (ramp) s', ...r.runs.map((x) => fmt(x.connect_s))],
+    ['server RSS idle MB', ...r.runs.map((x) => fmt(x.rss_idle_mb))],
+    ['RSS per 1000 conns MB', ...r.runs.map((x) => fmt(x.rss_per_1000_conn_mb))],
+    [`steady: offered msg/s`, ...r.runs.map(() => fmt(r.params.rate))],
+    ['steady: delivered msg/s', ...r.runs.map((x) => fmt(x.steady.msgs_per_s))],
+    ['steady: p50 / p95 / p99 ms', ...r.runs.map((x) => latency(x.steady.latency_ms))],
+    ['steady: CPU % server / pg / loadgen', ...r.runs.map((x) => cpu(x.steady.cpu_pct))],
+    ['steady: machine busy %', ...r.runs.map((x) => fmt(x.steady.cpu_pct.machine_busy_pct))],
+    ['steady: queue events/s', ...r.runs.map((x) => fmt(x.steady.queue_events_per_s))],
+    [`capacity: msg/s (${r.params.inFlight} in flight)`, ...r.runs.map((x) => fmt(x.capacity.msgs_per_s))],
+    ['capacity: p50 / p95 / p99 ms', ...r.runs.map((x) => latency(x.capacity.latency_ms))],
+    ['capacity: CPU % server / pg / loadgen', ...r.runs.map((x) => cpu(x.capacity.cpu_pct))],
+    ['sent / persisted', ...r.runs.map((x) => `${x.steady.sent + x.capacity.sent} / ${fmt(x.persisted)}`)],
+    [
+      'lost / duplicated',
+      ...r.runs.map(
+        (x) =>
+          `${x.steady.lost + x.capacity.lost + Math.max(0, x.persisted_missing ?? 0)} / ${x.steady.duplicated + x.capacity.duplicated}`,
+      ),
+    ],
+  ];
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => (row[c] ?? '').length)));
+  const line = (row: string[]) => row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ');
+  const out = [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
+  const s = r.summary;
+  if (s) {
+    out.push('');
+    out.push(
+      `server / baseline capacity: ${fmt(s.ratio)}   two nodes / one node: ${fmt(s.two_nodes_scaling)}`,
+    );
+  }
+  if (r.reconnect) {
+    const c = r.reconnect;
+    out.push(
+      `restart: ${c.back}/${c.clients} clients back ${fmt(c.all_back_after_ready_s)} s after the new process was ready (${fmt(c.total_s)} s from SIGTERM; shutdown ${c.shutdown_s} s, start ${c.startup_s} s)`,
+    );
+  }
+  if (r.orm) {
+    const m = r.orm;
+    out.push(
+      `persistence (${m.n} rows, ${m.concurrency} at a time): pg ${m.pg.inserts_per_s}/s, Prisma create ${m.prisma.inserts_per_s}/s (${m.prisma_vs_pg}×), service send ${m.service_send.inserts_per_s}/s (${m.service_vs_pg}×)`,
+    );
+  }
+  if (r.transport) {
+    const t = r.transport as Record<string, { msgs_per_s: number; p99_ms: number }> & {
+      socketio_vs_ws: number;
+    };
+    out.push(
+      `transport (closed loop, ${String(r.transport.pairs)} rooms): ws ${t.ws?.msgs_per_s}/s p99 ${t.ws?.p99_ms} ms, bare Socket.IO ${t.socketio?.msgs_per_s}/s p99 ${t.socketio?.p99_ms} ms (${t.socketio_vs_ws}×)`,
+    );
+  }
+  const errors = r.runs.flatMap((x) => x.errors.map((e) => `${x.name}: ${e}`));
+  if (errors.length) out.push('', 'errors seen by clients:', ...errors.slice(0, 10).map((e) => `  ${e}`));
+  if (r.server_errors?.length) {
+    out.push('', 'errors the servers logged:', ...r.server_errors.slice(0, 10).map((e) => `  ${e}`));
+  }
+  return out.join('\n');
+}
+
+const latency = (l: RunResult['steady']['latency_ms']) => `${fmt(l.p50)} / ${fmt(l.p95)} / ${fmt(l.p99)}`;
+const cpu = (c: Record<string, number>) =>
+  `${fmt(c.server_pct)} / ${fmt(c.postgres_pct)} / ${fmt(c.loadgen_pct)}`;
+
+const COLORS = ['#d62728', '#1f77b4', '#2ca02c', '#9467bd'];
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+
+/**
+ * Left: latency by percentile of the steady phase (log latency against a tail scale where 90,
+ * 99 and 99.9 are evenly spaced). Right: delivered msg/s per second, steady then capacity phase.
+ */
+export function renderSvg(r: BenchResult): string {
+  const W = 980;
+  const legendRows = r.runs.length;
+  const pad = { l: 60, r: 20, t: 50, b: 50 + legendRows * 14 };
+  const H = 400 + legendRows * 14;
+  const pw = (W - 3 * pad.l) / 2;
+  const ph = H - pad.t - pad.b;
+  const parts: string[] = [];
+  const text = (x: number, y: number, s: string, extra = '') =>
+    parts.push(`<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${extra}>${esc(s)}</text>`);
+  const legend = (x: number, i: number, s: string) =>
+    text(x, pad.t + ph + 36 + i * 14, s, `fill="${COLORS[i % 4]}"`);
+
+  // Latency by percentile.
+  const sorted = r.runs.map((x) => x.steady.latencies).filter((s) => s.length);
+  const lo = Math.max(0.1, Math.min(1, ...sorted.map((s) => s[0]!)));
+  const hi = Math.max(10, ...sorted.map((s) => s.at(-1)!));
+  const tailMax = 3; // 99.9th percentile
+  const tail = (q: number) => Math.min(tailMax, -Math.log10(Math.max(1 - q, 10 ** -tailMax)));
+  const lx = (q: number) => pad.l + (tail(q) / tailMax) * pw;
+  const ly = (v: number) =>
+    pad.t + ph - ((Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * ph;
+  parts.push(`<rect x="${pad.l}" y="${pad.t}" width="${pw}" height="${ph}" fill="none" stroke="#999"/>`);
+  text(
+    pad.l,
+    pad.t - 12,
+    `Delivery latency by percentile, steady phase (${r.params.rate} msg/s offered)`,
+    'font-weight="bold"',
+  );
+  for (let d = Math.ceil(Math.log10(lo)); d <= Math.log10(hi); d++) {
+    const y = ly(10 ** d);
+    parts.push(`<line x1="${pad.l}" y1="${y}" x2="${pad.l + pw}" y2="${y}" stroke="#eee"/>`);
+    text(pad.l - 50, y + 4, `${10 ** d} ms`);
+  }
+  for (const [q, label] of [
+    [0, 'p0'],
+    [0.5, 'p50'],
+    [0.9, 'p90'],
+    [0.99, 'p99'],
+    [0.999, 'p99.9'],
+  ] as const) {
+    parts.push(`<line x1="${lx(q)}" y1="${pad.t}" x2="${lx(q)}" y2="${pad.t + ph}" stroke="#eee"/>`);
+    text(lx(q) - 10, pad.t + ph + 16, label);
+  }
+  r.runs.forEach((run, i) => {
+    const s = run.steady.latencies;
+    if (s.length) {
+      const pts: string[] = [];
+      for (let k = 0; k <= 300; k++) {
+        const q = 1 - 10 ** (-(k / 300) * tailMax);
+        const v = s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+        pts.push(`${lx(q).toFixed(1)},${ly(v).toFixed(1)}`);
+      }
+      parts.push(
+        `<polyline points="${pts.join(' ')}" fill="none" stroke="${COLORS[i % 4]}" stroke-width="2"/>`,
+      );
+    }
+    const l = run.steady.latency_ms;
+    legend(pad.l, i, `${run.name}: p50 ${fmt(l.p50)} · p95 ${fmt(l.p95)} · p99 ${fmt(l.p99)} ms`);
+  });
+
+  // Throughput over time: every run's steady seconds, then its capacity seconds from one offset.
+  const ox = 2 * pad.l + pw;
+  const cut = Math.max(...r.runs.map((run) => run.steady.timeline.length)) + 1;
+  const series = r.runs.map((run) => ({
+    steady: run.steady.timeline.map(([, d]) => d),
+    capacity: run.capacity.timeline.map(([, d]) => d),
+  }));
+  const len = Math.max(cut + 1, ...series.map((s) => cut + s.capacity.length));
+  const top = Math.max(10, ...series.flatMap((s) => [...s.steady, ...s.capacity])) * 1.1;
+  const tx = (i: number) => ox + (i / (len - 1)) * pw;
+  const ty = (v: number) => pad.t + ph - (v / top) * ph;
+  parts.push(`<rect x="${ox}" y="${pad.t}" width="${pw}" height="${ph}" fill="none" stroke="#999"/>`);
+  text(ox, pad.t - 12, 'Delivered messages per second: steady | capacity', 'font-weight="bold"');
+  for (let k = 0; k <= 4; k++) {
+    const v = (top / 4) * k;
+    parts.push(`<line x1="${ox}" y1="${ty(v)}" x2="${ox + pw}" y2="${ty(v)}" stroke="#eee"/>`);
+    text(ox - 45, ty(v) + 4, String(Math.round(v)));
+  }
+  parts.push(
+    `<line x1="${tx(cut - 0.5)}" y1="${pad.t}" x2="${tx(cut - 0.5)}" y2="${pad.t + ph}" stroke="#999" stroke-dasharray="4"/>`,
+  );
+  text(ox, pad.t + ph + 16, '0 s');
+  text(tx(cut) + 4, pad.t + ph + 16, 'capacity phase');
+  series.forEach((s, i) => {
+    const line = (vals: number[], from: number) =>
+      vals.length &&
+      parts.push(
+        `<polyline points="${vals.map((d, k) => `${tx(from + k).toFixed(1)},${ty(d).toFixed(1)}`).join(' ')}" fill="none" stroke="${COLORS[i % 4]}" stroke-width="2"/>`,
+      );
+    line(s.steady, 0);
+    line(s.capacity, cut);
+    const run = r.runs[i]!;
+    legend(ox, i, `${run.name}: steady ${run.steady.msgs_per_s}/s · capacity ${run.capacity.msgs_per_s}/s`);
+  });
+  const m = r.machine;
+  text(
+    pad.l,
+    H - 8,
+    `${r.date} · ${String(m.cpus)} × ${String(m.cpu_model)} · ${r.params.visitors} visitors + ${r.params.agents} agents${r.quick ? ' · quick' : ''}`,
+    'fill="#666"',
+  );
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">
+<rect width="100%" height="100%" fill="white"/>
+${parts.join('\n')}
+</svg>
+`;
+}

@@ -1,0 +1,227 @@
+// One workload run: load generators against one or more server URLs, through the phases
+// connect (ramp) → idle → steady (open loop, fixed rate) → capacity (closed loop) → report.
+import { percentile, round } from './stats.js';
+import { CpuMeter, rssOf, Worker } from './procs.js';
+import type { AgentPlan, LoadReport, VisitorPlan, WorkerPlan } from './protocol.js';
+import type { Seed } from './seed.js';
+
+export type Params = {
+  visitors: number;
+  agents: number;
+  rate: number;
+  inFlight: number;
+  rampS: number;
+  steadyS: number;
+  capacityS: number;
+  drainS: number;
+  /** Share of conversations that start during the ramp; the rest are already open and assigned. */
+  newShare: number;
+  /** Quiet time after the ramp, before the server's memory is read. */
+  idleS: number;
+  workers: number;
+};
+
+export type PhaseResult = {
+  sent: number;
+  delivered: number;
+  msgs_per_s: number;
+  lost: number;
+  duplicated: number;
+  echoes: number;
+  queue_events_per_s: number;
+  latency_ms: { p50: number | null; p95: number | null; p99: number | null; max: number | null };
+  /** Per second: [sent, delivered]. */
+  timeline: [number, number][];
+  latencies: number[];
+};
+
+export type RunResult = {
+  name: string;
+  nodes: number;
+  connections: number;
+  connect_s: number;
+  connect_failed: number;
+  rss_idle_mb: number | null;
+  rss_per_1000_conn_mb: number | null;
+  steady: PhaseResult & { cpu_pct: Record<string, number> };
+  capacity: PhaseResult & { cpu_pct: Record<string, number> };
+  errors: string[];
+  prefixes: string[];
+};
+
+/** Conversation `i` is new (its visitor says hello and an agent claims it during the ramp). */
+export const isNew = (i: number, share: number) => Math.floor((i + 1) * share) > Math.floor(i * share);
+
+/** The agent (index) serving visitor `i`: one in the visitor's own load generator. */
+export function agentOf(i: number, agents: number, workers: number): number {
+  const w = i % workers;
+  const inWorker = Math.ceil((agents - w) / workers);
+  return w + workers * (Math.floor(i / workers) % inWorker);
+}
+
+/** Splits visitors and agents across load generators so each visitor's agent is in its process. */
+export function plans(
+  seed: Seed,
+  cookies: string[],
+  urls: string[],
+  p: Params,
+  runTag: string,
+): WorkerPlan[] {
+  const out: WorkerPlan[] = [];
+  for (let w = 0; w < p.workers; w++) {
+    const agents: AgentPlan[] = [];
+    for (let j = w, k = 0; j < seed.agents.length; j += p.workers, k++) {
+      agents.push({
+        index: j,
+        userId: seed.agents[j]!.id,
+        cookie: cookies[j] ?? '',
+        url: urls[(k + 1) % urls.length]!,
+      });
+    }
+    const visitors: VisitorPlan[] = [];
+    for (let i = w, k = 0; i < seed.visitors.length; i += p.workers, k++) {
+      const v = seed.visitors[i]!;
+      visitors.push({
+        ...v,
+        url: urls[k % urls.length]!,
+        agent: agentOf(i, seed.agents.length, p.workers),
+        fresh: isNew(i, p.newShare),
+      });
+    }
+    out.push({ workerId: w, runTag, agents, visitors });
+  }
+  return out;
+}
+
+function merge(reports: LoadReport[], seconds: number, cpu: Record<string, number>) {
+  const latencies = reports.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const timeline: [number, number][] = [];
+  for (const r of reports) {
+    r.timeline.forEach(([s, d], i) => {
+      timeline[i] ??= [0, 0];
+      timeline[i][0] += s;
+      timeline[i][1] += d;
+    });
+  }
+  const delivered = reports.reduce((n, r) => n + r.delivered, 0);
+  const queueEvents = reports.reduce((n, r) => n + r.queueEvents, 0);
+  return {
+    sent: reports.reduce((n, r) => n + r.sent, 0),
+    delivered,
+    msgs_per_s: Math.round(delivered / seconds),
+    lost: reports.reduce((n, r) => n + r.lost, 0),
+    duplicated: reports.reduce((n, r) => n + r.duplicated, 0),
+    echoes: reports.reduce((n, r) => n + r.echoes, 0),
+    queue_events_per_s: Math.round(queueEvents / seconds),
+    latency_ms: {
+      p50: percentile(latencies, 50),
+      p95: percentile(latencies, 95),
+      p99: percentile(latencies, 99),
+      max: percentile(latencies, 100),
+    },
+    timeline: timeline.map((t) => t ?? [0, 0]),
+    latencies,
+    cpu_pct: cpu,
+  };
+}
+
+export type RunHooks = {
+  serverPids: () => number[];
+  dbPids?: () => Promise<number[]>;
+  log: (s: string) => void;
+  /** Runs with every client connected, before the workers close (the restart test). */
+  whileConnected?: (workers: Worker[]) => Promise<void>;
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runWorkload(
+  name: string,
+  workerPlans: WorkerPlan[],
+  p: Params,
+  hooks: RunHooks,
+): Promise<RunResult> {
+  const workers = workerPlans.map(() => new Worker());
+  try {
+    await Promise.all(
+      workers.map((w, i) => {
+        const ready = w.next('ready', 60_000);
+        w.send({ type: 'init', plan: workerPlans[i]! });
+        return ready;
+      }),
+    );
+    const rssBefore = hooks.serverPids().map((pid) => rssOf(pid) ?? 0);
+    hooks.log(`${name}: connecting ${p.visitors} visitors + ${p.agents} agents over ${p.rampS} s`);
+    const connected = await Promise.all(
+      workers.map((w) => {
+        const done = w.next('connected');
+        w.send({ type: 'connect', rampMs: p.rampS * 1000, timeoutMs: p.rampS * 1000 + 60_000 });
+        return done;
+      }),
+    );
+    const errors = connected.flatMap((c) => c.errors);
+    const connections = connected.reduce((n, c) => n + c.visitors + c.agents, 0);
+    const failed = connected.reduce((n, c) => n + c.failed, 0);
+    hooks.log(`${name}: ${connections} connected, ${failed} failed${errors.length ? `; ${errors[0]}` : ''}`);
+    // Idle: let the server settle before reading its memory.
+    await sleep(p.idleS * 1000);
+    const rssIdle = hooks.serverPids().map((pid) => rssOf(pid) ?? 0);
+    const growth = rssIdle.reduce((a, b) => a + b, 0) - rssBefore.reduce((a, b) => a + b, 0);
+
+    const dbPids = (await hooks.dbPids?.()) ?? [];
+    const meter = new CpuMeter(() => ({
+      server_pct: hooks.serverPids(),
+      postgres_pct: dbPids,
+      loadgen_pct: workers.map((w) => w.proc.pid!),
+    }));
+    const phase = async (mode: 'open' | 'closed', seconds: number) => {
+      const startWall = Date.now();
+      meter.begin();
+      const reports = await Promise.all(
+        workers.map((w) => {
+          const done = w.next('drained');
+          w.send({
+            type: 'load',
+            mode,
+            rate: p.rate / workers.length,
+            inFlight: Math.max(1, Math.round(p.inFlight / workers.length)),
+            durationMs: seconds * 1000,
+            startWall,
+            drainMs: p.drainS * 1000,
+          });
+          return done;
+        }),
+      );
+      const cpu = meter.end();
+      const lastWall = Math.max(...reports.map((r) => r.lastWall));
+      // Sustained: what was delivered over the time it took to deliver it (a backlog counts).
+      const spent = Math.max(seconds, (lastWall - startWall) / 1000);
+      errors.push(...reports.flatMap((r) => r.errors));
+      return { result: merge(reports, spent, cpu), prefixes: reports.map((r) => r.prefix) };
+    };
+    hooks.log(`${name}: steady ${p.steadyS} s at ${p.rate} msg/s`);
+    const steady = await phase('open', p.steadyS);
+    hooks.log(
+      `${name}: steady ${steady.result.msgs_per_s} msg/s, p99 ${steady.result.latency_ms.p99} ms, lost ${steady.result.lost}`,
+    );
+    hooks.log(`${name}: capacity ${p.capacityS} s with ${p.inFlight} in flight`);
+    const capacity = await phase('closed', p.capacityS);
+    hooks.log(`${name}: capacity ${capacity.result.msgs_per_s} msg/s, lost ${capacity.result.lost}`);
+    await hooks.whileConnected?.(workers);
+    return {
+      name,
+      nodes: hooks.serverPids().length,
+      connections,
+      connect_s: round(Math.max(...connected.map((c) => c.ms)) / 1000, 1),
+      connect_failed: failed,
+      rss_idle_mb: round(rssIdle.reduce((a, b) => a + b, 0) / 2 ** 20, 1),
+      rss_per_1000_conn_mb: connections ? round(growth / 2 ** 20 / (connections / 1000), 1) : null,
+      steady: steady.result,
+      capacity: capacity.result,
+      errors: [...new Set(errors)].slice(0, 20),
+      prefixes: [...steady.prefixes, ...capacity.prefixes],
+    };
+  } finally {
+    await Promise.all(workers.map((w) => w.close().catch(() => {})));
+  }
+}

@@ -1,0 +1,178 @@
+// The benchmark's own PostgreSQL database: created fresh, migrated, seeded with one organization,
+// its agents and one conversation per visitor, counted afterwards, dropped at the end.
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { createServices } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { openPostgres, type Database } from '../../src/shared/db.js';
+import { createEventBus } from '../../src/shared/events.js';
+
+export const BENCH_SECRETS = {
+  SESSION_SECRET: 'bench-session-secret-bench-session-secret',
+  ENCRYPTION_KEY: '42'.repeat(32),
+};
+export const AGENT_PASSWORD = 'bench-password-1';
+
+export type BenchDb = { url: string; database: Database; drop: () => Promise<void> };
+
+export async function createBenchDatabase(adminUrl: string): Promise<BenchDb> {
+  const name = `switchboard_bench_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.end();
+  const url = Object.assign(new URL(adminUrl), { pathname: `/${name}` }).toString();
+  const database = openPostgres(url, { poolSize: 10 });
+  await database.migrate();
+  return {
+    url,
+    database,
+    drop: async () => {
+      await database.close().catch(() => {});
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export type Seed = {
+  organizationId: string;
+  channelId: string;
+  agents: { id: string; email: string }[];
+  visitors: { conversationId: string; externalId: string }[];
+};
+
+/**
+ * One organization, `agents` agents and `visitors` end users with a conversation each. Where
+ * `assignedTo(i)` names an agent, conversation `i` already has an open session on that agent (a
+ * chat under way when the run starts); the others are new.
+ */
+export async function seed(
+  db: BenchDb,
+  visitors: number,
+  agents: number,
+  assignedTo: (i: number) => number | null,
+): Promise<Seed> {
+  const config = loadConfig({ DATABASE_URL: db.url, ...BENCH_SECRETS });
+  const services = createServices({ database: db.database, config, bus: createEventBus(() => {}) });
+  const { organization } = await services.tenants.createOrganization({
+    name: 'Benchmark',
+    rateLimitPerMin: 100_000,
+  });
+  const organizationId = organization.id;
+  const { channelId } = await services.channels.createEmbedToken({ organizationId });
+  // Password hashing runs on libuv's threads: a few at a time use both cores.
+  const agentRows = await mapLimit(
+    Array.from({ length: agents }, (_, i) => i),
+    4,
+    async (i) => {
+      const email = `agent${i}@bench.invalid`;
+      const user = await services.agents.createAgent({
+        organizationId,
+        email,
+        password: AGENT_PASSWORD,
+        role: 'agent',
+        routingKeys: [],
+      });
+      return { id: user.id, email };
+    },
+  );
+  // Visitors in bulk: the rows openForEndUser would make, without 5,000 round trips.
+  const out: Seed['visitors'] = [];
+  const prisma = db.database.prisma;
+  for (let start = 0; start < visitors; start += 1000) {
+    const batch = Array.from({ length: Math.min(1000, visitors - start) }, (_, k) => ({
+      endUserId: randomUUID(),
+      conversationId: randomUUID(),
+      externalId: `bench-visitor-${start + k}-${randomUUID().slice(0, 8)}`,
+    }));
+    await prisma.endUser.createMany({
+      data: batch.map((b) => ({
+        id: b.endUserId,
+        organizationId,
+        externalId: b.externalId,
+        displayName: 'Visitor',
+      })),
+    });
+    await prisma.conversation.createMany({
+      data: batch.map((b) => ({ id: b.conversationId, organizationId, channelId, endUserId: b.endUserId })),
+    });
+    const now = new Date();
+    await prisma.conversationSession.createMany({
+      data: batch.flatMap((b, k) => {
+        const agent = assignedTo(start + k);
+        if (agent === null) return [];
+        const assignedAgentId = agentRows[agent]!.id;
+        return [
+          {
+            organizationId,
+            conversationId: b.conversationId,
+            assignedAgentId,
+            assignedAt: now,
+            firstMessageAt: now,
+          },
+        ];
+      }),
+    });
+    out.push(...batch.map((b) => ({ conversationId: b.conversationId, externalId: b.externalId })));
+  }
+  return { organizationId, channelId, agents: agentRows, visitors: out };
+}
+
+/** Rows stored for client_msg_ids starting with any of `prefixes`. */
+export async function countPersisted(db: BenchDb, prefixes: string[]): Promise<number> {
+  if (!prefixes.length) return 0;
+  const rows = await db.database.prisma.$queryRawUnsafe<{ n: bigint }[]>(
+    `SELECT count(*) AS n FROM messages WHERE client_msg_id LIKE ANY($1::text[])`,
+    prefixes.map((p) => `${p}:%`),
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** PIDs of the PostgreSQL backends serving this database (for CPU accounting). */
+export async function backendPids(db: BenchDb): Promise<number[]> {
+  const dbName = new URL(db.url).pathname.slice(1);
+  const rows = await db.database.prisma.$queryRawUnsafe<{ pid: number }[]>(
+    `SELECT pid FROM pg_stat_activity WHERE datname = $1`,
+    dbName,
+  );
+  return rows.map((r) => Number(r.pid));
+}
+
+/** Signs an agent in as a browser does (login page for the CSRF token, then POST) → cookie. */
+export async function loginAgent(baseUrl: string, email: string, password: string): Promise<string> {
+  const page = await fetch(`${baseUrl}/auth/login`);
+  const pageCookie = sessionCookie(page);
+  const csrf = /<meta name="csrf-token" content="([^"]+)">/.exec(await page.text())?.[1];
+  if (!csrf) throw new Error('login page has no csrf-token meta');
+  const res = await fetch(`${baseUrl}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', cookie: pageCookie, 'x-csrftoken': csrf },
+    body: JSON.stringify({ email, password }),
+  });
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
+  return sessionCookie(res);
+}
+
+function sessionCookie(res: Response): string {
+  const set = res.headers.getSetCookie().find((c) => c.startsWith('session='));
+  if (!set) throw new Error('no session cookie set');
+  return set.split(';')[0]!;
+}
+
+/** `fn` over `items`, `limit` at a time, results in order. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!);
+      }
+    }),
+  );
+  return out;
+}

@@ -1,0 +1,440 @@
+// One load-generator process: a share of the visitors and the agents that serve them, as real
+// socket.io-client connections. A visitor's agent lives in the same process, so every latency is
+// measured on one clock (performance.now) from the sender's emit to the other party's event.
+import { performance } from 'node:perf_hooks';
+import { io, type Socket } from 'socket.io-client';
+import type { AgentPlan, Command, LoadReport, Report, VisitorPlan, WorkerPlan } from './lib/protocol.js';
+
+type Agent = {
+  plan: AgentPlan;
+  socket: Socket;
+  /** Conversations this agent has claimed (its rooms to rejoin after a reconnect). */
+  claimed: Set<string>;
+  ready: boolean;
+};
+type Visitor = {
+  plan: VisitorPlan;
+  socket: Socket;
+  agent: Agent;
+  joined: boolean;
+  helloSent: boolean;
+  hellos: number;
+  claimState: 'none' | 'asked' | 'done';
+  /** Alternates who speaks next in this conversation. */
+  turn: number;
+};
+type Pending = {
+  t0: number;
+  conv: string;
+  /** The receiver that counts for latency and loss: the conversation's other party. */
+  to: 'agent' | 'end_user';
+  delivered: boolean;
+  echoed: boolean;
+  /** Closed loop: the slot that sent it. */
+  slot: number;
+};
+
+const ACK_MS = 15_000;
+const report = (r: Report) => process.send!(r);
+
+let plan: WorkerPlan;
+let prefix = '';
+const agents: Agent[] = [];
+const visitors: Visitor[] = [];
+const visitorByConv = new Map<string, Visitor>();
+const errors = new Map<string, number>();
+const pending = new Map<string, Pending>();
+let loadStartWall = 0;
+let measuring = false;
+/** Message sequence, unique across phases: client_msg_id must not repeat. */
+let seq = 0;
+/** Closed loop: called on each delivery to send the slot's next message. */
+let onDelivered: ((slot: number) => void) | null = null;
+let stats = freshStats();
+let reconnectWatch: { dropped: Set<Socket>; back: Set<Socket>; done: (wall: number | null) => void } | null =
+  null;
+
+function freshStats() {
+  return {
+    sent: 0,
+    delivered: 0,
+    duplicated: 0,
+    echoes: 0,
+    queueEvents: 0,
+    latencies: [] as number[],
+    timeline: [] as [number, number][],
+    lastWall: 0,
+  };
+}
+
+function noteError(where: string, message: unknown) {
+  const key = `${where}: ${typeof message === 'string' ? message : JSON.stringify(message)}`.slice(0, 200);
+  errors.set(key, (errors.get(key) ?? 0) + 1);
+}
+
+function bucket(): [number, number] {
+  const i = Math.max(0, Math.floor((Date.now() - loadStartWall) / 1000));
+  while (stats.timeline.length <= i) stats.timeline.push([0, 0]);
+  return stats.timeline[i]!;
+}
+
+function connect(url: string, extraHeaders?: Record<string, string>): Socket {
+  return io(url, {
+    // One connection per client (no multiplexing), WebSocket only, as a native app connects.
+    forceNew: true,
+    transports: ['websocket'],
+    extraHeaders,
+    reconnectionDelay: 500,
+    reconnectionDelayMax: 5000,
+    timeout: 30_000,
+  });
+}
+
+/** Counts a `message_received` on `socket` of kind `kind`; bench messages carry their id in `content`. */
+function onMessage(kind: 'agent' | 'end_user', msg: { conversation_id?: string; content?: string }) {
+  const content = msg?.content;
+  if (typeof content !== 'string' || !content.startsWith('bench ')) return;
+  const id = content.slice(6);
+  const p = pending.get(id);
+  if (!p || p.conv !== msg.conversation_id) return;
+  if (kind !== p.to) {
+    if (p.echoed) stats.duplicated++;
+    else {
+      p.echoed = true;
+      stats.echoes++;
+    }
+    // The hello is stored and its session open: the visitor's agent may claim now.
+    if (id.startsWith('h')) claim(visitorByConv.get(p.conv)!);
+    return;
+  }
+  if (p.delivered) {
+    stats.duplicated++;
+    return;
+  }
+  p.delivered = true;
+  if (id.startsWith('h')) return; // hello: only its persistence is checked
+  stats.delivered++;
+  stats.latencies.push(performance.now() - p.t0);
+  stats.lastWall = Date.now();
+  bucket()[1]++;
+  onDelivered?.(p.slot);
+}
+
+function emitAck<T>(socket: Socket, event: string, payload?: unknown): Promise<T> {
+  const args = payload === undefined ? [] : [payload];
+  return socket.timeout(ACK_MS).emitWithAck(event, ...args) as Promise<T>;
+}
+
+/** An acknowledgement that reports failure, in whichever shape the server uses. */
+function ackError(ack: unknown): string | null {
+  if (ack && typeof ack === 'object') {
+    const a = ack as { ok?: boolean; error?: unknown; message?: unknown };
+    if (a.ok === false || a.error) return String(a.message ?? a.error ?? 'failed');
+  }
+  return null;
+}
+
+function trackReconnect(socket: Socket) {
+  socket.on('disconnect', () => reconnectWatch?.dropped.add(socket));
+}
+function markBack(socket: Socket) {
+  const w = reconnectWatch;
+  if (!w || !w.dropped.has(socket)) return;
+  w.back.add(socket);
+  if (w.back.size === agents.length + visitors.length) w.done(Date.now());
+}
+
+function startAgent(p: AgentPlan): Agent {
+  const socket = connect(p.url, { cookie: p.cookie });
+  const agent: Agent = { plan: p, socket, claimed: new Set(), ready: false };
+  trackReconnect(socket);
+  const join = () => {
+    const joins = [
+      emitAck(socket, 'join_queue'),
+      ...[...agent.claimed].map((id) => emitAck(socket, 'join_conversation', { conversation_id: id })),
+    ];
+    Promise.all(joins).then(
+      (acks) => {
+        for (const a of acks) if (ackError(a)) noteError('agent join', ackError(a));
+        agent.ready = true;
+        markBack(socket);
+      },
+      (err: Error) => {
+        noteError('agent join', err.message);
+        if (socket.connected) join();
+      },
+    );
+  };
+  socket.on('connect', join);
+  socket.on('connect_error', (err) => noteError('agent connect', err.message));
+  socket.on('error', (e: { message?: string }) => noteError('agent error event', e?.message ?? e));
+  socket.on('message_received', (m) => onMessage('agent', m));
+  socket.on('conversation_updated', (e: { conversation_id?: string }) => {
+    if (measuring) stats.queueEvents++;
+    const v = e?.conversation_id ? visitorByConv.get(e.conversation_id) : undefined;
+    if (v && v.agent === agent) claim(v);
+  });
+  socket.on('conversation_assigned', (e: { conversation_id?: string; assigned_to?: string }) => {
+    if (measuring) stats.queueEvents++;
+    const v = e?.conversation_id ? visitorByConv.get(e.conversation_id) : undefined;
+    if (v && e.assigned_to === v.agent.plan.userId) markClaimed(v);
+  });
+  return agent;
+}
+
+function markClaimed(v: Visitor) {
+  if (v.claimState === 'done') return;
+  v.claimState = 'done';
+  v.agent.claimed.add(v.plan.conversationId);
+  checkConnected();
+}
+
+/** The visitor's agent claims the conversation once its session is open (after the hello). */
+function claim(v: Visitor) {
+  if (v.claimState !== 'none') return;
+  v.claimState = 'asked';
+  emitAck(v.agent.socket, 'claim_conversation', { conversation_id: v.plan.conversationId }).then(
+    (ack) => {
+      const err = ackError(ack);
+      if (!err) return markClaimed(v);
+      v.claimState = 'none';
+      noteError('claim', err);
+      // The hello failed to open a session (an error the visitor was told): say hello again;
+      // its echo triggers the next claim. Other failures retry the claim.
+      if ((ack as { error?: string }).error === 'conversation/no_open_session') hello(v);
+      else setTimeout(() => claim(v), 500);
+    },
+    (err: Error) => {
+      v.claimState = 'none';
+      noteError('claim', err.message);
+    },
+  );
+}
+
+function sendMessage(from: 'agent' | 'end_user', v: Visitor, id: string, slot = -1) {
+  const payload: Record<string, unknown> = {
+    conversation_id: v.plan.conversationId,
+    content: `bench ${id}`,
+    content_type: 'text',
+    sender_type: from,
+    client_msg_id: id,
+  };
+  if (from === 'end_user') payload.external_id = v.plan.externalId;
+  pending.set(id, {
+    t0: performance.now(),
+    conv: v.plan.conversationId,
+    to: from === 'agent' ? 'end_user' : 'agent',
+    delivered: false,
+    echoed: false,
+    slot,
+  });
+  (from === 'agent' ? v.agent.socket : v.socket).emit('send_message', payload);
+}
+
+/** The hello opens the session; the agent claims when its echo or the queue event arrives. */
+function hello(v: Visitor) {
+  v.helloSent = true;
+  sendMessage('end_user', v, `h${prefix}:${v.plan.conversationId.slice(0, 8)}:${v.hellos++}`);
+  setTimeout(() => claim(v), 10_000);
+}
+
+function startVisitor(p: VisitorPlan): Visitor {
+  const socket = connect(p.url);
+  const v: Visitor = {
+    plan: p,
+    socket,
+    agent: agents.find((a) => a.plan.index === p.agent)!,
+    joined: false,
+    helloSent: false,
+    hellos: 0,
+    claimState: 'none',
+    turn: 0,
+  };
+  visitorByConv.set(p.conversationId, v);
+  trackReconnect(socket);
+  const join = () =>
+    emitAck(socket, 'join_conversation', {
+      conversation_id: p.conversationId,
+      external_id: p.externalId,
+    }).then(
+      (ack) => {
+        const err = ackError(ack);
+        if (err) return noteError('visitor join', err);
+        v.joined = true;
+        markBack(socket);
+        // A chat under way: its agent takes it (a no-op claim of their own conversation, which
+        // joins its room). A new one: hello first, which opens the session to claim.
+        if (!p.fresh) claim(v);
+        else if (!v.helloSent) hello(v);
+      },
+      (err: Error) => {
+        // A busy server timed the ack out: ask again while connected.
+        noteError('visitor join', err.message);
+        if (socket.connected) void join();
+      },
+    );
+  socket.on('connect', () => void join());
+  socket.on('connect_error', (err) => noteError('visitor connect', err.message));
+  socket.on('error', (e: { message?: string }) => noteError('visitor error event', e?.message ?? e));
+  socket.on('message_received', (m) => onMessage('end_user', m));
+  visitors.push(v);
+  return v;
+}
+
+const MAX_SETTING_UP = 100;
+const settingUp = () => visitors.filter((v) => !v.joined || v.claimState !== 'done').length;
+
+let connectDone: (() => void) | null = null;
+function checkConnected() {
+  if (!connectDone) return;
+  if (
+    visitors.length === plan.visitors.length &&
+    agents.every((a) => a.ready) &&
+    visitors.every((v) => v.joined && v.claimState === 'done')
+  ) {
+    connectDone();
+  }
+}
+
+async function doConnect(rampMs: number, timeoutMs: number) {
+  const t0 = performance.now();
+  const done = new Promise<void>((resolve) => (connectDone = resolve));
+  for (const a of plan.agents) agents.push(startAgent(a));
+  await waitFor(() => agents.every((a) => a.ready), timeoutMs);
+  const gap = plan.visitors.length ? rampMs / plan.visitors.length : 0;
+  for (let i = 0; i < plan.visitors.length; i++) {
+    // At most MAX_SETTING_UP visitors between connect and claimed: past the server's pace the ramp
+    // slows down instead of piling up handshakes that time out.
+    await waitFor(() => settingUp() < MAX_SETTING_UP, timeoutMs);
+    startVisitor(plan.visitors[i]!);
+    const due = t0 + (i + 1) * gap;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+  }
+  checkConnected();
+  await Promise.race([done, sleep(timeoutMs)]);
+  connectDone = null;
+  report({
+    type: 'connected',
+    visitors: visitors.filter((v) => v.joined).length,
+    agents: agents.filter((a) => a.ready).length,
+    claimed: visitors.filter((v) => v.claimState === 'done').length,
+    failed: visitors.filter((v) => !v.joined || v.claimState !== 'done').length,
+    errors: errorList(),
+    ms: performance.now() - t0,
+  });
+}
+
+async function doLoad(cmd: Extract<Command, { type: 'load' }>) {
+  stats = freshStats();
+  loadStartWall = cmd.startWall;
+  measuring = true;
+  const ready = visitors.filter((v) => v.joined && v.claimState === 'done');
+  if (!ready.length) return;
+  let next = 0;
+  let stopped = false;
+  const send = (v: Visitor, slot?: number) => {
+    sendMessage(v.turn++ % 2 === 0 ? 'end_user' : 'agent', v, `${prefix}:${seq++}`, slot);
+    stats.sent++;
+    bucket()[0]++;
+  };
+  const t0 = performance.now();
+  if (cmd.mode === 'closed') {
+    // Slot k owns conversations k, k + slots, …: at most one message in flight per conversation.
+    const slots = Math.min(cmd.inFlight, ready.length);
+    const cursor = Array.from({ length: slots }, (_, k) => k);
+    const sendSlot = (k: number) => {
+      if (stopped || k < 0) return;
+      send(ready[cursor[k]!]!, k);
+      cursor[k] = (cursor[k]! + slots) % ready.length;
+      if (cursor[k]! % slots !== k) cursor[k] = k;
+    };
+    onDelivered = sendSlot;
+    for (let k = 0; k < slots; k++) sendSlot(k);
+    await sleep(cmd.durationMs);
+    stopped = true;
+    onDelivered = null;
+    return;
+  }
+  for (;;) {
+    const elapsed = performance.now() - t0;
+    if (elapsed >= cmd.durationMs) break;
+    const due = Math.floor((cmd.rate * elapsed) / 1000) - stats.sent;
+    for (let k = 0; k < due; k++) send(ready[next++ % ready.length]!);
+    await sleep(5);
+  }
+}
+
+async function doDrain(timeoutMs: number) {
+  const outstanding = () => [...pending.entries()].filter(([id, p]) => !p.delivered && !id.startsWith('h'));
+  // Late is not lost: an overloaded server may deliver a backlog all at once, long after.
+  await waitFor(() => outstanding().length === 0, Math.max(timeoutMs, 60_000));
+  // Late duplicates show up shortly after the last delivery.
+  await sleep(300);
+  measuring = false;
+  const lost = outstanding().length;
+  const r: LoadReport = {
+    type: 'drained',
+    sent: stats.sent,
+    delivered: stats.delivered,
+    lost,
+    duplicated: stats.duplicated,
+    echoes: stats.echoes,
+    queueEvents: stats.queueEvents,
+    latencies: stats.latencies,
+    lastWall: stats.lastWall,
+    timeline: stats.timeline,
+    errors: errorList(),
+    prefix,
+  };
+  pending.clear();
+  report(r);
+}
+
+function errorList() {
+  const list = [...errors].map(([k, n]) => `${k} (×${n})`);
+  errors.clear();
+  return list.slice(0, 20);
+}
+
+function watchReconnect(timeoutMs: number) {
+  const timer = setTimeout(() => finish(null), timeoutMs);
+  const finish = (wall: number | null) => {
+    clearTimeout(timer);
+    const w = reconnectWatch!;
+    reconnectWatch = null;
+    report({ type: 'reconnected', doneWall: wall, dropped: w.dropped.size, back: w.back.size });
+  };
+  reconnectWatch = { dropped: new Set(), back: new Set(), done: finish };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function waitFor(cond: () => boolean, timeoutMs: number) {
+  const end = performance.now() + timeoutMs;
+  while (!cond() && performance.now() < end) await sleep(20);
+}
+
+process.on('message', (cmd: Command) => {
+  switch (cmd.type) {
+    case 'init':
+      plan = cmd.plan;
+      prefix = `${plan.runTag}w${plan.workerId}`;
+      report({ type: 'ready' });
+      break;
+    case 'connect':
+      void doConnect(cmd.rampMs, cmd.timeoutMs);
+      break;
+    case 'load':
+      void doLoad(cmd).then(() => doDrain(cmd.drainMs));
+      break;
+    case 'watch-reconnect':
+      watchReconnect(cmd.timeoutMs);
+      break;
+    case 'close':
+      for (const s of [...agents.map((a) => a.socket), ...visitors.map((v) => v.socket)]) s.disconnect();
+      report({ type: 'closed' });
+      setTimeout(() => process.exit(0), 50);
+      break;
+  }
+});
+process.on('disconnect', () => process.exit(0));
