@@ -9,7 +9,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Frame, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Frame, Page } from 'playwright-core';
+import { launchBrowser } from '../../test/helpers/browser.js';
 import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
 import { createAgent, createConversation, createOrg } from '../../test/helpers/factories.js';
@@ -67,17 +68,7 @@ test('dashboard → embed snippet on a page → the Assignment Flow between two 
   // Another origin than the chat server's (127.0.0.1): the embed is cross-origin, as on a real site.
   const hostUrl = `http://localhost:${(host.address() as AddressInfo).port}`;
 
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchBrowser();
   const contexts: BrowserContext[] = [];
   t.after(async () => {
     for (const c of contexts) await c.close().catch(() => {});

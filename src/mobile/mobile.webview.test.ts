@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { chromium } from 'playwright-core';
 import request from 'supertest';
 import { dbModes } from '../../test/helpers/db.js';
+import { launchBrowser } from '../../test/helpers/browser.js';
 import { loginAgent, startApp } from '../../test/helpers/app.js';
 import { createAgent, createOrg } from '../../test/helpers/factories.js';
 import { connectSocket, emitAck, eventually, record } from '../../test/helpers/sockets.js';
@@ -20,17 +20,7 @@ test('the widget URL works in a phone-sized WebView, and that user can get push'
   const { user, password } = await createAgent(app.services, org.id, { role: 'admin' });
   const session = await loginAgent(app.url, user.email, password);
   const agent = await connectSocket(app.url, { cookie: session.cookie });
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchBrowser();
   t.after(async () => {
     await browser.close();
     agent.close();

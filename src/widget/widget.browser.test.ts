@@ -6,8 +6,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
-import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+import type { Browser, Frame, Page } from 'playwright-core';
 import type { Socket } from 'socket.io-client';
+import { launchBrowser } from '../../test/helpers/browser.js';
 import { loginAgent, startApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
 import { createAgent, createOrg } from '../../test/helpers/factories.js';
@@ -118,17 +119,7 @@ test('a visitor chats with an agent through the embedded widget in Chromium', as
   pages['/down'] = hostPage('http://127.0.0.1:9', token);
   pages['/strict'] = hostPage(app.url, token).replace(/<style>.*?<\/style>/s, '');
 
-  const browser: Browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser: Browser = await launchBrowser();
   t.after(async () => {
     await browser.close();
     agent.close();
