@@ -2,6 +2,7 @@
 // its agents and one conversation per visitor, counted afterwards, dropped at the end.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { loginAgent as loginAs } from '../../test/helpers/app.js';
 import { createServices } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { openPostgres, type Database } from '../../src/shared/db.js';
@@ -143,23 +144,7 @@ export async function backendPids(db: BenchDb): Promise<number[]> {
 
 /** Signs an agent in as a browser does (login page for the CSRF token, then POST) → cookie. */
 export async function loginAgent(baseUrl: string, email: string, password: string): Promise<string> {
-  const page = await fetch(`${baseUrl}/auth/login`);
-  const pageCookie = sessionCookie(page);
-  const csrf = /<meta name="csrf-token" content="([^"]+)">/.exec(await page.text())?.[1];
-  if (!csrf) throw new Error('login page has no csrf-token meta');
-  const res = await fetch(`${baseUrl}/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', cookie: pageCookie, 'x-csrftoken': csrf },
-    body: JSON.stringify({ email, password }),
-  });
-  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
-  return sessionCookie(res);
-}
-
-function sessionCookie(res: Response): string {
-  const set = res.headers.getSetCookie().find((c) => c.startsWith('session='));
-  if (!set) throw new Error('no session cookie set');
-  return set.split(';')[0]!;
+  return (await loginAs(baseUrl, email, password)).cookie;
 }
 
 /** `fn` over `items`, `limit` at a time, results in order. */

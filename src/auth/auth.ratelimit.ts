@@ -1,9 +1,5 @@
-import {
-  RateLimiterMemory,
-  RateLimiterRedis,
-  RateLimiterRes,
-  type RateLimiterAbstract,
-} from 'rate-limiter-flexible';
+import { RateLimiterRes } from 'rate-limiter-flexible';
+import { createLimiter } from '../shared/public-ratelimit.js';
 import type { Redis } from '../shared/redis.js';
 import { AppError } from '../shared/errors.js';
 
@@ -17,16 +13,7 @@ const WINDOW_S = 15 * 60;
  * ones, so the limiter reveals nothing about which accounts exist.
  */
 export function createLoginLimiter(redis?: Redis, limits = { perAccount: 5, perIp: 30 }) {
-  const make = (keyPrefix: string, points: number): RateLimiterAbstract =>
-    redis
-      ? new RateLimiterRedis({
-          storeClient: redis,
-          useRedisPackage: true,
-          keyPrefix,
-          points,
-          duration: WINDOW_S,
-        })
-      : new RateLimiterMemory({ keyPrefix, points, duration: WINDOW_S });
+  const make = (keyPrefix: string, points: number) => createLimiter(redis, keyPrefix, points, WINDOW_S);
   const account = make('sb:login:acct', limits.perAccount);
   const ip = make('sb:login:ip', limits.perIp);
 

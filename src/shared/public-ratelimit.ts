@@ -10,6 +10,24 @@ import type { Redis } from './redis.js';
 
 export type PublicLimits = { perTarget: number; perIp: number; windowS: number };
 
+/** `points` per `durationS` under `keyPrefix`: in Redis when configured (every node shares it), else in memory. */
+export function createLimiter(
+  redis: Redis | undefined,
+  keyPrefix: string,
+  points: number,
+  durationS: number,
+): RateLimiterAbstract {
+  return redis
+    ? new RateLimiterRedis({
+        storeClient: redis,
+        useRedisPackage: true,
+        keyPrefix,
+        points,
+        duration: durationS,
+      })
+    : new RateLimiterMemory({ keyPrefix, points, duration: durationS });
+}
+
 /**
  * Public, unauthenticated endpoints (widget page, native open, devices) are limited per client
  * IP, and per IP and target (a token, a channel, a conversation), so one noisy client cannot
@@ -21,16 +39,7 @@ export function createPublicLimiter(
   name: string,
   limits: PublicLimits = { perTarget: 30, perIp: 300, windowS: 60 },
 ) {
-  const make = (keyPrefix: string, points: number): RateLimiterAbstract =>
-    redis
-      ? new RateLimiterRedis({
-          storeClient: redis,
-          useRedisPackage: true,
-          keyPrefix,
-          points,
-          duration: limits.windowS,
-        })
-      : new RateLimiterMemory({ keyPrefix, points, duration: limits.windowS });
+  const make = (keyPrefix: string, points: number) => createLimiter(redis, keyPrefix, points, limits.windowS);
   const target = make(`sb:public:${name}:t`, limits.perTarget);
   const ip = make(`sb:public:${name}:ip`, limits.perIp);
 
