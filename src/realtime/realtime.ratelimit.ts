@@ -1,4 +1,5 @@
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterRes } from 'rate-limiter-flexible';
+import { createLimiter } from '../shared/public-ratelimit.js';
 import type { Logger } from '../shared/logger.js';
 import type { Redis } from '../shared/redis.js';
 
@@ -15,15 +16,7 @@ export function createEndUserLimiter(deps: {
 }) {
   const { redis, prefix, points, durationS, logger } = deps;
   const keyPrefix = `${prefix}:rl:enduser`;
-  const limiter = redis
-    ? new RateLimiterRedis({
-        storeClient: redis,
-        useRedisPackage: true,
-        keyPrefix,
-        points,
-        duration: durationS,
-      })
-    : new RateLimiterMemory({ keyPrefix, points, duration: durationS });
+  const limiter = createLimiter(redis, keyPrefix, points, durationS);
   let dropped = 0;
 
   return {
