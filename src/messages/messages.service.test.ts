@@ -95,6 +95,91 @@ for (const mode of dbModes) {
       );
     });
 
+    test('sends arriving together share statements, keep each conversation in order, and fail alone', async () => {
+      const { org, channelId } = await createOrg(h.services);
+      const { actor: agent } = await createAgent(h.services, org.id);
+      const { actor: vipAgent } = await createAgent(h.services, org.id, { routingKeys: ['vip'] });
+      const convs = await Promise.all(
+        [1, 2, 3, 4].map(() => createConversation(h.services, { organizationId: org.id, channelId })),
+      );
+      const fresh = await createConversation(h.services, { organizationId: org.id, channelId });
+      const visitorSend = (c: (typeof convs)[number], content: string, clientMsgId?: string) =>
+        h.services.messages.send(c.actor, {
+          conversation_id: c.conversation.id,
+          content,
+          sender_type: 'end_user',
+          ...(clientMsgId ? { client_msg_id: clientMsgId } : {}),
+        });
+      // Each of the four has an open session; `fresh` has none.
+      for (const c of convs) await visitorSend(c, 'open', `open-${c.conversation.id}`);
+      const before = h.services.messages.writerStats();
+
+      // All in one turn of the event loop, in this order.
+      const sends = [
+        ...convs.flatMap((c) => [1, 2, 3, 4, 5].map((n) => () => visitorSend(c, `m${n}`))),
+        () =>
+          h.services.messages.send(agent, {
+            conversation_id: convs[0]!.conversation.id,
+            content: 'agent reply',
+            sender_type: 'agent',
+          }),
+        () => visitorSend(fresh, 'hello'),
+        () => visitorSend(convs[1]!, 'retry', `open-${convs[1]!.conversation.id}`),
+        () =>
+          h.services.messages.send(convs[0]!.actor, {
+            conversation_id: convs[2]!.conversation.id,
+            content: 'not mine',
+            sender_type: 'end_user',
+          }),
+        () =>
+          h.services.messages.send(vipAgent, {
+            conversation_id: convs[3]!.conversation.id,
+            content: 'not my queue',
+            sender_type: 'agent',
+          }),
+      ];
+      const results = await Promise.allSettled(sends.map((send) => send()));
+      const after = h.services.messages.writerStats();
+
+      // 21 messages stored by the batch statement, in far fewer statements.
+      assert.equal(after.written - before.written, 21);
+      assert.ok(
+        after.statements - before.statements <= 4,
+        `${after.statements - before.statements} statements`,
+      );
+      for (const c of convs) {
+        const history = await h.services.messages.history(agent, c.conversation.id, {});
+        const expected = ['open', 'm1', 'm2', 'm3', 'm4', 'm5'];
+        if (c === convs[0]) expected.push('agent reply');
+        assert.deepEqual(
+          history.map((m) => m.content),
+          expected,
+        );
+        const row = await database.prisma.conversation.findUniqueOrThrow({
+          where: { id: c.conversation.id },
+        });
+        assert.equal(row.lastMessageAt?.getTime(), history.at(-1)!.createdAt.getTime());
+      }
+      const [hello, retry, notMine, notMyQueue] = results.slice(-4);
+      assert.equal(hello?.status === 'fulfilled' && hello.value.sessionOpened, true);
+      assert.equal(retry?.status === 'fulfilled' && retry.value.duplicate, true);
+      assert.equal(retry?.status === 'fulfilled' && retry.value.message.content, 'open');
+      assert.equal(notMine?.status === 'rejected' && (notMine.reason as { status: number }).status, 403);
+      assert.equal(
+        notMyQueue?.status === 'rejected' && (notMyQueue.reason as { status: number }).status,
+        404,
+      );
+      // Published once per stored message, with the conversation's end user.
+      const published = h.events.filter(
+        (e) => e.event === 'message.created' && e.payload.message.content === 'agent reply',
+      );
+      assert.equal(published.length, 1);
+      assert.equal(
+        published[0]?.event === 'message.created' && published[0].payload.conversation.endUserExternalId,
+        convs[0]!.externalId,
+      );
+    });
+
     test('mark read fills read_by once per reader and skips own messages', async () => {
       const { org, channelId } = await createOrg(h.services);
       const { actor: agent } = await createAgent(h.services, org.id);

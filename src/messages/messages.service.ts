@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Message } from '../generated/prisma/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { Actor, AgentActor } from '../shared/auth/actor.js';
@@ -9,10 +8,11 @@ import { uuid } from '../shared/validation.js';
 import { visibleTo } from '../conversations/conversations.service.js';
 import { historyQuerySchema, sendMessageSchema, type SendMessage } from './messages.schemas.js';
 import { z } from 'zod';
+import { createMessageWriter, type Stored } from './messages.writer.js';
 
 export type MessageService = ReturnType<typeof createMessageService>;
 
-export type SendResult = { message: Message; duplicate: boolean; sessionOpened: boolean };
+export type SendResult = Stored;
 
 const forbidden = () => new AppError('auth/forbidden', 'Not allowed to access this conversation');
 const notFound = () => new AppError('conversation/not_found', 'Conversation not found');
@@ -31,6 +31,8 @@ function isUniqueViolation(err: unknown): boolean {
 const markReadSchema = z.object({ conversation_id: uuid, message_ids: z.array(uuid).min(1).max(500) });
 
 export function createMessageService({ db, bus }: { db: Db; bus: EventBus }) {
+  const writer = createMessageWriter({ db });
+
   /** The conversation the actor may write to, with its end user's external_id. */
   async function requireConversation(actor: Actor, conversationId: string) {
     if (actor.kind === 'agent') {
@@ -55,56 +57,73 @@ export function createMessageService({ db, bus }: { db: Db; bus: EventBus }) {
   }
 
   /**
-   * The hot path, one statement: the message joins the conversation's open session and bumps the
-   * conversation, or nothing happens and null is returned (no open session: the caller opens one
-   * under the conversation's lock). The partial unique index on open sessions keeps "one open
-   * session per conversation" true whichever path runs.
+   * One message on its own, under the conversation's lock: opens a session when none is open,
+   * and answers a retry of a stored `client_msg_id` with the stored message.
    */
-  async function appendToOpenSession(
-    conv: { id: string; organizationId: string },
-    senderType: Actor['kind'],
-    senderId: string,
-    input: SendMessage,
-  ): Promise<Message | null> {
-    const now = new Date();
-    const richMedia = input.rich_media === undefined ? null : JSON.stringify(input.rich_media);
-    const rows = await db.$queryRaw<Record<string, unknown>[]>`
-      WITH s AS (
-        SELECT id FROM conversation_sessions WHERE conversation_id = ${conv.id}::uuid AND status = 'open' LIMIT 1
-      ), m AS (
-        INSERT INTO messages (id, organization_id, conversation_id, session_id, sender_type, sender_id,
-          content_type, content, rich_media, client_msg_id, created_at)
-        SELECT ${randomUUID()}::uuid, ${conv.organizationId}::uuid, ${conv.id}::uuid, s.id,
-          ${senderType}::"SenderType", ${senderId}, ${input.content_type}::"ContentType", ${input.content},
-          ${richMedia}::jsonb, ${input.client_msg_id ?? null}, ${now}::timestamptz
-        FROM s
-        RETURNING *
-      ), u AS (
-        UPDATE conversations SET updated_at = ${now}::timestamptz, last_message_at = ${now}::timestamptz
-        WHERE id = ${conv.id}::uuid AND EXISTS (SELECT 1 FROM m)
-      )
-      SELECT * FROM m`;
-    const r = rows[0];
-    if (!r) return null;
-    return {
-      id: r.id as string,
-      seq: BigInt(r.seq as bigint | number | string),
-      organizationId: r.organization_id as string,
-      conversationId: r.conversation_id as string,
-      sessionId: r.session_id as string,
-      senderType: r.sender_type as Message['senderType'],
-      senderId: r.sender_id as string,
-      contentType: r.content_type as Message['contentType'],
-      content: r.content as string,
-      richMedia: (r.rich_media ?? null) as Message['richMedia'],
-      readBy: (r.read_by ?? {}) as Message['readBy'],
-      clientMsgId: (r.client_msg_id ?? null) as string | null,
-      createdAt: r.created_at instanceof Date ? r.created_at : new Date(r.created_at as string),
+  async function sendAlone(actor: Actor, senderId: string, input: SendMessage): Promise<Stored> {
+    const conv = await requireConversation(actor, input.conversation_id);
+    const conversation = {
+      id: conv.id,
+      organizationId: conv.organizationId,
+      channelId: conv.channelId,
+      endUserId: conv.endUserId,
+      endUserExternalId: conv.endUser.externalId,
+      routingKey: conv.routingKey,
     };
+    try {
+      return await db.$transaction(async (tx) => {
+        const now = new Date();
+        // Locks the conversation row: concurrent sends to one conversation open one session.
+        await tx.conversation.update({
+          where: { id: conv.id },
+          data: { updatedAt: now, lastMessageAt: now },
+        });
+        let session = await tx.conversationSession.findFirst({
+          where: { conversationId: conv.id, status: 'open' },
+        });
+        const sessionOpened = !session;
+        session ??= await tx.conversationSession.create({
+          data: {
+            organizationId: conv.organizationId,
+            conversationId: conv.id,
+            firstMessageAt: now,
+            // An agent writing first (outreach) owns the interaction they start.
+            ...(actor.kind === 'agent' ? { assignedAgentId: actor.userId, assignedAt: now } : {}),
+          },
+        });
+        const message = await tx.message.create({
+          data: {
+            organizationId: conv.organizationId,
+            conversationId: conv.id,
+            sessionId: session.id,
+            senderType: actor.kind,
+            senderId,
+            contentType: input.content_type,
+            content: input.content,
+            richMedia: input.rich_media ?? Prisma.DbNull,
+            clientMsgId: input.client_msg_id ?? null,
+            createdAt: now,
+          },
+        });
+        return { message, conversation, sessionOpened, duplicate: false };
+        // Under load a message waits for a pooled connection rather than failing after Prisma's
+        // default 2 s: a chat message must not be lost to a busy moment.
+      }, TX_OPTIONS);
+    } catch (err) {
+      // A retry, or the same retry racing itself: the unique (conversation, client_msg_id) decides.
+      if (isUniqueViolation(err)) {
+        const again = await findDuplicate(conv.id, input.client_msg_id);
+        if (again) return { message: again, conversation, sessionOpened: false, duplicate: true };
+      }
+      throw err;
+    }
   }
 
   return {
     requireConversation,
+
+    /** Messages stored by the batch statement, and statements run. */
+    writerStats: writer.stats,
 
     /**
      * Stores a message from an end user or an agent and publishes `message.created`.
@@ -122,76 +141,12 @@ export function createMessageService({ db, bus }: { db: Db; bus: EventBus }) {
           },
         );
       }
-      const conv = await requireConversation(actor, input.conversation_id);
-      // No lookup for a retry up front (one round trip less per message on the hot path): the
-      // unique (conversation, client_msg_id) rejects it, in the statement or in the transaction
-      // (which rolls back), and the catch below answers with the stored message.
-
       const senderId = actor.kind === 'agent' ? actor.userId : actor.externalId;
-      let result: { message: Message; sessionOpened: boolean };
-      try {
-        const fast = await appendToOpenSession(conv, actor.kind, senderId, input);
-        result = fast
-          ? { message: fast, sessionOpened: false }
-          : await db.$transaction(async (tx) => {
-              const now = new Date();
-              // Locks the conversation row: concurrent sends to one conversation open one session.
-              await tx.conversation.update({
-                where: { id: conv.id },
-                data: { updatedAt: now, lastMessageAt: now },
-              });
-              let session = await tx.conversationSession.findFirst({
-                where: { conversationId: conv.id, status: 'open' },
-              });
-              const sessionOpened = !session;
-              session ??= await tx.conversationSession.create({
-                data: {
-                  organizationId: conv.organizationId,
-                  conversationId: conv.id,
-                  firstMessageAt: now,
-                  // An agent writing first (outreach) owns the interaction they start.
-                  ...(actor.kind === 'agent' ? { assignedAgentId: actor.userId, assignedAt: now } : {}),
-                },
-              });
-              const message = await tx.message.create({
-                data: {
-                  organizationId: conv.organizationId,
-                  conversationId: conv.id,
-                  sessionId: session.id,
-                  senderType: actor.kind,
-                  senderId,
-                  contentType: input.content_type,
-                  content: input.content,
-                  richMedia: input.rich_media ?? Prisma.DbNull,
-                  clientMsgId: input.client_msg_id ?? null,
-                  createdAt: now,
-                },
-              });
-              return { message, sessionOpened };
-              // Under load a message waits for a pooled connection rather than failing after Prisma's
-              // default 2 s: a chat message must not be lost to a busy moment.
-            }, TX_OPTIONS);
-      } catch (err) {
-        // A retry, or the same retry racing itself: the unique (conversation, client_msg_id) decides.
-        if (isUniqueViolation(err)) {
-          const again = await findDuplicate(conv.id, input.client_msg_id);
-          if (again) return { message: again, duplicate: true, sessionOpened: false };
-        }
-        throw err;
-      }
-      bus.publish('message.created', {
-        message: result.message,
-        conversation: {
-          id: conv.id,
-          organizationId: conv.organizationId,
-          channelId: conv.channelId,
-          endUserId: conv.endUserId,
-          endUserExternalId: conv.endUser.externalId,
-          routingKey: conv.routingKey,
-        },
-        sessionOpened: result.sessionOpened,
-      });
-      return { ...result, duplicate: false };
+      const result = await writer.append(actor, senderId, input, () => sendAlone(actor, senderId, input));
+      if (result.duplicate) return result;
+      const { message, conversation, sessionOpened } = result;
+      bus.publish('message.created', { message, conversation, sessionOpened });
+      return result;
     },
 
     /** Agent history: a page counted back from the newest message, returned oldest first. */
