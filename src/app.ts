@@ -55,7 +55,7 @@ export function createServices({
     agents: createAgentService({ db }),
     channels: createChannelService({ db }),
     conversations: createConversationService({ db, bus }),
-    messages: createMessageService({ db, bus }),
+    messages: createMessageService({ db, query: database.query, bus }),
     apiKeys: createApiKeyService({ db }),
   };
 }

@@ -1,7 +1,7 @@
 import type { Message } from '../generated/prisma/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { Actor, AgentActor } from '../shared/auth/actor.js';
-import type { Db } from '../shared/db.js';
+import type { Database, Db } from '../shared/db.js';
 import { AppError } from '../shared/errors.js';
 import type { EventBus } from '../shared/events.js';
 import { uuid } from '../shared/validation.js';
@@ -30,8 +30,16 @@ function isUniqueViolation(err: unknown): boolean {
 
 const markReadSchema = z.object({ conversation_id: uuid, message_ids: z.array(uuid).min(1).max(500) });
 
-export function createMessageService({ db, bus }: { db: Db; bus: EventBus }) {
-  const writer = createMessageWriter({ db });
+export function createMessageService({
+  db,
+  query,
+  bus,
+}: {
+  db: Db;
+  query: Database['query'];
+  bus: EventBus;
+}) {
+  const writer = createMessageWriter({ query });
 
   /** The conversation the actor may write to, with its end user's external_id. */
   async function requireConversation(actor: Actor, conversationId: string) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Message } from '../generated/prisma/client.js';
 import { seesAllQueues, type Actor } from '../shared/auth/actor.js';
-import type { Db } from '../shared/db.js';
+import type { Database } from '../shared/db.js';
 import type { DomainEvents } from '../shared/events.js';
 import type { SendMessage } from './messages.schemas.js';
 
@@ -56,11 +56,11 @@ export function messageFromRow(r: Record<string, unknown>): Message {
  * duplicate or the error exactly as a single send would.
  */
 export function createMessageWriter({
-  db,
+  query,
   lanes: laneCount = 4,
   maxBatch = 256,
 }: {
-  db: Db;
+  query: Database['query'];
   lanes?: number;
   maxBatch?: number;
 }) {
@@ -77,7 +77,7 @@ export function createMessageWriter({
     let stored = new Map<string, Appended>();
     try {
       stored = await insertBatch(
-        db,
+        query,
         jobs.map((j) => j.row),
       );
       statements += 1;
@@ -145,42 +145,60 @@ export function createMessageWriter({
   };
 }
 
+/**
+ * A batch's messages, as JSON: the rows whose conversation the sender may write to and which has
+ * an open session are inserted, in order, and their conversations bumped.
+ */
+const APPEND_MESSAGES = `
+  WITH input AS (
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(
+      ord int, id uuid, organization_id uuid, conversation_id uuid, end_user_id uuid,
+      routing_keys text[], sender_type "SenderType", sender_id text, content_type "ContentType",
+      content text, rich_media jsonb, client_msg_id text, created_at timestamptz)
+  ), ok AS (
+    -- Each lookup is a LATERAL with LIMIT: one index probe per message. As plain joins (or LATERALs
+    -- without LIMIT, which the planner flattens into joins) the planner, which cannot tell how few
+    -- rows come in, hashes every conversation and every open session instead.
+    SELECT i.*, s.id AS session_id, c.channel_id, c.routing_key, c.end_user_id AS conv_end_user_id,
+      c.external_id
+    FROM input i
+    JOIN LATERAL (
+      SELECT conv.channel_id, conv.routing_key, conv.end_user_id, e.external_id
+      FROM conversations conv JOIN end_users e ON e.id = conv.end_user_id
+      WHERE conv.id = i.conversation_id AND conv.organization_id = i.organization_id
+        AND (i.end_user_id IS NULL OR conv.end_user_id = i.end_user_id)
+        AND (i.routing_keys IS NULL OR conv.routing_key = ANY (i.routing_keys))
+      LIMIT 1
+    ) c ON true
+    JOIN LATERAL (
+      SELECT id FROM conversation_sessions WHERE conversation_id = i.conversation_id AND status = 'open' LIMIT 1
+    ) s ON true
+  ), m AS (
+    INSERT INTO messages (id, organization_id, conversation_id, session_id, sender_type, sender_id,
+      content_type, content, rich_media, client_msg_id, created_at)
+    SELECT id, organization_id, conversation_id, session_id, sender_type, sender_id, content_type,
+      content, rich_media, client_msg_id, created_at
+    FROM ok ORDER BY ord
+    ON CONFLICT DO NOTHING
+    RETURNING *
+  ), u AS (
+    -- An index probe per conversation (a join with m would hash every conversation). Rows are
+    -- locked in the scan's order, the same on every node, so batches on two nodes seldom wait on
+    -- each other; a deadlock PostgreSQL breaks sends that batch's messages down the full path.
+    UPDATE conversations c
+    SET (updated_at, last_message_at) = (SELECT max(created_at), max(created_at) FROM m WHERE m.conversation_id = c.id)
+    WHERE c.id = ANY (ARRAY(SELECT conversation_id FROM m))
+  )
+  SELECT m.*, ok.channel_id, ok.routing_key, ok.conv_end_user_id, ok.external_id
+  FROM m JOIN ok ON ok.id = m.id`;
+
 /** One statement for a batch; returns the messages stored, by id. */
-async function insertBatch(db: Db, rows: Record<string, unknown>[]): Promise<Map<string, Appended>> {
+async function insertBatch(
+  query: Database['query'],
+  rows: Record<string, unknown>[],
+): Promise<Map<string, Appended>> {
   rows.forEach((r, i) => (r.ord = i));
-  const result = await db.$queryRaw<Record<string, unknown>[]>`
-    WITH input AS (
-      SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS t(
-        ord int, id uuid, organization_id uuid, conversation_id uuid, end_user_id uuid,
-        routing_keys text[], sender_type "SenderType", sender_id text, content_type "ContentType",
-        content text, rich_media jsonb, client_msg_id text, created_at timestamptz)
-    ), ok AS (
-      SELECT i.*, s.id AS session_id, c.channel_id, c.routing_key, c.end_user_id AS conv_end_user_id,
-        e.external_id
-      FROM input i
-      JOIN conversations c ON c.id = i.conversation_id AND c.organization_id = i.organization_id
-      JOIN end_users e ON e.id = c.end_user_id
-      JOIN conversation_sessions s ON s.conversation_id = c.id AND s.status = 'open'
-      WHERE (i.end_user_id IS NULL OR c.end_user_id = i.end_user_id)
-        AND (i.routing_keys IS NULL OR c.routing_key = ANY (i.routing_keys))
-    ), m AS (
-      INSERT INTO messages (id, organization_id, conversation_id, session_id, sender_type, sender_id,
-        content_type, content, rich_media, client_msg_id, created_at)
-      SELECT id, organization_id, conversation_id, session_id, sender_type, sender_id, content_type,
-        content, rich_media, client_msg_id, created_at
-      FROM ok ORDER BY ord
-      ON CONFLICT DO NOTHING
-      RETURNING *
-    ), locked AS (
-      -- Conversations locked in id order: batches on two nodes cannot deadlock on them.
-      SELECT id FROM conversations WHERE id IN (SELECT conversation_id FROM m) ORDER BY id FOR NO KEY UPDATE
-    ), u AS (
-      UPDATE conversations c SET updated_at = x.at, last_message_at = x.at
-      FROM (SELECT conversation_id, max(created_at) AS at FROM m GROUP BY conversation_id) x
-      WHERE c.id = x.conversation_id AND c.id IN (SELECT id FROM locked)
-    )
-    SELECT m.*, ok.channel_id, ok.routing_key, ok.conv_end_user_id, ok.external_id
-    FROM m JOIN ok ON ok.id = m.id`;
+  const result = await query('sb_append_messages', APPEND_MESSAGES, [JSON.stringify(rows)]);
   const out = new Map<string, Appended>();
   for (const r of result) {
     const message = messageFromRow(r);

@@ -15,6 +15,12 @@ export type Database = {
   mode: 'postgres' | 'embedded';
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>;
+  /**
+   * A raw statement on the hot path, with `$1…` parameters. On PostgreSQL it is prepared once per
+   * pooled connection under `name` (no parse or plan per call) and bypasses the ORM; rows come
+   * back as the driver reads them.
+   */
+  query<T = Record<string, unknown>>(name: string, text: string, values: unknown[]): Promise<T[]>;
   /** A cheap round trip, for readiness checks. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -57,6 +63,9 @@ export function openPostgres(url: string, opts: { poolSize?: number } = {}): Dat
       } finally {
         await client.end();
       }
+    },
+    async query<T>(name: string, text: string, values: unknown[]) {
+      return (await pool.query({ name, text, values })).rows as T[];
     },
     async ping() {
       await pool.query('SELECT 1');
@@ -104,6 +113,9 @@ export async function openEmbedded(dataDir?: string): Promise<Database> {
     prisma,
     mode: 'embedded',
     migrate: () => migrate(pgliteRunner(pglite)),
+    // Through Prisma, which queues it behind any transaction it has open on the one connection.
+    query: <T>(_name: string, text: string, values: unknown[]) =>
+      prisma.$queryRawUnsafe<T[]>(text, ...values),
     async ping() {
       await pglite.query('SELECT 1');
     },
