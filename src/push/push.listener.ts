@@ -58,6 +58,8 @@ export function pushListener(deps: {
 
   async function onMessage({ message, conversation }: DomainEvents['message.created']) {
     if (message.senderType !== 'agent' && message.senderType !== 'bot') return;
+    // Known from the statement that stored the message: no query for the many with no app.
+    if (conversation.endUserHasDevices === false) return;
     const devices = await db.deviceToken.findMany({
       where: {
         organizationId: conversation.organizationId,

@@ -119,14 +119,16 @@ test('a visitor chats with an agent through the embedded widget in Chromium', as
   pages['/down'] = hostPage('http://127.0.0.1:9', token);
   pages['/strict'] = hostPage(app.url, token).replace(/<style>.*?<\/style>/s, '');
 
-  const browser: Browser = await launchBrowser();
+  // Registered first: whatever fails below (Chromium missing, say), everything opened is closed.
+  let browser: Browser | undefined;
   t.after(async () => {
-    await browser.close();
+    await browser?.close();
     agent.close();
     await new Promise((r) => host.close(r));
     await app.stop();
     await database.close();
   });
+  browser = await launchBrowser();
   mkdirSync(artifacts, { recursive: true });
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
