@@ -47,8 +47,12 @@ export function createConversationService({ db, bus }: { db: Db; bus: EventBus }
       id: string,
       externalId: string,
     ): Promise<EndUserActor & { conversationId: string }> {
-      const conv = await db.conversation.findUnique({ where: { id }, include: { endUser: true } });
-      if (!conv || conv.endUser.externalId !== externalId) {
+      // One query (the end user is matched in it), for every widget and app join.
+      const conv = await db.conversation.findFirst({
+        where: { id, endUser: { externalId } },
+        select: { id: true, organizationId: true, endUserId: true },
+      });
+      if (!conv) {
         throw new AppError('auth/forbidden', 'Not allowed to access this conversation');
       }
       return {
@@ -126,7 +130,26 @@ export function createConversationService({ db, bus }: { db: Db; bus: EventBus }
      * one wins; the others get 409. Claiming one's own conversation again is a no-op.
      */
     async assign(actor: AgentActor, id: string) {
-      const conv = await requireForAgent(actor, id);
+      const conv = await db.conversation.findFirst({
+        where: { id, ...visibleTo(actor) },
+        select: {
+          id: true,
+          organizationId: true,
+          routingKey: true,
+          sessions: { where: { status: 'open' }, take: 1 },
+        },
+      });
+      if (!conv) throw notFound();
+      const current = conv.sessions[0];
+      // Already theirs (a second click, a reconnecting inbox): nothing to write.
+      if (current?.assignedAgentId === actor.userId && current.assignedAt) {
+        return {
+          id: conv.id,
+          session_id: current.id,
+          assigned_agent_id: actor.userId,
+          assigned_at: current.assignedAt.toISOString(),
+        };
+      }
       const assignedAt = new Date();
       const { count } = await db.conversationSession.updateMany({
         where: { conversationId: conv.id, status: 'open', assignedAgentId: null },
