@@ -68,7 +68,7 @@ const params: Params = {
   rate: num(o.rate, 1000, 200),
   inFlight: num(o['in-flight'], 200, 100),
   rampS: num(o.ramp, 10, 3),
-  steadyS: num(o.steady, 10, 5),
+  steadyS: num(o.steady, 8, 5),
   capacityS: num(o.capacity, 5, 3),
   drainS: num(o.drain, 5, 3),
   idleS: num(o.idle, 3, 1),
@@ -275,7 +275,7 @@ async function main() {
       log('baselines: pg vs Prisma vs service send');
       result.orm = await ormBaseline(db.url, s, 1000);
       log('baselines: ws vs Socket.IO');
-      result.transport = await transportBaseline(100, 4);
+      result.transport = await transportBaseline(100, 2);
     }
   } finally {
     await Promise.all(servers.map((srv) => stopProcess(srv.proc).catch(() => {})));

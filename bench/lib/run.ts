@@ -215,7 +215,9 @@ export async function runWorkload(
       connect_s: round(Math.max(...connected.map((c) => c.ms)) / 1000, 1),
       connect_failed: failed,
       rss_idle_mb: round(rssIdle.reduce((a, b) => a + b, 0) / 2 ** 20, 1),
-      rss_per_1000_conn_mb: connections ? round(growth / 2 ** 20 / (connections / 1000), 1) : null,
+      // RSS can shrink over a small ramp (a GC after start-up): then the figure is noise, not memory.
+      rss_per_1000_conn_mb:
+        connections && growth > 0 ? round(growth / 2 ** 20 / (connections / 1000), 1) : null,
       steady: steady.result,
       capacity: capacity.result,
       errors: [...new Set(errors)].slice(0, 20),
