@@ -68,17 +68,17 @@ test('dashboard → embed snippet on a page → the Assignment Flow between two 
   // Another origin than the chat server's (127.0.0.1): the embed is cross-origin, as on a real site.
   const hostUrl = `http://localhost:${(host.address() as AddressInfo).port}`;
 
-  // Registered first: whatever fails below (Chromium missing, say), everything opened is closed.
-  let browser: Browser | undefined;
+  // Cleanup is registered before anything can fail (Chromium missing, say): all opened is closed.
+  const launching = launchBrowser();
   t.after(async () => {
     for (const c of contexts) await c.close().catch(() => {});
-    await browser?.close();
+    await (await launching.catch(() => undefined))?.close();
     await new Promise((r) => host.close(r));
     await app.stop();
     await database.close();
   });
   const contexts: BrowserContext[] = [];
-  browser = await launchBrowser();
+  const browser = await launching;
   mkdirSync(artifacts, { recursive: true });
   const problems: string[] = [];
   const figures: Record<string, number> = {};

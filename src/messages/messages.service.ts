@@ -1,4 +1,3 @@
-import type { Message } from '../generated/prisma/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { Actor, AgentActor } from '../shared/auth/actor.js';
 import type { Database, Db } from '../shared/db.js';

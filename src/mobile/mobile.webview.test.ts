@@ -5,7 +5,6 @@ import path from 'node:path';
 import { test } from 'node:test';
 import request from 'supertest';
 import { dbModes } from '../../test/helpers/db.js';
-import type { Browser } from 'playwright-core';
 import { launchBrowser } from '../../test/helpers/browser.js';
 import { loginAgent, startApp } from '../../test/helpers/app.js';
 import { createAgent, createOrg } from '../../test/helpers/factories.js';
@@ -21,15 +20,15 @@ test('the widget URL works in a phone-sized WebView, and that user can get push'
   const { user, password } = await createAgent(app.services, org.id, { role: 'admin' });
   const session = await loginAgent(app.url, user.email, password);
   const agent = await connectSocket(app.url, { cookie: session.cookie });
-  // Registered first: whatever fails below (Chromium missing, say), everything opened is closed.
-  let browser: Browser | undefined;
+  // Cleanup is registered before anything can fail (Chromium missing, say): all opened is closed.
+  const launching = launchBrowser();
   t.after(async () => {
-    await browser?.close();
+    await (await launching.catch(() => undefined))?.close();
     agent.close();
     await app.stop();
     await database.close();
   });
-  browser = await launchBrowser();
+  const browser = await launching;
 
   const context = await browser.newContext({
     viewport: { width: 390, height: 844 },

@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { Browser, Frame, Page } from 'playwright-core';
+import type { Frame, Page } from 'playwright-core';
 import type { Socket } from 'socket.io-client';
 import { launchBrowser } from '../../test/helpers/browser.js';
 import { loginAgent, startApp } from '../../test/helpers/app.js';
@@ -119,16 +119,16 @@ test('a visitor chats with an agent through the embedded widget in Chromium', as
   pages['/down'] = hostPage('http://127.0.0.1:9', token);
   pages['/strict'] = hostPage(app.url, token).replace(/<style>.*?<\/style>/s, '');
 
-  // Registered first: whatever fails below (Chromium missing, say), everything opened is closed.
-  let browser: Browser | undefined;
+  // Cleanup is registered before anything can fail (Chromium missing, say): all opened is closed.
+  const launching = launchBrowser();
   t.after(async () => {
-    await browser?.close();
+    await (await launching.catch(() => undefined))?.close();
     agent.close();
     await new Promise((r) => host.close(r));
     await app.stop();
     await database.close();
   });
-  browser = await launchBrowser();
+  const browser = await launching;
   mkdirSync(artifacts, { recursive: true });
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
