@@ -4,6 +4,7 @@ import type { Database } from '../shared/db.js';
 import { dbModes } from '../../test/helpers/db.js';
 import { createAgent, createConversation, createOrg } from '../../test/helpers/factories.js';
 import { servicesFor } from '../../test/helpers/services.js';
+import { createMessageService } from './messages.service.js';
 
 for (const mode of dbModes) {
   describe(`message service on ${mode.name}`, () => {
@@ -177,6 +178,35 @@ for (const mode of dbModes) {
       assert.equal(
         published[0]?.event === 'message.created' && published[0].payload.conversation.endUserExternalId,
         convs[0]!.externalId,
+      );
+    });
+
+    test('when the batch statement fails, every message still goes through, in order', async () => {
+      const { org, channelId } = await createOrg(h.services);
+      const { conversation, actor } = await createConversation(h.services, {
+        organizationId: org.id,
+        channelId,
+      });
+      // The same database, with the batch statement failing as on a dropped connection.
+      const failing = createMessageService({
+        db: database.prisma,
+        query: () => Promise.reject(new Error('connection terminated')),
+        bus: h.bus,
+      });
+      const sent = await Promise.all(
+        ['a', 'b', 'c'].map((content) =>
+          failing.send(actor, { conversation_id: conversation.id, content, sender_type: 'end_user' }),
+        ),
+      );
+      assert.equal(sent[0]?.sessionOpened, true);
+      assert.deepEqual(failing.writerStats(), { written: 0, statements: 0, failed: 1 });
+      const stored = await database.prisma.message.findMany({
+        where: { conversationId: conversation.id },
+        orderBy: { seq: 'asc' },
+      });
+      assert.deepEqual(
+        stored.map((m) => m.content),
+        ['a', 'b', 'c'],
       );
     });
 

@@ -67,6 +67,7 @@ export function createMessageWriter({
   const lanes: Lane[] = Array.from({ length: laneCount }, () => ({ queue: [], busy: false }));
   let written = 0;
   let statements = 0;
+  let failed = 0;
 
   function laneOf(conversationId: string): Lane {
     // The uuid's last 8 hex digits are random (v4) and spread evenly.
@@ -84,6 +85,7 @@ export function createMessageWriter({
     } catch {
       // A deadlock with another node, a lost connection: every message takes the full path,
       // which reports its own error if there is one.
+      failed += 1;
     }
     for (const job of jobs) {
       const hit = stored.get(job.row.id as string);
@@ -140,8 +142,8 @@ export function createMessageWriter({
       });
     },
 
-    /** Messages written by the batch statement, and statements run (for the benchmark and tests). */
-    stats: () => ({ written, statements }),
+    /** Messages written by batch statements, statements run, and statements that failed. */
+    stats: () => ({ written, statements, failed }),
   };
 }
 
