@@ -16,13 +16,15 @@ for (const mode of dbModes) {
     });
     after(() => database.close());
 
-    test('first end-user message opens a session; resolve; the next opens a new one', async () => {
+    /** A new organization with one conversation in it. */
+    async function orgWithConversation() {
       const { org, channelId } = await createOrg(h.services);
+      return { org, ...(await createConversation(h.services, { organizationId: org.id, channelId })) };
+    }
+
+    test('first end-user message opens a session; resolve; the next opens a new one', async () => {
+      const { org, conversation, actor: visitor } = await orgWithConversation();
       const { actor: agent } = await createAgent(h.services, org.id);
-      const { conversation, actor: visitor } = await createConversation(h.services, {
-        organizationId: org.id,
-        channelId,
-      });
       const send = (content: string) =>
         h.services.messages.send(visitor, {
           conversation_id: conversation.id,
@@ -50,11 +52,7 @@ for (const mode of dbModes) {
     });
 
     test('client_msg_id: concurrent retries store once and publish once', async () => {
-      const { org, channelId } = await createOrg(h.services);
-      const { conversation, actor } = await createConversation(h.services, {
-        organizationId: org.id,
-        channelId,
-      });
+      const { conversation, actor } = await orgWithConversation();
       const payload = {
         conversation_id: conversation.id,
         content: 'once',
@@ -73,11 +71,7 @@ for (const mode of dbModes) {
     });
 
     test('client_msg_id: a later retry returns the stored message and stores nothing', async () => {
-      const { org, channelId } = await createOrg(h.services);
-      const { conversation, actor } = await createConversation(h.services, {
-        organizationId: org.id,
-        channelId,
-      });
+      const { conversation, actor } = await orgWithConversation();
       const payload = {
         conversation_id: conversation.id,
         content: 'once',
@@ -182,11 +176,7 @@ for (const mode of dbModes) {
     });
 
     test('when the batch statement fails, every message still goes through, in order', async () => {
-      const { org, channelId } = await createOrg(h.services);
-      const { conversation, actor } = await createConversation(h.services, {
-        organizationId: org.id,
-        channelId,
-      });
+      const { conversation, actor } = await orgWithConversation();
       // The same database, with the batch statement failing as on a dropped connection.
       const failing = createMessageService({
         db: database.prisma,
@@ -211,12 +201,8 @@ for (const mode of dbModes) {
     });
 
     test('mark read fills read_by once per reader and skips own messages', async () => {
-      const { org, channelId } = await createOrg(h.services);
+      const { org, conversation, actor } = await orgWithConversation();
       const { actor: agent } = await createAgent(h.services, org.id);
-      const { conversation, actor } = await createConversation(h.services, {
-        organizationId: org.id,
-        channelId,
-      });
       const m1 = await h.services.messages.send(actor, {
         conversation_id: conversation.id,
         content: 'q',

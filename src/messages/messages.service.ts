@@ -129,7 +129,7 @@ export function createMessageService({
   return {
     requireConversation,
 
-    /** Messages stored by the batch statement, and statements run. */
+    /** Messages stored by batch statements, statements run, and statements that failed. */
     writerStats: writer.stats,
 
     /**

@@ -24,7 +24,7 @@ type Job = {
 type Lane = { queue: Job[]; busy: boolean };
 
 /** A `messages` row as PostgreSQL returns it, as Prisma's `Message`. */
-export function messageFromRow(r: Record<string, unknown>): Message {
+function messageFromRow(r: Record<string, unknown>): Message {
   return {
     id: r.id as string,
     seq: BigInt(r.seq as bigint | number | string),
@@ -115,7 +115,6 @@ export function createMessageWriter({
     /** Stores one message (through the next batch of its lane) and answers it. */
     append(actor: Actor, senderId: string, input: SendMessage, fallback: Job['fallback']): Promise<Stored> {
       const row = {
-        ord: 0,
         id: randomUUID(),
         organization_id: actor.organizationId,
         conversation_id: input.conversation_id,
@@ -205,8 +204,8 @@ async function insertBatch(
   query: Database['query'],
   rows: Record<string, unknown>[],
 ): Promise<Map<string, Appended>> {
-  rows.forEach((r, i) => (r.ord = i));
-  const result = await query('sb_append_messages', APPEND_MESSAGES, [JSON.stringify(rows)]);
+  const input = JSON.stringify(rows.map((r, ord) => ({ ...r, ord })));
+  const result = await query('sb_append_messages', APPEND_MESSAGES, [input]);
   const out = new Map<string, Appended>();
   for (const r of result) {
     const message = messageFromRow(r);
