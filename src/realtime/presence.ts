@@ -127,29 +127,24 @@ function redisPresence({ prefix, heartbeatMs, logger, onChange }: Deps, redis: R
   // This node's own view, kept to restore Redis if the node was presumed dead.
   const local = new Map<string, { organizationId: string; count: number }>();
   let closed = false;
+  /** ioredis takes the number of keys, then the keys, then the arguments. */
+  const run = (script: string, keys: string[], args: string[]) =>
+    redis.eval(script, keys.length, ...keys, ...args);
 
   async function reap(deadNode: string) {
-    const offline = (await redis.eval(REAP, {
-      keys: [nodeKey(deadNode), nodes],
-      arguments: [deadNode, prefix],
-    })) as string[];
+    const offline = (await run(REAP, [nodeKey(deadNode), nodes], [deadNode, prefix])) as string[];
     for (let i = 0; i < offline.length; i += 2) onChange(offline[i + 1]!, offline[i]!, 'offline');
     return offline.length / 2;
   }
 
   async function beat() {
-    const [added, dead] = (await redis.eval(HEARTBEAT, {
-      keys: [nodes],
-      arguments: [nodeId, String(heartbeatMs * MISSED_BEATS)],
-    })) as [number, string[]];
+    const deadAfterMs = String(heartbeatMs * MISSED_BEATS);
+    const [added, dead] = (await run(HEARTBEAT, [nodes], [nodeId, deadAfterMs])) as [number, string[]];
     if (added === 1 && !first) {
       logger.warn({ nodeId }, 'presence: this node was presumed dead; restoring its agents');
       for (const [userId, e] of local) {
         const a = { userId, organizationId: e.organizationId };
-        const fresh = await redis.eval(RESTORE, {
-          keys: keys(a),
-          arguments: [nodeId, userId, e.organizationId, String(e.count)],
-        });
+        const fresh = await run(RESTORE, keys(a), [nodeId, userId, e.organizationId, String(e.count)]);
         if (fresh === 1) onChange(e.organizationId, userId, 'online');
       }
     }
@@ -173,10 +168,7 @@ function redisPresence({ prefix, heartbeatMs, logger, onChange }: Deps, redis: R
       const e = local.get(a.userId) ?? { organizationId: a.organizationId, count: 0 };
       e.count += 1;
       local.set(a.userId, e);
-      const fresh = await redis.eval(CONNECT, {
-        keys: keys(a),
-        arguments: [nodeId, a.userId, a.organizationId],
-      });
+      const fresh = await run(CONNECT, keys(a), [nodeId, a.userId, a.organizationId]);
       if (fresh === 1) onChange(a.organizationId, a.userId, 'online');
     },
     async disconnect(a) {
@@ -184,14 +176,11 @@ function redisPresence({ prefix, heartbeatMs, logger, onChange }: Deps, redis: R
       if (closed) return;
       const e = local.get(a.userId);
       if (e && --e.count <= 0) local.delete(a.userId);
-      const gone = await redis.eval(DISCONNECT, {
-        keys: keys(a),
-        arguments: [nodeId, a.userId, a.organizationId],
-      });
+      const gone = await run(DISCONNECT, keys(a), [nodeId, a.userId, a.organizationId]);
       if (gone === 1) onChange(a.organizationId, a.userId, 'offline');
     },
     async online(organizationId) {
-      return redis.sMembers(orgKey(organizationId));
+      return redis.smembers(orgKey(organizationId));
     },
     async close() {
       if (closed) return;

@@ -18,13 +18,7 @@ export function createLimiter(
   durationS: number,
 ): RateLimiterAbstract {
   return redis
-    ? new RateLimiterRedis({
-        storeClient: redis,
-        useRedisPackage: true,
-        keyPrefix,
-        points,
-        duration: durationS,
-      })
+    ? new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration: durationS })
     : new RateLimiterMemory({ keyPrefix, points, duration: durationS });
 }
 

@@ -1,38 +1,91 @@
-import { createClient } from 'redis';
+import { Redis, type RedisOptions } from 'ioredis';
 
-function create(url: string, connected: () => boolean) {
-  return createClient({
-    url,
-    socket: {
-      connectTimeout: 5000,
-      reconnectStrategy: (retries) =>
-        connected() ? Math.min(retries * 100, 3000) : new Error('unreachable'),
-    },
-  });
-}
+export type { Redis };
 
-export type Redis = ReturnType<typeof create>;
+/** Reconnect delay after a drop: quick at first, then every 3 s for as long as it takes. */
+const backoff = (retries: number) => Math.min(retries * 100, 3000);
 
-/** Connects, failing fast when the server is unreachable at start-up, then reconnecting on drops. */
-export async function connectRedis(url: string): Promise<Redis> {
+/**
+ * Options of every client. No `commandTimeout`: it arms a timer per command, the very cost
+ * node-redis was dropped for; a dead connection is caught by the socket instead (see below).
+ */
+const BASE: RedisOptions = {
+  // We call connect() ourselves, so start-up can await the first connection and fail on it.
+  lazyConnect: true,
+  // Bounds each connection attempt (a black-holed host would otherwise hang for 10 s).
+  connectTimeout: 5000,
+  // A connection that stops answering while commands wait (network cut, frozen server) is
+  // destroyed, so those commands fail and the client reconnects. One timer per read, not per
+  // command.
+  socketTimeout: 5000,
+};
+
+/**
+ * The app's client: while Redis is down, commands fail at once instead of waiting for a
+ * reconnect, so /readyz reports it, rate limiters and presence get an error to handle, and no
+ * queue of commands grows in memory at full load.
+ */
+const FAIL_FAST: RedisOptions = {
+  // Commands issued while disconnected are rejected, not queued until Redis is back.
+  enableOfflineQueue: false,
+  // Commands in flight when the connection drops are rejected then, not resent after a
+  // reconnect (a resent HINCRBY could count twice), as node-redis did.
+  maxRetriesPerRequest: 0,
+};
+
+/**
+ * The Socket.IO adapter's clients: the adapter never handles the promises of its publish and
+ * (un)subscribe calls, and an unhandled rejection ends the process. So these never fail while
+ * Redis is down: commands wait in the offline queue and go out on reconnect, as with
+ * node-redis, and subscriptions are restored then.
+ */
+const QUEUED: RedisOptions = { enableOfflineQueue: true, maxRetriesPerRequest: null };
+
+/**
+ * Connects `client` (created with `lazyConnect`); rejects on the first failure, then reconnects
+ * forever on later drops. Errors go to a listener, so they never crash the process; /readyz and
+ * the callers of failed commands report them.
+ */
+async function open(create: (retryStrategy: RedisOptions['retryStrategy']) => Redis): Promise<Redis> {
   let connected = false;
-  const client = create(url, () => connected);
-  // Without a listener node-redis would throw on every transient error; readiness reports them.
-  client.on('error', () => {});
-  await client.connect();
+  let cause: unknown;
+  // Until the first connection, a failure is final: start-up fails instead of retrying.
+  const client = create((retries) => (connected ? backoff(retries) : null));
+  client.on('error', (err) => {
+    if (!connected) cause = err;
+  });
+  try {
+    await client.connect();
+  } catch (err) {
+    if (client.status !== 'end') client.disconnect();
+    // connect() only says "Connection is closed."; the error event says why.
+    throw cause ?? err;
+  }
   connected = true;
   return client;
 }
 
+/** Connects, failing fast (within `connectTimeout`) when Redis is unreachable at start-up. */
+export function connectRedis(url: string): Promise<Redis> {
+  return open((retryStrategy) => new Redis(url, { ...BASE, ...FAIL_FAST, retryStrategy }));
+}
+
+/** A second connection to the same server, for pub/sub (e.g. the Socket.IO adapter). */
+export function duplicateRedis(client: Redis): Promise<Redis> {
+  return open((retryStrategy) => client.duplicate({ ...BASE, ...QUEUED, retryStrategy }));
+}
+
 /**
  * Closes a client without ever hanging: gracefully when Redis answers (pending replies are
- * read), at once when it is unreachable (a graceful close would wait for a reconnect forever).
+ * read), at once when it is not connected (QUIT would wait for a reconnect).
  */
 export async function closeRedis(client: Redis): Promise<void> {
-  if (!client.isOpen) return;
-  if (client.isReady) {
+  if (client.status === 'ready') {
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref());
-    await Promise.race([client.close().catch(() => {}), timeout]);
+    await Promise.race([client.quit().then(noop, noop), timeout]);
   }
-  if (client.isOpen) client.destroy();
+  // Not connected, or QUIT took too long: drop the connection and stop reconnecting.
+  if (client.status !== 'end') client.disconnect();
 }
+
+function noop() {}

@@ -1,4 +1,3 @@
-import { RedisStore } from 'connect-redis';
 import session, { Store, type SessionData } from 'express-session';
 import type { RequestHandler } from 'express';
 import type { Config } from '../../config.js';
@@ -7,6 +6,57 @@ import type { Redis } from '../redis.js';
 
 export const SESSION_COOKIE = 'session';
 const TTL_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * express-session store in Redis: `sb:sess:<sid>` holds the session as JSON and expires with
+ * its cookie. Keys, values and expiry are connect-redis's, so sessions survive the switch from
+ * it; connect-redis itself speaks only node-redis, not ioredis.
+ */
+export class RedisSessionStore extends Store {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix = 'sb:sess:',
+  ) {
+    super();
+  }
+
+  /** Seconds left: until the cookie expires, else the default lifetime. */
+  private ttl(sess: SessionData) {
+    return sess.cookie?.expires
+      ? Math.ceil((new Date(sess.cookie.expires).getTime() - Date.now()) / 1000)
+      : TTL_MS / 1000;
+  }
+
+  override get(sid: string, cb: (err: unknown, session?: SessionData | null) => void) {
+    this.redis
+      .get(this.prefix + sid)
+      .then((raw) => cb(null, raw ? (JSON.parse(raw) as SessionData) : null))
+      .catch(cb);
+  }
+
+  override set(sid: string, sess: SessionData, cb?: (err?: unknown) => void) {
+    const ttl = this.ttl(sess);
+    if (ttl <= 0) return this.destroy(sid, cb);
+    this.redis
+      .set(this.prefix + sid, JSON.stringify(sess), 'EX', ttl)
+      .then(() => cb?.())
+      .catch((err: unknown) => cb?.(err));
+  }
+
+  override destroy(sid: string, cb?: (err?: unknown) => void) {
+    this.redis
+      .del(this.prefix + sid)
+      .then(() => cb?.())
+      .catch((err: unknown) => cb?.(err));
+  }
+
+  override touch(sid: string, sess: SessionData, cb?: (err?: unknown) => void) {
+    this.redis
+      .expire(this.prefix + sid, this.ttl(sess))
+      .then(() => cb?.())
+      .catch((err: unknown) => cb?.(err));
+  }
+}
 
 /** express-session store on the `http_sessions` table, for deployments without Redis. */
 export class DatabaseSessionStore extends Store {
@@ -72,9 +122,7 @@ export function createSessionMiddleware(deps: { config: Config; db: Db; redis?: 
   store: Store;
   close: () => void;
 } {
-  const store = deps.redis
-    ? new RedisStore({ client: deps.redis, prefix: 'sb:sess:', ttl: TTL_MS / 1000 })
-    : new DatabaseSessionStore(deps.db);
+  const store = deps.redis ? new RedisSessionStore(deps.redis) : new DatabaseSessionStore(deps.db);
   const middleware = session({
     name: SESSION_COOKIE,
     secret: deps.config.sessionSecret,
