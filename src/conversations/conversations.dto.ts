@@ -1,4 +1,5 @@
 import type { Conversation, ConversationSession, EndUser, Message } from '../generated/prisma/client.js';
+import type { MessageReceived, RichMedia } from '../realtime/realtime.contract.js';
 
 export type ConversationWithRelations = Conversation & {
   endUser: EndUser;
@@ -41,7 +42,8 @@ export function messageDto(m: Message) {
     sender_id: m.senderId,
     content_type: m.contentType,
     content: m.content,
-    rich_media: m.richMedia ?? null,
+    // Stored only after validation against its content type: an object, or null for text.
+    rich_media: (m.richMedia ?? null) as RichMedia | null,
     read_by: m.readBy,
     client_msg_id: m.clientMsgId,
     created_at: m.createdAt.toISOString(),
@@ -55,7 +57,7 @@ export function widgetMessageDto(m: Message) {
 }
 
 /** The `message_received` event payload of the spec (plus client_msg_id for de-duplication). */
-export function messageEventDto(m: Message) {
+export function messageEventDto(m: Message): MessageReceived {
   const { read_by: _r, ...rest } = messageDto(m);
   return rest;
 }

@@ -1,11 +1,12 @@
-import type { Server } from 'socket.io';
 import { messageEventDto } from '../conversations/conversations.dto.js';
 import type { EventBus } from '../shared/events.js';
+import type { RealtimeServer } from './realtime.types.js';
 import { convRoom, queueRoomsOf, sessionRoom, userRoom } from './rooms.js';
 import { typistKey, type TypingTracker } from './typing.js';
 
 /**
- * Domain events → Socket.IO rooms, with the spec's event names and payloads. Events are
+ * Domain events → Socket.IO rooms, with the spec's event names and payloads (the typed server
+ * checks each emit against `realtime.contract.ts`). Events are
  * published on the node that did the work; the adapter carries each emit to every node.
  * Returns a function that unsubscribes them all.
  */
@@ -14,7 +15,7 @@ export function registerRealtimeListeners({
   bus,
   typing,
 }: {
-  io: Server;
+  io: RealtimeServer;
   bus: EventBus;
   typing: TypingTracker;
 }): () => void {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Socket } from 'socket.io-client';
 import { openPostgres, type Database } from '../shared/db.js';
-import type { Services } from '../app.js';
+import type { Services } from '../services.js';
 import { loginAgent } from '../../test/helpers/app.js';
 import { freshPostgresDatabase } from '../../test/helpers/db.js';
 import { createAgent, createConversation, createOrg } from '../../test/helpers/factories.js';

@@ -1,11 +1,16 @@
 import { z } from 'zod';
-import { uuid } from '../shared/validation.js';
+import { externalId, senderType, uuid } from '../shared/validation.js';
+import type {
+  ConversationRef,
+  JoinConversationPayload,
+  MarkReadPayload,
+  SendMessagePayload,
+  UserTypingPayload,
+} from './realtime.contract.js';
+import type { markReadSchema, sendMessageSchema } from '../messages/messages.schemas.js';
 
-// Client → server payloads of the Socket.IO event reference. `send_message` itself is validated
-// by the message service's schema (rich media included); these cover the rest.
-
-const externalId = z.string().trim().min(1).max(255);
-const senderType = z.enum(['end_user', 'agent'], { error: 'must be end_user or agent' });
+// Client → server payloads of the Socket.IO event reference. `send_message` and `mark_read` are
+// validated by the message service's schemas (rich media included); these cover the rest.
 
 export const conversationRef = z.object({ conversation_id: uuid });
 
@@ -17,23 +22,20 @@ export const joinConversationSchema = z.object({
   last_message_id: uuid.optional(),
 });
 
-/** Only what is needed to authenticate; the message service validates the whole payload. */
-export const sendEnvelopeSchema = z.object({
-  conversation_id: uuid,
-  sender_type: senderType,
-  external_id: externalId.optional(),
-});
-
 export const typingSchema = z.object({
   conversation_id: uuid,
   sender_type: senderType,
   external_id: externalId.optional(),
 });
 
-export const markReadSchema = z.object({
-  conversation_id: uuid,
-  message_ids: z.array(uuid).min(1).max(500),
-  external_id: externalId.optional(),
-});
-
 export type JoinConversation = z.infer<typeof joinConversationSchema>;
+
+// The contract's payloads are what these schemas accept: checked when compiling, nothing at runtime.
+type Accepts<Input, Payload extends Input> = Payload;
+type _ContractChecks = [
+  Accepts<z.input<typeof conversationRef>, ConversationRef>,
+  Accepts<z.input<typeof joinConversationSchema>, JoinConversationPayload>,
+  Accepts<z.input<typeof typingSchema>, UserTypingPayload>,
+  Accepts<z.input<typeof sendMessageSchema>, SendMessagePayload>,
+  Accepts<z.input<typeof markReadSchema>, MarkReadPayload>,
+];

@@ -3,17 +3,24 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import type { RequestHandler } from 'express';
 import type { Session } from 'express-session';
 import { Server } from 'socket.io';
-import type { Services } from '../app.js';
+import type { Services } from '../services.js';
 import type { Config } from '../config.js';
 import type { AgentActor } from '../shared/auth/actor.js';
 import type { EventBus } from '../shared/events.js';
 import type { Logger } from '../shared/logger.js';
-import { closeRedis, type Redis } from '../shared/redis.js';
+import { closeRedis, duplicateRedis, type Redis } from '../shared/redis.js';
 import { createPresence } from './presence.js';
+import type {
+  ClientToServerEvents,
+  InterServerEvents,
+  ServerToClientEvents,
+  SocketData,
+} from './realtime.contract.js';
 import { registerRealtimeListeners } from './realtime.listeners.js';
 import { createEndUserLimiter } from './realtime.ratelimit.js';
-import { registerSocketHandlers, type SocketData } from './realtime.socket.js';
-import { convRoom, presenceRoom } from './rooms.js';
+import { registerSocketHandlers } from './realtime.socket.js';
+import type { RealtimeServer } from './realtime.types.js';
+import { convRoom, endUserRoom, presenceRoom } from './rooms.js';
 import { createTypingTracker } from './typing.js';
 
 export type RealtimeDeps = {
@@ -26,8 +33,21 @@ export type RealtimeDeps = {
   logger: Logger;
 };
 
+/** Whether an end user has a socket open (the push feature asks before alerting a device). */
+export type EndUserSockets = {
+  /** A socket of theirs is connected to this node: local rooms only, no I/O. */
+  here(endUserId: string): boolean;
+  /**
+   * A socket of theirs is connected to any node (the adapter asks the others). When that cannot
+   * be told (a node did not answer in time, Redis is down) the answer is false, logged: the caller
+   * decides what an unsure "no" means (for push, a duplicate alert beats a missed one).
+   */
+  anywhere(endUserId: string): Promise<boolean>;
+};
+
 export type Realtime = {
-  io: Server;
+  io: RealtimeServer;
+  endUsers: EndUserSockets;
   /** Counters for operators and tests. */
   stats: () => { droppedMessages: number };
   close: () => Promise<void>;
@@ -58,17 +78,21 @@ function sameOrigin(req: IncomingMessage, publicUrl: string): boolean {
 export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   const { services, bus, redis, config, logger } = deps;
   const rt = config.realtime;
-  const io = new Server(deps.server, { maxHttpBufferSize: 256 * 1024 });
+  // Typed by the wire contract: every emit here, in the listeners and in the handlers is checked.
+  const io = new Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>(
+    deps.server,
+    { maxHttpBufferSize: 256 * 1024 },
+  );
 
   let pubSub: Redis[] = [];
   if (redis) {
     // @socket.io/redis-adapter (pub/sub): every emit reaches every node at once. Missed messages
     // after a reconnect come from the database (join_conversation's last_message_id), so the
     // Streams adapter's connection-state recovery is not needed.
-    pubSub = [redis.duplicate(), redis.duplicate()];
+    const [pub, sub] = await Promise.all([duplicateRedis(redis), duplicateRedis(redis)]);
+    pubSub = [pub, sub];
     for (const c of pubSub) c.on('error', (err: unknown) => logger.warn({ err }, 'socket.io redis client'));
-    await Promise.all(pubSub.map((c) => c.connect()));
-    io.adapter(createAdapter(pubSub[0], pubSub[1], { key: `${rt.redisPrefix}:sio` }));
+    io.adapter(createAdapter(pub, sub, { key: `${rt.redisPrefix}:sio` }));
   }
 
   // Sessions are read on the handshake only, not on every long-polling request.
@@ -152,8 +176,22 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     }
   });
 
+  const endUsers: EndUserSockets = {
+    here: (endUserId) => (io.of('/').adapter.rooms.get(endUserRoom(endUserId))?.size ?? 0) > 0,
+    async anywhere(endUserId) {
+      if (endUsers.here(endUserId)) return true;
+      try {
+        return (await io.in(endUserRoom(endUserId)).fetchSockets()).length > 0;
+      } catch (err) {
+        logger.warn({ err, endUserId }, 'could not tell whether the end user is connected');
+        return false;
+      }
+    },
+  };
+
   return {
     io,
+    endUsers,
     stats: () => ({ droppedMessages: limiter.dropped }),
     async close() {
       closing = true;

@@ -1,17 +1,9 @@
 // The agent inbox: the conversation list kept live from the org queue room, the thread with
 // paged history, the composer, typing both ways, team presence, claim, tags and resolve.
-import { io } from 'socket.io-client';
+import { io, type Socket } from 'socket.io-client';
 import { api, ApiError, byId, formatTime, h } from './dom.js';
 import { createThread } from './thread.js';
-import type {
-  AgentStatus,
-  ConversationAssigned,
-  ConversationDto,
-  ConversationUpdated,
-  Member,
-  MessageDto,
-  TypingEvent,
-} from './types.js';
+import type { ClientToServerEvents, ConversationDto, Member, ServerToClientEvents } from './types.js';
 
 type Filter = 'unassigned' | 'mine' | 'all';
 
@@ -31,7 +23,7 @@ const listEl = byId<HTMLUListElement>('conversation-list');
 const emptyEl = byId('list-empty');
 const connEl = byId('connection');
 
-const socket = io({ withCredentials: true });
+const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io({ withCredentials: true });
 
 export const nameOfAgent = (id: string | null | undefined) =>
   id ? (id === me ? 'you' : (state.team.get(id)?.display_name ?? 'another agent')) : 'nobody';
@@ -205,9 +197,9 @@ socket.on('connect', () => {
 });
 socket.on('disconnect', () => showConnection('Reconnecting…'));
 socket.on('connect_error', () => showConnection('Cannot reach the server; retrying…'));
-socket.on('error', (e: { message?: string }) => flash(e?.message ?? 'Error'));
+socket.on('error', (e) => flash(e?.message ?? 'Error'));
 
-socket.on('conversation_updated', (e: ConversationUpdated) => {
+socket.on('conversation_updated', (e) => {
   if (e.sender_type === 'end_user') {
     const viewing = e.conversation_id === state.current && !document.hidden;
     if (!viewing) state.unread.set(e.conversation_id, (state.unread.get(e.conversation_id) ?? 0) + 1);
@@ -218,7 +210,7 @@ socket.on('conversation_updated', (e: ConversationUpdated) => {
   scheduleRefresh();
 });
 
-socket.on('conversation_assigned', (e: ConversationAssigned) => {
+socket.on('conversation_assigned', (e) => {
   // Leave the unassigned list at once; the refresh that follows confirms it.
   const c = state.list.find((x) => x.id === e.conversation_id);
   if (c?.active_session) c.active_session.assigned_agent_id = e.assigned_to;
@@ -233,19 +225,19 @@ socket.on('conversation_assigned', (e: ConversationAssigned) => {
 });
 
 // Not in the spec's event reference; the realtime layer adds them so nothing goes stale.
-socket.on('conversation_resolved', (e: { conversation_id: string }) => {
+socket.on('conversation_resolved', (e) => {
   thread.resolved(e.conversation_id);
   scheduleRefresh();
 });
-socket.on('conversation_tagged', (e: { conversation_id: string; tags: string[] }) => {
+socket.on('conversation_tagged', (e) => {
   thread.tagged(e.conversation_id, e.tags);
 });
 
-socket.on('message_received', (m: MessageDto) => thread.received(m));
-socket.on('typing_indicator', (e: TypingEvent) => thread.typing(e, true));
-socket.on('typing_cleared', (e: TypingEvent) => thread.typing(e, false));
+socket.on('message_received', (m) => thread.received(m));
+socket.on('typing_indicator', (e) => thread.typing(e, true));
+socket.on('typing_cleared', (e) => thread.typing(e, false));
 
-socket.on('agent_status_changed', (e: AgentStatus) => {
+socket.on('agent_status_changed', (e) => {
   const m = state.team.get(e.agent_id);
   if (!m) return void loadTeam().catch(showError);
   m.online = e.status === 'online';

@@ -3,17 +3,26 @@
 import type { Socket } from 'socket.io-client';
 import { api, ApiError, byId, h } from './dom.js';
 import { renderMessage } from './messages.js';
-import type { ConversationDto, MessageDto, TypingEvent } from './types.js';
+import type {
+  ClientToServerEvents,
+  ConversationDto,
+  MessageDto,
+  SendMessagePayload,
+  ServerToClientEvents,
+  TypingCleared,
+  TypingIndicator,
+} from './types.js';
 
 const PAGE = 30;
 
-type Ack = { ok: true } | { ok: false; message: string } | undefined;
-type SendAck = { ok: true; message: MessageDto } | { ok: false; message: string } | undefined;
+/** What the composer adds to a send_message payload (the thread adds the rest). */
+type Composed = Omit<SendMessagePayload, 'conversation_id' | 'sender_type' | 'client_msg_id'>;
+
 const TYPING_EVERY_MS = 2000;
 const TYPING_SHOWN_MS = 6000;
 
 type Deps = {
-  socket: Socket;
+  socket: Socket<ServerToClientEvents, ClientToServerEvents>;
   me: string;
   agentName: (id: string | null | undefined) => string;
   /** Something changed on the server (claimed, resolved, tagged): refresh the list. */
@@ -170,13 +179,13 @@ export function createThread(d: Deps) {
   }
 
   /** Sends over the socket; the ack carries the stored message or the reason it was refused. */
-  function send(payload: Record<string, unknown>, onFail: () => void) {
+  function send(payload: Composed, onFail: () => void) {
     if (!conv) return;
     const id = conv.id;
     d.socket.emit(
       'send_message',
       { conversation_id: id, sender_type: 'agent', client_msg_id: crypto.randomUUID(), ...payload },
-      (ack: SendAck) => {
+      (ack) => {
         if (ack?.ok && conv?.id === id) add([ack.message], 'newer');
         if (ack && !ack.ok) {
           el.error.textContent = ack.message;
@@ -202,7 +211,7 @@ export function createThread(d: Deps) {
   }
 
   /** The send_message payload for what the composer holds, or an error to show. */
-  function composed(): Record<string, unknown> | string {
+  function composed(): Composed | string {
     const form = new FormData(el.composer);
     const content = String(form.get('content') ?? '').trim();
     const url = String(form.get('url') ?? '').trim();
@@ -326,7 +335,7 @@ export function createThread(d: Deps) {
     if (!conv?.active_session || conv.active_session.assigned_agent_id) return;
     const id = conv.id;
     if (d.socket.connected) {
-      d.socket.emit('claim_conversation', { conversation_id: id }, (ack: Ack) => {
+      d.socket.emit('claim_conversation', { conversation_id: id }, (ack) => {
         if (ack?.ok) d.onChanged();
         else if (ack) d.onError(ack.message);
       });
@@ -385,7 +394,7 @@ export function createThread(d: Deps) {
         d.onRead(m.conversation_id);
       }
     },
-    typing(e: TypingEvent, on: boolean) {
+    typing(e: TypingCleared & Partial<TypingIndicator>, on: boolean) {
       if (!conv || e.conversation_id !== conv.id) return;
       if (!on) return setTyping('');
       if (e.sender_type === 'end_user') setTyping(`${visitor()} is typing…`);

@@ -1,4 +1,14 @@
-// Wire shapes the inbox reads: the spec's REST bodies and Socket.IO payloads.
+// Wire shapes the inbox reads. Socket.IO payloads come from the server's contract (type-only:
+// nothing of it reaches the bundle); the REST bodies that are not socket payloads are here.
+import type { MessageReceived } from '../../realtime/realtime.contract.js';
+
+export type {
+  ClientToServerEvents,
+  ServerToClientEvents,
+  SendMessagePayload,
+  TypingCleared,
+  TypingIndicator,
+} from '../../realtime/realtime.contract.js';
 
 export type ConversationDto = {
   id: string;
@@ -15,28 +25,7 @@ export type ConversationDto = {
   updated_at: string;
 };
 
-export type MessageDto = {
-  id: string;
-  conversation_id: string;
-  session_id?: string;
-  sender_type: 'end_user' | 'agent' | 'bot' | 'system';
-  sender_id: string;
-  content_type: 'text' | 'image' | 'file' | 'quick_button' | 'carousel' | 'dropdown';
-  content: string;
-  rich_media: Record<string, unknown> | null;
-  read_by?: Record<string, string>;
-  client_msg_id?: string | null;
-  created_at: string;
-};
+/** A message of the agent history (REST) or `message_received`; history adds `read_by`. */
+export type MessageDto = MessageReceived & { read_by?: Record<string, string> };
 
 export type Member = { id: string; display_name: string; role: string; status: string };
-
-export type ConversationUpdated = {
-  conversation_id: string;
-  sender_type: string;
-  content_type: string;
-  content: string;
-};
-export type ConversationAssigned = { conversation_id: string; assigned_to: string };
-export type TypingEvent = { conversation_id: string; sender_type: string };
-export type AgentStatus = { agent_id: string; status: 'online' | 'offline' };

@@ -1,17 +1,17 @@
 // Message rendering for the widget. Every piece of message data goes through textContent or a
 // checked attribute: no message ever becomes HTML, and only http(s) URLs are ever used.
 
-export type WidgetMessage = {
-  id: string;
-  conversation_id?: string;
-  sender_type: 'end_user' | 'agent' | 'bot' | string;
-  sender_id?: string | null;
-  content_type: string;
-  content: string;
-  rich_media: unknown;
-  client_msg_id?: string | null;
-  created_at: string;
-};
+import type { MessageReceived } from '../../realtime/realtime.contract.js';
+
+/**
+ * A message as the widget shows it: `message_received` (the contract's type), the widget history
+ * (which leaves out `session_id`), or the visitor's own text still being sent (not stored yet).
+ */
+export type WidgetMessage = Pick<
+  MessageReceived,
+  'id' | 'sender_type' | 'content_type' | 'content' | 'rich_media' | 'created_at'
+> &
+  Partial<Pick<MessageReceived, 'conversation_id' | 'sender_id' | 'client_msg_id'>>;
 
 type Button = { label: string; value: string };
 type Rich = {

@@ -1,7 +1,12 @@
 // The chat page inside the iframe: history, Socket.IO both ways, typing, an outbox that survives
 // disconnects (and reloads) and is delivered exactly once thanks to `client_msg_id`, and the
 // postMessage bridge to the host page.
-import { io } from 'socket.io-client';
+import { io, type Socket } from 'socket.io-client';
+import type {
+  ClientToServerEvents,
+  JoinConversationPayload,
+  ServerToClientEvents,
+} from '../../realtime/realtime.contract.js';
 import {
   CLOSE,
   MINIMIZE,
@@ -208,7 +213,7 @@ function emitPending(p: Pending): void {
       external_id: config.external_id,
       client_msg_id: p.client_msg_id,
     },
-    (res?: { ok?: boolean; message?: WidgetMessage }) => {
+    (res) => {
       // The stored message, in case the room's echo was missed (it is shown once either way).
       if (res?.ok && res.message) show(res.message);
     },
@@ -229,7 +234,7 @@ function send(text: string): void {
 
 // ---- Socket.IO ------------------------------------------------------------------------------
 
-const socket = io({ reconnectionDelayMax: 5000 });
+const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io({ reconnectionDelayMax: 5000 });
 
 function flushOutbox(): void {
   for (const p of outbox) emitPending(p);
@@ -257,7 +262,7 @@ socket.on('connect', () => {
     flushed = true;
     flushOutbox();
   };
-  const join: Record<string, string> = { conversation_id: conversationId, external_id: config.external_id };
+  const join: JoinConversationPayload = { conversation_id: conversationId, external_id: config.external_id };
   if (lastMessageId) join.last_message_id = lastMessageId;
   // The send's echo comes through the room, so join first; flush on the acknowledgement, or
   // shortly after if the server does not acknowledge (a stored copy then comes via catch-up).
@@ -287,24 +292,24 @@ socket.on('connect_error', () => {
   if (!socket.active) retryLater();
 });
 
-socket.on('message_received', (m: WidgetMessage) => {
+socket.on('message_received', (m) => {
   if (m?.conversation_id && m.conversation_id !== conversationId) return;
   show(m);
 });
 
 let typingTimer: ReturnType<typeof setTimeout> | undefined;
-socket.on('typing_indicator', (e: { conversation_id?: string; sender_type?: string }) => {
+socket.on('typing_indicator', (e) => {
   if (e?.conversation_id !== conversationId || e.sender_type === 'end_user') return;
   typingLine.textContent = e.sender_type === 'bot' ? 'The assistant is typing…' : 'An agent is typing…';
   clearTimeout(typingTimer);
   typingTimer = setTimeout(() => (typingLine.textContent = ''), TYPING_SHOWN_MS);
 });
 
-socket.on('typing_cleared', (e: { conversation_id?: string }) => {
+socket.on('typing_cleared', (e) => {
   if (e?.conversation_id === conversationId) typingLine.textContent = '';
 });
 
-socket.on('error', (e: { message?: string }) => {
+socket.on('error', (e) => {
   flash(typeof e?.message === 'string' ? e.message : 'Something went wrong');
 });
 

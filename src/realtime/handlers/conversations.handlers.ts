@@ -1,0 +1,50 @@
+import { messageEventDto } from '../../conversations/conversations.dto.js';
+import { conversationRef, joinConversationSchema } from '../realtime.schemas.js';
+import { convRoom, queueRoomsFor } from '../rooms.js';
+import type { HandlerDeps, SocketContext } from './socket.context.js';
+
+/** Conversation rooms and the queue: join_conversation, leave_conversation, claim_conversation, join_queue. */
+export function registerConversationHandlers(
+  ctx: SocketContext,
+  { services }: Pick<HandlerDeps, 'services'>,
+) {
+  const { socket, on } = ctx;
+
+  on('join_conversation', joinConversationSchema, async (input) => {
+    if (input.external_id !== undefined) {
+      await ctx.joinAsEndUser(await ctx.requireEndUser(input.conversation_id, input.external_id));
+    } else {
+      const agent = await ctx.requireAgent();
+      await services.conversations.requireForAgent(agent, input.conversation_id);
+      await socket.join(convRoom(input.conversation_id));
+    }
+    // Reconnect catch-up: joined first, so nothing falls between the query and the room.
+    let missed = 0;
+    if (input.last_message_id) {
+      const rows = await services.messages.since(input.conversation_id, input.last_message_id);
+      for (const m of rows) socket.emit('message_received', messageEventDto(m));
+      missed = rows.length;
+    }
+    return { conversation_id: input.conversation_id, missed };
+  });
+
+  on('leave_conversation', conversationRef, async ({ conversation_id }) => {
+    await socket.leave(convRoom(conversation_id));
+    await ctx.leaveAsEndUser(conversation_id);
+    return { conversation_id };
+  });
+
+  on('claim_conversation', conversationRef, async ({ conversation_id }) => {
+    const agent = await ctx.requireAgent();
+    const result = await services.conversations.assign(agent, conversation_id);
+    // The listener joins every tab of the agent; this one is joined before the ack.
+    await socket.join(convRoom(conversation_id));
+    return { conversation_id, ...result };
+  });
+
+  on('join_queue', null, async () => {
+    const agent = await ctx.requireAgent();
+    await socket.join(queueRoomsFor(agent));
+    return {};
+  });
+}

@@ -1,0 +1,43 @@
+import { messageEventDto } from '../../conversations/conversations.dto.js';
+import { markReadSchema, sendMessageSchema } from '../../messages/messages.schemas.js';
+import { convRoom } from '../rooms.js';
+import { Dropped, type HandlerDeps, type SocketContext } from './socket.context.js';
+
+/** Writing and reading messages: send_message, mark_read. */
+export function registerMessageHandlers(
+  ctx: SocketContext,
+  { services, limiter }: Pick<HandlerDeps, 'services' | 'limiter'>,
+) {
+  const { socket, on } = ctx;
+
+  // Validation first (the message service's schema, rich media included, in one pass), then who
+  // is sending, then the end-user limit, then the store.
+  on('send_message', sendMessageSchema, async (input) => {
+    if (input.sender_type === 'end_user') {
+      const actor = await ctx.requireEndUser(input.conversation_id, input.external_id);
+      if (!(await limiter.allow(actor.organizationId, actor.externalId))) {
+        throw new Dropped('Too many messages; this one was dropped');
+      }
+      const { message, duplicate } = await services.messages.send(actor, input);
+      await ctx.joinAsEndUser(actor);
+      return { message: messageEventDto(message), duplicate };
+    }
+    const agent = await ctx.requireAgent();
+    const { message, duplicate } = await services.messages.send(agent, input);
+    await socket.join(convRoom(input.conversation_id));
+    return { message: messageEventDto(message), duplicate };
+  });
+
+  on('mark_read', markReadSchema, async (input) => {
+    // The reader is the end user if this socket speaks for one here, else the agent.
+    const asEndUser = input.external_id !== undefined || ctx.speaksForEndUser(input.conversation_id);
+    const actor = asEndUser
+      ? await ctx.requireEndUser(input.conversation_id, input.external_id)
+      : await ctx.requireAgent();
+    const result = await services.messages.markRead(actor, {
+      conversation_id: input.conversation_id,
+      message_ids: input.message_ids,
+    });
+    return { ...result };
+  });
+}

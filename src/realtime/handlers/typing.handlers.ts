@@ -1,0 +1,34 @@
+import { typingSchema } from '../realtime.schemas.js';
+import { convRoom } from '../rooms.js';
+import { typistKey } from '../typing.js';
+import type { HandlerDeps, SocketContext } from './socket.context.js';
+
+/** Typing indicators: user_typing; a socket's indicators end when it disconnects. */
+export function registerTypingHandlers(
+  ctx: SocketContext,
+  { services, typing }: Pick<HandlerDeps, 'services' | 'typing'>,
+) {
+  const { socket, on } = ctx;
+
+  on('user_typing', typingSchema, async (input) => {
+    let typist: string;
+    if (input.sender_type === 'end_user') {
+      const actor = await ctx.requireEndUser(input.conversation_id, input.external_id);
+      typist = typistKey('end_user', actor.externalId);
+    } else {
+      const agent = await ctx.requireAgent();
+      if (!socket.rooms.has(convRoom(input.conversation_id))) {
+        await services.conversations.requireForAgent(agent, input.conversation_id);
+      }
+      typist = typistKey('agent', agent.userId);
+    }
+    socket.to(convRoom(input.conversation_id)).emit('typing_indicator', {
+      conversation_id: input.conversation_id,
+      sender_type: input.sender_type,
+    });
+    typing.touch(input.conversation_id, typist, socket.id);
+    return {};
+  });
+
+  socket.on('disconnect', () => typing.dropSocket(socket.id));
+}

@@ -1,0 +1,219 @@
+// The Socket.IO wire contract: every event, its payload and its acknowledgement, in one place
+// (socket.io `examples/typescript-example`). The server is `new Server<ClientToServerEvents,
+// ServerToClientEvents, InterServerEvents, SocketData>`; the inbox and the widget import this
+// module type-only, so it must stay types only: nothing here exists at runtime.
+// Event names and payload fields are the spec's; events and fields the spec does not list are
+// marked as ours.
+
+import type { ErrorCode } from '../shared/errors.js';
+
+// ---- shared pieces ------------------------------------------------------------------------------
+
+/** Who writes on the chat gateways (`send_message`, `user_typing`). */
+export type ClientSenderType = 'end_user' | 'agent';
+/** Who a stored message is from. */
+export type MessageSenderType = ClientSenderType | 'bot' | 'system';
+export type ContentType = 'text' | 'image' | 'file' | 'quick_button' | 'carousel' | 'dropdown';
+/**
+ * Structured payload of a non-text message (the spec's Rich Media Types); its shape depends on
+ * `content_type` and is checked on write, so clients still read each field defensively.
+ */
+export type RichMedia = Record<string, unknown>;
+
+/**
+ * Client → server payloads are JSON objects; some native clients send them as a JSON string of
+ * that object, which the server accepts too.
+ */
+export type Wire<T> = T | string;
+
+/** What every acknowledgement of a failed event says (the same text comes as the `error` event). */
+export type AckError = {
+  ok: false;
+  /**
+   * A code of `shared/errors.ts`; `rate_limited` when an end user's message was dropped (no
+   * `error` event then), `unavailable` while the server shuts down.
+   */
+  error: ErrorCode;
+  message: string;
+};
+/** The acknowledgement of a client → server event: `{ ok: true, ...reply }` or the failure. */
+export type Ack<Reply extends object> = ({ ok: true } & Reply) | AckError;
+export type AckCallback<Reply extends object> = (ack: Ack<Reply>) => void;
+
+// ---- client → server ----------------------------------------------------------------------------
+
+export type ConversationRef = { conversation_id: string };
+
+/** End users prove themselves with `external_id`; agents by their session cookie. */
+export type JoinConversationPayload = {
+  conversation_id: string;
+  external_id?: string;
+  /** Ours: reconnect catch-up; every message after this one is sent again, in order. */
+  last_message_id?: string;
+};
+/** `missed`: messages replayed (as `message_received`) after `last_message_id`. */
+export type JoinConversationReply = { conversation_id: string; missed: number };
+
+export type LeaveConversationPayload = ConversationRef;
+export type LeaveConversationReply = ConversationRef;
+
+export type SendMessagePayload = {
+  conversation_id: string;
+  /** May be empty when `rich_media` is given. */
+  content?: string;
+  /** Default `text`. */
+  content_type?: ContentType;
+  rich_media?: RichMedia | null;
+  sender_type: ClientSenderType;
+  /** Required for `end_user` until the conversation is joined on this socket. */
+  external_id?: string;
+  /** Ours: idempotency key; a retry with the same key answers the stored message. */
+  client_msg_id?: string;
+};
+/** The stored message; `duplicate` when `client_msg_id` had been stored before. */
+export type SendMessageReply = { message: MessageReceived; duplicate: boolean };
+
+export type ClaimConversationPayload = ConversationRef;
+/** The open session, now on the agent (the REST assign answer plus `conversation_id`). */
+export type ClaimConversationReply = {
+  conversation_id: string;
+  id: string;
+  session_id: string;
+  assigned_agent_id: string;
+  assigned_at: string;
+};
+
+/** `join_queue` and `user_typing` answer nothing but `ok`. */
+export type EmptyReply = Record<never, never>;
+
+/** Agents online in the organization now (each also arrives as `agent_status_changed`). */
+export type JoinOrgPresenceReply = { online: string[] };
+
+export type UserTypingPayload = {
+  conversation_id: string;
+  sender_type: ClientSenderType;
+  external_id?: string;
+};
+
+/** The reader is the end user when `external_id` is given or the socket joined as one. */
+export type MarkReadPayload = {
+  conversation_id: string;
+  message_ids: string[];
+  external_id?: string;
+};
+/** `message_ids`: those newly read (the reader's own messages and earlier reads are skipped). */
+export type MarkReadReply = {
+  conversation_id: string;
+  message_ids: string[];
+  reader_id: string;
+  read_at: string;
+};
+
+/** The success part of each event's acknowledgement. */
+export interface ClientEventReplies {
+  join_conversation: JoinConversationReply;
+  leave_conversation: LeaveConversationReply;
+  send_message: SendMessageReply;
+  claim_conversation: ClaimConversationReply;
+  join_queue: EmptyReply;
+  join_org_presence: JoinOrgPresenceReply;
+  user_typing: EmptyReply;
+  mark_read: MarkReadReply;
+}
+
+export interface ClientToServerEvents {
+  join_conversation: (
+    payload: Wire<JoinConversationPayload>,
+    ack?: AckCallback<JoinConversationReply>,
+  ) => void;
+  leave_conversation: (
+    payload: Wire<LeaveConversationPayload>,
+    ack?: AckCallback<LeaveConversationReply>,
+  ) => void;
+  send_message: (payload: Wire<SendMessagePayload>, ack?: AckCallback<SendMessageReply>) => void;
+  claim_conversation: (
+    payload: Wire<ClaimConversationPayload>,
+    ack?: AckCallback<ClaimConversationReply>,
+  ) => void;
+  join_queue: (ack?: AckCallback<EmptyReply>) => void;
+  join_org_presence: (ack?: AckCallback<JoinOrgPresenceReply>) => void;
+  user_typing: (payload: Wire<UserTypingPayload>, ack?: AckCallback<EmptyReply>) => void;
+  mark_read: (payload: Wire<MarkReadPayload>, ack?: AckCallback<MarkReadReply>) => void;
+}
+
+// ---- server → client ----------------------------------------------------------------------------
+
+/** `message_received`, to `conv:{id}`: the spec's fields plus `client_msg_id` for de-duplication. */
+export type MessageReceived = {
+  id: string;
+  conversation_id: string;
+  session_id: string;
+  sender_type: MessageSenderType;
+  /** external_id for end users; the user id for agents. */
+  sender_id: string;
+  content_type: ContentType;
+  content: string;
+  rich_media: RichMedia | null;
+  client_msg_id: string | null;
+  created_at: string;
+};
+
+/** `conversation_updated`, to the queue rooms: a new support interaction began. */
+export type ConversationUpdated = {
+  conversation_id: string;
+  sender_type: MessageSenderType;
+  content_type: ContentType;
+  content: string;
+};
+
+/** `conversation_assigned`, to the queue rooms. */
+export type ConversationAssigned = { conversation_id: string; assigned_to: string };
+
+/** Ours: `conversation_resolved`, to `conv:{id}` and the queue rooms. */
+export type ConversationResolved = { conversation_id: string; session_id: string; resolved_at: string };
+
+/** Ours: `conversation_tagged`, to the queue rooms only (tags are internal). */
+export type ConversationTagged = { conversation_id: string; session_id: string; tags: string[] };
+
+/** Ours: `messages_read`, to `conv:{id}` (the spec reserves `mark_read` without a reply event). */
+export type MessagesRead = {
+  conversation_id: string;
+  message_ids: string[];
+  reader_type: ClientSenderType;
+  reader_id: string;
+  read_at: string;
+};
+
+/** `typing_indicator`, to `conv:{id}` except the typist; `bot` is reserved for automated replies. */
+export type TypingIndicator = { conversation_id: string; sender_type: ClientSenderType | 'bot' };
+
+/** `typing_cleared`, to `conv:{id}`: the typist sent, went silent, or left. */
+export type TypingCleared = { conversation_id: string };
+
+export type AgentStatus = 'online' | 'offline';
+/** `agent_status_changed`, to `org:{org_id}:presence`. */
+export type AgentStatusChanged = { agent_id: string; status: AgentStatus };
+
+/** `error`, to the sender only: the reason an event failed. */
+export type SocketError = { message: string };
+
+export interface ServerToClientEvents {
+  message_received: (message: MessageReceived) => void;
+  conversation_updated: (event: ConversationUpdated) => void;
+  conversation_assigned: (event: ConversationAssigned) => void;
+  conversation_resolved: (event: ConversationResolved) => void;
+  conversation_tagged: (event: ConversationTagged) => void;
+  messages_read: (event: MessagesRead) => void;
+  typing_indicator: (event: TypingIndicator) => void;
+  typing_cleared: (event: TypingCleared) => void;
+  agent_status_changed: (event: AgentStatusChanged) => void;
+  error: (event: SocketError) => void;
+}
+
+// ---- between nodes --------------------------------------------------------------------------------
+
+/** Nodes talk only through the adapter's broadcasts: no events of their own. */
+export type InterServerEvents = Record<never, never>;
+
+/** What other nodes may read about a socket (`fetchSockets()`); plain data only. */
+export type SocketData = { userId?: string; organizationId?: string };
