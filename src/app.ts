@@ -1,14 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { Server as SocketServer } from 'socket.io';
+import type { RealtimeServer } from './realtime/realtime.types.js';
 import express from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Config } from './config.js';
-import { createAgentService } from './agents/agents.service.js';
-import { createChannelService } from './channels/channels.service.js';
-import { createConversationService } from './conversations/conversations.service.js';
-import { createMessageService } from './messages/messages.service.js';
+import { createServices, type Services } from './services.js';
 import { demoRoutes } from './demo/demo.routes.js';
 import { healthRoutes, type Probe } from './health/health.routes.js';
 import type { Database } from './shared/db.js';
@@ -21,44 +18,18 @@ import { createPassport } from './auth/auth.passport.js';
 import { createLoginLimiter } from './auth/auth.ratelimit.js';
 import { authRoutes } from './auth/auth.routes.js';
 import { agentApi, requireRole } from './auth/auth.middleware.js';
-import { createApiKeyService } from './apikeys/apikeys.service.js';
 import { apiKeyRoutes } from './apikeys/apikeys.routes.js';
 import { conversationRoutes } from './conversations/conversations.routes.js';
 import { widgetHistoryRoutes } from './conversations/widget-history.routes.js';
 import { inboxRoutes } from './inbox/inbox.routes.js';
-import { dashboardApiRoutes } from './dashboard/dashboard.routes.js';
-import { createDashboardService } from './dashboard/dashboard.service.js';
+import { channelRoutes } from './channels/channels.routes.js';
+import { teamRoutes } from './agents/agents.routes.js';
+import { dashboardRoutes } from './dashboard/dashboard.routes.js';
 import { createRealtime, type Realtime } from './realtime/realtime.js';
 import { mobileAdminRoutes, mobilePublicRoutes } from './mobile/mobile.routes.js';
-import { createMobileService } from './mobile/mobile.service.js';
 import { createPush, type Push } from './push/push.js';
 import type { Redis } from './shared/redis.js';
-import { createTenantService } from './tenants/tenants.service.js';
 import { widgetRoutes } from './widget/widget.routes.js';
-import { createWidgetService } from './widget/widget.service.js';
-
-export type Services = ReturnType<typeof createServices>;
-
-/** Every domain service, wired to its explicit dependencies. */
-export function createServices({
-  database,
-  config,
-  bus,
-}: {
-  database: Database;
-  config: Config;
-  bus: EventBus;
-}) {
-  const db = database.prisma;
-  return {
-    tenants: createTenantService({ db, encryptionKey: config.encryptionKey, bus }),
-    agents: createAgentService({ db }),
-    channels: createChannelService({ db }),
-    conversations: createConversationService({ db, bus }),
-    messages: createMessageService({ db, query: database.query, bus }),
-    apiKeys: createApiKeyService({ db }),
-  };
-}
 
 export type AppDeps = {
   config: Config;
@@ -73,7 +44,7 @@ const REQUEST_ID = /^[\w.:-]{1,64}$/;
 export type App = {
   app: express.Express;
   server: Server;
-  io: SocketServer;
+  io: RealtimeServer;
   /** The Socket.IO gateway's own handle (counters such as dropped end-user messages). */
   realtime: Realtime;
   /** Push notifications: queued from the start; `push.start()` runs the sender (the server does). */
@@ -139,16 +110,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
   // Browser bundles: pages link them with ?v=<mtime>, so revalidating is cheap and never stale.
   app.use('/build', express.static(`${paths.public}/build`, { maxAge: 0 }));
   app.use(demoRoutes({ publicUrl: config.publicUrl }));
-  // The public widget (embed.js, the iframe page): no agent session, so it sits before it.
-  app.use(widgetRoutes({ widget: createWidgetService(services), redis }));
-  // Native apps: open a conversation, register push tokens. Public (no cookie), rate-limited.
-  const mobile = createMobileService({
-    db: database.prisma,
-    encryptionKey: config.encryptionKey,
-    channels: services.channels,
-    conversations: services.conversations,
-  });
-  app.use('/api/mobile', mobilePublicRoutes(mobile, redis));
+  // Public, before the agent session: the widget (embed.js, the iframe page) and native apps
+  // (open a conversation, register push tokens); both rate-limited per IP and target.
+  app.use(widgetRoutes({ widget: services.widget, redis }));
+  app.use('/api/mobile', mobilePublicRoutes(services, redis));
 
   // Everything below knows the agent's session.
   const sessions = createSessionMiddleware({ config, db: database.prisma, redis });
@@ -160,17 +125,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
   app.use(widgetHistoryRoutes(services));
   app.use('/api/conversations', ...agentApi, conversationRoutes(services));
   app.use('/api/api-keys', ...agentApi, apiKeyRoutes(services));
-  const dashboard = createDashboardService({
-    db: database.prisma,
-    bus,
-    channels: services.channels,
-    agents: services.agents,
-    conversations: services.conversations,
-    messages: services.messages,
-  });
-  app.use(dashboardApiRoutes({ dashboard }));
-  app.use('/api/mobile/channels', ...agentApi, requireRole('admin'), mobileAdminRoutes(mobile));
-  app.use(inboxRoutes());
+  app.use(channelRoutes(services));
+  app.use(teamRoutes(services));
+  app.use('/api/mobile/channels', ...agentApi, requireRole('admin'), mobileAdminRoutes(services));
+  app.use(inboxRoutes(services));
+  app.use(dashboardRoutes());
 
   app.use(notFoundHandler);
   app.use(errorHandler);
@@ -185,7 +144,14 @@ export async function createApp(deps: AppDeps): Promise<App> {
     config,
     logger,
   });
-  const push = createPush({ db: database.prisma, config, logger, bus, io: realtime.io, mobile });
+  const push = createPush({
+    db: database.prisma,
+    config,
+    logger,
+    bus,
+    endUsers: realtime.endUsers,
+    credentials: services.push,
+  });
   return {
     app,
     server,

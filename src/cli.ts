@@ -1,6 +1,9 @@
 import { parseArgs } from 'node:util';
 import { ZodError } from 'zod';
-import { createServices } from './app.js';
+import { createAgentSchema } from './agents/agents.schemas.js';
+import { createEmbedTokenSchema } from './channels/channels.schemas.js';
+import { createServices } from './services.js';
+import { createOrganizationSchema } from './tenants/tenants.schemas.js';
 import { ConfigError, loadConfig } from './config.js';
 import { DatabaseInUseError, openDatabase, type Database } from './shared/db.js';
 import { AppError } from './shared/errors.js';
@@ -48,29 +51,32 @@ async function run(command: string, o: Options, database: Database): Promise<Rec
   const services = createServices({ database, config, bus: createEventBus(() => {}) });
   switch (command) {
     case 'create-org': {
-      const { organization } = await services.tenants.createOrganization({
-        name: String(o.name),
-        allowedOrigins: list(o.origins),
-      });
+      const { organization } = await services.tenants.createOrganization(
+        createOrganizationSchema.parse({ name: o.name, allowedOrigins: list(o.origins) }),
+      );
       return { organization_id: organization.id };
     }
     case 'create-agent': {
-      const user = await services.agents.createAgent({
-        organizationId: String(o.org),
-        email: String(o.email),
-        password: String(o.password),
-        role: String(o.role) as 'agent',
-        displayName: typeof o.name === 'string' ? o.name : undefined,
-      });
+      const user = await services.agents.createAgent(
+        createAgentSchema.parse({
+          organizationId: o.org,
+          email: o.email,
+          password: o.password,
+          role: o.role,
+          displayName: o.name,
+        }),
+      );
       return { user_id: user.id };
     }
     case 'create-embed-token': {
-      const r = await services.channels.createEmbedToken({
-        organizationId: String(o.org),
-        botId: typeof o.bot === 'string' ? o.bot : undefined,
-        name: typeof o.name === 'string' ? o.name : undefined,
-        allowedOrigins: list(o.origins),
-      });
+      const r = await services.channels.createEmbedToken(
+        createEmbedTokenSchema.parse({
+          organizationId: o.org,
+          botId: o.bot,
+          name: o.name,
+          allowedOrigins: list(o.origins),
+        }),
+      );
       return { token: r.token, channel_id: r.channelId, bot_id: r.botId };
     }
   }

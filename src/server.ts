@@ -37,7 +37,7 @@ const app = await createApp({ config, logger, database, redis });
 const { server } = app;
 
 const firstRun = await ensureFirstRun({
-  db: database.prisma,
+  database,
   encryptionKey: config.encryptionKey,
   bus: app.bus,
 });

@@ -4,7 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { createServices } from '../../src/app.js';
+import { sendMessageSchema } from '../../src/messages/messages.schemas.js';
+import { createServices } from '../../src/services.js';
 import { loadConfig } from '../../src/config.js';
 import { openPostgres } from '../../src/shared/db.js';
 import type { EndUserActor } from '../../src/shared/auth/actor.js';
@@ -49,11 +50,14 @@ export async function ormBaseline(url: string, s: Seed, n: number, concurrency =
         externalId: v.externalId,
       };
       // Opens the session the rows belong to.
-      const first = await services.messages.send(actor, {
-        conversation_id: v.conversationId,
-        content: 'warm-up',
-        sender_type: 'end_user',
-      });
+      const first = await services.messages.send(
+        actor,
+        sendMessageSchema.parse({
+          conversation_id: v.conversationId,
+          content: 'warm-up',
+          sender_type: 'end_user',
+        }),
+      );
       convs.push({ v, actor, sessionId: first.message.sessionId });
     }
     const pick = (i: number) => convs[i % convs.length]!;
@@ -91,13 +95,17 @@ export async function ormBaseline(url: string, s: Seed, n: number, concurrency =
       });
     };
     const prismaCreate = (i: number, tag: string) => database.prisma.message.create({ data: row(tag, i) });
+    // As a gateway calls it: the payload parsed, then the service.
     const serviceSend = (i: number, tag: string) =>
-      services.messages.send(pick(i).actor, {
-        conversation_id: pick(i).v.conversationId,
-        content: `orm ${tag} ${i}`,
-        sender_type: 'end_user',
-        client_msg_id: `orm-${tag}-${i}`,
-      });
+      services.messages.send(
+        pick(i).actor,
+        sendMessageSchema.parse({
+          conversation_id: pick(i).v.conversationId,
+          content: `orm ${tag} ${i}`,
+          sender_type: 'end_user',
+          client_msg_id: `orm-${tag}-${i}`,
+        }),
+      );
     await timed(100, concurrency, (i) => pgInsert(i, 'pgw'));
     await timed(100, concurrency, (i) => prismaCreate(i, 'prw'));
     await timed(100, concurrency, (i) => serviceSend(i, 'svw'));

@@ -2,8 +2,8 @@
 // its agents and one conversation per visitor, counted afterwards, dropped at the end.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { loginAgent as loginAs } from '../../test/helpers/app.js';
-import { createServices } from '../../src/app.js';
+import { loginAgent as loginAs } from '../../test/helpers/http.js';
+import { createServices } from '../../src/services.js';
 import { loadConfig } from '../../src/config.js';
 import { openPostgres, type Database } from '../../src/shared/db.js';
 import { createEventBus } from '../../src/shared/events.js';
@@ -60,10 +60,15 @@ export async function seed(
   const services = createServices({ database: db.database, config, bus: createEventBus(() => {}) });
   const { organization } = await services.tenants.createOrganization({
     name: 'Benchmark',
+    allowedOrigins: [],
     rateLimitPerMin: 100_000,
   });
   const organizationId = organization.id;
-  const { channelId } = await services.channels.createEmbedToken({ organizationId });
+  const { channelId } = await services.channels.createEmbedToken({
+    organizationId,
+    name: 'Benchmark',
+    allowedOrigins: [],
+  });
   // Password hashing runs on libuv's threads: a few at a time use both cores.
   const agentRows = await mapLimit(
     Array.from({ length: agents }, (_, i) => i),

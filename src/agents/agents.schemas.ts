@@ -1,19 +1,46 @@
 import { z } from 'zod';
-import { displayName, uuid } from '../shared/validation.js';
+import { displayName, routingKey, uuid } from '../shared/validation.js';
 
 export const roles = ['owner', 'admin', 'agent'] as const;
 
 export const password = z.string().min(8, 'must be at least 8 characters').max(256);
 
+const email = z
+  .email({ error: 'must be an email address' })
+  .max(254)
+  .transform((e) => e.toLowerCase());
+
+const role = z.enum(roles, { error: `must be one of ${roles.join(', ')}` });
+
+/** An agent from the operator CLI (or a test). */
 export const createAgentSchema = z.object({
   organizationId: uuid,
-  email: z
-    .email({ error: 'must be an email address' })
-    .max(254)
-    .transform((e) => e.toLowerCase()),
+  email,
   password,
-  role: z.enum(roles, { error: `must be one of ${roles.join(', ')}` }).default('agent'),
+  role: role.default('agent'),
   displayName: displayName.optional(),
-  routingKeys: z.array(z.string().trim().min(1).max(100)).max(100).default([]),
+  routingKeys: z.array(routingKey).max(100).default([]),
 });
-export type CreateAgentInput = z.input<typeof createAgentSchema>;
+export type CreateAgent = z.output<typeof createAgentSchema>;
+
+/** `POST /api/team`. */
+export const addMemberBodySchema = z.strictObject({
+  email,
+  password,
+  role: role.default('agent'),
+  display_name: displayName.optional(),
+});
+export type AddMemberBody = z.output<typeof addMemberBodySchema>;
+
+/** `PATCH /api/team/<id>`. */
+export const updateMemberBodySchema = z
+  .strictObject({
+    role: role.optional(),
+    status: z.enum(['active', 'deactivated'], { error: 'must be active or deactivated' }).optional(),
+    display_name: displayName.optional(),
+  })
+  .refine((b) => b.role ?? b.status ?? b.display_name, {
+    message: 'give role, status or display_name',
+    path: ['role'],
+  });
+export type UpdateMemberBody = z.output<typeof updateMemberBodySchema>;

@@ -1,13 +1,48 @@
-import type { AgentActor } from '../shared/auth/actor.js';
+import { hasRole, type AgentActor } from '../shared/auth/actor.js';
 import type { Db } from '../shared/db.js';
 import { hashPassword } from '../shared/crypto.js';
 import { AppError } from '../shared/errors.js';
-import { createAgentSchema, type CreateAgentInput } from './agents.schemas.js';
+import type { EventBus } from '../shared/events.js';
+import type { AddMemberBody, CreateAgent, UpdateMemberBody } from './agents.schemas.js';
 
 export type AgentService = ReturnType<typeof createAgentService>;
 
-export function createAgentService({ db }: { db: Db }) {
+/**
+ * Agents and their team: who may sign in, with which role and queues. Team calls are scoped to
+ * the actor's organization (another tenant's member is "not found"); role gates are the routes'.
+ */
+export function createAgentService({ db, bus }: { db: Db; bus: EventBus }) {
+  /** Adds an agent to an organization. The email must be new to the whole platform. */
+  async function createAgent(data: CreateAgent) {
+    const org = await db.organization.findUnique({
+      where: { id: data.organizationId },
+      select: { id: true },
+    });
+    if (!org) throw new AppError('organization/not_found', 'Organization not found');
+    if (await db.user.findUnique({ where: { email: data.email }, select: { id: true } })) {
+      throw new AppError('user/email_taken', `An account with email ${data.email} already exists`);
+    }
+    return db.user.create({
+      data: {
+        organizationId: data.organizationId,
+        email: data.email,
+        passwordHash: await hashPassword(data.password),
+        role: data.role,
+        displayName: data.displayName ?? data.email.split('@')[0]!,
+        routingKeys: data.routingKeys,
+      },
+    });
+  }
+
+  async function requireMember(actor: AgentActor, id: string) {
+    const user = await db.user.findFirst({ where: { id, organizationId: actor.organizationId } });
+    if (!user) throw new AppError('not_found', 'Team member not found');
+    return user;
+  }
+
   return {
+    createAgent,
+
     /** The actor for a signed-in user id, or null if the user is gone or deactivated. */
     async actorFor(userId: string): Promise<AgentActor | null> {
       const u = await db.user.findUnique({ where: { id: userId } });
@@ -22,27 +57,56 @@ export function createAgentService({ db }: { db: Db }) {
       };
     },
 
-    /** Adds an agent to an organization. The email must be new to the whole platform. */
-    async createAgent(input: CreateAgentInput) {
-      const data = createAgentSchema.parse(input);
-      const org = await db.organization.findUnique({
-        where: { id: data.organizationId },
-        select: { id: true },
+    /** The team, by name: admins see everyone, agents only active members. */
+    async listTeam(actor: AgentActor) {
+      const users = await db.user.findMany({
+        where: { organizationId: actor.organizationId },
+        orderBy: [{ displayName: 'asc' }, { id: 'asc' }],
       });
-      if (!org) throw new AppError('organization/not_found', 'Organization not found');
-      if (await db.user.findUnique({ where: { email: data.email }, select: { id: true } })) {
-        throw new AppError('user/email_taken', `An account with email ${data.email} already exists`);
+      return hasRole(actor, 'admin') ? users : users.filter((u) => u.status === 'active');
+    },
+
+    /** Admins add agents and admins; only an owner makes another owner. */
+    async addMember(actor: AgentActor, input: AddMemberBody) {
+      if (input.role === 'owner' && !hasRole(actor, 'owner')) {
+        throw new AppError('auth/forbidden', 'Only an owner can add an owner');
       }
-      return db.user.create({
+      return createAgent({
+        organizationId: actor.organizationId,
+        email: input.email,
+        password: input.password,
+        role: input.role,
+        displayName: input.display_name,
+        routingKeys: [],
+      });
+    },
+
+    /**
+     * Changes a member's role, status or name. Nobody changes their own role or status (so an
+     * organization can't lock itself out), and only owners touch owners. Deactivating publishes
+     * `agent.deactivated` (their sockets are closed).
+     */
+    async updateMember(actor: AgentActor, id: string, input: UpdateMemberBody) {
+      const user = await requireMember(actor, id);
+      const changesAccess = input.role !== undefined || input.status !== undefined;
+      if (changesAccess && user.id === actor.userId) {
+        throw new AppError('auth/forbidden', 'You cannot change your own role or status');
+      }
+      if ((user.role === 'owner' || input.role === 'owner') && !hasRole(actor, 'owner')) {
+        throw new AppError('auth/forbidden', 'Only an owner can change an owner or make one');
+      }
+      const updated = await db.user.update({
+        where: { id: user.id },
         data: {
-          organizationId: data.organizationId,
-          email: data.email,
-          passwordHash: await hashPassword(data.password),
-          role: data.role,
-          displayName: data.displayName ?? data.email.split('@')[0]!,
-          routingKeys: data.routingKeys,
+          ...(input.role ? { role: input.role } : {}),
+          ...(input.status ? { status: input.status } : {}),
+          ...(input.display_name ? { displayName: input.display_name } : {}),
         },
       });
+      if (input.status === 'deactivated' && user.status !== 'deactivated') {
+        bus.publish('agent.deactivated', { organizationId: user.organizationId, userId: user.id });
+      }
+      return updated;
     },
   };
 }

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { agentOf, requireRole } from '../auth/auth.middleware.js';
-import { idParamsSchema } from '../conversations/conversations.routes.js';
+import { idParams } from '../shared/validation.js';
 import { valid, validate } from '../shared/http.js';
 import { createApiKeySchema } from './apikeys.schemas.js';
 import type { ApiKeyService } from './apikeys.service.js';
@@ -22,8 +22,8 @@ export function apiKeyRoutes(deps: { apiKeys: ApiKeyService }): Router {
     res.status(201).json(await apiKeys.create(agentOf(req), valid(req, 'body', createApiKeySchema)));
   });
 
-  router.delete('/:id', validate('params', idParamsSchema), async (req, res) => {
-    const { id } = valid(req, 'params', idParamsSchema);
+  router.delete('/:id', validate('params', idParams), async (req, res) => {
+    const { id } = valid(req, 'params', idParams);
     res.json(await apiKeys.revoke(agentOf(req), id));
   });
 

@@ -3,7 +3,7 @@ import type { AgentActor } from '../shared/auth/actor.js';
 import type { Db } from '../shared/db.js';
 import { randomToken, sha256Hex } from '../shared/crypto.js';
 import { AppError } from '../shared/errors.js';
-import { createApiKeySchema, type CreateApiKeyInput } from './apikeys.schemas.js';
+import type { CreateApiKey } from './apikeys.schemas.js';
 
 export type ApiKeyService = ReturnType<typeof createApiKeyService>;
 
@@ -36,8 +36,7 @@ export function apiKeyDto(k: ApiKey) {
 export function createApiKeyService({ db }: { db: Db }) {
   return {
     /** Creates a key; the result's `key` is the only time the secret is ever visible. */
-    async create(actor: AgentActor, input: CreateApiKeyInput) {
-      const { name } = createApiKeySchema.parse(input);
+    async create(actor: AgentActor, { name }: CreateApiKey) {
       const active = await db.apiKey.count({
         where: { organizationId: actor.organizationId, revokedAt: null },
       });

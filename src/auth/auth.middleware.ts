@@ -3,6 +3,7 @@ import { csrfSync } from 'csrf-sync';
 import type { UserRole } from '../generated/prisma/client.js';
 import { hasRole, type AgentActor } from '../shared/auth/actor.js';
 import { AppError } from '../shared/errors.js';
+import { assetUrl } from '../shared/views.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -68,5 +69,16 @@ export function requireRole(min: UserRole): RequestHandler {
         ? undefined
         : new AppError('auth/forbidden', `This needs the ${min} role or higher`),
     );
+  };
+}
+
+/** What every agent page renders with: its CSRF token, the agent, and its script's URL. */
+export function agentPageData(req: Request, script: string) {
+  const user = agentOf(req);
+  return {
+    csrfToken: csrf.generateToken(req),
+    user,
+    isAdmin: hasRole(user, 'admin'),
+    script: assetUrl(script),
   };
 }

@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import request from 'supertest';
 import { dbModes } from '../../test/helpers/db.js';
 import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
-import { createAgent, createConversation, createOrg } from '../../test/helpers/factories.js';
+import { createAgent, createConversation, createOrg, message } from '../../test/helpers/factories.js';
 import { agentHttp } from '../../test/helpers/http.js';
 
 const postgres = dbModes.find((m) => m.name === 'postgres')!;
@@ -348,11 +348,14 @@ test('CSRF: every state-changing /api/ call is 403 JSON without a valid X-CSRFTo
   const a = await newAgent('admin');
   const other = await newAgent('admin');
   const c = await createConversation(app.services, { organizationId: a.org.id, channelId: a.channelId });
-  await app.services.messages.send(c.actor, {
-    conversation_id: c.conversation.id,
-    content: 'hi',
-    sender_type: 'end_user',
-  });
+  await app.services.messages.send(
+    c.actor,
+    message({
+      conversation_id: c.conversation.id,
+      content: 'hi',
+      sender_type: 'end_user',
+    }),
+  );
   const key = await app.services.apiKeys.create(a.actor, { name: 'existing' });
   const s = await loginAgent(app.url, a.user.email, a.password);
   const otherToken = (await loginAgent(app.url, other.user.email, other.password)).csrf;

@@ -11,7 +11,7 @@ test('nodes starting together on an empty database create the demo organization 
   try {
     await nodes[0]!.migrate();
     const deps = (i: number) => ({
-      db: nodes[i]!.prisma,
+      database: nodes[i]!,
       encryptionKey: Buffer.alloc(32, 9),
       bus: createEventBus(() => {}),
     });

@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { createAgentService } from '../agents/agents.service.js';
-import { createChannelService } from '../channels/channels.service.js';
-import type { Db } from '../shared/db.js';
+import { createServices } from '../services.js';
+import type { Database, Db } from '../shared/db.js';
 import type { EventBus } from '../shared/events.js';
-import { createTenantService } from '../tenants/tenants.service.js';
 
 export type FirstRun = { organizationId: string; email: string; password: string; embedToken: string };
 
@@ -17,34 +15,43 @@ const FIRST_RUN_LOCK = 72707370;
  * lock: one creates the demo, the others then see it and do nothing.
  */
 export async function ensureFirstRun(deps: {
-  db: Db;
+  database: Pick<Database, 'prisma' | 'query'>;
   encryptionKey: Buffer;
   bus: EventBus;
 }): Promise<FirstRun | null> {
-  if ((await deps.db.organization.count()) > 0) return null;
-  return deps.db.$transaction(
+  const db = deps.database.prisma;
+  if ((await db.organization.count()) > 0) return null;
+  return db.$transaction(
     async (tx) => {
       await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${FIRST_RUN_LOCK})`);
       if ((await tx.organization.count()) > 0) return null;
       // The services run on the transaction, so a crash half-way leaves the database empty.
-      const db = tx as unknown as Db;
-      const tenants = createTenantService({ db, encryptionKey: deps.encryptionKey, bus: deps.bus });
-      const channels = createChannelService({ db });
-      const { organization } = await tenants.createOrganization({ name: 'Demo Company' });
+      const { tenants, agents, channels } = createServices({
+        database: { ...deps.database, prisma: tx as unknown as Db },
+        config: { encryptionKey: deps.encryptionKey },
+        bus: deps.bus,
+      });
+      const { organization } = await tenants.createOrganization({
+        name: 'Demo Company',
+        allowedOrigins: [],
+        rateLimitPerMin: 60,
+      });
       const password = randomBytes(12).toString('base64url');
       const email = 'admin@example.com';
-      await createAgentService({ db }).createAgent({
+      await agents.createAgent({
         organizationId: organization.id,
         email,
         password,
         role: 'owner',
         displayName: 'Demo Admin',
+        routingKeys: [],
       });
       const bot = await channels.createBot(organization.id, 'Demo Assistant');
       const { token } = await channels.createEmbedToken({
         organizationId: organization.id,
         botId: bot.id,
         name: 'Demo page',
+        allowedOrigins: [],
       });
       return { organizationId: organization.id, email, password, embedToken: token };
     },

@@ -1,8 +1,9 @@
 import type { ChannelType } from '../generated/prisma/client.js';
+import type { AgentActor } from '../shared/auth/actor.js';
 import type { Db } from '../shared/db.js';
 import { randomToken, sha256Hex } from '../shared/crypto.js';
 import { AppError } from '../shared/errors.js';
-import { createEmbedTokenSchema, type CreateEmbedTokenInput } from './channels.schemas.js';
+import type { CreateEmbedToken } from './channels.schemas.js';
 
 export type ChannelService = ReturnType<typeof createChannelService>;
 
@@ -12,11 +13,25 @@ const channelNames: Record<ChannelType, string> = {
   api: 'API',
 };
 
+const botNotFound = () => new AppError('bot/not_found', 'Bot not found');
+const mobileChannelNotFound = () => new AppError('channel/not_found', 'Mobile channel not found');
+
+/** What lists of bots show: each bot with its web-chat and mobile channel ids. */
+const botInclude = { channels: { select: { id: true, type: true } } } as const;
+const tokenInclude = { channel: { select: { botId: true, bot: { select: { name: true } } } } } as const;
+const mobileInclude = { pushCreds: true } as const;
+
+/**
+ * Where conversations come from: bots, their channels (one web-chat and one mobile channel per
+ * bot) and the web chat's embed tokens. Everything an agent asks for is scoped to their
+ * organization; another tenant's id is "not found". Role checks are the routes'.
+ */
 export function createChannelService({ db }: { db: Db }) {
+  /** The organization's bot, or its first one (created when it has none) when no id is given. */
   async function requireBot(organizationId: string, botId: string | undefined) {
     if (botId) {
       const bot = await db.bot.findFirst({ where: { id: botId, organizationId } });
-      if (!bot) throw new AppError('bot/not_found', 'Bot not found');
+      if (!bot) throw botNotFound();
       return bot;
     }
     const org = await db.organization.findUnique({ where: { id: organizationId }, select: { id: true } });
@@ -41,17 +56,44 @@ export function createChannelService({ db }: { db: Db }) {
     }
   }
 
+  /** A mobile channel of the agent's organization, with its push credentials. */
+  async function requireMobileChannel(actor: AgentActor, id: string) {
+    const channel = await db.channel.findFirst({
+      where: { id, organizationId: actor.organizationId, type: 'mobile_sdk' },
+      include: mobileInclude,
+    });
+    if (!channel) throw mobileChannelNotFound();
+    return channel;
+  }
+
   return {
     requireBot,
     channelFor,
+    requireMobileChannel,
 
     async createBot(organizationId: string, name: string) {
-      return db.bot.create({ data: { organizationId, name } });
+      return db.bot.create({ data: { organizationId, name }, include: botInclude });
+    },
+
+    async listBots(actor: AgentActor) {
+      return db.bot.findMany({
+        where: { organizationId: actor.organizationId },
+        include: botInclude,
+        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      });
+    },
+
+    async renameBot(actor: AgentActor, id: string, name: string) {
+      const { count } = await db.bot.updateMany({
+        where: { id, organizationId: actor.organizationId },
+        data: { name },
+      });
+      if (!count) throw botNotFound();
+      return db.bot.findUniqueOrThrow({ where: { id }, include: botInclude });
     },
 
     /** Issues an `ew_…` token for a bot's web-chat channel; only its hash is kept. */
-    async createEmbedToken(input: CreateEmbedTokenInput) {
-      const data = createEmbedTokenSchema.parse(input);
+    async createEmbedToken(data: CreateEmbedToken) {
       const bot = await requireBot(data.organizationId, data.botId);
       const channel = await channelFor(data.organizationId, bot.id, 'webchat');
       const token = randomToken('ew', 24);
@@ -65,8 +107,25 @@ export function createChannelService({ db }: { db: Db }) {
           allowedOrigins: data.allowedOrigins,
           createdById: data.createdById ?? null,
         },
+        include: tokenInclude,
       });
       return { token, embedToken, channelId: channel.id, botId: bot.id };
+    },
+
+    async listEmbedTokens(actor: AgentActor) {
+      return db.embedToken.findMany({
+        where: { organizationId: actor.organizationId },
+        include: tokenInclude,
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      });
+    },
+
+    /** Revoking twice is harmless: the first revocation time stands. */
+    async revokeEmbedToken(actor: AgentActor, id: string) {
+      const found = await db.embedToken.findFirst({ where: { id, organizationId: actor.organizationId } });
+      if (!found) throw new AppError('not_found', 'Embed token not found');
+      await db.embedToken.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
+      return db.embedToken.findUniqueOrThrow({ where: { id }, include: tokenInclude });
     },
 
     /** The live token record for a presented `ew_…` value, or null (unknown or revoked). */
@@ -74,6 +133,39 @@ export function createChannelService({ db }: { db: Db }) {
       if (!token.startsWith('ew_')) return null;
       const found = await db.embedToken.findUnique({ where: { tokenHash: sha256Hex(token) } });
       return found && !found.revokedAt ? found : null;
+    },
+
+    /** The organization's bots, each with its mobile channel (none before it is created). */
+    async listMobileChannels(actor: AgentActor) {
+      return db.bot.findMany({
+        where: { organizationId: actor.organizationId },
+        include: { channels: { where: { type: 'mobile_sdk' }, include: mobileInclude } },
+        orderBy: { createdAt: 'asc' },
+      });
+    },
+
+    /** Creates the bot's mobile channel, or returns the one it has (one per bot). */
+    async createMobileChannel(actor: AgentActor, botId: string) {
+      const bot = await requireBot(actor.organizationId, botId);
+      const existed = await db.channel.findFirst({ where: { botId: bot.id, type: 'mobile_sdk' } });
+      const channel = await channelFor(actor.organizationId, bot.id, 'mobile_sdk');
+      return { created: !existed, channel: await requireMobileChannel(actor, channel.id) };
+    },
+
+    /**
+     * The mobile channel a native app names to open its conversation (public: the Channel ID
+     * ships inside the app), refused when its organization does not accept conversations.
+     */
+    async requireOpenMobileChannel(id: string) {
+      const channel = await db.channel.findUnique({
+        where: { id },
+        include: { organization: { select: { status: true } } },
+      });
+      if (!channel || channel.type !== 'mobile_sdk') throw mobileChannelNotFound();
+      if (channel.organization.status !== 'active') {
+        throw new AppError('auth/forbidden', 'This organization is not accepting conversations');
+      }
+      return channel;
     },
   };
 }

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import request from 'supertest';
 import { dbModes } from '../../test/helpers/db.js';
 import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
-import { createAgent, createConversation, createOrg } from '../../test/helpers/factories.js';
+import { createAgent, createConversation, createOrg, message } from '../../test/helpers/factories.js';
 import { agentHttp, ISO_8601 } from '../../test/helpers/http.js';
 import type { UserRole } from '../../src/generated/prisma/client.js';
 
@@ -39,11 +39,14 @@ async function seed(t: TestApp, roles: UserRole[] = ['agent', 'agent']) {
       ...(o.displayName ? { displayName: o.displayName } : {}),
     });
     for (const content of o.say ?? []) {
-      await t.services.messages.send(c.actor, {
-        conversation_id: c.conversation.id,
-        content,
-        sender_type: 'end_user',
-      });
+      await t.services.messages.send(
+        c.actor,
+        message({
+          conversation_id: c.conversation.id,
+          content,
+          sender_type: 'end_user',
+        }),
+      );
     }
     return c;
   };
@@ -61,7 +64,7 @@ test('list: default filter is unassigned; mine and all; every documented field',
   await app.services.conversations.assign(ann!.actor, annS.conversation.id);
   const silent = await conversation();
   const done = await conversation({ say: ['Thanks'] });
-  await app.services.conversations.resolve(ann!.actor, done.conversation.id, {});
+  await app.services.conversations.resolve(ann!.actor, done.conversation.id, { tags: [] });
 
   const res = await ann!.http.get('/api/conversations/');
   assert.equal(res.status, 200);
@@ -211,18 +214,24 @@ test('agent history: every field, newest page first but oldest-first order, limi
   const [ann] = agents;
   const c = await conversation({ say: ['Hello'] });
   const convId = c.conversation.id;
-  const reply = await app.services.messages.send(ann!.actor, {
-    conversation_id: convId,
-    content: 'Hi, how can I help?',
-    sender_type: 'agent',
-  });
-  await app.services.messages.send(c.actor, {
-    conversation_id: convId,
-    content: 'Pick one',
-    content_type: 'quick_button',
-    rich_media: { buttons: [{ label: 'Yes', value: 'yes' }] },
-    sender_type: 'end_user',
-  });
+  const reply = await app.services.messages.send(
+    ann!.actor,
+    message({
+      conversation_id: convId,
+      content: 'Hi, how can I help?',
+      sender_type: 'agent',
+    }),
+  );
+  await app.services.messages.send(
+    c.actor,
+    message({
+      conversation_id: convId,
+      content: 'Pick one',
+      content_type: 'quick_button',
+      rich_media: { buttons: [{ label: 'Yes', value: 'yes' }] },
+      sender_type: 'end_user',
+    }),
+  );
   await app.services.messages.markRead(c.actor, { conversation_id: convId, message_ids: [reply.message.id] });
   const session = await openSessionOf(app, convId);
 
@@ -272,11 +281,14 @@ test('history limits: agents get 50 by default; the widget gets the last 100 wit
   const { agents, conversation } = await seed(app, ['agent']);
   const c = await conversation();
   const texts = Array.from({ length: 105 }, (_, i) => `message ${i + 1}`);
-  const { message: firstMessage } = await app.services.messages.send(c.actor, {
-    conversation_id: c.conversation.id,
-    content: texts[0],
-    sender_type: 'end_user',
-  });
+  const { message: firstMessage } = await app.services.messages.send(
+    c.actor,
+    message({
+      conversation_id: c.conversation.id,
+      content: texts[0],
+      sender_type: 'end_user',
+    }),
+  );
   // The rest in one statement: 104 sends would only slow the test down.
   await app.database.prisma.message.createMany({
     data: texts.slice(1).map((content, i) => ({
@@ -464,11 +476,14 @@ test('an agent limited to routing keys gets 404 for other queues; admins see eve
     channelId,
     routingKey: 'sales',
   });
-  await app.services.messages.send(sales.actor, {
-    conversation_id: sales.conversation.id,
-    content: 'hi',
-    sender_type: 'end_user',
-  });
+  await app.services.messages.send(
+    sales.actor,
+    message({
+      conversation_id: sales.conversation.id,
+      content: 'hi',
+      sender_type: 'end_user',
+    }),
+  );
   const b = agentHttp(app.url, await loginAgent(app.url, billing.user.email, billing.password));
   const a = agentHttp(app.url, await loginAgent(app.url, admin.user.email, admin.password));
   assert.equal((await b.get(`/api/conversations/${sales.conversation.id}`)).status, 404);

@@ -1,16 +1,13 @@
 import type { Request } from 'express';
 import { Router } from 'express';
-import { z } from 'zod';
 import { agentOf } from '../auth/auth.middleware.js';
 import type { MessageService } from '../messages/messages.service.js';
 import { historyQuerySchema } from '../messages/messages.schemas.js';
 import { valid, validate } from '../shared/http.js';
-import { uuid } from '../shared/validation.js';
+import { idParams } from '../shared/validation.js';
 import { messageDto } from './conversations.dto.js';
 import { listQuerySchema, resolveBodySchema, tagsBodySchema } from './conversations.schemas.js';
 import type { ConversationService } from './conversations.service.js';
-
-export const idParamsSchema = z.object({ id: uuid });
 
 /** `Link` header value for the next page, or null on the last one. Relative to this request. */
 function nextLink(req: Request, q: { filter: string; limit: number; offset: number }, total: number) {
@@ -41,43 +38,43 @@ export function conversationRoutes(deps: {
     res.json(page.items);
   });
 
-  router.get('/:id', validate('params', idParamsSchema), async (req, res) => {
-    const { id } = valid(req, 'params', idParamsSchema);
+  router.get('/:id', validate('params', idParams), async (req, res) => {
+    const { id } = valid(req, 'params', idParams);
     res.json(await conversations.get(agentOf(req), id));
   });
 
   router.get(
     '/:id/messages',
-    validate('params', idParamsSchema),
+    validate('params', idParams),
     validate('query', historyQuerySchema),
     async (req, res) => {
-      const { id } = valid(req, 'params', idParamsSchema);
+      const { id } = valid(req, 'params', idParams);
       const rows = await messages.history(agentOf(req), id, valid(req, 'query', historyQuerySchema));
       res.json(rows.map(messageDto));
     },
   );
 
-  router.post('/:id/assign', validate('params', idParamsSchema), async (req, res) => {
-    const { id } = valid(req, 'params', idParamsSchema);
+  router.post('/:id/assign', validate('params', idParams), async (req, res) => {
+    const { id } = valid(req, 'params', idParams);
     res.json(await conversations.assign(agentOf(req), id));
   });
 
   router.post(
     '/:id/resolve',
-    validate('params', idParamsSchema),
+    validate('params', idParams),
     validate('body', resolveBodySchema),
     async (req, res) => {
-      const { id } = valid(req, 'params', idParamsSchema);
+      const { id } = valid(req, 'params', idParams);
       res.json(await conversations.resolve(agentOf(req), id, valid(req, 'body', resolveBodySchema)));
     },
   );
 
   router.post(
     '/:id/tags',
-    validate('params', idParamsSchema),
+    validate('params', idParams),
     validate('body', tagsBodySchema),
     async (req, res) => {
-      const { id } = valid(req, 'params', idParamsSchema);
+      const { id } = valid(req, 'params', idParams);
       res.json(await conversations.updateTags(agentOf(req), id, valid(req, 'body', tagsBodySchema)));
     },
   );

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { displayName } from '../shared/validation.js';
 
 export const listQuerySchema = z.object({
   filter: z
@@ -18,6 +17,7 @@ const tag = z
   .regex(/^[^\s,][^,]*$/, 'must not contain commas');
 
 export const resolveBodySchema = z.object({ tags: z.array(tag).max(50).default([]) });
+export type ResolveBody = z.output<typeof resolveBodySchema>;
 
 export const tagsBodySchema = z
   .object({ add: z.array(tag).max(50).default([]), remove: z.array(tag).max(50).default([]) })
@@ -25,15 +25,4 @@ export const tagsBodySchema = z
     message: 'give tags to add or remove',
     path: ['add'],
   });
-
-export const externalId = z.string().trim().min(1, 'must not be empty').max(255);
-
-/** What the widget (or a native app) gives to open its conversation. */
-export const openConversationSchema = z.object({
-  organizationId: z.uuid(),
-  channelId: z.uuid(),
-  externalId,
-  displayName: displayName.optional(),
-  routingKey: z.string().trim().min(1).max(100).optional(),
-});
-export type OpenConversationInput = z.input<typeof openConversationSchema>;
+export type TagsBody = z.output<typeof tagsBodySchema>;

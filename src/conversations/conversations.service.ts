@@ -3,13 +3,7 @@ import { seesAllQueues, type AgentActor, type EndUserActor } from '../shared/aut
 import type { Db } from '../shared/db.js';
 import { AppError } from '../shared/errors.js';
 import type { EventBus } from '../shared/events.js';
-import {
-  listQuerySchema,
-  openConversationSchema,
-  resolveBodySchema,
-  tagsBodySchema,
-  type OpenConversationInput,
-} from './conversations.schemas.js';
+import type { ListQuery, ResolveBody, TagsBody } from './conversations.schemas.js';
 import { conversationDto } from './conversations.dto.js';
 
 export type ConversationService = ReturnType<typeof createConversationService>;
@@ -20,6 +14,15 @@ const include = {
 } satisfies Prisma.ConversationInclude;
 
 const notFound = () => new AppError('conversation/not_found', 'Conversation not found');
+
+/** What a gateway (widget page, native open) gives to open an end user's conversation. */
+export type OpenConversation = {
+  organizationId: string;
+  channelId: string;
+  externalId: string;
+  displayName?: string | undefined;
+  routingKey?: string | undefined;
+};
 
 /** The where-clause that limits an agent to their organization and, if set, their queues. */
 export function visibleTo(actor: AgentActor): Prisma.ConversationWhereInput {
@@ -65,8 +68,7 @@ export function createConversationService({ db, bus }: { db: Db; bus: EventBus }
     },
 
     /** Creates or gets the end user and their conversation on a channel (widget, native app). */
-    async openForEndUser(input: OpenConversationInput) {
-      const data = openConversationSchema.parse(input);
+    async openForEndUser(data: OpenConversation) {
       const endUser = await db.endUser.upsert({
         where: {
           organizationId_externalId: { organizationId: data.organizationId, externalId: data.externalId },
@@ -103,8 +105,7 @@ export function createConversationService({ db, bus }: { db: Db; bus: EventBus }
     },
 
     /** The inbox list: unassigned (open, nobody on it), mine (open, on me), or all. Newest first. */
-    async list(actor: AgentActor, query: unknown) {
-      const q = listQuerySchema.parse(query);
+    async list(actor: AgentActor, q: ListQuery) {
       const where: Prisma.ConversationWhereInput = { ...visibleTo(actor) };
       if (q.filter === 'unassigned') where.sessions = { some: { status: 'open', assignedAgentId: null } };
       if (q.filter === 'mine') where.sessions = { some: { status: 'open', assignedAgentId: actor.userId } };
@@ -185,8 +186,7 @@ export function createConversationService({ db, bus }: { db: Db; bus: EventBus }
     },
 
     /** Ends the open session, adding the final tags. 409 when nothing is open. */
-    async resolve(actor: AgentActor, id: string, body: unknown) {
-      const { tags } = resolveBodySchema.parse(body ?? {});
+    async resolve(actor: AgentActor, id: string, { tags }: ResolveBody) {
       const conv = await requireForAgent(actor, id);
       const open = conv.sessions[0];
       const resolvedAt = new Date();
@@ -222,8 +222,7 @@ export function createConversationService({ db, bus }: { db: Db; bus: EventBus }
     },
 
     /** Adds and removes tags on the open session. */
-    async updateTags(actor: AgentActor, id: string, body: unknown) {
-      const { add, remove } = tagsBodySchema.parse(body ?? {});
+    async updateTags(actor: AgentActor, id: string, { add, remove }: TagsBody) {
       const conv = await requireForAgent(actor, id);
       const open = conv.sessions[0];
       if (!open)

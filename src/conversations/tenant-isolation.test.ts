@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import request from 'supertest';
 import { dbModes } from '../../test/helpers/db.js';
 import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
-import { createAgent, createConversation, createOrg } from '../../test/helpers/factories.js';
+import { createAgent, createConversation, createOrg, message } from '../../test/helpers/factories.js';
 import { agentHttp } from '../../test/helpers/http.js';
 
 const postgres = dbModes.find((m) => m.name === 'postgres')!;
@@ -39,25 +39,34 @@ test("an agent of organization A gets 404 for every endpoint on B's conversation
   const open = await createConversation(app.services, { organizationId: b.org.id, channelId: b.channelId });
   const closed = await createConversation(app.services, { organizationId: b.org.id, channelId: b.channelId });
   for (const c of [open, closed]) {
-    await app.services.messages.send(c.actor, {
-      conversation_id: c.conversation.id,
-      content: 'private to B',
-      sender_type: 'end_user',
-    });
+    await app.services.messages.send(
+      c.actor,
+      message({
+        conversation_id: c.conversation.id,
+        content: 'private to B',
+        sender_type: 'end_user',
+      }),
+    );
   }
-  await app.services.conversations.updateTags(bAgent.actor, open.conversation.id, { add: ['b-only'] });
-  await app.services.conversations.resolve(bAgent.actor, closed.conversation.id, {});
+  await app.services.conversations.updateTags(bAgent.actor, open.conversation.id, {
+    add: ['b-only'],
+    remove: [],
+  });
+  await app.services.conversations.resolve(bAgent.actor, closed.conversation.id, { tags: [] });
   const bKey = await app.services.apiKeys.create(bAgent.actor, { name: 'B integration' });
   const before = await snapshot(b.org.id);
 
   // Organization A: one agent per role, and a conversation of its own as a control.
   const a = await createOrg(app.services);
   const mineA = await createConversation(app.services, { organizationId: a.org.id, channelId: a.channelId });
-  await app.services.messages.send(mineA.actor, {
-    conversation_id: mineA.conversation.id,
-    content: 'A here',
-    sender_type: 'end_user',
-  });
+  await app.services.messages.send(
+    mineA.actor,
+    message({
+      conversation_id: mineA.conversation.id,
+      content: 'A here',
+      sender_type: 'end_user',
+    }),
+  );
 
   // The least and the most privileged role (admins see what owners see).
   for (const role of ['agent', 'owner'] as const) {

@@ -3,8 +3,7 @@ import { z } from 'zod';
 import type { MessageService } from '../messages/messages.service.js';
 import { valid, validate } from '../shared/http.js';
 import { widgetMessageDto } from './conversations.dto.js';
-import { idParamsSchema } from './conversations.routes.js';
-import { externalId } from './conversations.schemas.js';
+import { externalId, idParams } from '../shared/validation.js';
 import type { ConversationService } from './conversations.service.js';
 
 const WIDGET_HISTORY_LIMIT = 100;
@@ -22,10 +21,10 @@ export function widgetHistoryRoutes(deps: {
   const router = Router();
   router.get(
     '/chat-widget/history/:id',
-    validate('params', idParamsSchema),
+    validate('params', idParams),
     validate('query', historyQuery),
     async (req, res) => {
-      const { id } = valid(req, 'params', idParamsSchema);
+      const { id } = valid(req, 'params', idParams);
       const { external_id } = valid(req, 'query', historyQuery);
       const owner = await deps.conversations.requireForEndUser(id, external_id);
       const rows = await deps.messages.recent(owner.conversationId, WIDGET_HISTORY_LIMIT);

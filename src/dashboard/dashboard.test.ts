@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
-import { createAgent, createConversation, createOrg } from '../../test/helpers/factories.js';
+import { createAgent, createConversation, createOrg, message } from '../../test/helpers/factories.js';
 import { servicesFor } from '../../test/helpers/services.js';
-import { createDashboardService } from './dashboard.service.js';
 
 type Session = Awaited<ReturnType<typeof loginAgent>>;
 
@@ -221,12 +220,15 @@ test('dashboard REST: team management rules', async (t) => {
       channelId: org.channelId,
     });
     const send = (c: typeof c1, content: string) =>
-      app.services.messages.send(c.actor, {
-        conversation_id: c.conversation.id,
-        content,
-        sender_type: 'end_user',
-        external_id: c.externalId,
-      });
+      app.services.messages.send(
+        c.actor,
+        message({
+          conversation_id: c.conversation.id,
+          content,
+          sender_type: 'end_user',
+          external_id: c.externalId,
+        }),
+      );
     const first = await send(c1, 'one');
     await send(c1, 'two');
     await send(c2, 'three');
@@ -260,7 +262,7 @@ test('dashboard REST: team management rules', async (t) => {
     );
     await send(c2, 'four');
     // Resolved sessions no longer count.
-    await app.services.conversations.resolve(agentU.actor, c2.conversation.id, {});
+    await app.services.conversations.resolve(agentU.actor, c2.conversation.id, { tags: [] });
     assert.equal((await agent('GET', '/api/inbox/unread')).body[c2.conversation.id as never], undefined);
   });
 }
@@ -269,34 +271,40 @@ test('dashboard REST: team management rules', async (t) => {
 test('unread counts and read-all on the embedded database (pglite)', async (t) => {
   const database = await dbModes[1]!.open();
   t.after(() => database.close());
-  const { services, bus, events } = servicesFor(database);
-  const dashboard = createDashboardService({ db: database.prisma, bus, ...services });
+  const { services, events } = servicesFor(database);
+  const read = services.messages;
   const org = await createOrg(services);
   const agent = await createAgent(services, org.org.id);
   const c = await createConversation(services, { organizationId: org.org.id, channelId: org.channelId });
   for (const content of ['one', 'two']) {
-    await services.messages.send(c.actor, {
-      conversation_id: c.conversation.id,
-      content,
-      sender_type: 'end_user',
-      external_id: c.externalId,
-    });
+    await services.messages.send(
+      c.actor,
+      message({
+        conversation_id: c.conversation.id,
+        content,
+        sender_type: 'end_user',
+        external_id: c.externalId,
+      }),
+    );
   }
-  assert.deepEqual(await dashboard.unreadCounts(agent.actor), { [c.conversation.id]: 2 });
-  assert.deepEqual(await dashboard.markConversationRead(agent.actor, c.conversation.id), {
+  assert.deepEqual(await read.unreadCounts(agent.actor), { [c.conversation.id]: 2 });
+  assert.deepEqual(await read.markAllRead(agent.actor, c.conversation.id), {
     conversation_id: c.conversation.id,
     read: 2,
   });
-  assert.deepEqual(await dashboard.unreadCounts(agent.actor), {});
+  assert.deepEqual(await read.unreadCounts(agent.actor), {});
   assert.equal(events.filter((e) => e.event === 'messages.read').length, 1);
   // Routing keys limit what an agent counts.
   const keyed = await createAgent(services, org.org.id, { routingKeys: ['store-9'] });
-  await services.messages.send(c.actor, {
-    conversation_id: c.conversation.id,
-    content: 'three',
-    sender_type: 'end_user',
-    external_id: c.externalId,
-  });
-  assert.deepEqual(await dashboard.unreadCounts(keyed.actor), {});
-  assert.deepEqual(await dashboard.unreadCounts(agent.actor), { [c.conversation.id]: 1 });
+  await services.messages.send(
+    c.actor,
+    message({
+      conversation_id: c.conversation.id,
+      content: 'three',
+      sender_type: 'end_user',
+      external_id: c.externalId,
+    }),
+  );
+  assert.deepEqual(await read.unreadCounts(keyed.actor), {});
+  assert.deepEqual(await read.unreadCounts(agent.actor), { [c.conversation.id]: 1 });
 });

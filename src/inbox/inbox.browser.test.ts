@@ -13,7 +13,7 @@ import type { Browser, BrowserContext, Frame, Page } from 'playwright-core';
 import { launchBrowser } from '../../test/helpers/browser.js';
 import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
-import { createAgent, createConversation, createOrg } from '../../test/helpers/factories.js';
+import { createAgent, createConversation, createOrg, message } from '../../test/helpers/factories.js';
 import { eventually } from '../../test/helpers/sockets.js';
 import { rootDir } from '../shared/paths.js';
 
@@ -324,12 +324,15 @@ test('dashboard → embed snippet on a page → the Assignment Flow between two 
       displayName: 'Long Talker',
     });
     for (let i = 1; i <= 75; i++) {
-      await app.services.messages.send(c.actor, {
-        conversation_id: c.conversation.id,
-        content: `message ${i}`,
-        sender_type: 'end_user',
-        external_id: c.externalId,
-      });
+      await app.services.messages.send(
+        c.actor,
+        message({
+          conversation_id: c.conversation.id,
+          content: `message ${i}`,
+          sender_type: 'end_user',
+          external_id: c.externalId,
+        }),
+      );
     }
     await page.goto(`${app.url}/inbox`);
     await page.locator('.conv', { hasText: 'Long Talker' }).waitFor({ timeout: T });
@@ -369,12 +372,15 @@ test('dashboard → embed snippet on a page → the Assignment Flow between two 
       channelId,
       displayName: evil,
     });
-    await app.services.messages.send(x.actor, {
-      conversation_id: x.conversation.id,
-      content: `<b>bold?</b> ${evil}`,
-      sender_type: 'end_user',
-      external_id: x.externalId,
-    });
+    await app.services.messages.send(
+      x.actor,
+      message({
+        conversation_id: x.conversation.id,
+        content: `<b>bold?</b> ${evil}`,
+        sender_type: 'end_user',
+        external_id: x.externalId,
+      }),
+    );
     await page.getByRole('tab', { name: /All/ }).click();
     await page.locator('.conv', { hasText: evil }).click();
     await page

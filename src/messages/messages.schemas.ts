@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { uuid } from '../shared/validation.js';
+import { externalId, senderType, uuid } from '../shared/validation.js';
 
 /** Only http(s) URLs ever reach a page: no javascript:, data: or relative URLs. */
 export const httpUrl = z
@@ -57,7 +57,10 @@ export type ContentTypeName = (typeof contentTypes)[number];
 
 export const MAX_CONTENT = 5000;
 
-/** The send_message payload of the spec, plus the optional idempotency key `client_msg_id`. */
+/**
+ * The send_message payload of the spec, plus the optional idempotency key `client_msg_id`.
+ * Rich media is checked against its content type once, here, and comes out typed.
+ */
 export const sendMessageSchema = z
   .object({
     conversation_id: uuid,
@@ -66,17 +69,17 @@ export const sendMessageSchema = z
       .enum(contentTypes, { error: `must be one of ${contentTypes.join(', ')}` })
       .default('text'),
     rich_media: z.unknown().optional().nullable(),
-    sender_type: z.enum(['end_user', 'agent'], { error: 'must be end_user or agent' }),
-    external_id: z.string().trim().min(1).max(255).optional(),
+    sender_type: senderType,
+    external_id: externalId.optional(),
     client_msg_id: z.string().trim().min(1).max(100).optional(),
   })
-  .superRefine((m, ctx) => {
+  .transform((m, ctx) => {
     if (m.content_type === 'text') {
       if (m.rich_media != null)
         ctx.addIssue({ code: 'custom', path: ['rich_media'], message: 'not allowed for text' });
       if (!m.content.trim())
         ctx.addIssue({ code: 'custom', path: ['content'], message: 'must not be empty' });
-      return;
+      return { ...m, rich_media: null };
     }
     const r = richMediaSchemas[m.content_type].safeParse(m.rich_media);
     if (!r.success) {
@@ -86,16 +89,23 @@ export const sendMessageSchema = z
         path: ['rich_media', ...issue.path.map(String)],
         message: issue.message,
       });
+      return z.NEVER;
     }
-  })
-  .transform((m) => ({
-    ...m,
-    rich_media: m.content_type === 'text' ? null : richMediaSchemas[m.content_type].parse(m.rich_media),
-  }));
+    return { ...m, rich_media: r.data as Record<string, unknown> };
+  });
 export type SendMessageInput = z.input<typeof sendMessageSchema>;
 export type SendMessage = z.output<typeof sendMessageSchema>;
+
+/** Marks messages read; `external_id` proves an end user on the socket (agents have the session). */
+export const markReadSchema = z.object({
+  conversation_id: uuid,
+  message_ids: z.array(uuid).min(1).max(500),
+  external_id: externalId.optional(),
+});
+export type MarkRead = Pick<z.output<typeof markReadSchema>, 'conversation_id' | 'message_ids'>;
 
 export const historyQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
 });
+export type HistoryQuery = z.output<typeof historyQuerySchema>;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Database } from '../shared/db.js';
 import { dbModes } from '../../test/helpers/db.js';
-import { createAgent, createConversation, createOrg } from '../../test/helpers/factories.js';
+import { createAgent, createConversation, createOrg, message } from '../../test/helpers/factories.js';
 import { servicesFor } from '../../test/helpers/services.js';
 import { createMessageService } from './messages.service.js';
 
@@ -26,12 +26,15 @@ for (const mode of dbModes) {
       const { org, conversation, actor: visitor } = await orgWithConversation();
       const { actor: agent } = await createAgent(h.services, org.id);
       const send = (content: string) =>
-        h.services.messages.send(visitor, {
-          conversation_id: conversation.id,
-          content,
-          sender_type: 'end_user',
-          external_id: visitor.externalId,
-        });
+        h.services.messages.send(
+          visitor,
+          message({
+            conversation_id: conversation.id,
+            content,
+            sender_type: 'end_user',
+            external_id: visitor.externalId,
+          }),
+        );
       const first = await send('Hello');
       assert.equal(first.sessionOpened, true);
       const second = await send('Anyone?');
@@ -44,7 +47,7 @@ for (const mode of dbModes) {
       const third = await send('Me again');
       assert.equal(third.sessionOpened, true);
       assert.notEqual(third.message.sessionId, first.message.sessionId);
-      const history = await h.services.messages.history(agent, conversation.id, {});
+      const history = await h.services.messages.history(agent, conversation.id, { limit: 50, offset: 0 });
       assert.deepEqual(
         history.map((m) => m.content),
         ['Hello', 'Anyone?', 'Me again'],
@@ -60,7 +63,9 @@ for (const mode of dbModes) {
         external_id: actor.externalId,
         client_msg_id: 'c-1',
       };
-      const results = await Promise.all([1, 2, 3].map(() => h.services.messages.send(actor, payload)));
+      const results = await Promise.all(
+        [1, 2, 3].map(() => h.services.messages.send(actor, message(payload))),
+      );
       assert.equal(results.filter((r) => !r.duplicate).length, 1);
       assert.equal(new Set(results.map((r) => r.message.id)).size, 1);
       assert.equal(await database.prisma.message.count({ where: { conversationId: conversation.id } }), 1);
@@ -78,8 +83,8 @@ for (const mode of dbModes) {
         sender_type: 'end_user',
         client_msg_id: 'c-2',
       };
-      const first = await h.services.messages.send(actor, payload);
-      const retry = await h.services.messages.send(actor, { ...payload, content: 'changed' });
+      const first = await h.services.messages.send(actor, message(payload));
+      const retry = await h.services.messages.send(actor, message({ ...payload, content: 'changed' }));
       assert.equal(retry.duplicate, true);
       assert.equal(retry.message.id, first.message.id);
       assert.equal(retry.message.content, 'once');
@@ -99,12 +104,15 @@ for (const mode of dbModes) {
       );
       const fresh = await createConversation(h.services, { organizationId: org.id, channelId });
       const visitorSend = (c: (typeof convs)[number], content: string, clientMsgId?: string) =>
-        h.services.messages.send(c.actor, {
-          conversation_id: c.conversation.id,
-          content,
-          sender_type: 'end_user',
-          ...(clientMsgId ? { client_msg_id: clientMsgId } : {}),
-        });
+        h.services.messages.send(
+          c.actor,
+          message({
+            conversation_id: c.conversation.id,
+            content,
+            sender_type: 'end_user',
+            ...(clientMsgId ? { client_msg_id: clientMsgId } : {}),
+          }),
+        );
       // Each of the four has an open session; `fresh` has none.
       for (const c of convs) await visitorSend(c, 'open', `open-${c.conversation.id}`);
       const before = h.services.messages.writerStats();
@@ -113,25 +121,34 @@ for (const mode of dbModes) {
       const sends = [
         ...convs.flatMap((c) => [1, 2, 3, 4, 5].map((n) => () => visitorSend(c, `m${n}`))),
         () =>
-          h.services.messages.send(agent, {
-            conversation_id: convs[0]!.conversation.id,
-            content: 'agent reply',
-            sender_type: 'agent',
-          }),
+          h.services.messages.send(
+            agent,
+            message({
+              conversation_id: convs[0]!.conversation.id,
+              content: 'agent reply',
+              sender_type: 'agent',
+            }),
+          ),
         () => visitorSend(fresh, 'hello'),
         () => visitorSend(convs[1]!, 'retry', `open-${convs[1]!.conversation.id}`),
         () =>
-          h.services.messages.send(convs[0]!.actor, {
-            conversation_id: convs[2]!.conversation.id,
-            content: 'not mine',
-            sender_type: 'end_user',
-          }),
+          h.services.messages.send(
+            convs[0]!.actor,
+            message({
+              conversation_id: convs[2]!.conversation.id,
+              content: 'not mine',
+              sender_type: 'end_user',
+            }),
+          ),
         () =>
-          h.services.messages.send(vipAgent, {
-            conversation_id: convs[3]!.conversation.id,
-            content: 'not my queue',
-            sender_type: 'agent',
-          }),
+          h.services.messages.send(
+            vipAgent,
+            message({
+              conversation_id: convs[3]!.conversation.id,
+              content: 'not my queue',
+              sender_type: 'agent',
+            }),
+          ),
       ];
       const results = await Promise.allSettled(sends.map((send) => send()));
       const after = h.services.messages.writerStats();
@@ -143,7 +160,7 @@ for (const mode of dbModes) {
         `${after.statements - before.statements} statements`,
       );
       for (const c of convs) {
-        const history = await h.services.messages.history(agent, c.conversation.id, {});
+        const history = await h.services.messages.history(agent, c.conversation.id, { limit: 50, offset: 0 });
         const expected = ['open', 'm1', 'm2', 'm3', 'm4', 'm5'];
         if (c === convs[0]) expected.push('agent reply');
         assert.deepEqual(
@@ -185,7 +202,10 @@ for (const mode of dbModes) {
       });
       const sent = await Promise.all(
         ['a', 'b', 'c'].map((content) =>
-          failing.send(actor, { conversation_id: conversation.id, content, sender_type: 'end_user' }),
+          failing.send(
+            actor,
+            message({ conversation_id: conversation.id, content, sender_type: 'end_user' }),
+          ),
         ),
       );
       assert.equal(sent[0]?.sessionOpened, true);
@@ -200,19 +220,98 @@ for (const mode of dbModes) {
       );
     });
 
+    test('an agent who writes first owns the new session, and that assignment is published', async () => {
+      const { org, conversation } = await orgWithConversation();
+      const { actor: agent } = await createAgent(h.services, org.id);
+      const outreach = await h.services.messages.send(
+        agent,
+        message({ conversation_id: conversation.id, content: 'Your order shipped', sender_type: 'agent' }),
+      );
+      assert.equal(outreach.sessionOpened, true);
+      const session = await database.prisma.conversationSession.findUniqueOrThrow({
+        where: { id: outreach.message.sessionId },
+      });
+      assert.equal(session.assignedAgentId, agent.userId);
+      const assigned = h.events.filter(
+        (e) => e.event === 'conversation.assigned' && e.payload.conversationId === conversation.id,
+      );
+      assert.deepEqual(
+        assigned.map((e) => e.payload),
+        [
+          {
+            organizationId: org.id,
+            conversationId: conversation.id,
+            routingKey: null,
+            sessionId: session.id,
+            agentId: agent.userId,
+            assignedAt: session.assignedAt,
+          },
+        ],
+      );
+      // The next message in that session assigns nothing again.
+      await h.services.messages.send(
+        agent,
+        message({ conversation_id: conversation.id, content: 'Anything else?', sender_type: 'agent' }),
+      );
+      assert.equal(
+        h.events.filter(
+          (e) => e.event === 'conversation.assigned' && e.payload.conversationId === conversation.id,
+        ).length,
+        1,
+      );
+    });
+
+    test('mark all read marks every unread end-user message in one statement and one event', async () => {
+      const { org, conversation, actor } = await orgWithConversation();
+      const { actor: agent } = await createAgent(h.services, org.id);
+      const sent = [];
+      for (const content of ['one', 'two', 'three']) {
+        sent.push(
+          await h.services.messages.send(
+            actor,
+            message({ conversation_id: conversation.id, content, sender_type: 'end_user' }),
+          ),
+        );
+      }
+      await h.services.messages.send(
+        agent,
+        message({ conversation_id: conversation.id, content: 'reply', sender_type: 'agent' }),
+      );
+      assert.deepEqual(await h.services.messages.markAllRead(agent, conversation.id), {
+        conversation_id: conversation.id,
+        read: 3,
+      });
+      const events = h.events.filter(
+        (e) => e.event === 'messages.read' && e.payload.conversationId === conversation.id,
+      );
+      assert.equal(events.length, 1);
+      assert.deepEqual(
+        events[0]!.event === 'messages.read' && events[0]!.payload.messageIds,
+        sent.map((r) => r.message.id),
+        'in the order they were sent',
+      );
+      assert.equal((await h.services.messages.markAllRead(agent, conversation.id)).read, 0);
+    });
+
     test('mark read fills read_by once per reader and skips own messages', async () => {
       const { org, conversation, actor } = await orgWithConversation();
       const { actor: agent } = await createAgent(h.services, org.id);
-      const m1 = await h.services.messages.send(actor, {
-        conversation_id: conversation.id,
-        content: 'q',
-        sender_type: 'end_user',
-      });
-      const m2 = await h.services.messages.send(agent, {
-        conversation_id: conversation.id,
-        content: 'a',
-        sender_type: 'agent',
-      });
+      const m1 = await h.services.messages.send(
+        actor,
+        message({
+          conversation_id: conversation.id,
+          content: 'q',
+          sender_type: 'end_user',
+        }),
+      );
+      const m2 = await h.services.messages.send(
+        agent,
+        message({
+          conversation_id: conversation.id,
+          content: 'a',
+          sender_type: 'agent',
+        }),
+      );
       const r = await h.services.messages.markRead(agent, {
         conversation_id: conversation.id,
         message_ids: [m1.message.id, m2.message.id],
@@ -232,11 +331,14 @@ for (const mode of dbModes) {
       const a = await createConversation(h.services, { organizationId: org.id, channelId });
       const b = await createConversation(h.services, { organizationId: org.id, channelId });
       await assert.rejects(
-        h.services.messages.send(a.actor, {
-          conversation_id: b.conversation.id,
-          content: 'x',
-          sender_type: 'end_user',
-        }),
+        h.services.messages.send(
+          a.actor,
+          message({
+            conversation_id: b.conversation.id,
+            content: 'x',
+            sender_type: 'end_user',
+          }),
+        ),
         { status: 403 },
       );
       await assert.rejects(h.services.conversations.requireForEndUser(b.conversation.id, a.externalId), {

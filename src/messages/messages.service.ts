@@ -1,12 +1,10 @@
 import { Prisma } from '../generated/prisma/client.js';
-import type { Actor, AgentActor } from '../shared/auth/actor.js';
+import { seesAllQueues, type Actor, type AgentActor } from '../shared/auth/actor.js';
 import type { Database, Db } from '../shared/db.js';
 import { AppError } from '../shared/errors.js';
 import type { EventBus } from '../shared/events.js';
-import { uuid } from '../shared/validation.js';
 import { visibleTo } from '../conversations/conversations.service.js';
-import { historyQuerySchema, sendMessageSchema, type SendMessage } from './messages.schemas.js';
-import { z } from 'zod';
+import type { HistoryQuery, MarkRead, SendMessage } from './messages.schemas.js';
 import { createMessageWriter, type Stored } from './messages.writer.js';
 
 export type MessageService = ReturnType<typeof createMessageService>;
@@ -26,8 +24,6 @@ function isUniqueViolation(err: unknown): boolean {
     (err.code === 'P2010' && /23505|unique/i.test(`${JSON.stringify(err.meta)} ${err.message}`))
   );
 }
-
-const markReadSchema = z.object({ conversation_id: uuid, message_ids: z.array(uuid).min(1).max(500) });
 
 export function createMessageService({
   db,
@@ -107,7 +103,7 @@ export function createMessageService({
             senderId,
             contentType: input.content_type,
             content: input.content,
-            richMedia: input.rich_media ?? Prisma.DbNull,
+            richMedia: (input.rich_media as Prisma.InputJsonObject | null) ?? Prisma.DbNull,
             clientMsgId: input.client_msg_id ?? null,
             createdAt: now,
           },
@@ -126,6 +122,46 @@ export function createMessageService({
     }
   }
 
+  /**
+   * Read state, in `read_by` as `{ reader id: ISO time }`: one statement that records the reader
+   * only where they are not recorded yet, and never on their own messages. `ids` names the
+   * messages, or 'all' the end users' messages of the conversation (an agent opening it).
+   */
+  async function recordRead(
+    actor: Actor,
+    conv: { id: string; organizationId: string },
+    ids: string[] | 'all',
+  ) {
+    const readerId = actor.kind === 'agent' ? actor.userId : actor.externalId;
+    const readAt = new Date();
+    const all = ids === 'all';
+    const updated = await db.$queryRaw<{ id: string }[]>`
+      WITH read AS (
+        UPDATE messages SET read_by = read_by || jsonb_build_object(${readerId}::text, ${readAt.toISOString()}::text)
+        WHERE conversation_id = ${conv.id}::uuid
+          AND (${all} AND sender_type = 'end_user' OR id = ANY(${all ? [] : ids}::uuid[]))
+          AND NOT (read_by ? ${readerId}::text) AND NOT (sender_type::text = ${actor.kind} AND sender_id = ${readerId})
+        RETURNING id, seq)
+      SELECT id::text AS id FROM read ORDER BY seq`;
+    const messageIds = updated.map((r) => r.id);
+    if (messageIds.length) {
+      bus.publish('messages.read', {
+        organizationId: conv.organizationId,
+        conversationId: conv.id,
+        readerId,
+        readerType: actor.kind,
+        messageIds,
+        readAt,
+      });
+    }
+    return {
+      conversation_id: conv.id,
+      message_ids: messageIds,
+      reader_id: readerId,
+      read_at: readAt.toISOString(),
+    };
+  }
+
   return {
     requireConversation,
 
@@ -134,31 +170,38 @@ export function createMessageService({
 
     /**
      * Stores a message from an end user or an agent and publishes `message.created`.
-     * The first message after a resolve opens a new session. A retry with the same
-     * `client_msg_id` returns the stored message with `duplicate: true` and publishes nothing.
+     * The first message after a resolve opens a new session; an agent who writes first owns it
+     * (`conversation.assigned`). A retry with the same `client_msg_id` returns the stored message
+     * with `duplicate: true` and publishes nothing.
      */
-    async send(actor: Actor, payload: unknown): Promise<SendResult> {
-      const input: SendMessage = sendMessageSchema.parse(payload);
+    async send(actor: Actor, input: SendMessage): Promise<SendResult> {
       if (input.sender_type !== actor.kind) {
         throw new AppError(
           'request/invalid',
           `Invalid parameter 'sender_type': must be ${actor.kind} for this client`,
-          {
-            param: 'sender_type',
-          },
+          { param: 'sender_type' },
         );
       }
       const senderId = actor.kind === 'agent' ? actor.userId : actor.externalId;
       const result = await writer.append(actor, senderId, input, () => sendAlone(actor, senderId, input));
       if (result.duplicate) return result;
       const { message, conversation, sessionOpened } = result;
+      if (sessionOpened && actor.kind === 'agent') {
+        bus.publish('conversation.assigned', {
+          organizationId: conversation.organizationId,
+          conversationId: conversation.id,
+          routingKey: conversation.routingKey,
+          sessionId: message.sessionId,
+          agentId: actor.userId,
+          assignedAt: message.createdAt,
+        });
+      }
       bus.publish('message.created', { message, conversation, sessionOpened });
       return result;
     },
 
     /** Agent history: a page counted back from the newest message, returned oldest first. */
-    async history(actor: AgentActor, conversationId: string, query: unknown) {
-      const { limit, offset } = historyQuerySchema.parse(query ?? {});
+    async history(actor: AgentActor, conversationId: string, { limit, offset }: HistoryQuery) {
       const conv = await requireConversation(actor, conversationId);
       const rows = await db.message.findMany({
         where: { conversationId: conv.id },
@@ -194,37 +237,43 @@ export function createMessageService({
     },
 
     /**
-     * Records that the actor read these messages (their own are skipped) in `read_by`
-     * as `{ reader id: ISO time }`, and publishes `messages.read` with the ids newly read.
+     * Records that the actor read these messages (their own are skipped) and publishes
+     * `messages.read` with the ids newly read.
      */
-    async markRead(actor: Actor, payload: unknown) {
-      const { conversation_id, message_ids } = markReadSchema.parse(payload);
+    async markRead(actor: Actor, { conversation_id, message_ids }: MarkRead) {
       const conv = await requireConversation(actor, conversation_id);
-      const readerId = actor.kind === 'agent' ? actor.userId : actor.externalId;
-      const readAt = new Date();
-      // One statement: jsonb merge only where this reader is not recorded yet.
-      const updated = await db.$queryRaw<{ id: string }[]>`
-        UPDATE messages SET read_by = read_by || jsonb_build_object(${readerId}::text, ${readAt.toISOString()}::text)
-        WHERE conversation_id = ${conv.id}::uuid AND id = ANY(${message_ids}::uuid[])
-          AND NOT (read_by ? ${readerId}::text) AND NOT (sender_type::text = ${actor.kind} AND sender_id = ${readerId})
-        RETURNING id`;
-      const ids = updated.map((r) => r.id);
-      if (ids.length) {
-        bus.publish('messages.read', {
-          organizationId: conv.organizationId,
-          conversationId: conv.id,
-          readerId,
-          readerType: actor.kind,
-          messageIds: ids,
-          readAt,
-        });
-      }
-      return {
-        conversation_id: conv.id,
-        message_ids: ids,
-        reader_id: readerId,
-        read_at: readAt.toISOString(),
-      };
+      return recordRead(actor, conv, message_ids);
+    },
+
+    /**
+     * Opening a conversation in the inbox reads it: every end-user message the agent has not
+     * read yet is marked, in one statement, with one `messages.read`.
+     */
+    async markAllRead(actor: AgentActor, conversationId: string) {
+      const conv = await requireConversation(actor, conversationId);
+      const { message_ids } = await recordRead(actor, conv, 'all');
+      return { conversation_id: conv.id, read: message_ids.length };
+    },
+
+    /**
+     * Unread counts for the inbox: end-user messages the agent has not read yet in open sessions
+     * that are theirs or nobody's (another agent's conversation is not their backlog), per
+     * conversation. Survives a reload, unlike counts kept in the page.
+     */
+    async unreadCounts(actor: AgentActor): Promise<Record<string, number>> {
+      const all = seesAllQueues(actor);
+      const rows = await db.$queryRaw<{ conversation_id: string; n: number }[]>`
+        SELECT m.conversation_id::text AS conversation_id, count(*)::int AS n
+        FROM messages m
+        JOIN conversation_sessions s ON s.id = m.session_id AND s.status = 'open'
+          AND (s.assigned_agent_id IS NULL OR s.assigned_agent_id = ${actor.userId}::uuid)
+        JOIN conversations c ON c.id = m.conversation_id
+        WHERE m.organization_id = ${actor.organizationId}::uuid
+          AND m.sender_type = 'end_user'
+          AND NOT (m.read_by ? ${actor.userId}::text)
+          AND (${all} OR c.routing_key = ANY(${actor.routingKeys}::text[]))
+        GROUP BY m.conversation_id`;
+      return Object.fromEntries(rows.map((r) => [r.conversation_id, r.n]));
     },
   };
 }

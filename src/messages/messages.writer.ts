@@ -161,16 +161,10 @@ const APPEND_MESSAGES = `
     -- without LIMIT, which the planner flattens into joins) the planner, which cannot tell how few
     -- rows come in, hashes every conversation and every open session instead.
     SELECT i.*, s.id AS session_id, c.channel_id, c.routing_key, c.end_user_id AS conv_end_user_id,
-      c.external_id, c.has_devices
+      c.external_id
     FROM input i
     JOIN LATERAL (
-      SELECT conv.channel_id, conv.routing_key, conv.end_user_id, e.external_id,
-        -- For push: whether the end user has a device to alert (a reply only; theirs never alerts).
-        i.sender_type <> 'end_user' AND EXISTS (
-          SELECT 1 FROM device_tokens d
-          WHERE d.end_user_id = conv.end_user_id AND d.organization_id = conv.organization_id
-            AND d.disabled_at IS NULL
-        ) AS has_devices
+      SELECT conv.channel_id, conv.routing_key, conv.end_user_id, e.external_id
       FROM conversations conv JOIN end_users e ON e.id = conv.end_user_id
       WHERE conv.id = i.conversation_id AND conv.organization_id = i.organization_id
         AND (i.end_user_id IS NULL OR conv.end_user_id = i.end_user_id)
@@ -196,7 +190,7 @@ const APPEND_MESSAGES = `
     SET (updated_at, last_message_at) = (SELECT max(created_at), max(created_at) FROM m WHERE m.conversation_id = c.id)
     WHERE c.id = ANY (ARRAY(SELECT conversation_id FROM m))
   )
-  SELECT m.*, ok.channel_id, ok.routing_key, ok.conv_end_user_id, ok.external_id, ok.has_devices
+  SELECT m.*, ok.channel_id, ok.routing_key, ok.conv_end_user_id, ok.external_id
   FROM m JOIN ok ON ok.id = m.id`;
 
 /** One statement for a batch; returns the messages stored, by id. */
@@ -218,7 +212,6 @@ async function insertBatch(
         endUserId: r.conv_end_user_id as string,
         endUserExternalId: r.external_id as string,
         routingKey: (r.routing_key ?? null) as string | null,
-        ...(message.senderType === 'end_user' ? {} : { endUserHasDevices: r.has_devices === true }),
       },
     });
   }

@@ -1,24 +1,30 @@
 import { Router } from 'express';
 import { agentOf } from '../auth/auth.middleware.js';
+import type { ChannelService } from '../channels/channels.service.js';
+import { mobileChannelDto } from '../channels/channels.dto.js';
+import { deviceDto } from '../push/push.dto.js';
+import {
+  apnsCredentialSchema,
+  deviceBodySchema,
+  fcmCredentialSchema,
+  providerParamsSchema,
+} from '../push/push.schemas.js';
+import type { PushService } from '../push/push.service.js';
 import { valid, validate } from '../shared/http.js';
 import type { Redis } from '../shared/redis.js';
 import { createPublicLimiter } from '../shared/public-ratelimit.js';
-import {
-  apnsCredentialSchema,
-  channelParamsSchema,
-  createChannelSchema,
-  deviceBodySchema,
-  fcmCredentialSchema,
-  openBodySchema,
-  providerParamsSchema,
-} from './mobile.schemas.js';
+import { idParams } from '../shared/validation.js';
+import { createChannelSchema, openBodySchema } from './mobile.schemas.js';
 import type { MobileService } from './mobile.service.js';
 
 /**
  * Public endpoints a native app calls (no cookie, no CSRF): open a conversation, register and
  * unregister push tokens. Mounted at `/api/mobile`.
  */
-export function mobilePublicRoutes(mobile: MobileService, redis: Redis | undefined) {
+export function mobilePublicRoutes(
+  { mobile, push }: { mobile: MobileService; push: PushService },
+  redis: Redis | undefined,
+) {
   const router = Router();
   const openLimit = createPublicLimiter(redis, 'open');
   const deviceLimit = createPublicLimiter(redis, 'device');
@@ -32,15 +38,7 @@ export function mobilePublicRoutes(mobile: MobileService, redis: Redis | undefin
     openLimit((b) => b.channel_id),
     validate('body', openBodySchema),
     async (req, res) => {
-      const b = valid(req, 'body', openBodySchema);
-      res.json(
-        await mobile.open({
-          channelId: b.channel_id,
-          externalId: b.external_id,
-          displayName: b.display_name,
-          routingKey: b.routing_key,
-        }),
-      );
+      res.json(await mobile.open(valid(req, 'body', openBodySchema)));
     },
   );
 
@@ -49,8 +47,8 @@ export function mobilePublicRoutes(mobile: MobileService, redis: Redis | undefin
     deviceLimit((b) => b.conversation_id),
     validate('body', deviceBodySchema),
     async (req, res) => {
-      const { created, device } = await mobile.registerDevice(valid(req, 'body', deviceBodySchema));
-      res.status(created ? 201 : 200).json(device);
+      const { created, device } = await push.registerDevice(valid(req, 'body', deviceBodySchema));
+      res.status(created ? 201 : 200).json(deviceDto(device));
     },
   );
 
@@ -59,7 +57,7 @@ export function mobilePublicRoutes(mobile: MobileService, redis: Redis | undefin
     deviceLimit((b) => b.conversation_id),
     validate('body', deviceBodySchema),
     async (req, res) => {
-      await mobile.unregisterDevice(valid(req, 'body', deviceBodySchema));
+      await push.unregisterDevice(valid(req, 'body', deviceBodySchema));
       res.status(204).end();
     },
   );
@@ -67,43 +65,45 @@ export function mobilePublicRoutes(mobile: MobileService, redis: Redis | undefin
 }
 
 /**
- * Admin API behind the agent session + CSRF (`agentApi`), mounted at `/api/mobile/channels`:
- * one mobile channel per bot and its FCM / APNs credentials, which are write-only.
+ * Admin API behind the agent session + CSRF and the admin role, mounted at
+ * `/api/mobile/channels`: one mobile channel per bot and its FCM / APNs credentials, which are
+ * write-only.
  */
-export function mobileAdminRoutes(mobile: MobileService) {
+export function mobileAdminRoutes({ channels, push }: { channels: ChannelService; push: PushService }) {
   const router = Router();
+  const id = validate('params', idParams);
   router.get('/', async (req, res) => {
-    res.json(await mobile.listChannels(agentOf(req)));
+    const bots = await channels.listMobileChannels(agentOf(req));
+    res.json({
+      items: bots.map((b) => ({
+        bot_id: b.id,
+        bot_name: b.name,
+        channel: b.channels[0] ? mobileChannelDto(b.channels[0]) : null,
+      })),
+    });
   });
   router.post('/', validate('body', createChannelSchema), async (req, res) => {
     const { bot_id } = valid(req, 'body', createChannelSchema);
-    const { created, channel } = await mobile.createChannel(agentOf(req), bot_id);
-    res.status(created ? 201 : 200).json(channel);
+    const { created, channel } = await channels.createMobileChannel(agentOf(req), bot_id);
+    res.status(created ? 201 : 200).json(mobileChannelDto(channel));
   });
-  router.get('/:id', validate('params', channelParamsSchema), async (req, res) => {
-    res.json(await mobile.getChannel(agentOf(req), valid(req, 'params', channelParamsSchema).id));
+  router.get('/:id', id, async (req, res) => {
+    const channel = await channels.requireMobileChannel(agentOf(req), valid(req, 'params', idParams).id);
+    res.json(mobileChannelDto(channel));
   });
-  router.put(
-    '/:id/push/fcm',
-    validate('params', channelParamsSchema),
-    validate('body', fcmCredentialSchema),
-    async (req, res) => {
-      const { id } = valid(req, 'params', channelParamsSchema);
-      res.json(await mobile.setFcm(agentOf(req), id, valid(req, 'body', fcmCredentialSchema)));
-    },
-  );
-  router.put(
-    '/:id/push/apns',
-    validate('params', channelParamsSchema),
-    validate('body', apnsCredentialSchema),
-    async (req, res) => {
-      const { id } = valid(req, 'params', channelParamsSchema);
-      res.json(await mobile.setApns(agentOf(req), id, valid(req, 'body', apnsCredentialSchema)));
-    },
-  );
+  router.put('/:id/push/fcm', id, validate('body', fcmCredentialSchema), async (req, res) => {
+    const channelId = valid(req, 'params', idParams).id;
+    const body = valid(req, 'body', fcmCredentialSchema);
+    res.json(mobileChannelDto(await push.setFcm(agentOf(req), channelId, body)));
+  });
+  router.put('/:id/push/apns', id, validate('body', apnsCredentialSchema), async (req, res) => {
+    const channelId = valid(req, 'params', idParams).id;
+    const body = valid(req, 'body', apnsCredentialSchema);
+    res.json(mobileChannelDto(await push.setApns(agentOf(req), channelId, body)));
+  });
   router.delete('/:id/push/:provider', validate('params', providerParamsSchema), async (req, res) => {
-    const { id, provider } = valid(req, 'params', providerParamsSchema);
-    await mobile.deleteCredential(agentOf(req), id, provider);
+    const { id: channelId, provider } = valid(req, 'params', providerParamsSchema);
+    await push.deleteCredential(agentOf(req), channelId, provider);
     res.status(204).end();
   });
   return router;

@@ -1,6 +1,6 @@
 import { rootCertificates } from 'node:tls';
 import apn from '@parse/node-apn';
-import type { PushCredentialFor } from '../mobile/mobile.service.js';
+import type { PushCredentialFor } from './push.types.js';
 import type { PushOutcome, PushPayload } from './push.types.js';
 
 // APNs reasons that mean this token will never be delivered to (app removed, token foreign or malformed).

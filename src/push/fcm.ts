@@ -5,7 +5,7 @@ import { rootCertificates, type ConnectionOptions } from 'node:tls';
 import { deleteApp, initializeApp, type App, type Credential } from 'firebase-admin/app';
 import { JWT } from 'google-auth-library';
 import { getMessaging, type Message } from 'firebase-admin/messaging';
-import type { FcmSecret, PushCredentialFor } from '../mobile/mobile.service.js';
+import type { FcmSecret, PushCredentialFor } from './push.types.js';
 import type { PushOutcome, PushPayload } from './push.types.js';
 
 const FCM_HOST = 'fcm.googleapis.com:443';

@@ -1,9 +1,7 @@
-import type { Server as SocketServer } from 'socket.io';
 import type { Message } from '../generated/prisma/client.js';
 import type { Db } from '../shared/db.js';
 import type { DomainEvents, EventBus } from '../shared/events.js';
-import type { Logger } from '../shared/logger.js';
-import type { PushPayload } from './push.types.js';
+import type { EndUserPresence, PushPayload } from './push.types.js';
 
 const BODY_MAX = 178;
 
@@ -21,25 +19,12 @@ export function pushBody(message: Pick<Message, 'content' | 'contentType'>): str
  * connected (on any node) becomes one outbox row per live device, then the worker is woken.
  * Nothing here runs on the message's path: the bus calls it after the message is stored and
  * sent, and its failures are only logged.
+ *
+ * Cheapest question first: an end user connected to this node (no I/O) needs no push; else their
+ * live devices (one indexed query); only then whether another node has them (a cluster round trip).
  */
-export function pushListener(deps: {
-  db: Db;
-  bus: EventBus;
-  io: SocketServer;
-  logger: Logger;
-  kick: () => void;
-}) {
-  const { db, logger } = deps;
-
-  async function connected(endUserId: string) {
-    try {
-      return (await deps.io.in(`enduser:${endUserId}`).fetchSockets()).length > 0;
-    } catch (err) {
-      // Unsure (a node did not answer in time): a duplicate alert beats a missed one.
-      logger.warn({ err, endUserId }, 'could not tell whether the end user is connected');
-      return false;
-    }
-  }
+export function pushListener(deps: { db: Db; bus: EventBus; endUsers: EndUserPresence; kick: () => void }) {
+  const { db, endUsers } = deps;
 
   async function title(message: Message, organizationId: string, channelId: string) {
     if (message.senderType === 'agent') {
@@ -58,8 +43,7 @@ export function pushListener(deps: {
 
   async function onMessage({ message, conversation }: DomainEvents['message.created']) {
     if (message.senderType !== 'agent' && message.senderType !== 'bot') return;
-    // Known from the statement that stored the message: no query for the many with no app.
-    if (conversation.endUserHasDevices === false) return;
+    if (endUsers.here(conversation.endUserId)) return;
     const devices = await db.deviceToken.findMany({
       where: {
         organizationId: conversation.organizationId,
@@ -68,7 +52,7 @@ export function pushListener(deps: {
       },
       select: { id: true },
     });
-    if (!devices.length || (await connected(conversation.endUserId))) return;
+    if (!devices.length || (await endUsers.anywhere(conversation.endUserId))) return;
     const payload: PushPayload = {
       title: await title(message, conversation.organizationId, conversation.channelId),
       body: pushBody(message),

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
 import { dbModes } from '../../test/helpers/db.js';
 import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
-import { createAgent, createOrg } from '../../test/helpers/factories.js';
+import { createAgent, createOrg, message as sendPayload } from '../../test/helpers/factories.js';
 import { makeTlsCert, startFakeApns, startFakeFcm } from '../../test/helpers/push-providers.js';
 import { connectSocket, emitAck, eventually, nextEvent } from '../../test/helpers/sockets.js';
 
@@ -105,11 +105,14 @@ for (const mode of dbModes) {
       content: string,
     ) {
       const at = Date.now();
-      const { message } = await t.services.messages.send(m.admin.actor, {
-        conversation_id: conversationId,
-        content,
-        sender_type: 'agent',
-      });
+      const { message } = await t.services.messages.send(
+        m.admin.actor,
+        sendPayload({
+          conversation_id: conversationId,
+          content,
+          sender_type: 'agent',
+        }),
+      );
       return { id: message.id, at };
     }
 
@@ -299,11 +302,14 @@ for (const mode of dbModes) {
           const m = await mobileOrg();
           const ft = fcmToken();
           const u = await appUser(m, [{ platform: 'fcm', token: ft }]);
-          const { message } = await b.services.messages.send(m.admin.actor, {
-            conversation_id: u.conversationId,
-            content: 'queued on B',
-            sender_type: 'agent',
-          });
+          const { message } = await b.services.messages.send(
+            m.admin.actor,
+            sendPayload({
+              conversation_id: u.conversationId,
+              content: 'queued on B',
+              sender_type: 'agent',
+            }),
+          );
           // Node A's worker (the suite's app) picks the row up from the shared table.
           const [r] = await fcm.waitFor(ft, 1);
           assert.equal((r!.message.data as { message_id: string }).message_id, message.id);
@@ -325,12 +331,15 @@ for (const mode of dbModes) {
         endUserId: u.endUserId,
         externalId: u.externalId,
       };
-      const own = await t.services.messages.send(endUser, {
-        conversation_id: u.conversationId,
-        content: 'hi',
-        sender_type: 'end_user',
-        external_id: u.externalId,
-      });
+      const own = await t.services.messages.send(
+        endUser,
+        sendPayload({
+          conversation_id: u.conversationId,
+          content: 'hi',
+          sender_type: 'end_user',
+          external_id: u.externalId,
+        }),
+      );
       const bare = await appUser(m, []);
       const noDevice = await agentSays(m, bare.conversationId, 'hello');
       // A later agent message in the first conversation is pushed: the queue was running all along.

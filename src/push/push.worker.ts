@@ -1,10 +1,10 @@
 import type { DeviceToken, PushJob } from '../generated/prisma/client.js';
-import type { MobileService, PushCredentialFor } from '../mobile/mobile.service.js';
 import type { Db } from '../shared/db.js';
 import type { Logger } from '../shared/logger.js';
 import type { createApnsSender } from './apns.js';
 import type { createFcmSender } from './fcm.js';
-import type { PushOutcome, PushPayload } from './push.types.js';
+import type { PushService } from './push.service.js';
+import type { PushCredentialFor, PushOutcome, PushPayload } from './push.types.js';
 
 export type PushWorker = ReturnType<typeof createPushWorker>;
 
@@ -27,7 +27,7 @@ export function backoffMs(attempt: number, p: RetryPolicy): number {
  */
 export function createPushWorker(deps: {
   db: Db;
-  mobile: MobileService;
+  credentials: Pick<PushService, 'credentialFor'>;
   fcm: ReturnType<typeof createFcmSender>;
   apns: ReturnType<typeof createApnsSender>;
   logger: Logger;
@@ -62,7 +62,9 @@ export function createPushWorker(deps: {
   async function deliver(job: PushJob & { deviceToken: DeviceToken }): Promise<PushOutcome> {
     const device = job.deviceToken;
     if (device.disabledAt) return { ok: false, kind: 'permanent', reason: 'device token disabled' };
-    const cred = device.channelId ? await deps.mobile.credentialFor(device.channelId, device.platform) : null;
+    const cred = device.channelId
+      ? await deps.credentials.credentialFor(device.channelId, device.platform)
+      : null;
     if (!cred)
       return { ok: false, kind: 'permanent', reason: `no ${device.platform} credentials on the channel` };
     const payload = job.payload as PushPayload;

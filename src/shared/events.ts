@@ -21,11 +21,6 @@ export type DomainEvents = {
       endUserId: string;
       endUserExternalId: string;
       routingKey: string | null;
-      /**
-       * Whether the end user had a live device for push when the message was stored (looked up
-       * with it, for agents' and bots' messages); absent when nobody looked.
-       */
-      endUserHasDevices?: boolean;
     };
     /** True when this message opened a new session (the first of a support interaction). */
     sessionOpened: boolean;

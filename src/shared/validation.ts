@@ -2,6 +2,18 @@ import { z } from 'zod';
 
 export const uuid = z.uuid({ error: 'must be a UUID' });
 
+/** `{ id }` route parameters. */
+export const idParams = z.object({ id: uuid });
+
+/** The id an end user is known by (a widget visitor id, an app's user id). */
+export const externalId = z.string().trim().min(1, 'must not be empty').max(255);
+
+/** Who writes on the chat gateways: the two kinds of client. */
+export const senderType = z.enum(['end_user', 'agent'], { error: 'must be end_user or agent' });
+
+/** A queue (store, merchant) a conversation routes to. */
+export const routingKey = z.string().trim().min(1).max(100);
+
 /** `scheme://host[:port]`, no path: what browsers send in Origin (also app schemes such as `app://x`). */
 export const origin = z
   .string()

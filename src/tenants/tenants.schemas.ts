@@ -6,4 +6,4 @@ export const createOrganizationSchema = z.object({
   allowedOrigins: origins,
   rateLimitPerMin: z.number().int().min(1).max(100_000).default(60),
 });
-export type CreateOrganizationInput = z.input<typeof createOrganizationSchema>;
+export type CreateOrganization = z.output<typeof createOrganizationSchema>;

@@ -2,7 +2,7 @@ import type { Db } from '../shared/db.js';
 import { decryptSecret, encryptSecret, randomToken } from '../shared/crypto.js';
 import { AppError } from '../shared/errors.js';
 import type { EventBus } from '../shared/events.js';
-import { createOrganizationSchema, type CreateOrganizationInput } from './tenants.schemas.js';
+import type { CreateOrganization } from './tenants.schemas.js';
 
 export type TenantService = ReturnType<typeof createTenantService>;
 
@@ -17,8 +17,7 @@ export function createTenantService({
 }) {
   return {
     /** Creates a tenant with fresh credentials; the secret is returned here and never again. */
-    async createOrganization(input: CreateOrganizationInput) {
-      const data = createOrganizationSchema.parse(input);
+    async createOrganization(data: CreateOrganization) {
       const tenantSecret = randomToken('sk', 32);
       const organization = await db.organization.create({
         data: {

@@ -113,6 +113,7 @@ test('a visitor chats with an agent through the embedded widget in Chromium', as
   const hostUrl = `http://localhost:${hostPort}`;
   const { token } = await app.services.channels.createEmbedToken({
     organizationId: org.id,
+    name: 'Web chat',
     allowedOrigins: [hostUrl],
   });
   pages['/'] = hostPage(app.url, token);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { externalId } from '../conversations/conversations.schemas.js';
+import { externalId } from '../shared/validation.js';
 import { displayName, origin } from '../shared/validation.js';
 
 export const embedToken = z.string().trim().min(1, 'must not be empty').max(200);

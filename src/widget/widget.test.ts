@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { startApp, type TestApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
-import { createOrg } from '../../test/helpers/factories.js';
+import { createOrg, message } from '../../test/helpers/factories.js';
 import { paths } from '../shared/paths.js';
 
 type PageConfig = {
@@ -68,7 +68,12 @@ for (const mode of dbModes) {
     const xss = '<img src=x onerror=alert(1)></script><script>alert(2)</script>';
     await app.services.messages.send(
       { kind: 'end_user', organizationId: org.id, endUserId: endUser.id, externalId: sid },
-      { conversation_id: c1.conversation_id, content: xss, sender_type: 'end_user', external_id: sid },
+      message({
+        conversation_id: c1.conversation_id,
+        content: xss,
+        sender_type: 'end_user',
+        external_id: sid,
+      }),
     );
 
     const again = await load(widgetUrl(app, { embed_token: embedToken, session_id: sid }));
@@ -97,6 +102,7 @@ test('GET /chat-widget checks the token, the host origin, and sends the framing 
   const { org, embedToken: openToken } = await createOrg(app.services);
   const { token } = await app.services.channels.createEmbedToken({
     organizationId: org.id,
+    name: 'Web chat',
     allowedOrigins: ['https://shop.example', 'http://localhost:8080'],
   });
   const page = (extra: Record<string, string> = {}) =>
@@ -118,7 +124,11 @@ test('GET /chat-widget checks the token, the host origin, and sends the framing 
     );
     assert.equal(unknown.status, 403);
     assert.equal(await errorOf(unknown), 'embed_token/invalid');
-    const { token: revoked } = await app.services.channels.createEmbedToken({ organizationId: org.id });
+    const { token: revoked } = await app.services.channels.createEmbedToken({
+      organizationId: org.id,
+      name: 'Web chat',
+      allowedOrigins: [],
+    });
     const record = await app.services.channels.findEmbedToken(revoked);
     await database.prisma.embedToken.update({ where: { id: record!.id }, data: { revokedAt: new Date() } });
     const res = await load(widgetUrl(app, { embed_token: revoked, session_id: 'v' }));

@@ -6,6 +6,8 @@ import { createLogger } from '../../src/shared/logger.js';
 import { closeRedis, connectRedis, type Redis } from '../../src/shared/redis.js';
 import { testConfig } from './config.js';
 
+export { cookieOf, loginAgent } from './http.js';
+
 export type TestApp = App & {
   url: string;
   database: Database;
@@ -40,31 +42,4 @@ export async function startApp(
       if (redis) await closeRedis(redis);
     },
   };
-}
-
-/** A browser-like agent session: the `session` cookie and the CSRF token, via the real login. */
-export async function loginAgent(
-  baseUrl: string,
-  email: string,
-  password: string,
-): Promise<{ cookie: string; csrf: string; userId: string }> {
-  const page = await fetch(`${baseUrl}/auth/login`);
-  const pageCookie = cookieOf(page);
-  const csrf = /<meta name="csrf-token" content="([^"]+)">/.exec(await page.text())?.[1];
-  if (!csrf) throw new Error('login page has no csrf-token meta');
-  const res = await fetch(`${baseUrl}/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', cookie: pageCookie, 'x-csrftoken': csrf },
-    body: JSON.stringify({ email, password }),
-  });
-  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
-  const body = (await res.json()) as { user: { id: string }; csrf_token: string };
-  return { cookie: cookieOf(res), csrf: body.csrf_token, userId: body.user.id };
-}
-
-/** `name=value` of the session cookie a response set. */
-export function cookieOf(res: Response): string {
-  const set = res.headers.getSetCookie().find((c) => c.startsWith('session='));
-  if (!set) throw new Error('no session cookie set');
-  return set.split(';')[0]!;
 }

@@ -1,16 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import type { Services } from '../../src/app.js';
+import type { Services } from '../../src/services.js';
 import type { AgentActor } from '../../src/shared/auth/actor.js';
 import type { UserRole } from '../../src/generated/prisma/client.js';
+import { createAgentSchema } from '../../src/agents/agents.schemas.js';
+import { createEmbedTokenSchema } from '../../src/channels/channels.schemas.js';
+import { sendMessageSchema, type SendMessage } from '../../src/messages/messages.schemas.js';
+import { createOrganizationSchema } from '../../src/tenants/tenants.schemas.js';
 
 export const PASSWORD = 'correct-horse-battery';
 
 /** A new organization with a web-chat channel; every test makes its own and touches only it. */
 export async function createOrg(services: Services, name = `Org ${randomUUID().slice(0, 8)}`) {
-  const { organization, tenantSecret } = await services.tenants.createOrganization({ name });
-  const { token, channelId, botId } = await services.channels.createEmbedToken({
-    organizationId: organization.id,
-  });
+  const { organization, tenantSecret } = await services.tenants.createOrganization(
+    createOrganizationSchema.parse({ name }),
+  );
+  const { token, channelId, botId } = await services.channels.createEmbedToken(
+    createEmbedTokenSchema.parse({ organizationId: organization.id }),
+  );
   return { org: organization, tenantSecret, embedToken: token, channelId, botId };
 }
 
@@ -19,13 +25,15 @@ export async function createAgent(
   organizationId: string,
   opts: { role?: UserRole; routingKeys?: string[]; password?: string } = {},
 ) {
-  const user = await services.agents.createAgent({
-    organizationId,
-    email: `agent-${randomUUID()}@example.com`,
-    password: opts.password ?? PASSWORD,
-    role: opts.role ?? 'agent',
-    routingKeys: opts.routingKeys ?? [],
-  });
+  const user = await services.agents.createAgent(
+    createAgentSchema.parse({
+      organizationId,
+      email: `agent-${randomUUID()}@example.com`,
+      password: opts.password ?? PASSWORD,
+      role: opts.role ?? 'agent',
+      routingKeys: opts.routingKeys ?? [],
+    }),
+  );
   const actor: AgentActor = {
     kind: 'agent',
     userId: user.id,
@@ -64,3 +72,6 @@ export async function createConversation(
   };
   return { endUser, conversation, externalId, actor };
 }
+
+/** A send_message payload as the gateways hand it to the message service: parsed (defaults filled in). */
+export const message = (payload: unknown): SendMessage => sendMessageSchema.parse(payload);

@@ -20,3 +20,30 @@ export function agentHttp(url: string, s: AgentSession) {
 
 /** Asserted on every timestamp the API returns. */
 export const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** A browser-like agent session: the `session` cookie and the CSRF token, via the real login. */
+export async function loginAgent(
+  baseUrl: string,
+  email: string,
+  password: string,
+): Promise<{ cookie: string; csrf: string; userId: string }> {
+  const page = await fetch(`${baseUrl}/auth/login`);
+  const pageCookie = cookieOf(page);
+  const csrf = /<meta name="csrf-token" content="([^"]+)">/.exec(await page.text())?.[1];
+  if (!csrf) throw new Error('login page has no csrf-token meta');
+  const res = await fetch(`${baseUrl}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', cookie: pageCookie, 'x-csrftoken': csrf },
+    body: JSON.stringify({ email, password }),
+  });
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
+  const body = (await res.json()) as { user: { id: string }; csrf_token: string };
+  return { cookie: cookieOf(res), csrf: body.csrf_token, userId: body.user.id };
+}
+
+/** `name=value` of the session cookie a response set. */
+export function cookieOf(res: Response): string {
+  const set = res.headers.getSetCookie().find((c) => c.startsWith('session='));
+  if (!set) throw new Error('no session cookie set');
+  return set.split(';')[0]!;
+}

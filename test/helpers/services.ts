@@ -1,4 +1,4 @@
-import { createServices, type Services } from '../../src/app.js';
+import { createServices, type Services } from '../../src/services.js';
 import type { Database } from '../../src/shared/db.js';
 import { createEventBus, type DomainEvents, type EventBus, type EventName } from '../../src/shared/events.js';
 import { testConfig } from './config.js';

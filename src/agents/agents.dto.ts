@@ -1,0 +1,13 @@
+import type { User } from '../generated/prisma/client.js';
+
+/** Emails are shown to admins only; agents see who is on the team, not how to reach them. */
+export function memberDto(u: User, withEmail: boolean) {
+  return {
+    id: u.id,
+    display_name: u.displayName,
+    role: u.role,
+    status: u.status,
+    ...(withEmail ? { email: u.email, last_login_at: u.lastLoginAt?.toISOString() ?? null } : {}),
+    created_at: u.createdAt.toISOString(),
+  };
+}

@@ -1,0 +1,45 @@
+import type { Bot, Channel, EmbedToken, PushCredential, PushProvider } from '../generated/prisma/client.js';
+import { credentialDto } from '../push/push.dto.js';
+
+export function botDto(b: Bot & { channels?: { id: string; type: string }[] }) {
+  return {
+    id: b.id,
+    name: b.name,
+    webchat_channel_id: b.channels?.find((c) => c.type === 'webchat')?.id ?? null,
+    mobile_channel_id: b.channels?.find((c) => c.type === 'mobile_sdk')?.id ?? null,
+    created_at: b.createdAt.toISOString(),
+    updated_at: b.updatedAt.toISOString(),
+  };
+}
+
+export function embedTokenDto(t: EmbedToken & { channel: { botId: string; bot: { name: string } } }) {
+  return {
+    id: t.id,
+    name: t.name,
+    prefix: t.prefix,
+    bot_id: t.channel.botId,
+    bot_name: t.channel.bot.name,
+    channel_id: t.channelId,
+    allowed_origins: t.allowedOrigins,
+    created_at: t.createdAt.toISOString(),
+    last_used_at: t.lastUsedAt?.toISOString() ?? null,
+    revoked_at: t.revokedAt?.toISOString() ?? null,
+  };
+}
+
+/** A mobile channel as the dashboard shows it: its Channel ID and which push providers are set up. */
+export function mobileChannelDto(c: Channel & { pushCreds: PushCredential[] }) {
+  const cred = (p: PushProvider) => {
+    const found = c.pushCreds.find((x) => x.provider === p);
+    return found ? credentialDto(found) : null;
+  };
+  return {
+    id: c.id,
+    channel_id: c.id,
+    bot_id: c.botId,
+    type: c.type,
+    name: c.name,
+    created_at: c.createdAt.toISOString(),
+    push: { fcm: cred('fcm'), apns: cred('apns') },
+  };
+}

@@ -1,0 +1,41 @@
+import type { Config } from './config.js';
+import { createAgentService } from './agents/agents.service.js';
+import { createApiKeyService } from './apikeys/apikeys.service.js';
+import { createChannelService } from './channels/channels.service.js';
+import { createConversationService } from './conversations/conversations.service.js';
+import { createMessageService } from './messages/messages.service.js';
+import { createMobileService } from './mobile/mobile.service.js';
+import { createPushService } from './push/push.service.js';
+import type { Database } from './shared/db.js';
+import type { EventBus } from './shared/events.js';
+import { createTenantService } from './tenants/tenants.service.js';
+import { createWidgetService } from './widget/widget.service.js';
+
+export type Services = ReturnType<typeof createServices>;
+
+export type ServiceDeps = {
+  /** The database; `prisma` may be a transaction's client (first run builds its demo in one). */
+  database: Pick<Database, 'prisma' | 'query'>;
+  config: Pick<Config, 'encryptionKey'>;
+  bus: EventBus;
+};
+
+/**
+ * The one wiring list: every domain service, built from its explicit dependencies. Gateways
+ * (HTTP routes, Socket.IO, the CLI) and jobs (push) take what they need from here; nothing here
+ * knows HTTP or sockets. Services publish domain events on `bus` after they commit.
+ */
+export function createServices({ database, config, bus }: ServiceDeps) {
+  const db = database.prisma;
+  const { encryptionKey } = config;
+  const tenants = createTenantService({ db, encryptionKey, bus });
+  const agents = createAgentService({ db, bus });
+  const channels = createChannelService({ db });
+  const conversations = createConversationService({ db, bus });
+  const messages = createMessageService({ db, query: database.query, bus });
+  const push = createPushService({ db, encryptionKey, channels, conversations });
+  const apiKeys = createApiKeyService({ db });
+  const widget = createWidgetService({ channels, conversations, messages });
+  const mobile = createMobileService({ channels, conversations });
+  return { tenants, agents, channels, conversations, messages, push, apiKeys, widget, mobile };
+}
