@@ -15,16 +15,55 @@ export function pushBody(message: Pick<Message, 'content' | 'contentType'>): str
 }
 
 /**
+ * The live devices of end users. Lookups made in the same turn of the event loop share one
+ * query, so a burst of replies to users on other nodes costs one round trip, not one each.
+ */
+function createDeviceLookup(db: Db) {
+  type Waiter = {
+    organizationId: string;
+    endUserId: string;
+    resolve: (deviceIds: string[]) => void;
+    reject: (err: unknown) => void;
+  };
+  let waiting: Waiter[] = [];
+
+  async function flush() {
+    const batch = waiting;
+    waiting = [];
+    try {
+      const rows = await db.deviceToken.findMany({
+        where: { endUserId: { in: [...new Set(batch.map((w) => w.endUserId))] }, disabledAt: null },
+        select: { id: true, endUserId: true, organizationId: true },
+      });
+      for (const w of batch) {
+        const mine = rows.filter((r) => r.endUserId === w.endUserId && r.organizationId === w.organizationId);
+        w.resolve(mine.map((r) => r.id));
+      }
+    } catch (err) {
+      for (const w of batch) w.reject(err);
+    }
+  }
+
+  return (organizationId: string, endUserId: string) =>
+    new Promise<string[]>((resolve, reject) => {
+      if (!waiting.length) setImmediate(() => void flush());
+      waiting.push({ organizationId, endUserId, resolve, reject });
+    });
+}
+
+/**
  * Listener on `message.created`: an agent's or bot's message to an end user who has no socket
  * connected (on any node) becomes one outbox row per live device, then the worker is woken.
  * Nothing here runs on the message's path: the bus calls it after the message is stored and
  * sent, and its failures are only logged.
  *
  * Cheapest question first: an end user connected to this node (no I/O) needs no push; else their
- * live devices (one indexed query); only then whether another node has them (a cluster round trip).
+ * live devices (an indexed query, shared by the replies of one moment); only then whether another
+ * node has them (a cluster round trip).
  */
 export function pushListener(deps: { db: Db; bus: EventBus; endUsers: EndUserPresence; kick: () => void }) {
   const { db, endUsers } = deps;
+  const devicesOf = createDeviceLookup(db);
 
   async function title(message: Message, organizationId: string, channelId: string) {
     if (message.senderType === 'agent') {
@@ -44,14 +83,7 @@ export function pushListener(deps: { db: Db; bus: EventBus; endUsers: EndUserPre
   async function onMessage({ message, conversation }: DomainEvents['message.created']) {
     if (message.senderType !== 'agent' && message.senderType !== 'bot') return;
     if (endUsers.here(conversation.endUserId)) return;
-    const devices = await db.deviceToken.findMany({
-      where: {
-        organizationId: conversation.organizationId,
-        endUserId: conversation.endUserId,
-        disabledAt: null,
-      },
-      select: { id: true },
-    });
+    const devices = await devicesOf(conversation.organizationId, conversation.endUserId);
     if (!devices.length || (await endUsers.anywhere(conversation.endUserId))) return;
     const payload: PushPayload = {
       title: await title(message, conversation.organizationId, conversation.channelId),
@@ -60,9 +92,9 @@ export function pushListener(deps: { db: Db; bus: EventBus; endUsers: EndUserPre
       messageId: message.id,
     };
     await db.pushJob.createMany({
-      data: devices.map((d) => ({
+      data: devices.map((deviceTokenId) => ({
         organizationId: conversation.organizationId,
-        deviceTokenId: d.id,
+        deviceTokenId,
         conversationId: conversation.id,
         messageId: message.id,
         payload,

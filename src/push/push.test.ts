@@ -321,6 +321,37 @@ for (const mode of dbModes) {
       },
     );
 
+    test("replies sent at the same moment each reach exactly their own user's devices", async () => {
+      const m = await mobileOrg();
+      const tokens = [fcmToken(), fcmToken()];
+      const withTwo = await appUser(m, [
+        { platform: 'fcm', token: tokens[0]! },
+        { platform: 'fcm', token: tokens[1]! },
+      ]);
+      const withNone = await appUser(m, []);
+      const appleToken = apnsToken();
+      const withOne = await appUser(m, [{ platform: 'apns', token: appleToken }]);
+      // Sent together: their device lookups share one query.
+      const [a, b, c] = await Promise.all([
+        agentSays(m, withTwo.conversationId, 'to two devices'),
+        agentSays(m, withNone.conversationId, 'to nobody'),
+        agentSays(m, withOne.conversationId, 'to one device'),
+      ]);
+      await eventually(async () => (await allDone(a.id, 2)) && (await allDone(c.id, 1)));
+      const tokenOf = async (messageId: string) =>
+        (
+          await t.database.prisma.pushJob.findMany({
+            where: { messageId },
+            include: { deviceToken: { select: { token: true } } },
+          })
+        )
+          .map((j) => j.deviceToken.token)
+          .sort();
+      assert.deepEqual(await tokenOf(a.id), [...tokens].sort());
+      assert.deepEqual(await tokenOf(b.id), []);
+      assert.deepEqual(await tokenOf(c.id), [appleToken]);
+    });
+
     test('end-user messages, and users without devices, queue nothing', async () => {
       const m = await mobileOrg();
       const ft = fcmToken();
