@@ -7,8 +7,6 @@ import { registerTypingHandlers } from './handlers/typing.handlers.js';
 import type { RealtimeSocket } from './realtime.types.js';
 import { sessionRoom, userRoom } from './rooms.js';
 
-export type { HandlerDeps } from './handlers/socket.context.js';
-
 /**
  * The event handlers of one connected socket, feature by feature (socket.io
  * `examples/basic-crud-application`). `agentAtConnect` comes from the session at handshake.
