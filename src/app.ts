@@ -10,7 +10,7 @@ import { demoRoutes } from './demo/demo.routes.js';
 import { healthRoutes, type Probe } from './health/health.routes.js';
 import type { Database } from './shared/db.js';
 import { createEventBus, type EventBus } from './shared/events.js';
-import { errorHandler, notFoundHandler } from './shared/http.js';
+import { createErrorHandler, notFoundHandler } from './shared/http.js';
 import type { Logger } from './shared/logger.js';
 import { paths } from './shared/paths.js';
 import { createSessionMiddleware } from './shared/auth/session.js';
@@ -60,7 +60,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const { config, logger, database, redis } = deps;
   const bus =
     deps.bus ?? createEventBus((err, event) => logger.error({ err, event }, 'event listener failed'));
-  const services = createServices({ database, config, bus });
+  const services = createServices({ database, config, bus, logger });
 
   const app = express();
   app.disable('x-powered-by');
@@ -132,7 +132,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   app.use(dashboardRoutes());
 
   app.use(notFoundHandler);
-  app.use(errorHandler);
+  app.use(createErrorHandler(database.outage));
 
   const server = createServer(app);
   const realtime = await createRealtime({
@@ -143,6 +143,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     redis,
     config,
     logger,
+    outage: database.outage,
   });
   const push = createPush({
     db: database.prisma,

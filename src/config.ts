@@ -40,6 +40,10 @@ const schema = z.object({
   ENCRYPTION_KEY: encryptionKey.optional(),
   PUBLIC_URL: url(['http:', 'https:']).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** PostgreSQL: wait for a connection (pooled or new), a statement on the server, any answer. */
+  DATABASE_CONNECT_TIMEOUT_MS: intInRange(100, 600_000).default(10_000),
+  DATABASE_STATEMENT_TIMEOUT_MS: intInRange(100, 600_000).default(10_000),
+  DATABASE_QUERY_TIMEOUT_MS: intInRange(100, 600_000).default(15_000),
   /** Seconds the server waits for in-flight work on SIGTERM before it gives up. */
   SHUTDOWN_TIMEOUT_S: intInRange(1, 600).default(10),
   /** Behind a reverse proxy: trust X-Forwarded-* from it (Express `trust proxy`). */
@@ -75,6 +79,7 @@ export type Config = {
   port: number;
   host: string;
   databaseUrl: string | undefined;
+  databaseTimeouts: { connectMs: number; statementMs: number; queryMs: number };
   redisUrl: string | undefined;
   dataDir: string;
   sessionSecret: string;
@@ -151,6 +156,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
+    databaseTimeouts: {
+      connectMs: e.DATABASE_CONNECT_TIMEOUT_MS,
+      statementMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+      queryMs: e.DATABASE_QUERY_TIMEOUT_MS,
+    },
     redisUrl: e.REDIS_URL,
     dataDir,
     sessionSecret,

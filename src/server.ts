@@ -20,7 +20,7 @@ try {
 }
 const logger = createLogger(config.logLevel);
 
-const database = await openDatabase(config).catch((err: Error) =>
+const database = await openDatabase(config, logger).catch((err: Error) =>
   fail(err instanceof DatabaseInUseError ? err.message : `cannot open the database: ${err.message}`),
 );
 const applied = await database

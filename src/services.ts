@@ -7,6 +7,7 @@ import { createMessageService } from './messages/messages.service.js';
 import { createMobileService } from './mobile/mobile.service.js';
 import { createPushService } from './push/push.service.js';
 import type { Database } from './shared/db.js';
+import type { Logger } from './shared/logger.js';
 import type { EventBus } from './shared/events.js';
 import { createTenantService } from './tenants/tenants.service.js';
 import { createWidgetService } from './widget/widget.service.js';
@@ -18,6 +19,8 @@ export type ServiceDeps = {
   database: Pick<Database, 'prisma' | 'query'>;
   config: Pick<Config, 'encryptionKey'>;
   bus: EventBus;
+  /** For what services log themselves (a failed message batch); optional in tools and tests. */
+  logger?: Logger | undefined;
 };
 
 /**
@@ -25,14 +28,14 @@ export type ServiceDeps = {
  * (HTTP routes, Socket.IO, the CLI) and jobs (push) take what they need from here; nothing here
  * knows HTTP or sockets. Services publish domain events on `bus` after they commit.
  */
-export function createServices({ database, config, bus }: ServiceDeps) {
+export function createServices({ database, config, bus, logger }: ServiceDeps) {
   const db = database.prisma;
   const { encryptionKey } = config;
   const tenants = createTenantService({ db, encryptionKey, bus });
   const agents = createAgentService({ db, bus });
   const channels = createChannelService({ db });
   const conversations = createConversationService({ db, bus });
-  const messages = createMessageService({ db, query: database.query, bus });
+  const messages = createMessageService({ db, query: database.query, bus, logger });
   const push = createPushService({ db, encryptionKey, channels, conversations });
   const apiKeys = createApiKeyService({ db });
   const widget = createWidgetService({ channels, conversations, messages });

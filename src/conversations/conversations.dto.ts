@@ -47,6 +47,7 @@ export function messageDto(m: Message) {
     read_by: m.readBy,
     client_msg_id: m.clientMsgId,
     created_at: m.createdAt.toISOString(),
+    seq: m.seq,
   };
 }
 

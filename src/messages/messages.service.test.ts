@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Database } from '../shared/db.js';
+import { toAppError } from '../shared/http.js';
 import { dbModes } from '../../test/helpers/db.js';
 import { createAgent, createConversation, createOrg, message } from '../../test/helpers/factories.js';
 import { servicesFor } from '../../test/helpers/services.js';
@@ -54,7 +55,7 @@ for (const mode of dbModes) {
       );
     });
 
-    test('client_msg_id: concurrent retries store once and publish once', async () => {
+    test('client_msg_id: concurrent retries store once; each retry publishes it again, marked', async () => {
       const { conversation, actor } = await orgWithConversation();
       const payload = {
         conversation_id: conversation.id,
@@ -72,7 +73,16 @@ for (const mode of dbModes) {
       const published = h.events.filter(
         (e) => e.event === 'message.created' && e.payload.message.conversationId === conversation.id,
       );
-      assert.equal(published.length, 1);
+      // Once as new, twice as redelivered (a retry's first answer may never have been broadcast).
+      assert.deepEqual(published.map((e) => e.event === 'message.created' && e.payload.redelivered).sort(), [
+        false,
+        true,
+        true,
+      ]);
+      assert.equal(
+        new Set(published.map((e) => e.event === 'message.created' && e.payload.message.id)).size,
+        1,
+      );
     });
 
     test('client_msg_id: a later retry returns the stored message and stores nothing', async () => {
@@ -192,12 +202,12 @@ for (const mode of dbModes) {
       );
     });
 
-    test('when the batch statement fails, every message still goes through, in order', async () => {
+    test('when the server refuses the batch (a deadlock), every message still goes through, in order', async () => {
       const { conversation, actor } = await orgWithConversation();
-      // The same database, with the batch statement failing as on a dropped connection.
+      const deadlock = Object.assign(new Error('deadlock detected'), { code: '40P01', severity: 'ERROR' });
       const failing = createMessageService({
         db: database.prisma,
-        query: () => Promise.reject(new Error('connection terminated')),
+        query: () => Promise.reject(deadlock),
         bus: h.bus,
       });
       const sent = await Promise.all(
@@ -215,8 +225,103 @@ for (const mode of dbModes) {
         orderBy: { seq: 'asc' },
       });
       assert.deepEqual(
-        stored.map((m) => m.content),
-        ['a', 'b', 'c'],
+        stored.map((m) => [m.content, m.seq]),
+        [
+          ['a', 1],
+          ['b', 2],
+          ['c', 3],
+        ],
+      );
+    });
+
+    test('a batch whose answer is lost after the commit: found by its ids, stored once, no client_msg_id needed', async () => {
+      const { conversation, actor } = await orgWithConversation();
+      await h.services.messages.send(actor, message({ conversation_id: conversation.id, content: 'opens', sender_type: 'end_user' }));
+      let drop = true;
+      // The real statement runs and commits; its answer is lost once, as when the connection drops.
+      const losing = createMessageService({
+        db: database.prisma,
+        query: async (name, text, values) => {
+          const rows = await database.query(name, text, values);
+          if (drop && name === 'sb_append_messages') {
+            drop = false;
+            throw new Error('Connection terminated unexpectedly');
+          }
+          return rows;
+        },
+        bus: h.bus,
+      });
+      const sent = await Promise.all(
+        ['x', 'y'].map((content) =>
+          losing.send(actor, message({ conversation_id: conversation.id, content, sender_type: 'end_user' })),
+        ),
+      );
+      assert.deepEqual(
+        sent.map((r) => [r.message.content, r.duplicate]),
+        [
+          ['x', false],
+          ['y', false],
+        ],
+      );
+      const stored = await database.prisma.message.findMany({
+        where: { conversationId: conversation.id },
+        orderBy: { seq: 'asc' },
+      });
+      assert.deepEqual(
+        stored.map((m) => [m.content, m.seq]),
+        [
+          ['opens', 1],
+          ['x', 2],
+          ['y', 3],
+        ],
+      );
+      // Broadcast once each, as new messages.
+      const published = h.events.filter(
+        (e) => e.event === 'message.created' && ['x', 'y'].includes(e.payload.message.content),
+      );
+      assert.equal(published.length, 2);
+    });
+
+    test('a batch whose answer is lost while the database cannot be asked: senders get unavailable, a retry stores once', async () => {
+      const { conversation, actor } = await orgWithConversation();
+      await h.services.messages.send(actor, message({ conversation_id: conversation.id, content: 'opens', sender_type: 'end_user' }));
+      let down = true;
+      const losing = createMessageService({
+        db: database.prisma,
+        query: async (name, text, values) => {
+          if (!down) return database.query(name, text, values);
+          // The statement commits; then the connection is gone, and so is every later query.
+          if (name === 'sb_append_messages') await database.query(name, text, values);
+          throw new Error('Connection terminated unexpectedly');
+        },
+        bus: h.bus,
+      });
+      const payload = message({
+        conversation_id: conversation.id,
+        content: 'during the outage',
+        sender_type: 'end_user',
+        client_msg_id: 'lost-1',
+      });
+      await assert.rejects(
+        losing.send(actor, payload),
+        (err: unknown) => toAppError(err).code === 'unavailable',
+      );
+      down = false;
+      const retry = await losing.send(actor, payload);
+      assert.equal(retry.duplicate, true);
+      assert.equal(
+        await database.prisma.message.count({
+          where: { conversationId: conversation.id, content: 'during the outage' },
+        }),
+        1,
+      );
+      // The retry is broadcast (the first attempt never was).
+      const published = h.events.filter(
+        (e) => e.event === 'message.created' && e.payload.message.id === retry.message.id,
+      );
+      assert.deepEqual(
+        published.map((e) => e.event === 'message.created' && e.payload.redelivered),
+        [true],
       );
     });
 

@@ -3,6 +3,7 @@ import { seesAllQueues, type Actor, type AgentActor } from '../shared/auth/actor
 import type { Database, Db } from '../shared/db.js';
 import { AppError } from '../shared/errors.js';
 import type { EventBus } from '../shared/events.js';
+import type { Logger } from '../shared/logger.js';
 import { visibleTo } from '../conversations/conversations.service.js';
 import type { HistoryQuery, MarkRead, SendMessage } from './messages.schemas.js';
 import { createMessageWriter, type Stored } from './messages.writer.js';
@@ -25,16 +26,21 @@ function isUniqueViolation(err: unknown): boolean {
   );
 }
 
+/** The most a catch-up replays at once; the client asks again from where it got to. */
+const REPLAY_LIMIT = 500;
+
 export function createMessageService({
   db,
   query,
   bus,
+  logger,
 }: {
   db: Db;
   query: Database['query'];
   bus: EventBus;
+  logger?: Logger | undefined;
 }) {
-  const writer = createMessageWriter({ query });
+  const writer = createMessageWriter({ query, logger });
 
   /** The conversation the actor may write to, with its end user's external_id. */
   async function requireConversation(actor: Actor, conversationId: string) {
@@ -54,16 +60,20 @@ export function createMessageService({
     return { ...conv, endUser: { externalId: actor.externalId } };
   }
 
-  async function findDuplicate(conversationId: string, clientMsgId: string | undefined) {
+  /** The message stored under this id (a batch that committed after all), or this client_msg_id. */
+  async function findDuplicate(conversationId: string, id: string, clientMsgId: string | undefined) {
+    const byId = await db.message.findUnique({ where: { id } });
+    if (byId?.conversationId === conversationId) return byId;
     if (!clientMsgId) return null;
     return db.message.findUnique({ where: { conversationId_clientMsgId: { conversationId, clientMsgId } } });
   }
 
   /**
    * One message on its own, under the conversation's lock: opens a session when none is open,
-   * and answers a retry of a stored `client_msg_id` with the stored message.
+   * and answers a retry of a stored `client_msg_id` (or of the id its batch gave it) with the
+   * stored message.
    */
-  async function sendAlone(actor: Actor, senderId: string, input: SendMessage): Promise<Stored> {
+  async function sendAlone(actor: Actor, senderId: string, input: SendMessage, id: string): Promise<Stored> {
     const conv = await requireConversation(actor, input.conversation_id);
     const conversation = {
       id: conv.id,
@@ -96,6 +106,7 @@ export function createMessageService({
         });
         const message = await tx.message.create({
           data: {
+            id,
             organizationId: conv.organizationId,
             conversationId: conv.id,
             sessionId: session.id,
@@ -113,9 +124,9 @@ export function createMessageService({
         // default 2 s: a chat message must not be lost to a busy moment.
       }, TX_OPTIONS);
     } catch (err) {
-      // A retry, or the same retry racing itself: the unique (conversation, client_msg_id) decides.
+      // A retry, or the same retry racing itself: the unique id and (conversation, client_msg_id) decide.
       if (isUniqueViolation(err)) {
-        const again = await findDuplicate(conv.id, input.client_msg_id);
+        const again = await findDuplicate(conv.id, id, input.client_msg_id);
         if (again) return { message: again, conversation, sessionOpened: false, duplicate: true };
       }
       throw err;
@@ -172,7 +183,8 @@ export function createMessageService({
      * Stores a message from an end user or an agent and publishes `message.created`.
      * The first message after a resolve opens a new session; an agent who writes first owns it
      * (`conversation.assigned`). A retry with the same `client_msg_id` returns the stored message
-     * with `duplicate: true` and publishes nothing.
+     * with `duplicate: true` and publishes it again (`redelivered`): the first answer may have been
+     * lost before it was broadcast (its node died, its connection dropped after the commit).
      */
     async send(actor: Actor, input: SendMessage): Promise<SendResult> {
       if (input.sender_type !== actor.kind) {
@@ -183,9 +195,14 @@ export function createMessageService({
         );
       }
       const senderId = actor.kind === 'agent' ? actor.userId : actor.externalId;
-      const result = await writer.append(actor, senderId, input, () => sendAlone(actor, senderId, input));
-      if (result.duplicate) return result;
+      const result = await writer.append(actor, senderId, input, (id) =>
+        sendAlone(actor, senderId, input, id),
+      );
       const { message, conversation, sessionOpened } = result;
+      if (result.duplicate) {
+        bus.publish('message.created', { message, conversation, sessionOpened: false, redelivered: true });
+        return result;
+      }
       if (sessionOpened && actor.kind === 'agent') {
         bus.publish('conversation.assigned', {
           organizationId: conversation.organizationId,
@@ -196,7 +213,7 @@ export function createMessageService({
           assignedAt: message.createdAt,
         });
       }
-      bus.publish('message.created', { message, conversation, sessionOpened });
+      bus.publish('message.created', { message, conversation, sessionOpened, redelivered: false });
       return result;
     },
 
@@ -222,18 +239,51 @@ export function createMessageService({
       return rows.reverse();
     },
 
-    /** Messages after the one with id `afterId` (reconnect catch-up), oldest first. */
-    async since(conversationId: string, afterId: string, limit = 500) {
-      const last = await db.message.findFirst({
-        where: { id: afterId, conversationId },
-        select: { seq: true },
+    /** The seq of the conversation's latest message (0: none), for a client that starts fresh. */
+    async lastSeq(conversationId: string) {
+      const conv = await db.conversation.findUnique({
+        where: { id: conversationId },
+        select: { lastSeq: true },
       });
-      if (!last) return [];
-      return db.message.findMany({
-        where: { conversationId, seq: { gt: last.seq } },
-        orderBy: { seq: 'asc' },
-        take: limit,
-      });
+      return conv?.lastSeq ?? 0;
+    },
+
+    /**
+     * Catch-up: the messages after `seq` (or after the message `afterId`), oldest first, at most
+     * `limit`; with the conversation's last seq when they were read, so a client that got them all
+     * holds everything up to it, numbers that were skipped included.
+     */
+    async since(conversationId: string, after: { seq: number } | { id: string }, limit = REPLAY_LIMIT) {
+      let seq: number;
+      if ('seq' in after) seq = after.seq;
+      else {
+        const last = await db.message.findFirst({
+          where: { id: after.id, conversationId },
+          select: { seq: true },
+        });
+        // An unknown id (another conversation's, or made up): nothing to replay from.
+        if (!last) return { messages: [], lastSeq: 0, hasMore: false };
+        seq = last.seq;
+      }
+      // One snapshot for both reads: the last seq must not be newer than the messages.
+      const [conv, messages] = await db.$transaction(
+        [
+          db.conversation.findUnique({ where: { id: conversationId }, select: { lastSeq: true } }),
+          db.message.findMany({
+            where: { conversationId, seq: { gt: seq } },
+            orderBy: { seq: 'asc' },
+            take: limit + 1,
+          }),
+        ],
+        { isolationLevel: 'RepeatableRead' },
+      );
+      const hasMore = messages.length > limit;
+      if (hasMore) messages.length = limit;
+      return {
+        messages,
+        lastSeq: hasMore ? messages.at(-1)!.seq : Math.max(conv?.lastSeq ?? 0, messages.at(-1)?.seq ?? 0),
+        hasMore,
+      };
     },
 
     /**

@@ -3,6 +3,8 @@ import type { Message } from '../generated/prisma/client.js';
 import { seesAllQueues, type Actor } from '../shared/auth/actor.js';
 import type { Database } from '../shared/db.js';
 import type { DomainEvents } from '../shared/events.js';
+import type { Logger } from '../shared/logger.js';
+import { isDatabaseUnavailable, isWriteConflict, mayHaveCommitted } from '../shared/outage.js';
 import type { SendMessage } from './messages.schemas.js';
 
 export type Appended = {
@@ -13,10 +15,16 @@ export type Appended = {
 /** A message as stored (or found stored, for a retry), with what listeners need to know. */
 export type Stored = Appended & { sessionOpened: boolean; duplicate: boolean };
 
+/**
+ * The whole send, for what one statement does not cover: a new session, a retry, an error. It
+ * stores the message under `id`, the id the batch gave it, so a message whose batch did commit
+ * after all (its answer was lost) can never be stored a second time.
+ */
+export type Fallback = (id: string) => Promise<Stored>;
+
 type Job = {
   row: Record<string, unknown>;
-  /** The whole send, for what one statement does not cover: a new session, a retry, an error. */
-  fallback: () => Promise<Stored>;
+  fallback: Fallback;
   resolve: (r: Stored) => void;
   reject: (err: unknown) => void;
 };
@@ -27,7 +35,7 @@ type Lane = { queue: Job[]; busy: boolean };
 function messageFromRow(r: Record<string, unknown>): Message {
   return {
     id: r.id as string,
-    seq: BigInt(r.seq as bigint | number | string),
+    seq: Number(r.seq),
     organizationId: r.organization_id as string,
     conversationId: r.conversation_id as string,
     sessionId: r.session_id as string,
@@ -49,18 +57,25 @@ function messageFromRow(r: Record<string, unknown>): Message {
  * An idle lane writes at once, so a quiet server adds no delay; a busy one writes more per
  * round trip instead of queueing round trips.
  *
- * The statement checks access (the end user's own conversation, or one in the agent's queues),
- * appends to the open session and bumps the conversation. A message it does not store (no open
- * session, a retry of a stored `client_msg_id`, no access, or the whole statement failing) takes
- * the full path (`fallback`), in its lane and in order, which opens the session or answers the
- * duplicate or the error exactly as a single send would.
+ * The statement checks access (the end user's own conversation, or one in the agent's queues) and
+ * appends to the open session; the insert numbers each message in its conversation and bumps the
+ * conversation (a trigger). A message it does not store (no open session, a retry of a stored
+ * `client_msg_id`, no access) takes the full path (`fallback`), in its lane and in order, which
+ * opens the session or answers the duplicate or the error exactly as a single send would.
+ *
+ * A statement that fails is logged once, with its cause. When its answer was lost (the connection
+ * dropped or timed out after it was sent) it may have committed: the messages it stored are looked
+ * up by the ids it gave them before anything is written again. When the database cannot be asked,
+ * every message of the batch fails with `unavailable`, for the sender to retry.
  */
 export function createMessageWriter({
   query,
+  logger,
   lanes: laneCount = 4,
   maxBatch = 256,
 }: {
   query: Database['query'];
+  logger?: Logger | undefined;
   lanes?: number;
   maxBatch?: number;
 }) {
@@ -74,18 +89,54 @@ export function createMessageWriter({
     return lanes[parseInt(conversationId.slice(-8), 16) % lanes.length]!;
   }
 
+  /**
+   * After a failed statement: the messages it stored (none, when the server refused it), or null
+   * when its senders must be told to retry (the database cannot serve, or cannot say what
+   * committed).
+   */
+  async function recover(jobs: Job[], err: unknown): Promise<Map<string, Appended> | null> {
+    failed += 1;
+    const context = { err, messages: jobs.length };
+    if (!mayHaveCommitted(err)) {
+      // The server refused the statement, so none of it committed. A deadlock with another node
+      // is worth the full path at once; a database that is shutting down or timing out is not.
+      if (isDatabaseUnavailable(err) && !isWriteConflict(err)) {
+        logger?.warn(context, 'message batch failed; its senders are told to retry');
+        return null;
+      }
+      logger?.warn(context, 'message batch failed; its messages are sent one by one');
+      return new Map();
+    }
+    try {
+      const stored = await findStored(
+        query,
+        jobs.map((j) => j.row.id as string),
+      );
+      logger?.warn(
+        { ...context, committed: stored.size },
+        'message batch lost its answer; the rest are sent one by one',
+      );
+      return stored;
+    } catch (lookupErr) {
+      logger?.warn({ ...context, lookupErr }, 'message batch lost its answer; its senders are told to retry');
+      return null;
+    }
+  }
+
   async function runBatch(jobs: Job[]) {
-    let stored = new Map<string, Appended>();
+    let stored: Map<string, Appended> | null;
     try {
       stored = await insertBatch(
         query,
         jobs.map((j) => j.row),
       );
       statements += 1;
-    } catch {
-      // A deadlock with another node, a lost connection: every message takes the full path,
-      // which reports its own error if there is one.
-      failed += 1;
+    } catch (err) {
+      stored = await recover(jobs, err);
+      if (!stored) {
+        for (const job of jobs) job.reject(err);
+        return;
+      }
     }
     for (const job of jobs) {
       const hit = stored.get(job.row.id as string);
@@ -95,7 +146,7 @@ export function createMessageWriter({
         continue;
       }
       try {
-        job.resolve(await job.fallback());
+        job.resolve(await job.fallback(job.row.id as string));
       } catch (err) {
         job.reject(err);
       }
@@ -113,7 +164,7 @@ export function createMessageWriter({
 
   return {
     /** Stores one message (through the next batch of its lane) and answers it. */
-    append(actor: Actor, senderId: string, input: SendMessage, fallback: Job['fallback']): Promise<Stored> {
+    append(actor: Actor, senderId: string, input: SendMessage, fallback: Fallback): Promise<Stored> {
       const row = {
         id: randomUUID(),
         organization_id: actor.organizationId,
@@ -174,24 +225,33 @@ const APPEND_MESSAGES = `
     JOIN LATERAL (
       SELECT id FROM conversation_sessions WHERE conversation_id = i.conversation_id AND status = 'open' LIMIT 1
     ) s ON true
+    -- A retry of a stored message goes down the full path, which answers it; filtered here, it
+    -- takes no number (the trigger numbers a row before ON CONFLICT could skip it).
+    WHERE NOT EXISTS (SELECT 1 FROM messages x WHERE x.id = i.id)
+      AND (i.client_msg_id IS NULL OR NOT EXISTS (
+        SELECT 1 FROM messages x WHERE x.conversation_id = i.conversation_id AND x.client_msg_id = i.client_msg_id))
   ), m AS (
+    -- Inserted by conversation, then in order: the trigger locks each conversation row in the same
+    -- order on every node, so batches on two nodes seldom wait on each other; a deadlock PostgreSQL
+    -- breaks sends that batch's messages down the full path.
     INSERT INTO messages (id, organization_id, conversation_id, session_id, sender_type, sender_id,
       content_type, content, rich_media, client_msg_id, created_at)
     SELECT id, organization_id, conversation_id, session_id, sender_type, sender_id, content_type,
       content, rich_media, client_msg_id, created_at
-    FROM ok ORDER BY ord
+    FROM ok ORDER BY conversation_id, ord
     ON CONFLICT DO NOTHING
     RETURNING *
-  ), u AS (
-    -- An index probe per conversation (a join with m would hash every conversation). Rows are
-    -- locked in the scan's order, the same on every node, so batches on two nodes seldom wait on
-    -- each other; a deadlock PostgreSQL breaks sends that batch's messages down the full path.
-    UPDATE conversations c
-    SET (updated_at, last_message_at) = (SELECT max(created_at), max(created_at) FROM m WHERE m.conversation_id = c.id)
-    WHERE c.id = ANY (ARRAY(SELECT conversation_id FROM m))
   )
   SELECT m.*, ok.channel_id, ok.routing_key, ok.conv_end_user_id, ok.external_id
   FROM m JOIN ok ON ok.id = m.id`;
+
+/** The messages among `ids` that are stored, with what listeners need to know. */
+const FIND_MESSAGES = `
+  SELECT m.*, c.channel_id, c.routing_key, c.end_user_id AS conv_end_user_id, e.external_id
+  FROM messages m
+  JOIN conversations c ON c.id = m.conversation_id
+  JOIN end_users e ON e.id = c.end_user_id
+  WHERE m.id = ANY ($1::uuid[])`;
 
 /** One statement for a batch; returns the messages stored, by id. */
 async function insertBatch(
@@ -199,7 +259,15 @@ async function insertBatch(
   rows: Record<string, unknown>[],
 ): Promise<Map<string, Appended>> {
   const input = JSON.stringify(rows.map((r, ord) => ({ ...r, ord })));
-  const result = await query('sb_append_messages', APPEND_MESSAGES, [input]);
+  return appendedByIds(await query('sb_append_messages', APPEND_MESSAGES, [input]));
+}
+
+/** The messages among `ids` already stored (after a statement whose answer was lost). */
+async function findStored(query: Database['query'], ids: string[]): Promise<Map<string, Appended>> {
+  return appendedByIds(await query('sb_find_messages', FIND_MESSAGES, [ids]));
+}
+
+function appendedByIds(result: Record<string, unknown>[]): Map<string, Appended> {
   const out = new Map<string, Appended>();
   for (const r of result) {
     const message = messageFromRow(r);

@@ -35,6 +35,11 @@ export type AckError = {
    */
   error: ErrorCode;
   message: string;
+  /**
+   * Ours: with `unavailable` and `rate_limited`, seconds to wait before sending again (the same
+   * `client_msg_id`, so a retry can never store the message twice).
+   */
+  retry_after?: number;
 };
 /** The acknowledgement of a client → server event: `{ ok: true, ...reply }` or the failure. */
 export type Ack<Reply extends object> = ({ ok: true } & Reply) | AckError;
@@ -48,11 +53,26 @@ export type ConversationRef = { conversation_id: string };
 export type JoinConversationPayload = {
   conversation_id: string;
   external_id?: string;
-  /** Ours: reconnect catch-up; every message after this one is sent again, in order. */
+  /**
+   * Ours: catch-up. Every message with a higher `seq` is sent again as `message_received`, in
+   * order, before the ack (at most 500; `has_more` asks for another join with the new last seq).
+   * A client gives the highest `seq` up to which it has every message, so a gap is filled too.
+   */
+  last_seq?: number;
+  /** Ours, older: catch-up after the message with this id (as `last_seq` = its seq). */
   last_message_id?: string;
 };
-/** `missed`: messages replayed (as `message_received`) after `last_message_id`. */
-export type JoinConversationReply = { conversation_id: string; missed: number };
+/**
+ * `missed`: messages replayed (as `message_received`); `last_seq`: the conversation's highest
+ * `seq` when the replay was read (0 when empty), so a client that replayed everything holds every
+ * message up to it, holes included; `has_more`: the replay stopped at its limit.
+ */
+export type JoinConversationReply = {
+  conversation_id: string;
+  missed: number;
+  last_seq: number;
+  has_more: boolean;
+};
 
 export type LeaveConversationPayload = ConversationRef;
 export type LeaveConversationReply = ConversationRef;
@@ -156,6 +176,14 @@ export type MessageReceived = {
   rich_media: RichMedia | null;
   client_msg_id: string | null;
   created_at: string;
+  /**
+   * Ours: the message's place in its conversation, 1, 2, 3, … in commit order. A client that sees
+   * a `seq` beyond the one after its last has missed something and asks for the range
+   * (`join_conversation` with `last_seq`). Numbers may rarely be skipped (a write that did not
+   * complete), so the range's answer, not the count, is the truth. The same message may arrive
+   * twice (a retried send is broadcast again): de-duplicate by `id`.
+   */
+  seq: number;
 };
 
 /** `conversation_updated`, to the queue rooms: a new support interaction began. */
@@ -197,6 +225,13 @@ export type AgentStatusChanged = { agent_id: string; status: AgentStatus };
 /** `error`, to the sender only: the reason an event failed. */
 export type SocketError = { message: string };
 
+/**
+ * Ours: `resync`, to every socket of a node whose link to the other nodes (Redis) was down: live
+ * events may have been missed meanwhile. A client re-joins each conversation it shows with its
+ * `last_seq` (and an inbox reloads its list); nothing else is needed.
+ */
+export type Resync = { reason: 'redis_reconnected' };
+
 export interface ServerToClientEvents {
   message_received: (message: MessageReceived) => void;
   conversation_updated: (event: ConversationUpdated) => void;
@@ -207,6 +242,7 @@ export interface ServerToClientEvents {
   typing_indicator: (event: TypingIndicator) => void;
   typing_cleared: (event: TypingCleared) => void;
   agent_status_changed: (event: AgentStatusChanged) => void;
+  resync: (event: Resync) => void;
   error: (event: SocketError) => void;
 }
 

@@ -18,7 +18,9 @@ export const conversationRef = z.object({ conversation_id: uuid });
 export const joinConversationSchema = z.object({
   conversation_id: uuid,
   external_id: externalId.optional(),
-  /** Reconnect catch-up: every message after this one is sent again, in order. */
+  /** Catch-up: every message after this seq is sent again, in order (see the contract). */
+  last_seq: z.number().int().min(0).max(2_147_483_647).optional(),
+  /** Catch-up, older form: every message after this one. */
   last_message_id: uuid.optional(),
 });
 

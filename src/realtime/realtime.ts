@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import type { AgentActor } from '../shared/auth/actor.js';
 import type { EventBus } from '../shared/events.js';
 import type { Logger } from '../shared/logger.js';
+import type { Outage } from '../shared/outage.js';
 import { closeRedis, duplicateRedis, type Redis } from '../shared/redis.js';
 import { createPresence } from './presence.js';
 import type {
@@ -31,6 +32,8 @@ export type RealtimeDeps = {
   redis?: Redis | undefined;
   config: Config;
   logger: Logger;
+  /** The database's outages: events that fail for want of it report here (logged once each). */
+  outage?: Outage | undefined;
 };
 
 /** Whether an end user has a socket open (the push feature asks before alerting a device). */
@@ -167,6 +170,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       typing,
       limiter,
       logger,
+      ...(deps.outage ? { outage: deps.outage } : {}),
       inflight: { closing: () => closing, track: (work) => void trackWork(work) },
     });
     if (agent) {

@@ -5,7 +5,9 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.js';
+import type { Logger } from './logger.js';
 import { migrate, type SqlRunner } from './migrate.js';
+import { createOutage, type Outage } from './outage.js';
 
 export { PrismaClient };
 export type Db = PrismaClient;
@@ -23,6 +25,8 @@ export type Database = {
   query<T = Record<string, unknown>>(name: string, text: string, values: unknown[]): Promise<T[]>;
   /** A cheap round trip, for readiness checks. */
   ping(): Promise<void>;
+  /** Outages of the database, logged once each (callers report failures; new connections end them). */
+  outage: Outage;
   close(): Promise<void>;
 };
 
@@ -44,16 +48,43 @@ export function pgliteRunner(db: PGlite): SqlRunner {
   };
 }
 
+/**
+ * How long the database may take before a request gives up and answers `unavailable`: to get a
+ * connection (from the pool, or a new one), for the server to run a statement (it cancels it:
+ * nothing is committed), and for an answer to arrive at all (a network partition: the statement
+ * may or may not have committed). Statement < query, so the server's cancel normally comes first.
+ */
+export type DatabaseTimeouts = { connectMs: number; statementMs: number; queryMs: number };
+
+export const DEFAULT_TIMEOUTS: DatabaseTimeouts = { connectMs: 10_000, statementMs: 10_000, queryMs: 15_000 };
+
 /** PostgreSQL through node-postgres. */
-export function openPostgres(url: string, opts: { poolSize?: number } = {}): Database {
-  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 });
+export function openPostgres(
+  url: string,
+  opts: { poolSize?: number; timeouts?: DatabaseTimeouts; logger?: Logger } = {},
+): Database {
+  const t = opts.timeouts ?? DEFAULT_TIMEOUTS;
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.poolSize ?? 10,
+    connectionTimeoutMillis: t.connectMs,
+    statement_timeout: t.statementMs,
+    query_timeout: t.queryMs,
+    // A peer that vanished without a FIN (a partition) is noticed by the kernel, not never.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  });
+  const outage = createOutage('database', opts.logger);
   // An idle connection dropped by the server (restart, failover) must not crash the process:
   // the pool discards it and the next query opens a fresh one.
   pool.on('error', () => {});
+  // A connection opened means the server answers again.
+  pool.on('connect', () => outage.ok());
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     prisma,
     mode: 'postgres',
+    outage,
     async migrate() {
       // Migrations run on a connection of their own: the advisory lock is per session.
       const client = new pg.Client({ connectionString: url });
@@ -119,6 +150,8 @@ export async function openEmbedded(dataDir?: string): Promise<Database> {
     async ping() {
       await pglite.query('SELECT 1');
     },
+    // In the process: it cannot be unreachable.
+    outage: createOutage('database', undefined),
     async close() {
       await prisma.$disconnect();
       // Closing flushes PGlite's files; skipping it can lose the last writes.
@@ -128,6 +161,16 @@ export async function openEmbedded(dataDir?: string): Promise<Database> {
   };
 }
 
-export function openDatabase(cfg: { databaseUrl?: string | undefined; dataDir: string }): Promise<Database> {
-  return cfg.databaseUrl ? Promise.resolve(openPostgres(cfg.databaseUrl)) : openEmbedded(cfg.dataDir);
+export function openDatabase(
+  cfg: { databaseUrl?: string | undefined; dataDir: string; databaseTimeouts?: DatabaseTimeouts },
+  logger?: Logger,
+): Promise<Database> {
+  return cfg.databaseUrl
+    ? Promise.resolve(
+        openPostgres(cfg.databaseUrl, {
+          ...(cfg.databaseTimeouts ? { timeouts: cfg.databaseTimeouts } : {}),
+          ...(logger ? { logger } : {}),
+        }),
+      )
+    : openEmbedded(cfg.dataDir);
 }

@@ -24,6 +24,11 @@ export type DomainEvents = {
     };
     /** True when this message opened a new session (the first of a support interaction). */
     sessionOpened: boolean;
+    /**
+     * True when a retried send found the message stored: it is published again because the first
+     * publication may never have happened. Listeners must be idempotent by message id.
+     */
+    redelivered: boolean;
   };
   'conversation.assigned': {
     organizationId: string;

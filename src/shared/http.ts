@@ -2,6 +2,15 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
 import { ZodError, type z, type ZodType } from 'zod';
 import { Prisma } from '../generated/prisma/client.js';
 import { AppError } from './errors.js';
+import { isDatabaseUnavailable, type Outage } from './outage.js';
+
+/** Seconds a client is told to wait when the database is away (Retry-After, ack `retry_after`). */
+export const RETRY_AFTER_S = 3;
+
+const unavailable = () =>
+  new AppError('unavailable', 'The service is briefly unavailable; try again in a few seconds', {
+    retry_after: RETRY_AFTER_S,
+  });
 
 /** Turns a ZodError into the 400 body: the first offending parameter is named in the message. */
 export function zodToAppError(err: ZodError): AppError {
@@ -29,22 +38,26 @@ export function valid<T extends ZodType>(req: Request, part: Part, _schema: T): 
   return (req as Request & { valid?: Partial<Record<Part, unknown>> }).valid?.[part] as z.infer<T>;
 }
 
-/** Maps any error to `{ error, message }` JSON. Unknown errors are logged and never described. */
-export const errorHandler: ErrorRequestHandler = (
-  err: unknown,
-  req: Request,
-  res: Response,
-  _next: NextFunction,
-) => {
-  const appErr = toAppError(err);
-  if (appErr.status >= 500) req.log?.error({ err }, 'request failed');
-  if (res.headersSent) return;
-  res.status(appErr.status).json({ error: appErr.code, message: appErr.message, ...appErr.details });
-};
+/**
+ * Maps any error to `{ error, message }` JSON. Unknown errors are logged and never described; a
+ * database outage is 503 with `Retry-After`, reported to `outage` (logged once per outage).
+ */
+export function createErrorHandler(outage?: Outage): ErrorRequestHandler {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const appErr = toAppError(err);
+    if (appErr.code === 'unavailable' && !(err instanceof AppError)) outage?.failed(err);
+    else if (appErr.status >= 500) req.log?.error({ err }, 'request failed');
+    if (res.headersSent) return;
+    const retryAfter = appErr.details?.retry_after;
+    if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(retryAfter));
+    res.status(appErr.status).json({ error: appErr.code, message: appErr.message, ...appErr.details });
+  };
+}
 
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof ZodError) return zodToAppError(err);
+  if (isDatabaseUnavailable(err)) return unavailable();
   if (err instanceof Prisma.PrismaClientKnownRequestError) {
     if (err.code === 'P2002') return new AppError('conflict', 'A record with these values already exists');
     if (err.code === 'P2025') return new AppError('not_found', 'Not found');

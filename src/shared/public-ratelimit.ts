@@ -10,16 +10,26 @@ import type { Redis } from './redis.js';
 
 export type PublicLimits = { perTarget: number; perIp: number; windowS: number };
 
-/** `points` per `durationS` under `keyPrefix`: in Redis when configured (every node shares it), else in memory. */
+/**
+ * `points` per `durationS` under `keyPrefix`: in Redis when configured (every node shares it), else
+ * in memory. While Redis is away each node counts in memory instead (the limit holds per node).
+ */
 export function createLimiter(
   redis: Redis | undefined,
   keyPrefix: string,
   points: number,
   durationS: number,
 ): RateLimiterAbstract {
+  const memory = new RateLimiterMemory({ keyPrefix, points, duration: durationS });
   return redis
-    ? new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration: durationS })
-    : new RateLimiterMemory({ keyPrefix, points, duration: durationS });
+    ? new RateLimiterRedis({
+        storeClient: redis,
+        keyPrefix,
+        points,
+        duration: durationS,
+        insuranceLimiter: memory,
+      })
+    : memory;
 }
 
 /**

@@ -18,14 +18,25 @@ export function registerConversationHandlers(
       await services.conversations.requireForAgent(agent, input.conversation_id);
       await socket.join(convRoom(input.conversation_id));
     }
-    // Reconnect catch-up: joined first, so nothing falls between the query and the room.
-    let missed = 0;
-    if (input.last_message_id) {
-      const rows = await services.messages.since(input.conversation_id, input.last_message_id);
-      for (const m of rows) socket.emit('message_received', messageEventDto(m));
-      missed = rows.length;
+    // Catch-up: joined first, so nothing falls between the query and the room.
+    const after =
+      input.last_seq !== undefined
+        ? { seq: input.last_seq }
+        : input.last_message_id
+          ? { id: input.last_message_id }
+          : null;
+    if (!after) {
+      const lastSeq = await services.messages.lastSeq(input.conversation_id);
+      return { conversation_id: input.conversation_id, missed: 0, last_seq: lastSeq, has_more: false };
     }
-    return { conversation_id: input.conversation_id, missed };
+    const { messages, lastSeq, hasMore } = await services.messages.since(input.conversation_id, after);
+    for (const m of messages) socket.emit('message_received', messageEventDto(m));
+    return {
+      conversation_id: input.conversation_id,
+      missed: messages.length,
+      last_seq: lastSeq,
+      has_more: hasMore,
+    };
   });
 
   on('leave_conversation', conversationRef, async ({ conversation_id }) => {

@@ -15,10 +15,16 @@ export function registerMessageHandlers(
   on('send_message', sendMessageSchema, async (input) => {
     if (input.sender_type === 'end_user') {
       const actor = await ctx.requireEndUser(input.conversation_id, input.external_id);
-      if (!(await limiter.allow(actor.organizationId, actor.externalId))) {
-        throw new Dropped('Too many messages; this one was dropped');
-      }
-      const { message, duplicate } = await services.messages.send(actor, input);
+      const quota = await limiter.take(actor.organizationId, actor.externalId);
+      if (!quota.allowed) throw new Dropped('Too many messages; this one was dropped', quota.retryAfterS);
+      const { message, duplicate } = await services.messages
+        .send(actor, input)
+        .catch(async (err: unknown) => {
+          await quota.refund();
+          throw err;
+        });
+      // A retry of a stored message was counted when it was stored.
+      if (duplicate) await quota.refund();
       await ctx.joinAsEndUser(actor);
       return { message: messageEventDto(message), duplicate };
     }

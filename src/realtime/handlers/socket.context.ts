@@ -4,6 +4,7 @@ import type { AgentActor, EndUserActor } from '../../shared/auth/actor.js';
 import { AppError } from '../../shared/errors.js';
 import { toAppError } from '../../shared/http.js';
 import type { Logger } from '../../shared/logger.js';
+import type { Outage } from '../../shared/outage.js';
 import type { Presence } from '../presence.js';
 import type { Ack, ClientEventReplies } from '../realtime.contract.js';
 import type { createEndUserLimiter } from '../realtime.ratelimit.js';
@@ -18,6 +19,8 @@ export type HandlerDeps = {
   typing: TypingTracker;
   limiter: ReturnType<typeof createEndUserLimiter>;
   logger: Logger;
+  /** Database outages are reported here (logged once each), not logged per event. */
+  outage?: Outage;
   /** Shutdown: refuse new events while closing, and let the ones under way finish first. */
   inflight?: { closing: () => boolean; track: (work: Promise<void>) => void };
 };
@@ -31,7 +34,14 @@ type ClientEvent = keyof ClientEventReplies;
 type Parsed<S extends ZodType | null> = S extends ZodType ? z.output<S> : undefined;
 
 /** Over the rate limit: no `error` event (the spec drops silently); an ack still learns why. */
-export class Dropped extends Error {}
+export class Dropped extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterS: number,
+  ) {
+    super(message);
+  }
+}
 
 /** A deactivated agent is noticed within this long even on a socket opened before. */
 const AGENT_RECHECK_MS = 10_000;
@@ -67,9 +77,9 @@ export type SocketContext = ReturnType<typeof createSocketContext>;
 export function createSocketContext(
   socket: RealtimeSocket,
   agentAtConnect: AgentActor | null,
-  deps: Pick<HandlerDeps, 'services' | 'logger' | 'inflight'>,
+  deps: Pick<HandlerDeps, 'services' | 'logger' | 'inflight' | 'outage'>,
 ) {
-  const { services, logger, inflight } = deps;
+  const { services, logger, inflight, outage } = deps;
   let agent = agentAtConnect;
   let agentCheckedAt = Date.now();
   /** Conversations this socket joined or wrote to as an end user. */
@@ -102,13 +112,20 @@ export function createSocketContext(
           ack?.({ ok: true, ...result });
         } catch (err) {
           if (err instanceof Dropped) {
-            ack?.({ ok: false, error: 'rate_limited', message: err.message });
+            ack?.({ ok: false, error: 'rate_limited', message: err.message, retry_after: err.retryAfterS });
             return;
           }
           const e = toAppError(err);
-          if (e.status >= 500) logger.error({ err, event, socket: socket.id }, 'socket handler failed');
+          if (e.code === 'unavailable' && !(err instanceof AppError)) outage?.failed(err);
+          else if (e.status >= 500) logger.error({ err, event, socket: socket.id }, 'socket handler failed');
           socket.emit('error', { message: e.message });
-          ack?.({ ok: false, error: e.code, message: e.message });
+          const retryAfter = e.details?.retry_after;
+          ack?.({
+            ok: false,
+            error: e.code,
+            message: e.message,
+            ...(typeof retryAfter === 'number' ? { retry_after: retryAfter } : {}),
+          });
         }
       })();
       inflight?.track(work);
