@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { connectRedis } from '../src/shared/redis.js';
+import { closeRedis, connectRedis } from '../src/shared/redis.js';
 import { ormBaseline } from './baselines/orm.js';
 import { freePort, rootDir, startServer, stopProcess, type ServerProc } from './lib/procs.js';
 import { renderSvg, renderTable, summary, type BenchResult } from './lib/report.js';
@@ -300,7 +300,7 @@ async function redisVersion(url: string): Promise<string | undefined> {
   try {
     return /redis_version:(\S+)/.exec(await redis.info('server'))?.[1];
   } finally {
-    await redis.quit().catch(() => {});
+    await closeRedis(redis);
   }
 }
 

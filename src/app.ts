@@ -85,6 +85,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      // A 503 is a dependency's outage, logged once by its tracker; not an error per request.
+      customLogLevel: (_req, res, err) =>
+        res.statusCode === 503 ? 'info' : err || res.statusCode >= 500 ? 'error' : 'info',
     }),
   );
   app.use(
@@ -104,6 +107,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   app.use(express.urlencoded({ extended: false, limit: '64kb' }));
 
   const probes: Record<string, Probe> = { database: () => database.ping() };
+  // Redis's probe is completed once the adapter exists (below): its links count too.
   if (redis) probes.redis = async () => void (await redis.ping());
   app.use(healthRoutes(probes));
   app.use('/static', express.static(`${paths.public}/static`, { maxAge: '1h' }));
@@ -145,6 +149,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
     logger,
     outage: database.outage,
   });
+  if (redis) {
+    probes.redis = async () => {
+      await redis.ping();
+      realtime.checkAdapter();
+    };
+  }
   const push = createPush({
     db: database.prisma,
     config,

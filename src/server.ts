@@ -27,11 +27,14 @@ const applied = await database
   .migrate()
   .catch((err: Error) => fail(`database migration failed: ${err.message}`));
 if (applied.length) logger.info({ applied }, 'migrations applied');
-const redis = config.redisUrl
-  ? await connectRedis(config.redisUrl).catch((err: Error) =>
-      fail(`cannot reach Redis at REDIS_URL: ${err.message}`),
-    )
-  : undefined;
+// A Redis that does not answer yet is not fatal: the node starts without it (/readyz says so)
+// and connects when it can.
+const redis = config.redisUrl ? await connectRedis(config.redisUrl, logger) : undefined;
+if (redis && redis.status !== 'ready') logger.warn('Redis is unreachable; starting without it and retrying');
+
+// A library's promise nobody handled (a Redis client cut off mid-command) must not take down a
+// node serving thousands of conversations: it is logged, loudly, and the node goes on.
+process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
 
 const app = await createApp({ config, logger, database, redis });
 const { server } = app;

@@ -236,13 +236,16 @@ for (const mode of dbModes) {
 
     test('a batch whose answer is lost after the commit: found by its ids, stored once, no client_msg_id needed', async () => {
       const { conversation, actor } = await orgWithConversation();
-      await h.services.messages.send(actor, message({ conversation_id: conversation.id, content: 'opens', sender_type: 'end_user' }));
+      await h.services.messages.send(
+        actor,
+        message({ conversation_id: conversation.id, content: 'opens', sender_type: 'end_user' }),
+      );
       let drop = true;
       // The real statement runs and commits; its answer is lost once, as when the connection drops.
       const losing = createMessageService({
         db: database.prisma,
-        query: async (name, text, values) => {
-          const rows = await database.query(name, text, values);
+        query: async <T>(name: string, text: string, values: unknown[]) => {
+          const rows = await database.query<T>(name, text, values);
           if (drop && name === 'sb_append_messages') {
             drop = false;
             throw new Error('Connection terminated unexpectedly');
@@ -284,12 +287,15 @@ for (const mode of dbModes) {
 
     test('a batch whose answer is lost while the database cannot be asked: senders get unavailable, a retry stores once', async () => {
       const { conversation, actor } = await orgWithConversation();
-      await h.services.messages.send(actor, message({ conversation_id: conversation.id, content: 'opens', sender_type: 'end_user' }));
+      await h.services.messages.send(
+        actor,
+        message({ conversation_id: conversation.id, content: 'opens', sender_type: 'end_user' }),
+      );
       let down = true;
       const losing = createMessageService({
         db: database.prisma,
-        query: async (name, text, values) => {
-          if (!down) return database.query(name, text, values);
+        query: async <T>(name: string, text: string, values: unknown[]) => {
+          if (!down) return database.query<T>(name, text, values);
           // The statement commits; then the connection is gone, and so is every later query.
           if (name === 'sb_append_messages') await database.query(name, text, values);
           throw new Error('Connection terminated unexpectedly');

@@ -107,20 +107,27 @@ export function createMessageWriter({
       logger?.warn(context, 'message batch failed; its messages are sent one by one');
       return new Map();
     }
-    try {
-      const stored = await findStored(
-        query,
-        jobs.map((j) => j.row.id as string),
-      );
-      logger?.warn(
-        { ...context, committed: stored.size },
-        'message batch lost its answer; the rest are sent one by one',
-      );
-      return stored;
-    } catch (lookupErr) {
-      logger?.warn({ ...context, lookupErr }, 'message batch lost its answer; its senders are told to retry');
-      return null;
+    // The pool may still hold other connections the same drop killed: a few quick tries.
+    let lookupErr: unknown;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (attempt) await new Promise((r) => setTimeout(r, 250));
+      try {
+        const stored = await findStored(
+          query,
+          jobs.map((j) => j.row.id as string),
+        );
+        logger?.warn(
+          { ...context, committed: stored.size },
+          'message batch lost its answer; the rest are sent one by one',
+        );
+        return stored;
+      } catch (e) {
+        lookupErr = e;
+        if (!isDatabaseUnavailable(e)) break;
+      }
     }
+    logger?.warn({ ...context, lookupErr }, 'message batch lost its answer; its senders are told to retry');
+    return null;
   }
 
   async function runBatch(jobs: Job[]) {

@@ -1,6 +1,7 @@
 import type { DeviceToken, PushJob } from '../generated/prisma/client.js';
 import type { Db } from '../shared/db.js';
 import type { Logger } from '../shared/logger.js';
+import { createOutage, isDatabaseUnavailable } from '../shared/outage.js';
 import type { createApnsSender } from './apns.js';
 import type { createFcmSender } from './fcm.js';
 import type { PushService } from './push.service.js';
@@ -34,6 +35,8 @@ export function createPushWorker(deps: {
   retry: RetryPolicy;
 }) {
   const { db, logger, retry } = deps;
+  // The worker polls every second: a database outage is logged when it starts and ends, not per pass.
+  const outage = createOutage('database (push outbox)', logger, 'pushes wait in the outbox');
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let again = false;
@@ -142,7 +145,13 @@ export function createPushWorker(deps: {
       return;
     }
     running = drain()
-      .catch((err: unknown) => logger.error({ err }, 'push worker pass failed'))
+      .then(
+        () => outage.ok(),
+        (err: unknown) => {
+          if (isDatabaseUnavailable(err)) outage.failed(err);
+          else logger.error({ err }, 'push worker pass failed');
+        },
+      )
       .finally(() => {
         running = undefined;
       });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../shared/logger.js';
+import { createOutage } from '../shared/outage.js';
 import type { Redis } from '../shared/redis.js';
 
 export type AgentStatus = 'online' | 'offline';
@@ -157,8 +158,13 @@ function redisPresence({ prefix, heartbeatMs, logger, onChange }: Deps, redis: R
   }
 
   let first = true;
+  // Failing beats are an outage of Redis, logged once (at its start and end), not every beat.
+  const beats = createOutage('redis (presence heartbeat)', logger, 'agents on this node keep their status');
   const safeBeat = () =>
-    beat().catch((err: unknown) => logger.warn({ err }, 'presence heartbeat failed (will retry)'));
+    beat().then(
+      () => beats.ok(),
+      (err: unknown) => beats.failed(err),
+    );
   void safeBeat();
   const timer = setInterval(() => void safeBeat(), heartbeatMs);
   timer.unref();

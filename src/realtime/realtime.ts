@@ -9,7 +9,7 @@ import type { AgentActor } from '../shared/auth/actor.js';
 import type { EventBus } from '../shared/events.js';
 import type { Logger } from '../shared/logger.js';
 import type { Outage } from '../shared/outage.js';
-import { closeRedis, duplicateRedis, type Redis } from '../shared/redis.js';
+import { closeRedis, duplicateRedis, onReconnect, type Redis } from '../shared/redis.js';
 import { createPresence } from './presence.js';
 import type {
   ClientToServerEvents,
@@ -51,6 +51,8 @@ export type EndUserSockets = {
 export type Realtime = {
   io: RealtimeServer;
   endUsers: EndUserSockets;
+  /** Throws while the adapter's connections to Redis are down (for /readyz). */
+  checkAdapter: () => void;
   /** Counters for operators and tests. */
   stats: () => { droppedMessages: number };
   close: () => Promise<void>;
@@ -90,12 +92,46 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   let pubSub: Redis[] = [];
   if (redis) {
     // @socket.io/redis-adapter (pub/sub): every emit reaches every node at once. Missed messages
-    // after a reconnect come from the database (join_conversation's last_message_id), so the
-    // Streams adapter's connection-state recovery is not needed.
-    const [pub, sub] = await Promise.all([duplicateRedis(redis), duplicateRedis(redis)]);
+    // after a reconnect come from the database (join_conversation's last_seq), so the Streams
+    // adapter's connection-state recovery is not needed.
+    const [pub, sub] = await Promise.all([
+      duplicateRedis(redis, 'redis (adapter publish)', logger),
+      duplicateRedis(redis, 'redis (adapter subscribe)', logger),
+    ]);
     pubSub = [pub, sub];
-    for (const c of pubSub) c.on('error', (err: unknown) => logger.warn({ err }, 'socket.io redis client'));
     io.adapter(createAdapter(pub, sub, { key: `${rt.redisPrefix}:sio` }));
+    // While either link was down, other nodes' broadcasts did not reach this node's sockets (nor
+    // this node's, if its queue was cut off): every client here catches up from the database.
+    for (const c of pubSub) onReconnect(c, resyncSoon);
+  }
+
+  // One resync once both links are back (the subscription restored), however they come back.
+  let resyncDue = false;
+  function resyncSoon() {
+    resyncDue = true;
+    if (pubSub.some((c) => c.status !== 'ready')) return;
+    resyncDue = false;
+    resyncAll();
+  }
+  for (const c of pubSub) c.on('ready', () => resyncDue && resyncSoon());
+
+  /**
+   * Tells every socket of this node to catch up (`resync`), spread over a moment so thousands of
+   * clients do not ask the database at once.
+   */
+  function resyncAll() {
+    const sockets = [...io.of('/').sockets.values()];
+    logger.info({ sockets: sockets.length }, 'redis link restored; clients told to resync');
+    const BATCH = 250;
+    for (let i = 0; i < sockets.length; i += BATCH) {
+      const batch = sockets.slice(i, i + BATCH);
+      setTimeout(
+        () => {
+          for (const s of batch) if (s.connected) s.emit('resync', { reason: 'redis_reconnected' });
+        },
+        (i / BATCH) * 50,
+      ).unref();
+    }
   }
 
   // Sessions are read on the handshake only, not on every long-polling request.
@@ -196,6 +232,10 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   return {
     io,
     endUsers,
+    checkAdapter() {
+      const down = pubSub.filter((c) => c.status !== 'ready');
+      if (down.length) throw new Error(`adapter connection ${down.map((c) => c.status).join(', ')}`);
+    },
     stats: () => ({ droppedMessages: limiter.dropped }),
     async close() {
       closing = true;

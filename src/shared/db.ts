@@ -74,7 +74,11 @@ export function openPostgres(
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
   });
-  const outage = createOutage('database', opts.logger);
+  const outage = createOutage(
+    'database',
+    opts.logger,
+    "requests answer 'unavailable' (503) until it is back",
+  );
   // An idle connection dropped by the server (restart, failover) must not crash the process:
   // the pool discards it and the next query opens a fresh one.
   pool.on('error', () => {});

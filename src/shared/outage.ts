@@ -74,6 +74,14 @@ export function isWriteConflict(err: unknown): boolean {
  */
 export function mayHaveCommitted(err: unknown): boolean {
   if (sqlState(err)) return false;
+  // No connection was made: nothing was sent.
+  const e = err as { syscall?: unknown; message?: unknown };
+  if (
+    e.syscall === 'connect' ||
+    /timeout exceeded when trying to connect|^connect /i.test(String(e.message))
+  ) {
+    return false;
+  }
   return isDatabaseUnavailable(err);
 }
 
@@ -91,7 +99,8 @@ export type Outage = {
   readonly since: number | null;
 };
 
-export function createOutage(name: string, logger: Logger | undefined): Outage {
+/** `effect`: what users notice meanwhile, for the log line. */
+export function createOutage(name: string, logger: Logger | undefined, effect?: string): Outage {
   let since: number | null = null;
   let failures = 0;
   return {
@@ -99,10 +108,7 @@ export function createOutage(name: string, logger: Logger | undefined): Outage {
       failures += 1;
       if (since !== null) return;
       since = Date.now();
-      logger?.warn(
-        { err, dependency: name },
-        `${name} unavailable; requests answer 'unavailable' until it is back`,
-      );
+      logger?.warn({ err, dependency: name }, `${name} unavailable${effect ? `; ${effect}` : ''}`);
     },
     ok() {
       if (since === null) return;

@@ -1,4 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from './logger.js';
+import { createOutage } from './outage.js';
 
 export type { Redis };
 
@@ -10,7 +12,7 @@ const backoff = (retries: number) => Math.min(retries * 100, 3000);
  * node-redis was dropped for; a dead connection is caught by the socket instead (see below).
  */
 const BASE: RedisOptions = {
-  // We call connect() ourselves, so start-up can await the first connection and fail on it.
+  // We call connect() ourselves, so start-up can await the first attempt.
   lazyConnect: true,
   // Bounds each connection attempt (a black-holed host would otherwise hang for 10 s).
   connectTimeout: 5000,
@@ -54,37 +56,51 @@ const QUEUED: RedisOptions = {
 };
 
 /**
- * Connects `client` (created with `lazyConnect`); rejects on the first failure, then reconnects
- * forever on later drops. Errors go to a listener, so they never crash the process; /readyz and
- * the callers of failed commands report them.
+ * Connects `client` (created with `lazyConnect`) and keeps it connected: a Redis that is down at
+ * start-up, or later, is retried for as long as it takes (every 3 s at most) while the node runs
+ * without it. Start-up waits for the first attempt only (`connectTimeout`), so a node starts, and
+ * answers /readyz 503 naming Redis, during an outage. Errors go to a listener, so they never
+ * crash the process; each outage is logged once, when it starts and when it ends.
  */
-async function open(create: (retryStrategy: RedisOptions['retryStrategy']) => Redis): Promise<Redis> {
-  let connected = false;
-  let cause: unknown;
-  // Until the first connection, a failure is final: start-up fails instead of retrying.
-  const client = create((retries) => (connected ? backoff(retries) : null));
-  client.on('error', (err) => {
-    if (!connected) cause = err;
-  });
-  try {
-    await client.connect();
-  } catch (err) {
-    if (client.status !== 'end') client.disconnect();
-    // connect() only says "Connection is closed."; the error event says why.
-    throw cause ?? err;
-  }
-  connected = true;
+async function open(
+  create: (retryStrategy: RedisOptions['retryStrategy']) => Redis,
+  name: string,
+  logger: Logger | undefined,
+): Promise<Redis> {
+  const client = create(backoff);
+  const outage = createOutage(name, logger);
+  client.on('error', (err: unknown) => outage.failed(err));
+  client.on('ready', () => outage.ok());
+  await client.connect().catch(noop);
   return client;
 }
 
-/** Connects, failing fast (within `connectTimeout`) when Redis is unreachable at start-up. */
-export function connectRedis(url: string): Promise<Redis> {
-  return open((retryStrategy) => new Redis(url, { ...BASE, ...FAIL_FAST, retryStrategy }));
+/**
+ * The app's client (rate limits, presence, readiness). Resolves once connected, or after the
+ * first attempt failed: then it keeps trying in the background.
+ */
+export function connectRedis(url: string, logger?: Logger): Promise<Redis> {
+  return open((retryStrategy) => new Redis(url, { ...BASE, ...FAIL_FAST, retryStrategy }), 'redis', logger);
 }
 
 /** A second connection to the same server, for pub/sub (e.g. the Socket.IO adapter). */
-export function duplicateRedis(client: Redis): Promise<Redis> {
-  return open((retryStrategy) => client.duplicate({ ...BASE, ...QUEUED, retryStrategy }));
+export function duplicateRedis(client: Redis, name: string, logger?: Logger): Promise<Redis> {
+  return open((retryStrategy) => client.duplicate({ ...BASE, ...QUEUED, retryStrategy }), name, logger);
+}
+
+/**
+ * Calls `fn` each time the client is ready again after it lost its connection (not on the first
+ * connection): what was published meanwhile did not reach this node.
+ */
+export function onReconnect(client: Redis, fn: () => void): void {
+  let lost = client.status !== 'ready';
+  let everReady = client.status === 'ready';
+  client.on('close', () => (lost = true));
+  client.on('ready', () => {
+    if (lost && everReady) fn();
+    lost = false;
+    everReady = true;
+  });
 }
 
 /**

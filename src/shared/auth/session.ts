@@ -7,61 +7,22 @@ import type { Redis } from '../redis.js';
 export const SESSION_COOKIE = 'session';
 const TTL_MS = 7 * 24 * 3600 * 1000;
 
+/** Where sessions lived before PostgreSQL became their store of record (connect-redis's keys). */
+const LEGACY_REDIS_PREFIX = 'sb:sess:';
+
 /**
- * express-session store in Redis: `sb:sess:<sid>` holds the session as JSON and expires with
- * its cookie. Keys, values and expiry are connect-redis's, so sessions survive the switch from
- * it; connect-redis itself speaks only node-redis, not ioredis.
+ * express-session store on the `http_sessions` table: PostgreSQL is the sessions' store of record,
+ * so a Redis restart or outage logs nobody out. A session read is one primary-key lookup, made
+ * only on HTTP requests and socket handshakes, never per message, so no cache is kept in front.
+ * `legacyRedis`: a session not found here is looked up once where earlier versions kept it, and
+ * moved here, so upgrading logs nobody out either.
  */
-export class RedisSessionStore extends Store {
-  constructor(
-    private readonly redis: Redis,
-    private readonly prefix = 'sb:sess:',
-  ) {
-    super();
-  }
-
-  /** Seconds left: until the cookie expires, else the default lifetime. */
-  private ttl(sess: SessionData) {
-    return sess.cookie?.expires
-      ? Math.ceil((new Date(sess.cookie.expires).getTime() - Date.now()) / 1000)
-      : TTL_MS / 1000;
-  }
-
-  override get(sid: string, cb: (err: unknown, session?: SessionData | null) => void) {
-    this.redis
-      .get(this.prefix + sid)
-      .then((raw) => cb(null, raw ? (JSON.parse(raw) as SessionData) : null))
-      .catch(cb);
-  }
-
-  override set(sid: string, sess: SessionData, cb?: (err?: unknown) => void) {
-    const ttl = this.ttl(sess);
-    if (ttl <= 0) return this.destroy(sid, cb);
-    this.redis
-      .set(this.prefix + sid, JSON.stringify(sess), 'EX', ttl)
-      .then(() => cb?.())
-      .catch((err: unknown) => cb?.(err));
-  }
-
-  override destroy(sid: string, cb?: (err?: unknown) => void) {
-    this.redis
-      .del(this.prefix + sid)
-      .then(() => cb?.())
-      .catch((err: unknown) => cb?.(err));
-  }
-
-  override touch(sid: string, sess: SessionData, cb?: (err?: unknown) => void) {
-    this.redis
-      .expire(this.prefix + sid, this.ttl(sess))
-      .then(() => cb?.())
-      .catch((err: unknown) => cb?.(err));
-  }
-}
-
-/** express-session store on the `http_sessions` table, for deployments without Redis. */
 export class DatabaseSessionStore extends Store {
   private readonly pruneTimer: NodeJS.Timeout;
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly legacyRedis?: Redis,
+  ) {
     super();
     this.pruneTimer = setInterval(() => void this.prune(), 15 * 60 * 1000);
     this.pruneTimer.unref();
@@ -74,10 +35,24 @@ export class DatabaseSessionStore extends Store {
   override get(sid: string, cb: (err: unknown, session?: SessionData | null) => void) {
     this.db.httpSession
       .findUnique({ where: { id: sid } })
-      .then((row) =>
-        cb(null, row && row.expiresAt > new Date() ? (row.data as unknown as SessionData) : null),
-      )
+      .then(async (row) => {
+        if (row) return row.expiresAt > new Date() ? (row.data as unknown as SessionData) : null;
+        return this.fromLegacy(sid);
+      })
+      .then((sess) => cb(null, sess))
       .catch(cb);
+  }
+
+  private async fromLegacy(sid: string): Promise<SessionData | null> {
+    if (!this.legacyRedis) return null;
+    const raw = await this.legacyRedis.get(LEGACY_REDIS_PREFIX + sid).catch(() => null);
+    if (!raw) return null;
+    const sess = JSON.parse(raw) as SessionData;
+    await new Promise<void>((resolve, reject) =>
+      this.set(sid, sess, (err) => (err ? reject(err) : resolve())),
+    );
+    await this.legacyRedis.del(LEGACY_REDIS_PREFIX + sid).catch(() => 0);
+    return sess;
   }
 
   override set(sid: string, sess: SessionData, cb?: (err?: unknown) => void) {
@@ -114,15 +89,15 @@ export class DatabaseSessionStore extends Store {
 
 /**
  * The agents' session: cookie `session`, httpOnly, SameSite=Lax, Secure when the request came
- * over TLS. Kept in Redis when configured, else in the database; never in memory, so sessions
- * survive restarts and are shared by every node. The same middleware runs on Socket.IO.
+ * over TLS. Kept in the database, never in memory, so sessions survive restarts of the node and
+ * of Redis and are shared by every node. The same middleware runs on Socket.IO.
  */
 export function createSessionMiddleware(deps: { config: Config; db: Db; redis?: Redis | undefined }): {
   middleware: RequestHandler;
   store: Store;
   close: () => void;
 } {
-  const store = deps.redis ? new RedisSessionStore(deps.redis) : new DatabaseSessionStore(deps.db);
+  const store = new DatabaseSessionStore(deps.db, deps.redis);
   const middleware = session({
     name: SESSION_COOKIE,
     secret: deps.config.sessionSecret,
@@ -136,6 +111,6 @@ export function createSessionMiddleware(deps: { config: Config; db: Db; redis?: 
   return {
     middleware,
     store,
-    close: () => (store instanceof DatabaseSessionStore ? store.close() : undefined),
+    close: () => store.close(),
   };
 }

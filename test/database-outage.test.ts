@@ -1,0 +1,205 @@
+// A node whose database goes away, as seen by its users: the REST API and the socket answer
+// `unavailable` (503 with Retry-After; the ack with retry_after), the outage is logged once, failed
+// sends cost no flood quota, and everything works again when the database is back, with no
+// restart. A commit whose answer is lost is found by its id and broadcast once.
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import request from 'supertest';
+import type { Socket } from 'socket.io-client';
+import { createApp, type App } from '../src/app.js';
+import { openPostgres, type Database } from '../src/shared/db.js';
+import { testConfig } from './helpers/config.js';
+import { testDatabaseUrl } from './helpers/db.js';
+import { createAgent, createConversation, createOrg } from './helpers/factories.js';
+import { loginAgent, type AgentSession } from './helpers/http.js';
+import { servicesFor } from './helpers/services.js';
+import { connectSocket, emitAck, eventually, record } from './helpers/sockets.js';
+import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
+
+const FLOOD_LIMIT = 6;
+
+let proxy: TcpProxy;
+let direct: Database;
+let proxied: Database;
+let app: App;
+let url: string;
+const logLines: { level: number; msg: string }[] = [];
+const sockets: Socket[] = [];
+
+before(async () => {
+  const target = new URL(testDatabaseUrl());
+  proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+  direct = openPostgres(testDatabaseUrl(), { poolSize: 2 });
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) logLines.push(JSON.parse(line));
+      done();
+    },
+  });
+  const logger = pino({ level: 'info' }, sink);
+  // Short timeouts, so the test runs in seconds; the defaults are documented in the README.
+  proxied = openPostgres(proxy.url(testDatabaseUrl()), {
+    poolSize: 4,
+    timeouts: { connectMs: 1000, statementMs: 2000, queryMs: 3000 },
+    logger,
+  });
+  const config = testConfig({
+    END_USER_RATE_LIMIT: String(FLOOD_LIMIT),
+    END_USER_RATE_WINDOW_S: '600',
+  });
+  app = await createApp({ config, logger, database: proxied });
+  await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+});
+
+after(async () => {
+  for (const s of sockets) s.disconnect();
+  proxy.set('pass');
+  await app.close();
+  await new Promise<void>((resolve) => app.server.close(() => resolve()));
+  await proxied.close();
+  await direct.close();
+  await proxy.close();
+});
+
+/** An organization with an agent signed in and a visitor joined, both on sockets. */
+async function world() {
+  const { services } = servicesFor(direct);
+  const { org, channelId } = await createOrg(services);
+  const agent = await createAgent(services, org.id);
+  const conv = await createConversation(services, { organizationId: org.id, channelId });
+  const session: AgentSession = await loginAgent(url, agent.user.email, agent.password);
+  const agentSocket = await connectSocket(url, { cookie: session.cookie });
+  const visitor = await connectSocket(url);
+  sockets.push(agentSocket, visitor);
+  const id = conv.conversation.id;
+  assert.equal((await emitAck(agentSocket, 'join_conversation', { conversation_id: id })).ok, true);
+  const joined = await emitAck(visitor, 'join_conversation', {
+    conversation_id: id,
+    external_id: conv.externalId,
+  });
+  assert.equal(joined.ok, true);
+  const send = (content: string, clientMsgId?: string) =>
+    emitAck(visitor, 'send_message', {
+      conversation_id: id,
+      content,
+      sender_type: 'end_user',
+      ...(clientMsgId ? { client_msg_id: clientMsgId } : {}),
+    });
+  const stored = () =>
+    direct.prisma.message.findMany({ where: { conversationId: id }, orderBy: { seq: 'asc' } });
+  return { id, session, agentSocket, visitor, send, stored };
+}
+
+const logged = (re: RegExp, level?: number) =>
+  logLines.filter((l) => re.test(l.msg) && (level === undefined || l.level === level));
+
+test('a database outage answers unavailable, is logged once, costs no flood quota, and heals without a restart', async () => {
+  const w = await world();
+  assert.equal((await w.send('before', 'm-0')).ok, true);
+  const visitorErrors = record(w.visitor, 'error');
+  const errorsBefore = logged(/request failed|socket handler failed/).length;
+
+  proxy.set('refuse');
+  const rest = await request(url).get('/api/conversations').set('Cookie', w.session.cookie);
+  assert.equal(rest.status, 503);
+  assert.equal(rest.headers['retry-after'], '3');
+  assert.equal(rest.body.error, 'unavailable');
+  assert.match(rest.body.message, /try again/);
+
+  const ids = ['m-1', 'm-2', 'm-3', 'm-4', 'm-5'];
+  for (const id of ids) {
+    const ack = await w.send(`during ${id}`, id);
+    assert.deepEqual(
+      { ok: ack.ok, error: ack.error, retry_after: ack.retry_after },
+      { ok: false, error: 'unavailable', retry_after: 3 },
+    );
+  }
+  await eventually(() => visitorErrors.length === ids.length);
+  assert.equal((await request(url).get('/readyz')).status, 503);
+
+  proxy.set('pass');
+  // The same sends again: five failures and the first message make six, the limit, so had the
+  // failures been charged these would be dropped.
+  for (const id of ids) {
+    const ack = await w.send(`during ${id}`, id);
+    assert.equal(ack.ok, true, `${id}: ${String(ack.message)}`);
+  }
+  const over = await w.send('one too many', 'm-6');
+  assert.equal(over.error, 'rate_limited');
+  assert.equal((await request(url).get('/api/conversations').set('Cookie', w.session.cookie)).status, 200);
+  assert.equal((await request(url).get('/readyz')).status, 200);
+
+  assert.deepEqual(
+    (await w.stored()).map((m) => [m.seq, m.content]),
+    [[1, 'before'], ...ids.map((id, i) => [i + 2, `during ${id}`])],
+  );
+  // One line when it went, one when it came back; none per failed request.
+  assert.equal(logged(/^database unavailable/).length, 1);
+  assert.equal(logged(/^database available again/).length, 1);
+  assert.equal(logged(/request failed|socket handler failed/).length, errorsBefore);
+  assert.deepEqual(
+    logLines.filter((l) => l.level >= 50).map((l) => l.msg),
+    [],
+    'nothing at error level',
+  );
+});
+
+test('a commit whose answer is lost is found by its id: answered and broadcast once, stored once', async () => {
+  const w = await world();
+  assert.equal((await w.send('opens the session', 'x-0')).ok, true);
+  const agentSees = record<{ id: string; content: string; seq: number }>(w.agentSocket, 'message_received');
+
+  // The statement reaches PostgreSQL and commits; its answer is dropped on the way back.
+  proxy.set('drop-replies');
+  const pending = w.send('no client_msg_id here');
+  await eventually(async () => (await w.stored()).length === 2);
+  // The connection then dies, as it would; the node asks what committed before writing again.
+  proxy.set('pass');
+  proxy.cut();
+  const ack = await pending;
+  assert.equal(ack.ok, true, String(ack.message));
+  assert.equal(ack.duplicate, false);
+  assert.deepEqual(
+    (await w.stored()).map((m) => [m.seq, m.content]),
+    [
+      [1, 'opens the session'],
+      [2, 'no client_msg_id here'],
+    ],
+  );
+  await eventually(() => agentSees.some((m) => m.content === 'no client_msg_id here'));
+  assert.equal((await w.send('after', 'x-2')).ok, true);
+  await eventually(() => agentSees.some((m) => m.content === 'after'));
+  assert.deepEqual(
+    agentSees.map((m) => [m.seq, m.content]),
+    [
+      [2, 'no client_msg_id here'],
+      [3, 'after'],
+    ],
+  );
+  assert.equal(logged(/message batch lost its answer; the rest are sent one by one/).length, 1);
+});
+
+test('a commit whose answer is lost while the database stays away: the sender retries and it is broadcast then', async () => {
+  const w = await world();
+  assert.equal((await w.send('opens the session', 'y-0')).ok, true);
+  const agentSees = record<{ id: string; content: string }>(w.agentSocket, 'message_received');
+
+  proxy.set('drop-replies');
+  const first = await w.send('retried', 'y-1');
+  // The query timed out and the lookup could not be answered either: the sender is told to retry.
+  assert.equal(first.error, 'unavailable');
+  assert.equal((await w.stored()).filter((m) => m.content === 'retried').length, 1);
+  assert.equal(agentSees.length, 0);
+
+  proxy.set('pass');
+  proxy.cut();
+  const retry = await w.send('retried', 'y-1');
+  assert.equal(retry.ok, true);
+  assert.equal(retry.duplicate, true);
+  await eventually(() => agentSees.some((m) => m.content === 'retried'));
+  assert.equal((await w.stored()).filter((m) => m.content === 'retried').length, 1);
+});
