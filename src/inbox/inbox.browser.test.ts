@@ -15,6 +15,7 @@ import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
 import { createAgent, createConversation, createOrg, message } from '../../test/helpers/factories.js';
 import { eventually } from '../../test/helpers/sockets.js';
+import type { RealtimeSocket } from '../realtime/realtime.types.js';
 import { rootDir } from '../shared/paths.js';
 
 const artifacts = path.join(rootDir, 'test', 'artifacts');
@@ -499,4 +500,150 @@ test('dashboard → embed snippet on a page → the Assignment Flow between two 
 
   t.diagnostic(`figures ${JSON.stringify(figures)}`);
   assert.deepEqual(problems, [], 'no CSP violations and no page errors');
+});
+
+/**
+ * The server loses the next `message_received` carrying `content` on its way to the sockets
+ * `which` picks, as a broadcast lost while the Redis link was down is lost: stored, never delivered
+ * live. (The widget's fault test has the same helper.)
+ */
+function loseNext(app: TestApp, which: (s: RealtimeSocket) => boolean, content: string) {
+  const marker = `"content":${JSON.stringify(content)}`;
+  for (const s of app.io.sockets.sockets.values()) {
+    if (!which(s)) continue;
+    const conn = s.conn as unknown as { write: (data: unknown, ...rest: unknown[]) => unknown };
+    const write = conn.write.bind(conn);
+    let lost = false;
+    conn.write = (data, ...rest) => {
+      if (!lost && typeof data === 'string' && data.includes('"message_received"') && data.includes(marker)) {
+        lost = true;
+        return conn;
+      }
+      return write(data, ...rest);
+    };
+  }
+}
+
+test('the thread on a bad day: lost messages, resync and a failed rejoin under live traffic leave no hole', async (t) => {
+  const database = await dbModes[0]!.open();
+  const app = await startApp(database);
+  const { org, channelId } = await createOrg(app.services);
+  const agent = await createAgent(app.services, org.id, { role: 'agent' });
+  const launching = launchBrowser();
+  const contexts: BrowserContext[] = [];
+  t.after(async () => {
+    for (const c of contexts) await c.close().catch(() => {});
+    await (await launching.catch(() => undefined))?.close();
+    await app.stop();
+    await database.close();
+  });
+  const browser = await launching;
+  const { context, page } = await signedIn(browser, app, agent.user.email, agent.password);
+  contexts.push(context);
+  const problems: string[] = [];
+  watch(page, problems, 'agent');
+  // The inbox page's sockets on the server (the only client here is Chromium).
+  const inbox = (s: RealtimeSocket) => /Chrome/.test(String(s.handshake.headers['user-agent']));
+
+  const c = await createConversation(app.services, {
+    organizationId: org.id,
+    channelId,
+    displayName: 'Gap Visitor',
+  });
+  const visitorSays = (content: string) =>
+    app.services.messages.send(
+      c.actor,
+      message({
+        conversation_id: c.conversation.id,
+        content,
+        sender_type: 'end_user',
+        external_id: c.externalId,
+      }),
+    );
+  const shown = () => page.locator('#message-list .msg:not(.msg-pending) .msg-text').allTextContents();
+  const inOrder = async (texts: string[]) => (await shown()).filter((s) => texts.includes(s));
+  const row = (text: string) => page.locator('#message-list .msg', { hasText: text });
+
+  await visitorSays('First question');
+  await page.goto(`${app.url}/inbox`);
+  await page.locator('.conv', { hasText: 'Gap Visitor' }).click();
+  await row('First question').waitFor({ timeout: T });
+
+  await t.test('a message lost on its way is fetched when the next one shows the gap', async () => {
+    loseNext(app, inbox, 'Lost on the way');
+    await visitorSays('Lost on the way');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(!(await shown()).includes('Lost on the way'), 'the broadcast was lost');
+    await visitorSays('Shows the gap');
+    await row('Lost on the way').waitFor({ timeout: T });
+    await row('Shows the gap').waitFor({ timeout: T });
+    const texts = ['First question', 'Lost on the way', 'Shows the gap'];
+    assert.deepEqual(await inOrder(texts), texts);
+  });
+
+  await t.test('resync: the thread catches up and the list is read again', async () => {
+    loseNext(app, inbox, 'Lost while Redis was away');
+    const list = page.waitForRequest((r) => r.url().includes('/api/conversations/?filter='));
+    await visitorSays('Lost while Redis was away');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(!(await shown()).includes('Lost while Redis was away'));
+    app.io.emit('resync', { reason: 'redis_reconnected' });
+    await row('Lost while Redis was away').waitFor({ timeout: T });
+    await list;
+    assert.deepEqual(await inOrder(['Lost while Redis was away']), ['Lost while Redis was away']);
+  });
+
+  await t.test(
+    'a rejoin that fails while messages flow both ways still fetches what was missed',
+    async () => {
+      await context.setOffline(true);
+      for (const s of app.io.sockets.sockets.values()) if (inbox(s)) s.conn.close();
+      await page.locator('#connection', { hasText: /Reconnecting|Cannot reach/ }).waitFor({ timeout: T });
+      await visitorSays('Missed one');
+      await visitorSays('Missed two');
+      // The page's first join after the reconnect is held, then answered `unavailable`; meanwhile
+      // the agent replies (which joins the room) and the visitor writes live.
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let joins = 0;
+      const hold = (s: RealtimeSocket) => {
+        if (!inbox(s)) return;
+        s.use((packet, next) => {
+          if (packet[0] !== 'join_conversation' || joins++ > 0) return next();
+          const ack = packet.at(-1) as (reply: unknown) => void;
+          void held.then(() =>
+            ack({ ok: false, error: 'unavailable', message: 'Try again shortly', retry_after: 1 }),
+          );
+        });
+      };
+      app.io.on('connection', hold);
+      t.after(() => void app.io.off('connection', hold));
+      await context.setOffline(false);
+      await eventually(() => joins > 0, T);
+      await page.locator('#composer-text').fill('Replied during the rejoin');
+      await page.locator('#composer-text').press('Enter');
+      await page
+        .locator('#message-list .msg:not(.msg-pending)', { hasText: 'Replied during the rejoin' })
+        .waitFor({ timeout: T });
+      await visitorSays('Asked during the rejoin');
+      await row('Asked during the rejoin').waitFor({ timeout: T });
+      assert.ok(!(await shown()).includes('Missed one'), 'the rejoin has not been answered yet');
+      release();
+      await row('Missed one').waitFor({ timeout: T });
+      await row('Missed two').waitFor({ timeout: T });
+      const texts = ['Missed one', 'Missed two', 'Replied during the rejoin', 'Asked during the rejoin'];
+      assert.deepEqual(await inOrder(texts), texts);
+      assert.equal(await page.locator('#message-list .msg-pending').count(), 0);
+      await shot(page, 'inbox-after-gaps.png');
+    },
+  );
+
+  await t.test('after a reload the thread shows the same messages in the same order', async () => {
+    const before = await shown();
+    await page.reload();
+    await page.locator('.conv', { hasText: 'Gap Visitor' }).click();
+    await row('Asked during the rejoin').waitFor({ timeout: T });
+    assert.deepEqual(await shown(), before);
+    assert.deepEqual(problems, []);
+  });
 });

@@ -191,11 +191,21 @@ socket.on('connect', () => {
   const self = state.team.get(me);
   if (self) self.online = true;
   renderTeam();
-  thread.rejoin();
+  // Back into the open conversation: what was missed is replayed after its cursor.
+  thread.connected();
   // Anything missed while disconnected is fetched again: nothing stale.
   scheduleRefresh(0);
 });
-socket.on('disconnect', () => showConnection('Reconnecting…'));
+socket.on('disconnect', () => {
+  showConnection('Reconnecting…');
+  thread.disconnected();
+});
+// The server's link to the other nodes was down: their events may be lost. The thread catches up
+// by seq and the list is read again.
+socket.on('resync', () => {
+  thread.resync();
+  scheduleRefresh(0);
+});
 socket.on('connect_error', () => showConnection('Cannot reach the server; retrying…'));
 socket.on('error', (e) => flash(e?.message ?? 'Error'));
 

@@ -1,22 +1,21 @@
-// The open conversation: paged history, live messages, composer (text and rich media), typing,
-// claim, tags and resolve.
+// The open conversation: paged history, live messages in seq order with gap-safe catch-up,
+// composer (text and rich media) with retries, typing, claim, tags and resolve.
 import type { Socket } from 'socket.io-client';
+import { createCatchUp, placeBySeq, type CatchUp } from '../../widget/client/catchup.js';
+import { ACK_TIMEOUT_MS, request } from '../../widget/client/delivery.js';
 import { api, ApiError, byId, h } from './dom.js';
 import { renderMessage } from './messages.js';
+import { composed, createSending, syncComposer } from './composer.js';
 import type {
   ClientToServerEvents,
   ConversationDto,
   MessageDto,
-  SendMessagePayload,
   ServerToClientEvents,
   TypingCleared,
   TypingIndicator,
 } from './types.js';
 
 const PAGE = 30;
-
-/** What the composer adds to a send_message payload (the thread adds the rest). */
-type Composed = Omit<SendMessagePayload, 'conversation_id' | 'sender_type' | 'client_msg_id'>;
 
 const TYPING_EVERY_MS = 2000;
 const TYPING_SHOWN_MS = 6000;
@@ -55,7 +54,10 @@ export function createThread(d: Deps) {
 
   let conv: ConversationDto | null = null;
   let loaded = new Map<string, MessageDto>();
-  let newestId: string | null = null;
+  /** The newest page has been loaded (so the catch-up cursor is known). */
+  let started = false;
+  /** The seq of the oldest message loaded: anything older comes with an older page. */
+  let oldestSeq = Infinity;
   let loadingOlder = false;
   let hasOlder = false;
   let generation = 0;
@@ -106,26 +108,88 @@ export function createThread(d: Deps) {
     if (text) typingTimer = setTimeout(() => (el.typing.textContent = ''), TYPING_SHOWN_MS);
   }
 
-  function add(messages: MessageDto[], where: 'older' | 'newer') {
-    const fresh = messages.filter((m) => !loaded.has(m.id));
-    for (const m of fresh) loaded.set(m.id, m);
-    const last = fresh.at(-1);
-    if (last && (where === 'newer' || !newestId)) newestId = last.id;
-    const rows = fresh.map((m) =>
-      renderMessage(m, who(m), m.sender_type === 'agent' && m.sender_id === d.me),
-    );
-    if (where === 'older') {
-      // Keep the reader's place while older messages appear above.
-      const before = el.scroller.scrollHeight - el.scroller.scrollTop;
-      el.list.prepend(...rows);
-      el.scroller.scrollTop = el.scroller.scrollHeight - before;
-    } else {
-      const atBottom = el.scroller.scrollHeight - el.scroller.scrollTop - el.scroller.clientHeight < 80;
-      el.list.append(...rows);
-      if (atBottom || fresh.some((m) => m.sender_type === 'agent' && m.sender_id === d.me))
-        el.scroller.scrollTop = el.scroller.scrollHeight;
+  const atBottom = () => el.scroller.scrollHeight - el.scroller.scrollTop - el.scroller.clientHeight < 80;
+
+  function row(m: MessageDto) {
+    const r = renderMessage(m, who(m), m.sender_type === 'agent' && m.sender_id === d.me);
+    if (typeof m.seq === 'number') r.dataset.seq = String(m.seq);
+    return r;
+  }
+
+  /** A page of history: older rows above, any the live stream brought first kept in seq order. */
+  function addPage(page: MessageDto[]) {
+    const fresh = page.filter((m) => !loaded.has(m.id));
+    catchUp.known(fresh);
+    // Keep the reader's place while older messages appear above.
+    const before = el.scroller.scrollHeight - el.scroller.scrollTop;
+    const first = el.list.querySelector<HTMLElement>('[data-seq]');
+    const top = first ? Number(first.dataset.seq) : Infinity;
+    const above: HTMLLIElement[] = [];
+    for (const m of fresh) {
+      loaded.set(m.id, m);
+      if (m.seq < oldestSeq) oldestSeq = m.seq;
+      if (m.seq < top) above.push(row(m));
+      else placeBySeq(el.list, row(m), m.seq);
+    }
+    el.list.prepend(...above);
+    el.scroller.scrollTop = el.scroller.scrollHeight - before;
+  }
+
+  /** A message from the live stream, a replay or a send's ack (the catch-up shows each once). */
+  function showLive(m: MessageDto) {
+    if (!conv || m.conversation_id !== conv.id || loaded.has(m.id)) return;
+    // Older than every page loaded: it is part of a page not scrolled to yet.
+    if (started && hasOlder && m.seq < oldestSeq) return;
+    if (m.client_msg_id) sending.settle(m.client_msg_id);
+    const stick = atBottom() || (m.sender_type === 'agent' && m.sender_id === d.me);
+    loaded.set(m.id, m);
+    placeBySeq(el.list, row(m), m.seq);
+    if (stick) el.scroller.scrollTop = el.scroller.scrollHeight;
+    if (m.sender_type === 'end_user') setTyping('');
+    // A message that arrives while the agent looks at the thread is read (spec's mark_read).
+    if (m.sender_type === 'end_user' && !document.hidden) {
+      m.read_by = { ...m.read_by, [d.me]: '' };
+      d.socket.emit('mark_read', { conversation_id: m.conversation_id, message_ids: [m.id] });
+      d.onRead(m.conversation_id);
     }
   }
+
+  /** The catch-up of one conversation; its joins answer `joined` (see open). */
+  function catchUpFor(conversationId: string): CatchUp<MessageDto> {
+    return createCatchUp<MessageDto>({
+      join: (lastSeq) =>
+        request(
+          d.socket,
+          'join_conversation',
+          lastSeq === undefined
+            ? { conversation_id: conversationId }
+            : { conversation_id: conversationId, last_seq: lastSeq },
+        ),
+      show: showLive,
+      connected: () => d.socket.connected,
+      onJoined: () => joined?.(),
+      onRefused: (message) => {
+        joined?.();
+        d.onError(message);
+      },
+    });
+  }
+  let catchUp = catchUpFor('');
+  let joined: (() => void) | undefined;
+
+  const sending = createSending({
+    socket: d.socket,
+    me: d.me,
+    list: el.list,
+    delivered: (m) => {
+      if (conv?.id === m.conversation_id) catchUp.receive(m);
+    },
+    refused: (item, message) => {
+      if (conv?.id !== item.conversation_id) return d.onError(message);
+      el.error.textContent = message;
+      if (!el.text.value) el.text.value = item.draft;
+    },
+  });
 
   async function loadOlder() {
     if (!conv || loadingOlder || !hasOlder) return;
@@ -133,15 +197,26 @@ export function createThread(d: Deps) {
     const gen = generation;
     el.historyStatus.textContent = 'Loading earlier messages…';
     try {
-      // Offsets count back from the newest message, so what is loaded is exactly the offset.
+      // Offsets count back from the newest message, so what is loaded is the offset (the first
+      // page starts at the newest, whatever the live stream brought before it).
       const page = await api<MessageDto[]>(
         'GET',
-        `/api/conversations/${conv.id}/messages?limit=${PAGE}&offset=${loaded.size}`,
+        `/api/conversations/${conv.id}/messages?limit=${PAGE}&offset=${started ? loaded.size : 0}`,
       );
       if (gen !== generation) return;
       hasOlder = page.length === PAGE;
-      add(page, 'older');
+      addPage(page);
       el.historyStatus.textContent = hasOlder ? '' : 'Beginning of the conversation';
+      if (!started) {
+        started = true;
+        // The newest page is complete up to its last message: the cursor starts there.
+        catchUp.start(page.at(-1)?.seq ?? 0);
+      }
+    } catch (e) {
+      if (gen === generation) {
+        el.historyStatus.textContent =
+          e instanceof ApiError ? e.message : 'Could not load the messages; scroll up to try again';
+      }
     } finally {
       loadingOlder = false;
     }
@@ -161,7 +236,8 @@ export function createThread(d: Deps) {
     const gen = ++generation;
     conv = c;
     loaded = new Map();
-    newestId = null;
+    started = false;
+    oldestSeq = Infinity;
     hasOlder = true;
     el.list.replaceChildren();
     el.historyStatus.textContent = '';
@@ -171,77 +247,23 @@ export function createThread(d: Deps) {
     el.empty.hidden = true;
     el.root.hidden = false;
     renderHeader();
-    d.socket.emit('join_conversation', { conversation_id: c.id });
+    // In the room before the history is read, so nothing falls between the two (a join that is
+    // slow or fails does not hold the history back; the catch-up closes the gap later).
+    catchUp.reset();
+    catchUp = catchUpFor(c.id);
+    const inRoom = new Promise<void>((resolve) => {
+      joined = resolve;
+      setTimeout(resolve, d.socket.connected ? ACK_TIMEOUT_MS / 2 : 0);
+    });
+    catchUp.sync();
+    await inRoom;
+    joined = undefined;
+    if (gen !== generation) return;
     await loadOlder();
     if (gen !== generation) return;
+    sending.showPending(c.id);
     el.scroller.scrollTop = el.scroller.scrollHeight;
     readAll();
-  }
-
-  /** Sends over the socket; the ack carries the stored message or the reason it was refused. */
-  function send(payload: Composed, onFail: () => void) {
-    if (!conv) return;
-    const id = conv.id;
-    d.socket.emit(
-      'send_message',
-      { conversation_id: id, sender_type: 'agent', client_msg_id: crypto.randomUUID(), ...payload },
-      (ack) => {
-        if (ack?.ok && conv?.id === id) add([ack.message], 'newer');
-        if (ack && !ack.ok) {
-          el.error.textContent = ack.message;
-          onFail();
-        }
-      },
-    );
-  }
-
-  function kind(): string {
-    return (el.composer.querySelector<HTMLInputElement>('input[name="kind"]:checked')?.value ??
-      'text') as string;
-  }
-
-  function syncComposer() {
-    const k = kind();
-    for (const box of el.composer.querySelectorAll<HTMLElement>('.composer-extra')) {
-      box.hidden = !(box.dataset.for ?? '').split(' ').includes(k);
-    }
-    for (const f of el.composer.querySelectorAll<HTMLElement>('.composer-extra [data-for="file"]')) {
-      f.hidden = k !== 'file';
-    }
-  }
-
-  /** The send_message payload for what the composer holds, or an error to show. */
-  function composed(): Composed | string {
-    const form = new FormData(el.composer);
-    const content = String(form.get('content') ?? '').trim();
-    const url = String(form.get('url') ?? '').trim();
-    switch (kind()) {
-      case 'image':
-        return url
-          ? { content_type: 'image', content, rich_media: { url, alt: content || undefined } }
-          : 'Give the image URL';
-      case 'file': {
-        const filename = String(form.get('filename') ?? '').trim() || url.split('/').pop() || 'file';
-        return url
-          ? { content_type: 'file', content: content || filename, rich_media: { url, filename } }
-          : 'Give the file URL';
-      }
-      case 'quick_button': {
-        const buttons = String(form.get('buttons') ?? '')
-          .split('\n')
-          .map((l) => l.trim())
-          .filter(Boolean)
-          .map((l) => {
-            const [label = '', value] = l.split('=');
-            return { label: label.trim(), value: (value ?? label).trim() };
-          });
-        return buttons.length
-          ? { content_type: 'quick_button', content, rich_media: { buttons } }
-          : 'Add at least one button';
-      }
-      default:
-        return content ? { content_type: 'text', content } : 'Write a message first';
-    }
   }
 
   async function editTags(add: string[], remove: string[]) {
@@ -262,21 +284,19 @@ export function createThread(d: Deps) {
     if (el.scroller.scrollTop < 60) void loadOlder();
   });
 
-  el.composer.addEventListener('change', syncComposer);
+  el.composer.addEventListener('change', () => syncComposer(el.composer));
   el.composer.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    const payload = composed();
+    const payload = composed(el.composer);
     if (typeof payload === 'string') {
       el.error.textContent = payload;
       return;
     }
     el.error.textContent = '';
-    const draft = el.text.value;
-    send(payload, () => {
-      if (!el.text.value) el.text.value = draft;
-    });
+    // Sent over the socket (with retries); a refusal gives the text back to the composer.
+    if (conv) sending.send(conv.id, payload, el.text.value, true);
     el.composer.reset();
-    syncComposer();
+    syncComposer(el.composer);
     lastTypingSent = 0;
     el.text.focus();
   });
@@ -374,25 +394,22 @@ export function createThread(d: Deps) {
       conv.active_session.assigned_agent_id = agentId;
       renderHeader();
     },
-    /** After a reconnect: back into the room, and fetch what was missed. */
-    rejoin() {
-      if (!conv) return;
-      // The server replays every message after the newest one shown (reconnect catch-up).
-      d.socket.emit('join_conversation', {
-        conversation_id: conv.id,
-        ...(newestId ? { last_message_id: newestId } : {}),
-      });
+    /** (Re)connected: back into the room with the cursor, then what waits to be sent. */
+    connected() {
+      catchUp.reset();
+      if (conv) catchUp.sync();
+      sending.flush();
+    },
+    disconnected() {
+      catchUp.reset();
+      sending.disconnected();
+    },
+    /** `resync`: events may have been lost; everything after the cursor is replayed. */
+    resync() {
+      if (conv) catchUp.sync();
     },
     received(m: MessageDto) {
-      if (!conv || m.conversation_id !== conv.id) return;
-      if (m.sender_type === 'end_user') setTyping('');
-      add([m], 'newer');
-      // A message that arrives while the agent looks at the thread is read (spec's mark_read).
-      if (m.sender_type === 'end_user' && !document.hidden) {
-        m.read_by = { ...m.read_by, [d.me]: '' };
-        d.socket.emit('mark_read', { conversation_id: m.conversation_id, message_ids: [m.id] });
-        d.onRead(m.conversation_id);
-      }
+      if (conv && m.conversation_id === conv.id) catchUp.receive(m);
     },
     typing(e: TypingCleared & Partial<TypingIndicator>, on: boolean) {
       if (!conv || e.conversation_id !== conv.id) return;

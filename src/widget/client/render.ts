@@ -11,7 +11,7 @@ export type WidgetMessage = Pick<
   MessageReceived,
   'id' | 'sender_type' | 'content_type' | 'content' | 'rich_media' | 'created_at'
 > &
-  Partial<Pick<MessageReceived, 'conversation_id' | 'sender_id' | 'client_msg_id'>>;
+  Partial<Pick<MessageReceived, 'conversation_id' | 'sender_id' | 'client_msg_id' | 'seq'>>;
 
 type Button = { label: string; value: string };
 type Rich = {
@@ -173,6 +173,7 @@ export function renderMessage(m: WidgetMessage, actions: Actions): HTMLElement {
   const mine = m.sender_type === 'end_user';
   const row = el('div', `cw-msg ${mine ? 'cw-msg--me' : 'cw-msg--them'}`);
   if (m.id) row.dataset.id = m.id;
+  if (typeof m.seq === 'number') row.dataset.seq = String(m.seq);
   row.append(el('span', 'cw-sr', `${SENDERS[m.sender_type] ?? 'Support'}: `));
   const rich = (typeof m.rich_media === 'object' && m.rich_media !== null ? m.rich_media : {}) as Rich;
   const text = typeof m.content === 'string' ? m.content : '';

@@ -1,6 +1,7 @@
 // The chat page inside the iframe: history, Socket.IO both ways, typing, an outbox that survives
-// disconnects (and reloads) and is delivered exactly once thanks to `client_msg_id`, and the
-// postMessage bridge to the host page.
+// disconnects, failed sends (retried with back-off) and reloads and is delivered exactly once
+// thanks to `client_msg_id`, gap-safe catch-up by `seq`, and the postMessage bridge to the host
+// page.
 import { io, type Socket } from 'socket.io-client';
 import type {
   ClientToServerEvents,
@@ -17,6 +18,8 @@ import {
   isWireMessage,
   type WireMessage,
 } from './protocol.js';
+import { createCatchUp, placeBySeq } from './catchup.js';
+import { createOutbox, renderOutboxNote, request, type OutboxState } from './delivery.js';
 import { el, renderMessage, type WidgetMessage } from './render.js';
 
 type Config = {
@@ -44,8 +47,6 @@ const closeButton = document.getElementById('cw-close') as HTMLButtonElement;
 
 const conversationId = config.conversation_id;
 const outboxKey = `cw_outbox_${conversationId}`;
-const shown = new Set<string>();
-let lastMessageId: string | null = null;
 let open = !config.launcher;
 let unread = 0;
 let everConnected = false;
@@ -124,28 +125,41 @@ function flash(text: string): void {
   statusTimer = setTimeout(() => status(socket.connected ? '' : (statusLine.textContent ?? '')), 5000);
 }
 
-/** Shows a stored message once (history, live event and catch-up may all bring it). */
+const pendingRow = (clientMsgId: string) =>
+  log.querySelector<HTMLElement>(`[data-pending="${CSS.escape(clientMsgId)}"]`);
+
+/** Shows a stored message in seq order; the catch-up has made sure it is shown only once. */
 function show(m: WidgetMessage): void {
-  if (!m || typeof m.id !== 'string' || shown.has(m.id)) return;
-  shown.add(m.id);
-  lastMessageId = m.id;
   const stick = nearEnd() || m.sender_type === 'end_user';
-  const node = renderMessage(m, { send });
-  const pending = m.client_msg_id
-    ? log.querySelector(`[data-pending="${CSS.escape(m.client_msg_id)}"]`)
-    : null;
-  if (pending) {
-    pending.replaceWith(node);
-    settle(m.client_msg_id!);
-  } else {
-    log.append(node);
+  if (m.client_msg_id) {
+    // The visitor's own message, stored: its "Sending…" row gives way to it.
+    pendingRow(m.client_msg_id)?.remove();
+    outbox.settle(m.client_msg_id);
   }
+  placeBySeq(log, renderMessage(m, { send }), m.seq);
   if (stick) scrollToEnd();
   if (m.sender_type !== 'end_user') {
     typingLine.textContent = '';
     if (!booting && (!open || document.hidden)) setUnread(unread + 1);
   }
 }
+
+// History, live events, replays and acks all pass through here (see catchup.ts).
+const catchUp = createCatchUp<WidgetMessage>({
+  join: (lastSeq) => {
+    const join: JoinConversationPayload = {
+      conversation_id: conversationId,
+      external_id: config.external_id,
+    };
+    if (lastSeq !== undefined) join.last_seq = lastSeq;
+    return request(socket, 'join_conversation', join);
+  },
+  show,
+  connected: () => socket.connected,
+  // The send's echo comes through the room: the outbox goes out once the room is joined.
+  onJoined: () => flushOnce(connection),
+  onRefused: flash,
+});
 
 // ---- the outbox: typed messages wait here until the server has stored them --------------------
 
@@ -158,23 +172,18 @@ function loadOutbox(): Pending[] {
   }
 }
 
-const outbox: Pending[] = loadOutbox();
-
-function saveOutbox(): void {
+function saveOutbox(items: readonly Pending[]): void {
   try {
-    if (outbox.length) sessionStorage.setItem(outboxKey, JSON.stringify(outbox));
+    if (items.length) sessionStorage.setItem(outboxKey, JSON.stringify(items));
     else sessionStorage.removeItem(outboxKey);
   } catch {
     // storage blocked: the outbox still lives for this page view
   }
 }
 
-function settle(clientMsgId: string): void {
-  const i = outbox.findIndex((p) => p.client_msg_id === clientMsgId);
-  if (i >= 0) {
-    outbox.splice(i, 1);
-    saveOutbox();
-  }
+function renderPending(p: Pending, state: OutboxState): void {
+  const note = pendingRow(p.client_msg_id)?.querySelector<HTMLElement>('.cw-pending-note');
+  if (note) renderOutboxNote(note, state, () => outbox.flush(), 'cw-btn cw-retry');
 }
 
 function showPending(p: Pending): void {
@@ -202,74 +211,74 @@ function newClientMsgId(): string {
   return 'c_' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-function emitPending(p: Pending): void {
-  socket.emit(
-    'send_message',
-    {
-      conversation_id: conversationId,
-      content: p.content,
-      content_type: 'text',
-      sender_type: 'end_user',
-      external_id: config.external_id,
-      client_msg_id: p.client_msg_id,
+const outbox = createOutbox<Pending, WidgetMessage>(
+  {
+    emit: (p) =>
+      request(socket, 'send_message', {
+        conversation_id: conversationId,
+        content: p.content,
+        content_type: 'text',
+        sender_type: 'end_user',
+        external_id: config.external_id,
+        client_msg_id: p.client_msg_id,
+      }),
+    connected: () => socket.connected,
+    save: saveOutbox,
+    // The stored message, in case the room's echo was missed (it is shown once either way).
+    delivered: (_p, message) => void catchUp.receive(message),
+    refused: (p, message) => {
+      const row = pendingRow(p.client_msg_id);
+      if (!row) return;
+      // Kept in view (styled as unsent) so the visitor can copy the text; never retried.
+      delete row.dataset.pending;
+      row.classList.add('cw-msg--failed');
+      const note = row.querySelector<HTMLElement>('.cw-pending-note');
+      if (note) note.textContent = `Not sent: ${message}`;
     },
-    (res) => {
-      // The stored message, in case the room's echo was missed (it is shown once either way).
-      if (res?.ok && res.message) show(res.message);
-    },
-  );
-}
+    render: renderPending,
+  },
+  loadOutbox(),
+);
 
-/** Queues the visitor's text; it goes out now if connected, else on reconnect, and only once. */
+/**
+ * Queues the visitor's text; it goes out now if connected, else on reconnect or at its next
+ * retry, and is stored once whatever happens (`client_msg_id`).
+ */
 function send(text: string): void {
   const content = text.trim();
   if (!content) return;
   const p: Pending = { client_msg_id: newClientMsgId(), content, created_at: new Date().toISOString() };
-  outbox.push(p);
-  saveOutbox();
   showPending(p);
-  // Emitting only while connected: socket.io's own buffer would resend alongside our flush.
-  if (socket.connected) emitPending(p);
+  outbox.add(p);
 }
 
 // ---- Socket.IO ------------------------------------------------------------------------------
 
 const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io({ reconnectionDelayMax: 5000 });
 
-function flushOutbox(): void {
-  for (const p of outbox) emitPending(p);
-}
-
-/** After a reconnect: whatever arrived while away, from the widget history endpoint. */
-async function catchUp(): Promise<void> {
-  const url = `/chat-widget/history/${encodeURIComponent(conversationId)}?external_id=${encodeURIComponent(config.external_id)}`;
-  const res = await fetch(url, { headers: { accept: 'application/json' } }).catch(() => null);
-  if (!res?.ok) return;
-  const body = (await res.json().catch(() => null)) as
-    WidgetMessage[] | { messages?: WidgetMessage[] } | null;
-  const list = Array.isArray(body) ? body : (body?.messages ?? []);
-  for (const m of list) show(m);
+/** Counts connections, so a timer of an earlier one does nothing. */
+let connection = 0;
+let flushedFor = 0;
+function flushOnce(conn: number): void {
+  if (conn !== connection || flushedFor === conn || !socket.connected) return;
+  flushedFor = conn;
+  outbox.flush();
 }
 
 socket.on('connect', () => {
-  const reconnect = everConnected;
   everConnected = true;
   retries = 0;
   status('');
-  let flushed = false;
-  const flush = () => {
-    if (flushed) return;
-    flushed = true;
-    flushOutbox();
-  };
-  const join: JoinConversationPayload = { conversation_id: conversationId, external_id: config.external_id };
-  if (lastMessageId) join.last_message_id = lastMessageId;
-  // The send's echo comes through the room, so join first; flush on the acknowledgement, or
-  // shortly after if the server does not acknowledge (a stored copy then comes via catch-up).
-  socket.emit('join_conversation', join, flush);
-  setTimeout(flush, 1000);
-  if (reconnect) void catchUp();
+  const conn = ++connection;
+  // Back into the room with the cursor: whatever was missed is replayed before the ack. The
+  // outbox goes out once joined, or after a second if the join is slow (a send joins too).
+  catchUp.reset();
+  catchUp.sync();
+  setTimeout(() => flushOnce(conn), 1000);
 });
+
+// The other nodes' events may have been lost while the server's Redis link was down.
+socket.on('resync', () => catchUp.sync());
 
 // socket.io retries by itself after a network failure, but not after the server refused or
 // closed the connection (a restart, a limit): a visitor's widget should still come back.
@@ -284,6 +293,8 @@ function retryLater(): void {
 socket.on('disconnect', (reason) => {
   status('Connection lost. Reconnecting… What you write will be sent when it is back.');
   typingLine.textContent = '';
+  catchUp.reset();
+  outbox.disconnected();
   if (reason === 'io server disconnect') retryLater();
 });
 
@@ -294,7 +305,7 @@ socket.on('connect_error', () => {
 
 socket.on('message_received', (m) => {
   if (m?.conversation_id && m.conversation_id !== conversationId) return;
-  show(m);
+  catchUp.receive(m);
 });
 
 let typingTimer: ReturnType<typeof setTimeout> | undefined;
@@ -350,12 +361,11 @@ document.addEventListener('visibilitychange', () => {
 
 // ---- start ----------------------------------------------------------------------------------
 
-for (const m of config.history) show(m);
-// Pending messages of a previous page view that the history shows as stored are done.
-for (const p of [...outbox]) {
-  if (config.history.some((m) => m.client_msg_id === p.client_msg_id)) settle(p.client_msg_id);
-  else showPending(p);
-}
+// Pending messages of a previous page view that the history shows as stored are settled by it.
+for (const m of config.history) catchUp.receive(m);
+for (const p of outbox.items) showPending(p);
+// The history is the latest messages, complete: from its newest on, nothing may be missed.
+catchUp.start(Math.max(0, ...config.history.map((m) => m.seq ?? 0)));
 booting = false;
 scrollToEnd();
 toHost({ type: READY });
