@@ -68,7 +68,7 @@ after(async () => {
 /** An organization with an agent signed in and a visitor joined, both on sockets. */
 async function world() {
   const { services } = servicesFor(direct);
-  const { org, channelId } = await createOrg(services);
+  const { org, channelId, embedToken } = await createOrg(services);
   const agent = await createAgent(services, org.id);
   const conv = await createConversation(services, { organizationId: org.id, channelId });
   const session: AgentSession = await loginAgent(url, agent.user.email, agent.password);
@@ -91,7 +91,7 @@ async function world() {
     });
   const stored = () =>
     direct.prisma.message.findMany({ where: { conversationId: id }, orderBy: { seq: 'asc' } });
-  return { id, session, agentSocket, visitor, send, stored };
+  return { id, session, agentSocket, visitor, send, stored, embedToken };
 }
 
 const logged = (re: RegExp, level?: number) =>
@@ -109,6 +109,14 @@ test('a database outage answers unavailable, is logged once, costs no flood quot
   assert.equal(rest.headers['retry-after'], '3');
   assert.equal(rest.body.error, 'unavailable');
   assert.match(rest.body.message, /try again/);
+  // The widget's page, in its iframe: a page that says so and reloads itself, not JSON.
+  const page = await request(url)
+    .get(`/chat-widget?embed_token=${w.embedToken}&session_id=v_${'a'.repeat(32)}`)
+    .set('Accept', 'text/html');
+  assert.equal(page.status, 503);
+  assert.match(page.text, /briefly unavailable/);
+  assert.match(page.text, /http-equiv="refresh" content="3"/);
+  assert.equal(page.headers['x-frame-options'], undefined);
 
   const ids = ['m-1', 'm-2', 'm-3', 'm-4', 'm-5'];
   for (const id of ids) {

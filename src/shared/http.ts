@@ -50,8 +50,39 @@ export function createErrorHandler(outage?: Outage): ErrorRequestHandler {
     if (res.headersSent) return;
     const retryAfter = appErr.details?.retry_after;
     if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(retryAfter));
+    if (appErr.code === 'unavailable' && typeof retryAfter === 'number' && wantsPage(req)) {
+      return void unavailablePage(req, res, retryAfter);
+    }
     res.status(appErr.status).json({ error: appErr.code, message: appErr.message, ...appErr.details });
   };
+}
+
+/** A browser navigating to a page (the widget's iframe, the inbox), not a script calling the API. */
+function wantsPage(req: Request): boolean {
+  return req.method === 'GET' && req.accepts(['json', 'html']) === 'html';
+}
+
+/**
+ * A page that says the chat is briefly unavailable and reloads itself (no script: a meta refresh,
+ * within every page's CSP). The widget's may be framed anywhere: it shows nothing of anyone's.
+ */
+function unavailablePage(req: Request, res: Response, retryAfterS: number) {
+  if (req.path.startsWith('/chat-widget')) {
+    res.removeHeader('X-Frame-Options');
+    res.setHeader(
+      'Content-Security-Policy',
+      "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors *",
+    );
+  }
+  res
+    .status(503)
+    .type('html')
+    .send(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="${retryAfterS}">` +
+        '<meta name="viewport" content="width=device-width, initial-scale=1"><title>Briefly unavailable</title></head>' +
+        '<body style="font: 15px system-ui, sans-serif; margin: 2rem; color: #333">' +
+        '<p>Chat is briefly unavailable. This page tries again by itself in a few seconds.</p></body></html>',
+    );
 }
 
 export function toAppError(err: unknown): AppError {
