@@ -17,7 +17,10 @@ function testFiles(dir) {
 }
 
 const requested = process.argv.slice(2);
-const files = requested.length ? requested : [...testFiles('src'), ...testFiles('test')].sort();
+// chaos/chaos.test.ts is the fault suite's short run (its own Redis and nodes, under a minute).
+const files = requested.length
+  ? requested
+  : [...testFiles('src'), ...testFiles('test'), ...testFiles('chaos')].sort();
 
 const dbName = `switchboard_test_${Date.now()}_${process.pid}`;
 const testDbUrl = Object.assign(new URL(adminUrl), { pathname: `/${dbName}` }).toString();
