@@ -10,6 +10,7 @@ import { describe, test } from 'node:test';
 import { openEmbedded, openPostgres } from '../src/shared/db.js';
 import { freshPostgresDatabase } from './helpers/db.js';
 import { run, startServer } from './helpers/process.js';
+import { connectSocket } from './helpers/sockets.js';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'srv-'));
 const secrets = { SESSION_SECRET: 'server-test-secret-server-test-secret', ENCRYPTION_KEY: '33'.repeat(32) };
@@ -203,6 +204,40 @@ describe('server process', () => {
     } finally {
       await srv.stop();
       redis?.kill('SIGKILL');
+    }
+  });
+
+  test('Redis killed and restarted empty: the node lives on and tells its sockets to resync', async () => {
+    const port = await freePort();
+    const startRedis = () =>
+      spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+        {
+          stdio: 'ignore',
+        },
+      );
+    let redis = startRedis();
+    await new Promise((r) => setTimeout(r, 300));
+    const srv = await startServer({ DATA_DIR: tmp(), REDIS_URL: `redis://127.0.0.1:${port}` });
+    const socket = await connectSocket(srv.url);
+    try {
+      const resync = new Promise((resolve) => socket.once('resync', resolve));
+      redis.kill('SIGKILL');
+      await once(redis, 'exit');
+      // Longer than every Redis timeout (5 s), so a command timing out would have surfaced.
+      await new Promise((r) => setTimeout(r, 6000));
+      assert.equal(srv.proc.exitCode, null, 'still running');
+      assert.equal((await fetch(`${srv.url}/readyz`)).status, 503);
+      redis = startRedis();
+      assert.deepEqual(await resync, { reason: 'redis_reconnected' });
+      assert.equal(socket.connected, true, 'the socket itself never dropped');
+      assert.equal((await fetch(`${srv.url}/readyz`)).status, 200);
+      assert.equal(await srv.stop(), 0);
+    } finally {
+      socket.disconnect();
+      await srv.stop();
+      redis.kill('SIGKILL');
     }
   });
 
