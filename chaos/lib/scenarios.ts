@@ -125,6 +125,24 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // The node dies between commit and broadcast: its statements commit, their answers never
+    // arrive, and it is killed before it learns of them. Its clients fail over and resend.
+    name: 'commit-then-kill',
+    faultMs: 3000,
+    run: async (c) => {
+      const b = c.nodes[1]!;
+      c.proxy.set('drop-replies');
+      await sleep(1500);
+      await b.kill9();
+      c.endNow();
+      c.note.connections_cut = c.proxy.connections();
+      c.proxy.cut();
+      c.proxy.set('pass');
+      await sleep(1000);
+      await b.restart();
+    },
+  },
+  {
     name: 'node-kill',
     faultMs: 5000,
     run: async (c) => {

@@ -227,16 +227,18 @@ const APPEND_MESSAGES = `
       WHERE conv.id = i.conversation_id AND conv.organization_id = i.organization_id
         AND (i.end_user_id IS NULL OR conv.end_user_id = i.end_user_id)
         AND (i.routing_keys IS NULL OR conv.routing_key = ANY (i.routing_keys))
+        -- A retry of a stored message goes down the full path, which answers it; left out here,
+        -- it takes no number (the trigger numbers a row before ON CONFLICT could skip it). Inside
+        -- the LATERAL these are index probes; as a WHERE of the outer query the planner hashes
+        -- the whole messages table instead.
+        AND NOT EXISTS (SELECT 1 FROM messages x WHERE x.id = i.id)
+        AND (i.client_msg_id IS NULL OR NOT EXISTS (
+          SELECT 1 FROM messages x WHERE x.conversation_id = i.conversation_id AND x.client_msg_id = i.client_msg_id))
       LIMIT 1
     ) c ON true
     JOIN LATERAL (
       SELECT id FROM conversation_sessions WHERE conversation_id = i.conversation_id AND status = 'open' LIMIT 1
     ) s ON true
-    -- A retry of a stored message goes down the full path, which answers it; filtered here, it
-    -- takes no number (the trigger numbers a row before ON CONFLICT could skip it).
-    WHERE NOT EXISTS (SELECT 1 FROM messages x WHERE x.id = i.id)
-      AND (i.client_msg_id IS NULL OR NOT EXISTS (
-        SELECT 1 FROM messages x WHERE x.conversation_id = i.conversation_id AND x.client_msg_id = i.client_msg_id))
   ), m AS (
     -- Inserted by conversation, then in order: the trigger locks each conversation row in the same
     -- order on every node, so batches on two nodes seldom wait on each other; a deadlock PostgreSQL
