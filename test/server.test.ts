@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { openEmbedded, openPostgres } from '../src/shared/db.js';
 import { freshPostgresDatabase } from './helpers/db.js';
-import { run, startServer } from './helpers/process.js';
+import { freePort, run, startServer } from './helpers/process.js';
 import { connectSocket } from './helpers/sockets.js';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'srv-'));
@@ -22,14 +22,6 @@ async function waitFor(check: () => boolean, what: string, ms = 3000) {
     if (Date.now() > end) assert.fail(what);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0);
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  s.close();
-  return port;
 }
 
 describe('server process', () => {

@@ -2,23 +2,16 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
+import { freePort } from '../../test/helpers/process.js';
 import type { Command, Report } from './protocol.js';
+
+export { freePort };
 
 export const rootDir = path.resolve(import.meta.dirname, '../..');
 const TICKS_PER_S = 100; // CLK_TCK on Linux
 
 export type ServerProc = { proc: ChildProcess; url: string; port: number; output: () => string };
-
-/** A free TCP port on loopback; servers restart on the same port, so it is chosen up front. */
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /** Starts `node <args>` and resolves once GET /healthz answers (or the process prints "listening"). */
 export async function startServer(

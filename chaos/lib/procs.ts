@@ -1,16 +1,9 @@
 // Free ports and the suite's child processes: every one is killed when the suite exits, however
 // it exits (an exception, a timeout, Ctrl-C).
 import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../../test/helpers/process.js';
 
-/** A free TCP port on loopback, chosen up front so a restarted process can take it again. */
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+export { freePort };
 
 const children = new Set<ChildProcess>();
 

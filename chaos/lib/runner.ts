@@ -17,6 +17,7 @@ import {
   type ChaosNode,
   type NodeExit,
 } from './nodes.js';
+import { mapLimit } from '../../bench/lib/seed.js';
 import { freePort } from './procs.js';
 import { startRedis, type ChaosRedis } from './redis.js';
 import type { FaultCtx, Probe, Scenario } from './scenarios.js';
@@ -505,18 +506,4 @@ class ScenarioRun {
     await this.proxy?.close().catch(() => {});
     await this.redis?.close().catch(() => {});
   }
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]!);
-      }
-    }),
-  );
-  return out;
 }

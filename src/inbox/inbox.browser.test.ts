@@ -11,6 +11,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import type { Browser, BrowserContext, Frame, Page } from 'playwright-core';
 import { launchBrowser } from '../../test/helpers/browser.js';
+import { loseNext } from '../../test/helpers/faults.js';
 import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
 import { createAgent, createConversation, createOrg, message } from '../../test/helpers/factories.js';
@@ -501,28 +502,6 @@ test('dashboard → embed snippet on a page → the Assignment Flow between two 
   t.diagnostic(`figures ${JSON.stringify(figures)}`);
   assert.deepEqual(problems, [], 'no CSP violations and no page errors');
 });
-
-/**
- * The server loses the next `message_received` carrying `content` on its way to the sockets
- * `which` picks, as a broadcast lost while the Redis link was down is lost: stored, never delivered
- * live. (The widget's fault test has the same helper.)
- */
-function loseNext(app: TestApp, which: (s: RealtimeSocket) => boolean, content: string) {
-  const marker = `"content":${JSON.stringify(content)}`;
-  for (const s of app.io.sockets.sockets.values()) {
-    if (!which(s)) continue;
-    const conn = s.conn as unknown as { write: (data: unknown, ...rest: unknown[]) => unknown };
-    const write = conn.write.bind(conn);
-    let lost = false;
-    conn.write = (data, ...rest) => {
-      if (!lost && typeof data === 'string' && data.includes('"message_received"') && data.includes(marker)) {
-        lost = true;
-        return conn;
-      }
-      return write(data, ...rest);
-    };
-  }
-}
 
 test('the thread on a bad day: lost messages, resync and a failed rejoin under live traffic leave no hole', async (t) => {
   const database = await dbModes[0]!.open();

@@ -10,10 +10,11 @@ import { test, type TestContext } from 'node:test';
 import type { Frame, Page } from 'playwright-core';
 import type { Socket } from 'socket.io-client';
 import { launchBrowser } from '../../test/helpers/browser.js';
-import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
+import { loginAgent, startApp } from '../../test/helpers/app.js';
 import { dbModes, testDatabaseUrl } from '../../test/helpers/db.js';
 import { createAgent, createOrg, message } from '../../test/helpers/factories.js';
 import { connectSocket, emitAck, eventually, record } from '../../test/helpers/sockets.js';
+import { loseNext } from '../../test/helpers/faults.js';
 import { startTcpProxy } from '../../test/helpers/tcp-proxy.js';
 import type { RealtimeSocket } from '../realtime/realtime.types.js';
 import { openPostgres, type Database } from '../shared/db.js';
@@ -27,27 +28,6 @@ type ServerSocket = RealtimeSocket;
 
 /** The visitor's widget sockets on the server: the only ones without an agent's cookie. */
 const isVisitor = (s: ServerSocket) => !s.handshake.headers.cookie;
-
-/**
- * The server loses the next `message_received` carrying `content` on its way to these sockets,
- * as a broadcast lost while the Redis link was down is lost: stored, but never delivered live.
- */
-function loseNext(app: TestApp, which: (s: ServerSocket) => boolean, content: string) {
-  const marker = `"content":${JSON.stringify(content)}`;
-  for (const s of app.io.sockets.sockets.values()) {
-    if (!which(s)) continue;
-    const conn = s.conn as unknown as { write: (data: unknown, ...rest: unknown[]) => unknown };
-    const write = conn.write.bind(conn);
-    let lost = false;
-    conn.write = (data, ...rest) => {
-      if (!lost && typeof data === 'string' && data.includes('"message_received"') && data.includes(marker)) {
-        lost = true;
-        return conn;
-      }
-      return write(data, ...rest);
-    };
-  }
-}
 
 /** A customer page with the snippet, on another origin than the chat server. */
 function startHost(appUrl: string, token: () => string): Promise<Server> {

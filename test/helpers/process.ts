@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { once } from 'node:events';
+import { createServer } from 'node:net';
 
 export const rootDir = path.resolve(import.meta.dirname, '../..');
 
@@ -85,3 +86,12 @@ export async function run(
 
 export const lastJsonLine = (s: string) =>
   JSON.parse(s.trim().split('\n').at(-1)!) as Record<string, unknown>;
+
+/** A free TCP port on loopback, chosen up front so a restarted process can take it again. */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as { port: number };
+  await new Promise((r) => srv.close(r));
+  return port;
+}

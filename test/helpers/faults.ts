@@ -1,0 +1,24 @@
+import type { RealtimeSocket } from '../../src/realtime/realtime.types.js';
+import type { TestApp } from './app.js';
+
+/**
+ * The server loses the next `message_received` carrying `content` on its way to the sockets
+ * `which` picks, as a broadcast lost while the Redis link was down is lost: stored, never
+ * delivered live. Catch-up by `seq` must bring it back.
+ */
+export function loseNext(app: TestApp, which: (s: RealtimeSocket) => boolean, content: string) {
+  const marker = `"content":${JSON.stringify(content)}`;
+  for (const s of app.io.sockets.sockets.values()) {
+    if (!which(s)) continue;
+    const conn = s.conn as unknown as { write: (data: unknown, ...rest: unknown[]) => unknown };
+    const write = conn.write.bind(conn);
+    let lost = false;
+    conn.write = (data, ...rest) => {
+      if (!lost && typeof data === 'string' && data.includes('"message_received"') && data.includes(marker)) {
+        lost = true;
+        return conn;
+      }
+      return write(data, ...rest);
+    };
+  }
+}
