@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { displayName, routingKey, uuid } from '../shared/validation.js';
+import { displayName, routingKey, text, uuid } from '../shared/validation.js';
 
 export const roles = ['owner', 'admin', 'agent'] as const;
 
-export const password = z.string().min(8, 'must be at least 8 characters').max(256);
+export const password = text().min(8, 'must be at least 8 characters').max(256);
 
 const email = z
   .email({ error: 'must be an email address' })

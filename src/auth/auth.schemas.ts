@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { text } from '../shared/validation.js';
 
 export const loginSchema = z.object({
-  email: z.string().trim().min(1, 'is required').max(254),
-  password: z.string().min(1, 'is required').max(256),
-  next: z.string().optional(),
+  email: text().trim().min(1, 'is required').max(254),
+  password: text().min(1, 'is required').max(256),
+  next: text().optional(),
 });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { origin, origins, uuid } from '../shared/validation.js';
+import { origin, origins, text, uuid } from '../shared/validation.js';
 
-const name = z.string().trim().min(1, 'must not be empty').max(120);
+const name = text().trim().min(1, 'must not be empty').max(120);
 
 /** An embed token from the operator CLI (or a test): the organization's first bot by default. */
 export const createEmbedTokenSchema = z.object({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { text } from '../shared/validation.js';
 
 export const listQuerySchema = z.object({
   filter: z
@@ -9,8 +10,7 @@ export const listQuerySchema = z.object({
 });
 export type ListQuery = z.output<typeof listQuerySchema>;
 
-const tag = z
-  .string()
+const tag = text()
   .trim()
   .min(1)
   .max(50)

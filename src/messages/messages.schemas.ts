@@ -1,9 +1,8 @@
 import { z } from 'zod';
-import { externalId, senderType, uuid } from '../shared/validation.js';
+import { externalId, jsonText, senderType, text, uuid } from '../shared/validation.js';
 
 /** Only http(s) URLs ever reach a page: no javascript:, data: or relative URLs. */
-export const httpUrl = z
-  .string()
+export const httpUrl = text()
   .trim()
   .max(2048)
   .refine((v) => {
@@ -15,22 +14,22 @@ export const httpUrl = z
     }
   }, 'must be an http(s) URL');
 
-const label = z.string().trim().min(1).max(80);
-const value = z.string().trim().min(1).max(256);
+const label = text().trim().min(1).max(80);
+const value = text().trim().min(1).max(256);
 const button = z.strictObject({ label, value });
 
 export const richMediaSchemas = {
-  image: z.strictObject({ url: httpUrl, alt: z.string().max(300).optional() }),
+  image: z.strictObject({ url: httpUrl, alt: text().max(300).optional() }),
   file: z.strictObject({
     url: httpUrl,
-    filename: z.string().trim().min(1).max(255),
+    filename: text().trim().min(1).max(255),
     size: z
       .number()
       .int()
       .min(0)
       .max(2 ** 40)
       .optional(),
-    mime_type: z.string().trim().max(255).optional(),
+    mime_type: text().trim().max(255).optional(),
   }),
   quick_button: z.strictObject({ buttons: z.array(button).min(1).max(10) }),
   carousel: z.strictObject({
@@ -38,8 +37,8 @@ export const richMediaSchemas = {
       .array(
         z.strictObject({
           image_url: httpUrl.optional(),
-          title: z.string().trim().min(1).max(80),
-          subtitle: z.string().max(200).optional(),
+          title: text().trim().min(1).max(80),
+          subtitle: text().max(200).optional(),
           buttons: z.array(button).max(5).default([]),
         }),
       )
@@ -47,7 +46,7 @@ export const richMediaSchemas = {
       .max(10),
   }),
   dropdown: z.strictObject({
-    placeholder: z.string().max(80).optional(),
+    placeholder: text().max(80).optional(),
     options: z.array(button).min(1).max(50),
   }),
 } as const;
@@ -64,14 +63,15 @@ export const MAX_CONTENT = 5000;
 export const sendMessageSchema = z
   .object({
     conversation_id: uuid,
-    content: z.string().max(MAX_CONTENT, `must be at most ${MAX_CONTENT} characters`).default(''),
+    content: text().max(MAX_CONTENT, `must be at most ${MAX_CONTENT} characters`).default(''),
     content_type: z
       .enum(contentTypes, { error: `must be one of ${contentTypes.join(', ')}` })
       .default('text'),
-    rich_media: z.unknown().optional().nullable(),
+    // Stored as jsonb whole: every string in it, wherever nested, must be storable text.
+    rich_media: jsonText.optional().nullable(),
     sender_type: senderType,
     external_id: externalId.optional(),
-    client_msg_id: z.string().trim().min(1).max(100).optional(),
+    client_msg_id: text().trim().min(1).max(100).optional(),
   })
   .transform((m, ctx) => {
     if (m.content_type === 'text') {

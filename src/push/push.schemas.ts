@@ -1,14 +1,13 @@
 import { createPrivateKey } from 'node:crypto';
 import { z } from 'zod';
-import { externalId, uuid } from '../shared/validation.js';
+import { externalId, jsonText, text, uuid } from '../shared/validation.js';
 
 /** The end user proves themselves as on the socket: the conversation and its external_id. */
 const endUserProof = { conversation_id: uuid, external_id: externalId };
 
 // FCM registration tokens are long url-safe strings; APNs device tokens are hex (32 bytes today).
-const fcmToken = z.string().regex(/^[\w:-]{20,4096}$/, 'is not an FCM registration token');
-const apnsToken = z
-  .string()
+const fcmToken = text().regex(/^[\w:-]{20,4096}$/, 'is not an FCM registration token');
+const apnsToken = text()
   .regex(/^[0-9a-fA-F]{64,200}$/, 'is not an APNs device token (hex)')
   .transform((t) => t.toLowerCase());
 
@@ -39,10 +38,10 @@ function isKey(pem: string, type: 'rsa' | 'ec') {
 const serviceAccount = z
   .object({
     type: z.literal('service_account', { error: "must be 'service_account'" }).optional(),
-    project_id: z.string().regex(/^[a-z0-9-]{4,64}$/, 'is not a Firebase project id'),
+    project_id: text().regex(/^[a-z0-9-]{4,64}$/, 'is not a Firebase project id'),
     client_email: z.email(),
-    private_key: z.string().refine((k) => isKey(k, 'rsa'), 'is not an RSA private key in PEM'),
-    private_key_id: z.string().max(100).optional(),
+    private_key: text().refine((k) => isKey(k, 'rsa'), 'is not an RSA private key in PEM'),
+    private_key_id: text().max(100).optional(),
   })
   .loose();
 
@@ -53,7 +52,7 @@ const serviceAccount = z
 export const fcmCredentialSchema = z
   .object({
     service_account_json: z
-      .union([z.string().max(20_000), z.record(z.string(), z.unknown())])
+      .union([text().max(20_000), z.record(text(), z.unknown())])
       .transform((v, ctx) => {
         if (typeof v !== 'string') return v;
         try {
@@ -63,11 +62,11 @@ export const fcmCredentialSchema = z
           return z.NEVER;
         }
       })
+      .pipe(jsonText)
       .pipe(serviceAccount)
       .optional(),
-    server_key: z.string().trim().min(20).max(500).optional(),
-    sender_id: z
-      .string()
+    server_key: text().trim().min(20).max(500).optional(),
+    sender_id: text()
       .trim()
       .regex(/^\d{1,20}$/, 'must be digits')
       .optional(),
@@ -78,15 +77,14 @@ export const fcmCredentialSchema = z
   });
 export type FcmCredentialInput = z.output<typeof fcmCredentialSchema>;
 
-const appleId = (what: string) => z.string().regex(/^[A-Z0-9]{10}$/, `is not a ${what} (10 characters)`);
+const appleId = (what: string) => text().regex(/^[A-Z0-9]{10}$/, `is not a ${what} (10 characters)`);
 
 /** APNs token-based auth: the .p8 key signs a short-lived provider JWT. */
 export const apnsCredentialSchema = z.object({
   team_id: appleId('Team ID'),
   key_id: appleId('Key ID'),
-  bundle_id: z.string().regex(/^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/, 'is not a bundle identifier'),
-  private_key: z
-    .string()
+  bundle_id: text().regex(/^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/, 'is not a bundle identifier'),
+  private_key: text()
     .max(10_000)
     .refine((k) => isKey(k, 'ec'), 'is not the .p8 key (an EC private key in PEM)'),
   environment: z.enum(['sandbox', 'production'], { error: 'must be sandbox or production' }),

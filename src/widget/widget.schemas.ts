@@ -1,15 +1,14 @@
 import { z } from 'zod';
-import { externalId } from '../shared/validation.js';
-import { displayName, origin } from '../shared/validation.js';
+import { displayName, externalId, origin, text } from '../shared/validation.js';
 
-export const embedToken = z.string().trim().min(1, 'must not be empty').max(200);
+export const embedToken = text().trim().min(1, 'must not be empty').max(200);
 
 /** `GET /chat-widget` query: the spec's parameters plus `origin` and `launcher` from embed.js. */
 export const widgetPageQuerySchema = z.object({
   embed_token: embedToken,
   session_id: externalId,
   customer_name: displayName.optional(),
-  title: z.string().trim().min(1).max(80).optional(),
+  title: text().trim().min(1).max(80).optional(),
   /** The host page's origin as embed.js saw it; only used when the browser sent no Referer. */
   origin: origin.optional(),
   /** Set by embed.js: the page starts closed behind the launcher bubble. */
