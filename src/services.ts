@@ -33,7 +33,7 @@ export function createServices({ database, config, bus, logger }: ServiceDeps) {
   const { encryptionKey } = config;
   const tenants = createTenantService({ db, encryptionKey, bus });
   const agents = createAgentService({ db, bus });
-  const channels = createChannelService({ db });
+  const channels = createChannelService({ db, bus });
   const conversations = createConversationService({ db, bus });
   const messages = createMessageService({ db, query: database.query, bus, logger });
   const push = createPushService({ db, encryptionKey, channels, conversations });

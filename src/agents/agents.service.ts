@@ -43,10 +43,16 @@ export function createAgentService({ db, bus }: { db: Db; bus: EventBus }) {
   return {
     createAgent,
 
-    /** The actor for a signed-in user id, or null if the user is gone or deactivated. */
+    /**
+     * The actor for a signed-in user id, or null if the user is gone or deactivated or their
+     * organization is suspended (sessions then end, sockets are refused at the next check).
+     */
     async actorFor(userId: string): Promise<AgentActor | null> {
-      const u = await db.user.findUnique({ where: { id: userId } });
-      if (!u || u.status !== 'active') return null;
+      const u = await db.user.findUnique({
+        where: { id: userId },
+        include: { organization: { select: { status: true } } },
+      });
+      if (!u || u.status !== 'active' || u.organization.status !== 'active') return null;
       return {
         kind: 'agent',
         userId: u.id,

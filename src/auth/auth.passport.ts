@@ -3,6 +3,7 @@ import { Strategy as LocalStrategy } from 'passport-local';
 import type { AgentService } from '../agents/agents.service.js';
 import type { Db } from '../shared/db.js';
 import { hashPassword, verifyPassword } from '../shared/crypto.js';
+import { AppError } from '../shared/errors.js';
 
 // Verified against when the email is unknown, so both failures take the same time.
 const dummyHash = hashPassword('timing-equaliser-not-a-password');
@@ -13,9 +14,19 @@ export function createPassport({ db, agents }: { db: Db; agents: AgentService })
   passport.use(
     new LocalStrategy({ usernameField: 'email', passwordField: 'password' }, (email, password, done) => {
       void (async () => {
-        const user = await db.user.findUnique({ where: { email: email.trim().toLowerCase() } });
+        const user = await db.user.findUnique({
+          where: { email: email.trim().toLowerCase() },
+          include: { organization: { select: { status: true } } },
+        });
         const ok = await verifyPassword(user?.passwordHash ?? (await dummyHash), password);
         if (!user || !ok || user.status !== 'active') return done(null, false);
+        // Said only to whoever knows the password, so it reveals nothing to a guesser; the sign-in
+        // answers 403 `organization/suspended` (the error middleware's JSON) and starts no session.
+        if (user.organization.status !== 'active') {
+          return done(
+            new AppError('organization/suspended', 'Your organization is suspended; sign-in is closed'),
+          );
+        }
         await db.user.update({ where: { id: user.id }, data: { lastLoginAt: new Date() } });
         done(null, (await agents.actorFor(user.id)) ?? false);
       })().catch(done);

@@ -1,5 +1,6 @@
 import type { Bot, Channel, EmbedToken, PushCredential, PushProvider } from '../generated/prisma/client.js';
 import { credentialDto } from '../push/push.dto.js';
+import { channelRevoked } from './channels.service.js';
 
 export function botDto(b: Bot & { channels?: { id: string; type: string }[] }) {
   return {
@@ -42,4 +43,10 @@ export function mobileChannelDto(c: Channel & { pushCreds: PushCredential[] }) {
     created_at: c.createdAt.toISOString(),
     push: { fcm: cred('fcm'), apns: cred('apns') },
   };
+}
+
+/** A channel's identity and whether it was revoked (`revoked_at`, null when live). */
+export function channelDto(c: Channel) {
+  const revokedAt = channelRevoked(c.config) ? (c.config as { revoked_at: string }).revoked_at : null;
+  return { id: c.id, bot_id: c.botId, type: c.type, name: c.name, revoked_at: revokedAt };
 }

@@ -2,12 +2,13 @@ import { Router } from 'express';
 import { agentApi, agentOf, requireRole } from '../auth/auth.middleware.js';
 import { valid, validate } from '../shared/http.js';
 import { idParams } from '../shared/validation.js';
-import { botDto, embedTokenDto } from './channels.dto.js';
+import { botDto, channelDto, embedTokenDto } from './channels.dto.js';
 import { botBodySchema, embedTokenBodySchema } from './channels.schemas.js';
 import type { ChannelService } from './channels.service.js';
 
 /**
- * Bots and web-chat embed tokens, behind the dashboard: `/api/bots`, `/api/embed-tokens`.
+ * Bots, web-chat embed tokens and channel revocation, behind the dashboard: `/api/bots`,
+ * `/api/embed-tokens`, `/api/channels/<id>/revoke|restore`.
  * Session cookie plus X-CSRFToken on writes; admins and owners only.
  */
 export function channelRoutes({ channels }: { channels: ChannelService }): Router {
@@ -46,6 +47,15 @@ export function channelRoutes({ channels }: { channels: ChannelService }): Route
   });
   router.delete('/api/embed-tokens/:id', ...admin, id, async (req, res) => {
     res.json(embedTokenDto(await channels.revokeEmbedToken(agentOf(req), idOf(req))));
+  });
+
+  // A channel (a leaked mobile Channel ID, a web chat to shut) stops taking anyone in, and its
+  // end users are disconnected; restore undoes it.
+  router.post('/api/channels/:id/revoke', ...admin, id, async (req, res) => {
+    res.json(channelDto(await channels.revokeChannel(agentOf(req), idOf(req))));
+  });
+  router.post('/api/channels/:id/restore', ...admin, id, async (req, res) => {
+    res.json(channelDto(await channels.restoreChannel(agentOf(req), idOf(req))));
   });
   return router;
 }

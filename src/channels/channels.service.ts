@@ -1,8 +1,9 @@
-import type { ChannelType } from '../generated/prisma/client.js';
+import type { ChannelType, OrgStatus, Prisma } from '../generated/prisma/client.js';
 import type { AgentActor } from '../shared/auth/actor.js';
 import type { Db } from '../shared/db.js';
 import { randomToken, sha256Hex } from '../shared/crypto.js';
 import { AppError } from '../shared/errors.js';
+import type { EventBus } from '../shared/events.js';
 import type { CreateEmbedToken } from './channels.schemas.js';
 
 export type ChannelService = ReturnType<typeof createChannelService>;
@@ -21,12 +22,39 @@ const botInclude = { channels: { select: { id: true, type: true } } } as const;
 const tokenInclude = { channel: { select: { botId: true, bot: { select: { name: true } } } } } as const;
 const mobileInclude = { pushCreds: true } as const;
 
+/** A suspended (or disabled) organization accepts nobody: its agents, visitors and apps. */
+export function organizationRefusal(status: OrgStatus): AppError | null {
+  return status === 'active'
+    ? null
+    : new AppError(
+        'organization/suspended',
+        'This organization is suspended and is not accepting conversations',
+      );
+}
+
+/** Whether a channel was revoked (`config.revoked_at`, set by `revokeChannel`). */
+export function channelRevoked(config: Prisma.JsonValue): boolean {
+  return typeof config === 'object' && config !== null && !Array.isArray(config) && 'revoked_at' in config
+    ? config.revoked_at != null
+    : false;
+}
+
+const channelRevokedError = () => new AppError('channel/revoked', 'This channel has been revoked');
+
+/**
+ * The origins a widget may be framed by: the token's and its organization's together. A blank
+ * list at one level adds nothing; blank at both, every origin is allowed.
+ */
+export function effectiveOrigins(tokenOrigins: string[], organizationOrigins: string[]): string[] {
+  return [...new Set([...tokenOrigins, ...organizationOrigins])];
+}
+
 /**
  * Where conversations come from: bots, their channels (one web-chat and one mobile channel per
  * bot) and the web chat's embed tokens. Everything an agent asks for is scoped to their
  * organization; another tenant's id is "not found". Role checks are the routes'.
  */
-export function createChannelService({ db }: { db: Db }) {
+export function createChannelService({ db, bus }: { db: Db; bus: EventBus }) {
   /** The organization's bot, or its first one (created when it has none) when no id is given. */
   async function requireBot(organizationId: string, botId: string | undefined) {
     if (botId) {
@@ -64,6 +92,25 @@ export function createChannelService({ db }: { db: Db }) {
     });
     if (!channel) throw mobileChannelNotFound();
     return channel;
+  }
+
+  /** The distinct end users of the conversations matching `where`. */
+  async function endUsersOf(where: Prisma.ConversationWhereInput): Promise<string[]> {
+    const rows = await db.conversation.findMany({
+      where,
+      select: { endUserId: true },
+      distinct: ['endUserId'],
+    });
+    return rows.map((r) => r.endUserId);
+  }
+
+  function publishRevoked(
+    organizationId: string,
+    channelId: string,
+    embedTokenId: string | null,
+    endUserIds: string[],
+  ) {
+    bus.publish('access.revoked', { organizationId, channelId, embedTokenId, endUserIds });
   }
 
   return {
@@ -120,12 +167,71 @@ export function createChannelService({ db }: { db: Db }) {
       });
     },
 
-    /** Revoking twice is harmless: the first revocation time stands. */
+    /**
+     * Revoking twice is harmless: the first revocation time stands. The visitors whose
+     * conversations the token carried are cut off (`access.revoked` disconnects their sockets);
+     * when it was the channel's last live token, every visitor of the channel is.
+     */
     async revokeEmbedToken(actor: AgentActor, id: string) {
       const found = await db.embedToken.findFirst({ where: { id, organizationId: actor.organizationId } });
       if (!found) throw new AppError('not_found', 'Embed token not found');
-      await db.embedToken.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
+      const { count } = await db.embedToken.updateMany({
+        where: { id, revokedAt: null },
+        data: { revokedAt: new Date() },
+      });
+      if (count) {
+        const live = await db.embedToken.count({ where: { channelId: found.channelId, revokedAt: null } });
+        const carried = live
+          ? { channelId: found.channelId, metadata: { path: ['embed_token_id'], equals: id } }
+          : { channelId: found.channelId };
+        publishRevoked(found.organizationId, found.channelId, id, await endUsersOf(carried));
+      }
       return db.embedToken.findUniqueOrThrow({ where: { id }, include: tokenInclude });
+    },
+
+    /**
+     * Revokes a channel (a mobile app's Channel ID that leaked, a web chat to shut): nothing opens
+     * or reaches a conversation on it any more, and its end users' sockets are disconnected.
+     */
+    async revokeChannel(actor: AgentActor, id: string) {
+      const channel = await db.channel.findFirst({ where: { id, organizationId: actor.organizationId } });
+      if (!channel) throw new AppError('channel/not_found', 'Channel not found');
+      if (channelRevoked(channel.config)) return channel;
+      const config = { ...(channel.config as Prisma.JsonObject), revoked_at: new Date().toISOString() };
+      const updated = await db.channel.update({ where: { id }, data: { config } });
+      publishRevoked(channel.organizationId, channel.id, null, await endUsersOf({ channelId: channel.id }));
+      return updated;
+    },
+
+    /** Undoes `revokeChannel`: the channel accepts conversations again. */
+    async restoreChannel(actor: AgentActor, id: string) {
+      const channel = await db.channel.findFirst({ where: { id, organizationId: actor.organizationId } });
+      if (!channel) throw new AppError('channel/not_found', 'Channel not found');
+      const { revoked_at: _gone, ...config } = channel.config as Prisma.JsonObject;
+      return db.channel.update({ where: { id }, data: { config } });
+    },
+
+    /**
+     * The token record for a presented `ew_…` value, with what decides whether the widget may open:
+     * its organization's status and origins, its channel's state. Unknown or revoked: 403.
+     */
+    async requireLiveEmbedToken(token: string) {
+      const found = token.startsWith('ew_')
+        ? await db.embedToken.findUnique({
+            where: { tokenHash: sha256Hex(token) },
+            include: {
+              organization: { select: { status: true, allowedOrigins: true } },
+              channel: { select: { config: true } },
+            },
+          })
+        : null;
+      if (!found) throw new AppError('embed_token/invalid', 'Invalid or revoked embed token');
+      // Same code as an unknown token (the page's contract); the message tells the two apart.
+      if (found.revokedAt) throw new AppError('embed_token/invalid', 'This embed token has been revoked');
+      const refusal = organizationRefusal(found.organization.status);
+      if (refusal) throw refusal;
+      if (channelRevoked(found.channel.config)) throw channelRevokedError();
+      return found;
     },
 
     /** The live token record for a presented `ew_…` value, or null (unknown or revoked). */
@@ -162,9 +268,9 @@ export function createChannelService({ db }: { db: Db }) {
         include: { organization: { select: { status: true } } },
       });
       if (!channel || channel.type !== 'mobile_sdk') throw mobileChannelNotFound();
-      if (channel.organization.status !== 'active') {
-        throw new AppError('auth/forbidden', 'This organization is not accepting conversations');
-      }
+      const refusal = organizationRefusal(channel.organization.status);
+      if (refusal) throw refusal;
+      if (channelRevoked(channel.config)) throw channelRevokedError();
       return channel;
     },
   };

@@ -1,4 +1,4 @@
-import type { Prisma } from '../generated/prisma/client.js';
+import type { OrgStatus, Prisma } from '../generated/prisma/client.js';
 import { seesAllQueues, type AgentActor, type EndUserActor } from '../shared/auth/actor.js';
 import type { Db } from '../shared/db.js';
 import { AppError } from '../shared/errors.js';
@@ -22,7 +22,41 @@ export type OpenConversation = {
   externalId: string;
   displayName?: string | undefined;
   routingKey?: string | undefined;
+  /** The web-chat embed token it is opened with: the conversation lives as long as that token. */
+  embedTokenId?: string | undefined;
 };
+
+/** What decides whether a proven end user may still reach their conversation. */
+type EndUserAccessRow = {
+  id: string;
+  organizationId: string;
+  endUserId: string;
+  orgStatus: OrgStatus;
+  channelType: string;
+  channelRevoked: boolean;
+  /** The token the conversation was last opened with is revoked (null: none recorded). */
+  tokenRevoked: boolean | null;
+  /** The web-chat channel still has a live token (what counts when no token is recorded). */
+  channelLive: boolean;
+};
+
+/**
+ * Why a proven end user is refused, if they are: a suspended organization, a revoked channel, or
+ * (web chat) a revoked embed token. Codes match the widget page's and native open's.
+ */
+function endUserRefusal(row: EndUserAccessRow): AppError | null {
+  if (row.orgStatus !== 'active') {
+    return new AppError(
+      'organization/suspended',
+      'This organization is suspended and is not accepting conversations',
+    );
+  }
+  if (row.channelRevoked) return new AppError('channel/revoked', 'This channel has been revoked');
+  if (row.channelType === 'webchat' && (row.tokenRevoked ?? !row.channelLive)) {
+    return new AppError('embed_token/revoked', "This chat's embed token has been revoked");
+  }
+  return null;
+}
 
 /** The where-clause that limits an agent to their organization and, if set, their queues. */
 export function visibleTo(actor: AgentActor): Prisma.ConversationWhereInput {
@@ -50,14 +84,28 @@ export function createConversationService({ db, bus }: { db: Db; bus: EventBus }
       id: string,
       externalId: string,
     ): Promise<EndUserActor & { conversationId: string }> {
-      // One query (the end user is matched in it), for every widget and app join.
-      const conv = await db.conversation.findFirst({
-        where: { id, endUser: { externalId } },
-        select: { id: true, organizationId: true, endUserId: true },
-      });
+      // One round trip for every widget and app join: the end user is matched in it, and so is
+      // what may have cut them off since (organization, channel, embed token).
+      const [conv] = await db.$queryRaw<EndUserAccessRow[]>`
+        SELECT c.id, c.organization_id AS "organizationId", c.end_user_id AS "endUserId",
+               o.status::text AS "orgStatus", ch.type::text AS "channelType",
+               (ch.config ->> 'revoked_at') IS NOT NULL AS "channelRevoked",
+               CASE WHEN t.id IS NULL THEN NULL ELSE t.revoked_at IS NOT NULL END AS "tokenRevoked",
+               (t.id IS NULL AND ch.type = 'webchat' AND EXISTS (
+                 SELECT 1 FROM embed_tokens lt WHERE lt.channel_id = c.channel_id AND lt.revoked_at IS NULL
+               )) AS "channelLive"
+        FROM conversations c
+        JOIN end_users e ON e.id = c.end_user_id
+        JOIN organizations o ON o.id = c.organization_id
+        JOIN channels ch ON ch.id = c.channel_id
+        LEFT JOIN embed_tokens t ON t.id = (c.metadata ->> 'embed_token_id')::uuid
+        WHERE c.id = ${id}::uuid AND e.external_id = ${externalId}`;
       if (!conv) {
         throw new AppError('auth/forbidden', 'Not allowed to access this conversation');
       }
+      // Only the conversation's own end user learns why they are refused.
+      const refusal = endUserRefusal(conv);
+      if (refusal) throw refusal;
       return {
         kind: 'end_user',
         organizationId: conv.organizationId,
@@ -92,6 +140,7 @@ export function createConversationService({ db, bus }: { db: Db; bus: EventBus }
               channelId: data.channelId,
               endUserId: endUser.id,
               routingKey: data.routingKey ?? null,
+              ...(data.embedTokenId ? { metadata: { embed_token_id: data.embedTokenId } } : {}),
             },
             include,
           });
@@ -100,6 +149,15 @@ export function createConversationService({ db, bus }: { db: Db; bus: EventBus }
           conversation = await find();
           if (!conversation) throw err;
         }
+      }
+      // Opened with another token of the channel (a rotated one): it now lives by that one.
+      const meta = conversation.metadata as Prisma.JsonObject | null;
+      if (data.embedTokenId && meta?.embed_token_id !== data.embedTokenId) {
+        conversation = await db.conversation.update({
+          where: { id: conversation.id },
+          data: { metadata: { ...meta, embed_token_id: data.embedTokenId } },
+          include,
+        });
       }
       return { endUser, conversation };
     },

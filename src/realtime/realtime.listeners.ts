@@ -1,8 +1,21 @@
 import { messageEventDto } from '../conversations/conversations.dto.js';
 import type { EventBus } from '../shared/events.js';
 import type { RealtimeServer } from './realtime.types.js';
-import { convRoom, queueRoomsOf, sessionRoom, userRoom } from './rooms.js';
+import { convRoom, endUserRoom, queueRoomsOf, sessionRoom, userRoom } from './rooms.js';
 import { typistKey, type TypingTracker } from './typing.js';
+
+/** Rooms named per disconnect: the adapter carries the list to every node in one message. */
+const DISCONNECT_BATCH = 500;
+
+/**
+ * Disconnects every socket in these rooms on every node, in batches. A socket remembers the end
+ * users it proved, so its next event needs no query; disconnecting it is what ends that trust.
+ */
+function disconnectRooms(io: RealtimeServer, rooms: string[]) {
+  for (let i = 0; i < rooms.length; i += DISCONNECT_BATCH) {
+    io.in(rooms.slice(i, i + DISCONNECT_BATCH)).disconnectSockets(true);
+  }
+}
 
 /**
  * Domain events → Socket.IO rooms, with the spec's event names and payloads (the typed server
@@ -85,6 +98,16 @@ export function registerRealtimeListeners({
 
     bus.subscribe('agent.deactivated', (e) => {
       io.in(userRoom(e.userId)).disconnectSockets(true);
+    }),
+
+    // Everyone of a suspended organization: its agents' sockets and its end users'.
+    bus.subscribe('organization.suspended', (e) => {
+      disconnectRooms(io, [...e.userIds.map(userRoom), ...e.endUserIds.map(endUserRoom)]);
+    }),
+
+    // The end users a revoked embed token or channel carried (agents stay: they lost nothing).
+    bus.subscribe('access.revoked', (e) => {
+      disconnectRooms(io, e.endUserIds.map(endUserRoom));
     }),
   ];
   return () => offs.forEach((off) => off());

@@ -11,6 +11,21 @@ export type DomainEvents = {
   'agent.logged_out': { userId: string; sessionId: string };
   /** An admin deactivated the agent: all their sockets must be disconnected. */
   'agent.deactivated': { organizationId: string; userId: string };
+  /**
+   * The organization was suspended: every socket of its agents and end users must be
+   * disconnected. The ids name the rooms to reach (`user:{id}`, `enduser:{id}`) on every node.
+   */
+  'organization.suspended': { organizationId: string; userIds: string[]; endUserIds: string[] };
+  /**
+   * An embed token or a channel was revoked: the sockets of the end users whose conversations it
+   * carried (`enduser:{id}`) must be disconnected.
+   */
+  'access.revoked': {
+    organizationId: string;
+    channelId: string;
+    embedTokenId: string | null;
+    endUserIds: string[];
+  };
   /** A message was stored (never published for an idempotent retry). */
   'message.created': {
     message: Message;

@@ -38,6 +38,33 @@ export function createTenantService({
       return org;
     },
 
+    /**
+     * Suspends a tenant: from now on its widget page, native open, history, device registration,
+     * joins, sends and its agents' sign-ins answer 403 `organization/suspended`, and every socket of
+     * its agents and end users is disconnected on every node (`organization.suspended`).
+     * Suspending twice is harmless.
+     */
+    async suspend(id: string) {
+      await this.requireOrganization(id);
+      const organization = await db.organization.update({ where: { id }, data: { status: 'suspended' } });
+      const [users, endUsers] = await Promise.all([
+        db.user.findMany({ where: { organizationId: id }, select: { id: true } }),
+        db.endUser.findMany({ where: { organizationId: id }, select: { id: true } }),
+      ]);
+      bus.publish('organization.suspended', {
+        organizationId: id,
+        userIds: users.map((u) => u.id),
+        endUserIds: endUsers.map((e) => e.id),
+      });
+      return organization;
+    },
+
+    /** Lifts a suspension: agents sign in again, visitors and apps are let in on their next open or join. */
+    async reactivate(id: string) {
+      await this.requireOrganization(id);
+      return db.organization.update({ where: { id }, data: { status: 'active' } });
+    },
+
     async tenantSecret(id: string): Promise<string> {
       const org = await this.requireOrganization(id);
       return decryptSecret(encryptionKey, org.tenantSecretEnc);

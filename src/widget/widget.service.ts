@@ -1,4 +1,4 @@
-import type { ChannelService } from '../channels/channels.service.js';
+import { effectiveOrigins, type ChannelService } from '../channels/channels.service.js';
 import { widgetMessageDto } from '../conversations/conversations.dto.js';
 import type { ConversationService } from '../conversations/conversations.service.js';
 import type { MessageService } from '../messages/messages.service.js';
@@ -38,10 +38,17 @@ export function createWidgetService({
   conversations: ConversationService;
   messages: MessageService;
 }) {
+  /**
+   * The live token for a presented value (403 when unknown or revoked, its organization suspended
+   * or its channel revoked). Its `allowedOrigins` are the ones that apply: the token's and its
+   * organization's (see `effectiveOrigins`), so the page's origin check and `frame-ancestors` agree.
+   */
   async function requireToken(token: string) {
-    const embedToken = await channels.findEmbedToken(token);
-    if (!embedToken) throw new AppError('embed_token/invalid', 'Invalid or revoked embed token');
-    return embedToken;
+    const { organization, channel: _channel, ...embedToken } = await channels.requireLiveEmbedToken(token);
+    return {
+      ...embedToken,
+      allowedOrigins: effectiveOrigins(embedToken.allowedOrigins, organization.allowedOrigins),
+    };
   }
 
   /** The live token for a presented value, checked against where the widget is shown. */
@@ -74,6 +81,7 @@ export function createWidgetService({
         channelId: embedToken.channelId,
         externalId: input.externalId,
         displayName: input.displayName,
+        embedTokenId: embedToken.id,
       });
       const history = (await messages.recent(conversation.id, 100)).map(widgetMessageDto);
       return { embedToken, endUser, conversation, history };
@@ -91,6 +99,7 @@ export function createWidgetService({
         channelId: embedToken.channelId,
         externalId: input.externalId,
         displayName: input.displayName,
+        embedTokenId: embedToken.id,
       });
     },
   };
