@@ -1,4 +1,4 @@
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { csrfSync } from 'csrf-sync';
 import type { UserRole } from '../generated/prisma/client.js';
 import { hasRole, type AgentActor } from '../shared/auth/actor.js';
@@ -28,6 +28,25 @@ export const csrf = csrfSync({
   },
   errorConfig: { statusCode: 403, message: 'Missing or invalid CSRF token', code: 'EBADCSRFTOKEN' },
 });
+
+function statelessCsrfOf(req: Request) {
+  if (!req.statelessCsrf) throw new Error('the session middleware must run before the login routes');
+  return req.statelessCsrf;
+}
+
+/**
+ * The login form's CSRF token. Nothing is stored for it: it is bound to the client's signed
+ * session cookie (see `StatelessCsrf`), so anonymous visits to the login page add no session rows.
+ */
+export function loginCsrfToken(req: Request, res: Response): string {
+  return statelessCsrfOf(req).token(req, res);
+}
+
+/** The login POST: 403 unless it carries the token of the session cookie it came with. */
+export const loginCsrfProtection: RequestHandler = (req, _res, next) => {
+  const given = csrf.getTokenFromRequest(req) ?? undefined;
+  next(statelessCsrfOf(req).verify(req, given) ? undefined : csrf.invalidCsrfTokenError);
+};
 
 /** The signed-in agent, or a 401 AppError. */
 export function agentOf(req: Request): AgentActor {

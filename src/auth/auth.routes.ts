@@ -5,11 +5,9 @@ import type { EventBus } from '../shared/events.js';
 import { AppError, errorCodes } from '../shared/errors.js';
 import { zodToAppError } from '../shared/http.js';
 import { views } from '../shared/views.js';
-import { agentOf, csrf, requireAgent } from './auth.middleware.js';
+import { agentOf, csrf, loginCsrfProtection, loginCsrfToken, requireAgent } from './auth.middleware.js';
 import type { createLoginLimiter } from './auth.ratelimit.js';
 import { loginSchema } from './auth.schemas.js';
-
-const ANONYMOUS_SESSION_MS = 60 * 60 * 1000;
 
 const wantsJson = (req: Request) => req.is('application/json') === 'application/json' || !req.accepts('html');
 
@@ -25,7 +23,8 @@ function renderLogin(req: Request, res: Response, status: number, error?: string
     .type('html')
     .send(
       views.render('login', {
-        csrfToken: csrf.generateToken(req),
+        // Not csrf.generateToken: that would store a session for every anonymous visit.
+        csrfToken: loginCsrfToken(req, res),
         error,
         next: safeNext(req.query.next ?? (req.body as { next?: unknown } | undefined)?.next),
         email: typeof req.body?.email === 'string' ? req.body.email : '',
@@ -43,13 +42,12 @@ export function authRoutes(deps: {
 
   router.get('/auth/login', (req, res) => {
     if (req.user) return res.redirect(303, safeNext(req.query.next));
-    // The session made here only carries the CSRF token: keep it for an hour, not a week, so
-    // anonymous visits do not pile up. Signing in starts a new session with the full lifetime.
-    req.session.cookie.maxAge = ANONYMOUS_SESSION_MS;
+    // Stores nothing: the form's token is bound to a signed cookie (an hour), and signing in starts
+    // a stored session with a new id and the full lifetime.
     renderLogin(req, res, 200);
   });
 
-  router.post('/auth/login', csrf.csrfSynchronisedProtection, async (req, res, next) => {
+  router.post('/auth/login', loginCsrfProtection, async (req, res, next) => {
     const json = wantsJson(req);
     const fail = (err: AppError) => {
       if (err.details?.retry_after) res.setHeader('Retry-After', String(err.details.retry_after));
@@ -67,7 +65,8 @@ export function authRoutes(deps: {
       return next(err);
     }
     passport.authenticate('local', (err: unknown, user: Express.User | false) => {
-      if (err) return next(err);
+      // A refusal with a reason (a suspended organization) shows on the form like any other.
+      if (err) return err instanceof AppError ? fail(err) : next(err);
       // One answer for an unknown email, a wrong password and a deactivated account.
       if (!user) return fail(new AppError('auth/unauthenticated', 'Invalid email or password'));
       // passport regenerates the session on login (no fixation); a new CSRF token comes with it.

@@ -64,7 +64,7 @@ test('the login page carries the CSRF meta tag and sets the session cookie: http
   assert.ok(attrs.includes('path=/'));
   // Plain HTTP: a Secure cookie would never come back.
   assert.ok(!attrs.includes('secure'));
-  // An anonymous session (it only holds the CSRF token) lives an hour, not a week.
+  // The anonymous session id (nothing is stored for it, see auth.session.test.ts) lives an hour.
   const expires = attrs.find((a) => a.startsWith('expires='))!.slice('expires='.length);
   const left = Date.parse(expires) - Date.now();
   assert.ok(left > 50 * 60_000 && left <= 61 * 60_000, `anonymous session expires in ${left} ms`);
@@ -226,51 +226,54 @@ test('login needs its CSRF token (403 JSON) and names a missing field (400)', as
   assert.match(noEmail.body.message, /'email'/);
 });
 
-test('per account: 5 failures from 5 addresses block the 6th try even with the right password', async () => {
+test('per account and address: 5 failures slow that address down; the right password from another still signs in', async () => {
   const a = await newAgent();
   const page = await loginPage();
-  for (let i = 0; i < 5; i++) assert.equal((await attempt(page, a.user.email, `wrong-${i}`)).status, 401);
-  const blocked = await attempt(page, a.user.email, a.password);
+  const ip = randomIp();
+  for (let i = 0; i < 5; i++) assert.equal((await attempt(page, a.user.email, `wrong-${i}`, ip)).status, 401);
+  // The failing address waits, even with the right password (it may be the guesser's).
+  const blocked = await attempt(page, a.user.email, a.password, ip);
   assert.equal(blocked.status, 429);
   assert.equal(blocked.body.error, 'auth/rate_limited');
   assert.match(blocked.body.message, /try again in \d+ s/);
   const retry = Number(blocked.headers['retry-after']);
   assert.ok(retry > 0 && retry <= 900, `Retry-After ${retry}`);
-
-  // Another account from the same address is unaffected.
-  const b = await newAgent();
-  const ip = randomIp();
-  assert.equal((await attempt(page, b.user.email, b.password, ip)).status, 200);
+  // Failures spread over 5 other addresses lock nobody out either.
+  for (let i = 0; i < 5; i++) assert.equal((await attempt(page, a.user.email, `spread-${i}`)).status, 401);
+  assert.equal((await attempt(page, a.user.email, a.password, randomIp())).status, 200);
 
   // An unknown email is limited exactly like a real one: nothing tells them apart.
   const ghost = `ghost-${randomUUID()}@example.com`;
-  const again = await loginPage(); // the success above replaced the page's session
-  for (let i = 0; i < 5; i++) assert.equal((await attempt(again, ghost, 'guess')).status, 401);
-  assert.equal((await attempt(again, ghost, 'guess')).status, 429);
+  const again = await loginPage();
+  const from = randomIp();
+  for (let i = 0; i < 5; i++) assert.equal((await attempt(again, ghost, 'guess', from)).status, 401);
+  assert.equal((await attempt(again, ghost, 'guess', from)).status, 429);
 });
 
-test('per account: a success clears the count', async () => {
+test('per account and address: a success clears the count', async () => {
   const a = await newAgent();
+  const ip = randomIp();
   for (let round = 0; round < 2; round++) {
     // A success replaces the session, so each round starts from the login page.
     const page = await loginPage();
-    for (let i = 0; i < 4; i++) assert.equal((await attempt(page, a.user.email, 'wrong')).status, 401);
-    assert.equal((await attempt(page, a.user.email, a.password)).status, 200, `round ${round}`);
+    for (let i = 0; i < 4; i++) assert.equal((await attempt(page, a.user.email, 'wrong', ip)).status, 401);
+    assert.equal((await attempt(page, a.user.email, a.password, ip)).status, 200, `round ${round}`);
   }
 });
 
-test('a burst of parallel guesses gets no more than 5 tries', async () => {
+test('a burst of parallel guesses from one address gets no more than 5 tries', async () => {
   const a = await newAgent();
   const page = await loginPage();
+  const ip = randomIp();
   const results = await Promise.all(
-    Array.from({ length: 12 }, (_, i) => attempt(page, a.user.email, `parallel-${i}`)),
+    Array.from({ length: 12 }, (_, i) => attempt(page, a.user.email, `parallel-${i}`, ip)),
   );
   const statuses = results.map((r) => r.status);
   assert.equal(statuses.filter((s) => s === 401).length, 5, statuses.join());
   assert.equal(statuses.filter((s) => s === 429).length, 7, statuses.join());
 });
 
-test('per IP: 30 failures over many accounts block the address; other addresses still sign in', async () => {
+test('per IP: 30 failures over many accounts slow the address down; other addresses still sign in', async () => {
   const a = await newAgent();
   const page = await loginPage();
   const ip = randomIp();

@@ -1,11 +1,96 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import session, { Store, type SessionData } from 'express-session';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { Config } from '../../config.js';
 import type { Db } from '../db.js';
 import type { Redis } from '../redis.js';
 
 export const SESSION_COOKIE = 'session';
 const TTL_MS = 7 * 24 * 3600 * 1000;
+/** A session id handed out before anything is stored (the login page's) is good for an hour. */
+const ANONYMOUS_TTL_MS = 60 * 60 * 1000;
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Set by the session middleware: CSRF tokens for forms shown before there is a session. */
+      statelessCsrf?: StatelessCsrf;
+    }
+  }
+}
+
+/**
+ * CSRF for a form shown before anyone signed in (the login page), with nothing stored: the token
+ * is an HMAC of the session id in the client's signed `session` cookie. When the client has no
+ * such cookie, a fresh id is signed into one (as express-session would) but no session row is
+ * written; signing in starts a stored session with a new id. Another site can neither read the
+ * token nor plant a cookie we signed, so this is a signed double-submit cookie.
+ */
+export type StatelessCsrf = {
+  /** This client's token; sets the cookie (an id, nothing stored) when it has none of ours. */
+  token(req: Request, res: Response): string;
+  /** Whether `given` is the token of the session cookie the request carries. */
+  verify(req: Request, given: string | undefined): boolean;
+};
+
+/** express-session's cookie format (cookie-signature): `s:<id>.<base64 HMAC-SHA256, unpadded>`. */
+const signature = (secret: string, id: string) =>
+  createHmac('sha256', secret).update(id).digest('base64').replace(/=+$/, '');
+
+const sameText = (a: string, b: string) => {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+};
+
+/** The id in the request's `session` cookie when we signed it (stored or not), else undefined. */
+function signedIdOf(req: IncomingMessage, secret: string): string | undefined {
+  // The first cookie of the name counts, as in express-session (the `cookie` package).
+  const pair = req.headers.cookie
+    ?.split(';')
+    .map((c) => c.trim())
+    .find((c) => c.startsWith(`${SESSION_COOKIE}=`));
+  if (!pair) return undefined;
+  let value: string;
+  try {
+    value = decodeURIComponent(pair.slice(SESSION_COOKIE.length + 1));
+  } catch {
+    return undefined;
+  }
+  const dot = value.lastIndexOf('.');
+  if (!value.startsWith('s:') || dot < 3) return undefined;
+  const id = value.slice(2, dot);
+  return sameText(value.slice(dot + 1), signature(secret, id)) ? id : undefined;
+}
+
+function createStatelessCsrf(secret: string): StatelessCsrf {
+  const issued = new WeakMap<Request, string>();
+  const tokenOf = (id: string) => createHmac('sha256', secret).update(`login-csrf:${id}`).digest('hex');
+  return {
+    token(req, res) {
+      let id = signedIdOf(req, secret) ?? issued.get(req);
+      if (!id) {
+        id = randomBytes(24).toString('base64url');
+        issued.set(req, id);
+        res.cookie(SESSION_COOKIE, `s:${id}.${signature(secret, id)}`, {
+          httpOnly: true,
+          sameSite: 'lax',
+          // As express-session's `secure: 'auto'`: Secure when the request came over TLS.
+          secure: req.secure,
+          maxAge: ANONYMOUS_TTL_MS,
+          path: '/',
+        });
+      }
+      return tokenOf(id);
+    },
+    verify(req, given) {
+      const id = signedIdOf(req, secret);
+      return id !== undefined && typeof given === 'string' && sameText(given, tokenOf(id));
+    },
+  };
+}
 
 /** Where sessions lived before PostgreSQL became their store of record (connect-redis's keys). */
 const LEGACY_REDIS_PREFIX = 'sb:sess:';
@@ -90,7 +175,9 @@ export class DatabaseSessionStore extends Store {
 /**
  * The agents' session: cookie `session`, httpOnly, SameSite=Lax, Secure when the request came
  * over TLS. Kept in the database, never in memory, so sessions survive restarts of the node and
- * of Redis and are shared by every node. The same middleware runs on Socket.IO.
+ * of Redis and are shared by every node. The same middleware runs on Socket.IO. Only a session
+ * with something in it is stored (`saveUninitialized: false`): the login page stores nothing
+ * (its CSRF token is `req.statelessCsrf`'s), so anonymous visits cannot fill the table.
  */
 export function createSessionMiddleware(deps: { config: Config; db: Db; redis?: Redis | undefined }): {
   middleware: RequestHandler;
@@ -98,7 +185,8 @@ export function createSessionMiddleware(deps: { config: Config; db: Db; redis?: 
   close: () => void;
 } {
   const store = new DatabaseSessionStore(deps.db, deps.redis);
-  const middleware = session({
+  const statelessCsrf = createStatelessCsrf(deps.config.sessionSecret);
+  const sessions = session({
     name: SESSION_COOKIE,
     secret: deps.config.sessionSecret,
     store,
@@ -108,6 +196,10 @@ export function createSessionMiddleware(deps: { config: Config; db: Db; redis?: 
     proxy: deps.config.trustProxy,
     cookie: { httpOnly: true, sameSite: 'lax', secure: 'auto', maxAge: TTL_MS },
   });
+  const middleware: RequestHandler = (req, res, next) => {
+    req.statelessCsrf = statelessCsrf;
+    return sessions(req, res, next);
+  };
   return {
     middleware,
     store,
