@@ -12,7 +12,7 @@ import {
 import type { PushService } from '../push/push.service.js';
 import { valid, validate } from '../shared/http.js';
 import type { Redis } from '../shared/redis.js';
-import { createPublicLimiter } from '../shared/public-ratelimit.js';
+import { createPublicLimiter, type PublicLimits } from '../shared/public-ratelimit.js';
 import { idParams } from '../shared/validation.js';
 import { createChannelSchema, openBodySchema } from './mobile.schemas.js';
 import type { MobileService } from './mobile.service.js';
@@ -24,10 +24,11 @@ import type { MobileService } from './mobile.service.js';
 export function mobilePublicRoutes(
   { mobile, push }: { mobile: MobileService; push: PushService },
   redis: Redis | undefined,
+  limits?: PublicLimits,
 ) {
   const router = Router();
-  const openLimit = createPublicLimiter(redis, 'open');
-  const deviceLimit = createPublicLimiter(redis, 'device');
+  const openLimit = createPublicLimiter(redis, 'open', limits);
+  const deviceLimit = createPublicLimiter(redis, 'device', limits);
   router.use((_req, res, next) => {
     res.setHeader('Cache-Control', 'no-store');
     next();

@@ -22,6 +22,9 @@ export function registerSocketHandlers(
   registerMessageHandlers(ctx, deps);
   registerTypingHandlers(ctx, deps);
   registerPresenceHandlers(ctx, deps);
+  // Last: every event without a handler above is answered `unknown_event` (a client must not
+  // wait forever for an ack that never comes).
+  ctx.onUnknown();
 
   // Every socket of an agent, and of one login session, can be reached (assignment, logout).
   if (agentAtConnect) {

@@ -9,6 +9,7 @@ import type { AgentActor } from '../shared/auth/actor.js';
 import type { EventBus } from '../shared/events.js';
 import type { Logger } from '../shared/logger.js';
 import type { Outage } from '../shared/outage.js';
+import { clientIp, createFailureThrottle, type FailureThrottle } from '../shared/public-ratelimit.js';
 import { closeRedis, duplicateRedis, onReconnect, type Redis } from '../shared/redis.js';
 import { createPresence } from './presence.js';
 import type {
@@ -17,6 +18,7 @@ import type {
   ServerToClientEvents,
   SocketData,
 } from './realtime.contract.js';
+import { createSocketGuard } from './realtime.guard.js';
 import { registerRealtimeListeners } from './realtime.listeners.js';
 import { createEndUserLimiter } from './realtime.ratelimit.js';
 import { registerSocketHandlers } from './realtime.socket.js';
@@ -34,6 +36,8 @@ export type RealtimeDeps = {
   logger: Logger;
   /** The database's outages: events that fail for want of it report here (logged once each). */
   outage?: Outage | undefined;
+  /** Failed end-user proofs per IP, shared with the HTTP history endpoint (else one of its own). */
+  failures?: FailureThrottle | undefined;
 };
 
 /** Whether an end user has a socket open (the push feature asks before alerting a device). */
@@ -54,7 +58,7 @@ export type Realtime = {
   /** Throws while the adapter's connections to Redis are down (for /readyz). */
   checkAdapter: () => void;
   /** Counters for operators and tests. */
-  stats: () => { droppedMessages: number };
+  stats: () => { droppedMessages: number; refusedEvents: number };
   close: () => Promise<void>;
 };
 
@@ -77,6 +81,15 @@ function sameOrigin(req: IncomingMessage, publicUrl: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Failed end-user proofs per IP (the same Redis counter as the HTTP history endpoint's). */
+export function createRealtimeFailureThrottle(redis: Redis | undefined, config: Config): FailureThrottle {
+  return createFailureThrottle(redis, `${config.realtime.redisPrefix}:rl`, {
+    freePerIp: config.limits.joinFailuresFreePerIp,
+    windowS: config.limits.joinFailureWindowS,
+    maxDelayMs: config.limits.joinFailureMaxDelayMs,
+  });
 }
 
 /** The Socket.IO gateway on the app's HTTP server: auth, handlers, rooms, presence, adapter. */
@@ -150,6 +163,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   });
   const typing = createTypingTracker({
     timeoutMs: rt.typingTimeoutMs,
+    relayIntervalMs: config.limits.typingRelayIntervalMs,
     onClear: (conversationId) =>
       io.to(convRoom(conversationId)).emit('typing_cleared', { conversation_id: conversationId }),
   });
@@ -158,6 +172,13 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     prefix: rt.redisPrefix,
     points: rt.endUserRateLimit,
     durationS: rt.endUserRateWindowS,
+    logger,
+  });
+  const guard = createSocketGuard({
+    redis,
+    prefix: rt.redisPrefix,
+    limits: config.limits,
+    failures: deps.failures ?? createRealtimeFailureThrottle(redis, config),
     logger,
   });
   const unsubscribe = registerRealtimeListeners({ io, bus, typing });
@@ -197,9 +218,32 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       .catch(() => next(new Error('unavailable')));
   });
 
+  // Anonymous sockets per client IP, across nodes: over the limit the connection is refused
+  // (`connect_error` "rate_limited"). Agents' sockets are signed in and do not count.
+  const addresses = new WeakMap<object, string>();
+  io.use((socket, next) => {
+    const ip = clientIp(socket.request, config.trustProxy);
+    addresses.set(socket, ip);
+    if (agents.has(socket)) return next();
+    guard
+      .acquireSlot(ip, socket.id)
+      .then((ok) => {
+        // Released when the connection closes, even if it closes before `connection`.
+        if (ok) {
+          socket.conn.once('close', () => guard.releaseSlot(ip, socket.id));
+          return next();
+        }
+        const err = new Error('rate_limited') as Error & { data?: unknown };
+        err.data = { message: 'Too many connections from this address', retry_after: 60 };
+        next(err);
+      })
+      .catch(() => next());
+  });
+
   io.on('connection', (socket) => {
     const agent = agents.get(socket) ?? null;
     const req = socket.request as HandshakeRequest;
+    const ip = addresses.get(socket) ?? clientIp(req, config.trustProxy);
     registerSocketHandlers(socket, agent, agent ? req.sessionID : undefined, {
       services,
       presence,
@@ -208,6 +252,11 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       logger,
       ...(deps.outage ? { outage: deps.outage } : {}),
       inflight: { closing: () => closing, track: (work) => void trackWork(work) },
+      limits: guard.forSocket(
+        { ip, agentId: agent?.userId },
+        () => socket.disconnect(true),
+        () => socket.connected,
+      ),
     });
     if (agent) {
       const who = { userId: agent.userId, organizationId: agent.organizationId };
@@ -236,12 +285,13 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       const down = pubSub.filter((c) => c.status !== 'ready');
       if (down.length) throw new Error(`adapter connection ${down.map((c) => c.status).join(', ')}`);
     },
-    stats: () => ({ droppedMessages: limiter.dropped }),
+    stats: () => ({ droppedMessages: limiter.dropped, refusedEvents: guard.refused }),
     async close() {
       closing = true;
       await Promise.all(working);
       unsubscribe();
       typing.close();
+      guard.close();
       // Takes this node's agents offline for everyone else while the adapter still runs.
       await Promise.all(pending);
       await presence.close();

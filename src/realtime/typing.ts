@@ -2,15 +2,19 @@
  * Who is typing where, on this node. An indicator ends (`onClear`) when the typist sends a
  * message, goes silent for `timeoutMs`, or disconnects. Typists are keyed by
  * `{sender_type}:{sender id}` so the message that ends an indicator can be matched to it.
+ * Keystrokes are coalesced: an indicator is relayed when it starts and then at most once per
+ * `relayIntervalMs` while it lasts.
  */
 export function createTypingTracker({
   timeoutMs,
+  relayIntervalMs = 0,
   onClear,
 }: {
   timeoutMs: number;
+  relayIntervalMs?: number;
   onClear: (conversationId: string) => void;
 }) {
-  type Entry = { timer: NodeJS.Timeout; socketId: string };
+  type Entry = { timer: NodeJS.Timeout; socketId: string; relayedAt: number };
   const byConversation = new Map<string, Map<string, Entry>>();
 
   function stop(conversationId: string, typist: string) {
@@ -24,15 +28,18 @@ export function createTypingTracker({
   }
 
   return {
-    /** Starts or prolongs an indicator. */
-    touch(conversationId: string, typist: string, socketId: string) {
+    /** Starts or prolongs an indicator; true when it is to be relayed now (see above). */
+    touch(conversationId: string, typist: string, socketId: string): boolean {
       let typists = byConversation.get(conversationId);
       if (!typists) byConversation.set(conversationId, (typists = new Map()));
       const prev = typists.get(typist);
       if (prev) clearTimeout(prev.timer);
       const timer = setTimeout(() => stop(conversationId, typist), timeoutMs);
       timer.unref();
-      typists.set(typist, { timer, socketId });
+      const now = Date.now();
+      const relay = !prev || now - prev.relayedAt >= relayIntervalMs;
+      typists.set(typist, { timer, socketId, relayedAt: relay ? now : prev.relayedAt });
+      return relay;
     },
     stop,
     /** A socket went away: its indicators end. */

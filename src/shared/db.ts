@@ -23,8 +23,13 @@ export type Database = {
    * back as the driver reads them.
    */
   query<T = Record<string, unknown>>(name: string, text: string, values: unknown[]): Promise<T[]>;
-  /** A cheap round trip, for readiness checks. */
+  /**
+   * A cheap round trip, for readiness checks. On PostgreSQL it runs on a connection of its own,
+   * outside the pool, so a saturated pool does not make a live database look dead.
+   */
   ping(): Promise<void>;
+  /** The pool's state (PostgreSQL only): a saturated pool is busy, not down. */
+  poolState?: () => { total: number; idle: number; waiting: number; max: number };
   /** Outages of the database, logged once each (callers report failures; new connections end them). */
   outage: Outage;
   close(): Promise<void>;
@@ -58,6 +63,58 @@ export type DatabaseTimeouts = { connectMs: number; statementMs: number; queryMs
 
 export const DEFAULT_TIMEOUTS: DatabaseTimeouts = { connectMs: 10_000, statementMs: 10_000, queryMs: 15_000 };
 
+/**
+ * One connection outside the pool for readiness checks, opened on first use and again after it
+ * broke: `/readyz` must not queue behind a pool saturated by traffic.
+ */
+function createProbeConnection(url: string, t: DatabaseTimeouts) {
+  let client: pg.Client | null = null;
+  let opening: Promise<pg.Client> | null = null;
+  const drop = (c: pg.Client) => {
+    if (client === c) client = null;
+    c.end().catch(() => {});
+  };
+  const open = () =>
+    (opening ??= (async () => {
+      const c = new pg.Client({
+        connectionString: url,
+        connectionTimeoutMillis: t.connectMs,
+        statement_timeout: t.statementMs,
+        query_timeout: t.queryMs,
+        keepAlive: true,
+      });
+      // A dropped connection must not crash the process: the next ping opens another.
+      c.on('error', () => drop(c));
+      c.on('end', () => {
+        if (client === c) client = null;
+      });
+      try {
+        await c.connect();
+      } catch (err) {
+        drop(c);
+        throw err;
+      }
+      client = c;
+      return c;
+    })().finally(() => (opening = null)));
+  return {
+    async ping() {
+      const c = client ?? (await open());
+      try {
+        await c.query('SELECT 1');
+      } catch (err) {
+        drop(c);
+        throw err;
+      }
+    },
+    async close() {
+      const c = client ?? (await opening?.catch(() => null));
+      client = null;
+      await c?.end().catch(() => {});
+    },
+  };
+}
+
 /** PostgreSQL through node-postgres. */
 export function openPostgres(
   url: string,
@@ -85,6 +142,7 @@ export function openPostgres(
   // A connection opened means the server answers again.
   pool.on('connect', () => outage.ok());
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const probe = createProbeConnection(url, t);
   return {
     prisma,
     mode: 'postgres',
@@ -102,10 +160,15 @@ export function openPostgres(
     async query<T>(name: string, text: string, values: unknown[]) {
       return (await pool.query({ name, text, values })).rows as T[];
     },
-    async ping() {
-      await pool.query('SELECT 1');
-    },
+    ping: () => probe.ping(),
+    poolState: () => ({
+      total: pool.totalCount,
+      idle: pool.idleCount,
+      waiting: pool.waitingCount,
+      max: opts.poolSize ?? 10,
+    }),
     async close() {
+      await probe.close();
       await prisma.$disconnect();
       await pool.end();
     },

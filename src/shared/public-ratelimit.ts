@@ -1,4 +1,5 @@
-import type { Request, RequestHandler } from 'express';
+import type { IncomingMessage } from 'node:http';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import {
   RateLimiterMemory,
   RateLimiterRedis,
@@ -31,6 +32,13 @@ export function createLimiter(
       })
     : memory;
 }
+
+/** The public endpoints' limits from the configuration (PUBLIC_RATE_*). */
+export const publicLimitsOf = (l: {
+  publicPerIp: number;
+  publicPerTarget: number;
+  publicWindowS: number;
+}): PublicLimits => ({ perIp: l.publicPerIp, perTarget: l.publicPerTarget, windowS: l.publicWindowS });
 
 /**
  * Public, unauthenticated endpoints (widget page, native open, devices) are limited per client
@@ -65,3 +73,63 @@ export function createPublicLimiter(
       }
     };
 }
+
+/**
+ * The client's address on a raw request (a Socket.IO handshake), as Express's `req.ip` gives it
+ * with `trust proxy` on or off: the left-most `X-Forwarded-For` entry only when the proxy is
+ * trusted, else the peer's address.
+ */
+export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
+  if (trustProxy) {
+    const fwd = req.headers['x-forwarded-for'];
+    const first = (Array.isArray(fwd) ? fwd[0] : fwd)?.split(',')[0]?.trim();
+    if (first) return first;
+  }
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+export type FailureLimits = { freePerIp: number; windowS: number; maxDelayMs: number };
+
+/** The first delay past the free failures; each further failure doubles it, up to `maxDelayMs`. */
+const FIRST_DELAY_MS = 100;
+
+/** A refused proof of an end user: unknown conversation, wrong external_id, not allowed. */
+export const isProofFailure = (err: unknown) =>
+  err instanceof AppError && [401, 403, 404].includes(err.status);
+
+/**
+ * Failed proofs of an end user (an unknown conversation, a wrong external_id) per client IP,
+ * shared by the socket joins and the history endpoint (one Redis counter per IP and window, so
+ * an attacker cannot alternate). Past `freePerIp` failures in the window, every further failure
+ * from that IP is answered only after a delay that doubles per failure, up to `maxDelayMs`
+ * (callers let one proof per client wait at a time: a socket's proofs run in turn). A successful
+ * proof never waits, so a visitor behind the same address is not slowed by a guesser.
+ */
+export function createFailureThrottle(redis: Redis | undefined, prefix: string, limits: FailureLimits) {
+  const counter = createLimiter(redis, `${prefix}:fail`, 1_000_000_000, limits.windowS);
+
+  /** Counts one failure of this IP and waits the delay it has earned (a guard: a Redis error waits nothing). */
+  async function failed(ip: string): Promise<void> {
+    const res = await counter.penalty(ip, 1).catch(() => null);
+    const over = (res?.consumedPoints ?? 0) - limits.freePerIp;
+    if (over <= 0 || limits.maxDelayMs === 0) return;
+    const ms = Math.min(limits.maxDelayMs, FIRST_DELAY_MS * 2 ** Math.min(over - 1, 30));
+    await new Promise((r) => setTimeout(r, ms));
+  }
+
+  return {
+    failed,
+    /**
+     * Error middleware behind a public read that proves an end user: a refused proof counts as a
+     * failure of the IP and is answered after its delay.
+     */
+    http(): ErrorRequestHandler {
+      return (err: unknown, req, _res, next) => {
+        if (!isProofFailure(err)) return next(err);
+        void failed(req.ip ?? 'unknown').then(() => next(err));
+      };
+    },
+  };
+}
+
+export type FailureThrottle = ReturnType<typeof createFailureThrottle>;

@@ -8,7 +8,7 @@ import { paths } from '../shared/paths.js';
 import { views } from '../shared/views.js';
 import { widgetPageQuerySchema, widgetProfileSchema } from './widget.schemas.js';
 import { frameAncestors, type HostContext, type WidgetService } from './widget.service.js';
-import { createPublicLimiter } from '../shared/public-ratelimit.js';
+import { createPublicLimiter, type PublicLimits } from '../shared/public-ratelimit.js';
 import type { Redis } from '../shared/redis.js';
 
 const buildDir = path.join(paths.public, 'build');
@@ -87,15 +87,40 @@ function widgetCsp(req: Request, ancestors: string): string {
 export function widgetRoutes({
   widget,
   redis,
+  limits = { perTarget: 30, perIp: 300, windowS: 60 },
 }: {
   widget: WidgetService;
   redis?: Redis | undefined;
+  limits?: PublicLimits;
 }): Router {
   const router = Router();
-  // Every page view may create a visitor: bound how fast one client can do that, per token.
-  const pageLimit = createPublicLimiter(redis, 'widget', { perTarget: 60, perIp: 600, windowS: 60 })(
-    (_b, req) => req.query.embed_token,
-  );
+  // Every page view may create a visitor: bound how fast one client can do that, per token. Page
+  // views (reloads, several tabs) are twice as many as the other public calls.
+  const pageLimit = createPublicLimiter(redis, 'widget', {
+    perTarget: limits.perTarget * 2,
+    perIp: limits.perIp * 2,
+    windowS: limits.windowS,
+  })((_b, req) => req.query.embed_token);
+  // The profile update may create a visitor too (a rename of one not seen yet).
+  const profileLimit = createPublicLimiter(redis, 'profile', limits)((b) => b.embed_token);
+
+  /**
+   * The profile update is posted by the widget page itself, so a browser's `Origin` is this
+   * server's; another site's is accepted only when the token lists it. No `Origin` (not a
+   * browser) leaves the token and the rate limit as the guard.
+   */
+  const profileOrigin: RequestHandler = async (req, _res, next) => {
+    const given = req.get('origin');
+    if (given === undefined) return next();
+    const origin = originOf(given);
+    if (origin === `${req.protocol}://${req.get('host')}`) return next();
+    const token = (req.body as { embed_token?: unknown } | undefined)?.embed_token;
+    if (origin && typeof token === 'string') {
+      const embedToken = await widget.authorize(token, { origin, framed: true, self: false });
+      if (embedToken.allowedOrigins.includes(origin)) return next();
+    }
+    next(new AppError('origin/forbidden', `Origin ${origin ?? 'null'} may not update this widget's profile`));
+  };
 
   // Loaded by every customer page: cross-origin, cached briefly (the URL never changes, fixes must
   // reach sites within minutes) and revalidated by ETag.
@@ -150,11 +175,17 @@ export function widgetRoutes({
     );
   });
 
-  router.post('/chat-widget/profile', validate('body', widgetProfileSchema), async (req, res) => {
-    const b = valid(req, 'body', widgetProfileSchema);
-    await widget.rename({ token: b.embed_token, externalId: b.session_id, displayName: b.customer_name });
-    res.status(204).end();
-  });
+  router.post(
+    '/chat-widget/profile',
+    profileLimit,
+    validate('body', widgetProfileSchema),
+    profileOrigin,
+    async (req, res) => {
+      const b = valid(req, 'body', widgetProfileSchema);
+      await widget.rename({ token: b.embed_token, externalId: b.session_id, displayName: b.customer_name });
+      res.status(204).end();
+    },
+  );
 
   return router;
 }

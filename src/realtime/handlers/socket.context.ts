@@ -2,11 +2,12 @@ import type { ZodType, z } from 'zod';
 import type { Services } from '../../services.js';
 import type { AgentActor, EndUserActor } from '../../shared/auth/actor.js';
 import { AppError } from '../../shared/errors.js';
-import { toAppError } from '../../shared/http.js';
+import { errorSummary, toAppError } from '../../shared/http.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Outage } from '../../shared/outage.js';
 import type { Presence } from '../presence.js';
-import type { Ack, ClientEventReplies } from '../realtime.contract.js';
+import type { AckError, ClientEventReplies } from '../realtime.contract.js';
+import type { SocketLimits } from '../realtime.guard.js';
 import type { createEndUserLimiter } from '../realtime.ratelimit.js';
 import type { RealtimeSocket } from '../realtime.types.js';
 import { convRoom, endUserRoom } from '../rooms.js';
@@ -23,7 +24,12 @@ export type HandlerDeps = {
   outage?: Outage;
   /** Shutdown: refuse new events while closing, and let the ones under way finish first. */
   inflight?: { closing: () => boolean; track: (work: Promise<void>) => void };
+  /** This socket's abuse limits (events per socket and per IP, failed proofs); none in some tests. */
+  limits?: SocketLimits;
 };
+
+/** The acknowledgement callback of a raw event, if the client asked for one (the last argument). */
+type RawAck = (reply: Record<string, unknown>) => void;
 
 /** An end user proven for one conversation. */
 export type ConversationEndUser = EndUserActor & { conversationId: string };
@@ -77,13 +83,72 @@ export type SocketContext = ReturnType<typeof createSocketContext>;
 export function createSocketContext(
   socket: RealtimeSocket,
   agentAtConnect: AgentActor | null,
-  deps: Pick<HandlerDeps, 'services' | 'logger' | 'inflight' | 'outage'>,
+  deps: Pick<HandlerDeps, 'services' | 'logger' | 'inflight' | 'outage' | 'limits'>,
 ) {
-  const { services, logger, inflight, outage } = deps;
+  const { services, logger, inflight, outage, limits } = deps;
   let agent = agentAtConnect;
   let agentCheckedAt = Date.now();
   /** Conversations this socket joined or wrote to as an end user. */
   const endUsers = new Map<string, ConversationEndUser>();
+
+  /** Events with a handler on this socket; anything else is `unknown_event`. */
+  const known = new Set<string>();
+
+  /** A failure: the `error` event (unless a silent drop) and `{ ok: false, error, message }`. */
+  function fail(event: string, err: unknown, ack: RawAck | undefined) {
+    if (err instanceof Dropped) {
+      ack?.({
+        ok: false,
+        error: 'rate_limited',
+        message: err.message,
+        retry_after: err.retryAfterS,
+      } satisfies AckError);
+      return;
+    }
+    const e = toAppError(err);
+    if (e.code === 'unavailable' && !(err instanceof AppError)) outage?.failed(err);
+    else if (e.status >= 500) {
+      // One line per failure; the stack only for whoever asks for debug logs.
+      logger.error({ event, socket: socket.id, err: errorSummary(err) }, 'socket handler failed');
+      logger.debug({ err, event, socket: socket.id }, 'socket handler failed (stack)');
+    }
+    socket.emit('error', { message: e.message });
+    const retryAfter = e.details?.retry_after;
+    ack?.({
+      ok: false,
+      error: e.code,
+      message: e.message,
+      ...(typeof retryAfter === 'number' ? { retry_after: retryAfter } : {}),
+    } satisfies AckError);
+  }
+
+  /**
+   * One event's cycle, for every event (known or not): the limits first (the socket's at once,
+   * before any I/O; then the IP's), then `run`, whose result is the ack's `{ ok: true, ...reply }`.
+   */
+  function handle(event: string, args: unknown[], run: (payload: unknown) => Promise<object>) {
+    // Raw arguments: the payload is parsed from unknown (it may be a JSON string), and events
+    // without a payload may still be sent one, so the ack is whatever function comes last.
+    const ack = typeof args.at(-1) === 'function' ? (args.pop() as RawAck) : undefined;
+    if (inflight?.closing()) {
+      const message = 'The server is restarting; send again after reconnecting';
+      socket.emit('error', { message });
+      ack?.({ ok: false, error: 'unavailable', message } satisfies AckError);
+      return;
+    }
+    const refused = limits?.admitLocal();
+    if (refused) return fail(event, refused, ack);
+    const work = (async () => {
+      try {
+        await limits?.admitShared();
+        const result = await run(args[0]);
+        ack?.({ ok: true, ...result });
+      } catch (err) {
+        fail(event, err, ack);
+      }
+    })();
+    inflight?.track(work);
+  }
 
   /**
    * Registers a handler: validate (once, here), run, answer the ack with `{ ok: true, ...reply }`;
@@ -94,44 +159,28 @@ export function createSocketContext(
     schema: S,
     fn: (input: Parsed<S>) => Promise<ClientEventReplies[E]>,
   ) {
-    type Reply = Ack<ClientEventReplies[E]>;
-    // Raw arguments: the payload is parsed from unknown (it may be a JSON string), and events
-    // without a payload may still be sent one, so the ack is whatever function comes last.
-    const listener = (...args: unknown[]) => {
-      const ack = typeof args.at(-1) === 'function' ? (args.pop() as (reply: Reply) => void) : undefined;
-      if (inflight?.closing()) {
-        const message = 'The server is restarting; send again after reconnecting';
-        socket.emit('error', { message });
-        ack?.({ ok: false, error: 'unavailable', message });
-        return;
-      }
-      const work = (async () => {
-        try {
-          const input = (schema ? parsePayload(schema, args[0]) : undefined) as Parsed<S>;
-          const result = await fn(input);
-          ack?.({ ok: true, ...result });
-        } catch (err) {
-          if (err instanceof Dropped) {
-            ack?.({ ok: false, error: 'rate_limited', message: err.message, retry_after: err.retryAfterS });
-            return;
-          }
-          const e = toAppError(err);
-          if (e.code === 'unavailable' && !(err instanceof AppError)) outage?.failed(err);
-          else if (e.status >= 500) logger.error({ err, event, socket: socket.id }, 'socket handler failed');
-          socket.emit('error', { message: e.message });
-          const retryAfter = e.details?.retry_after;
-          ack?.({
-            ok: false,
-            error: e.code,
-            message: e.message,
-            ...(typeof retryAfter === 'number' ? { retry_after: retryAfter } : {}),
-          });
-        }
-      })();
-      inflight?.track(work);
-    };
+    known.add(event);
+    const listener = (...args: unknown[]) =>
+      handle(event, args, (payload) => {
+        const input = (schema ? parsePayload(schema, payload) : undefined) as Parsed<S>;
+        return fn(input);
+      });
     // socket.io's listener type does not resolve for a generic event name; `E` keeps it honest.
     socket.on(event, listener as never);
+  }
+
+  /**
+   * Any event without a handler (socket.io's `onAny` sees every event): answered
+   * `unknown_event` and the `error` event, after the same limits; nothing else happens.
+   */
+  function onUnknown() {
+    socket.onAny((event: unknown, ...args: unknown[]) => {
+      if (typeof event === 'string' && known.has(event)) return;
+      const name = typeof event === 'string' ? event.slice(0, 64) : typeof event;
+      handle(String(event), args, () =>
+        Promise.reject(new AppError('unknown_event', `Unknown event '${name}'`)),
+      );
+    });
   }
 
   /** The agent of this socket, re-read now and then so a deactivated agent loses access. */
@@ -163,14 +212,23 @@ export function createSocketContext(
         { param: 'external_id' },
       );
     }
-    const actor = await services.conversations.requireForEndUser(conversationId, externalId);
-    endUsers.set(conversationId, actor);
-    return actor;
+    const prove = async () => {
+      // Another event of this socket may have proven it while this one waited its turn.
+      const again = endUsers.get(conversationId);
+      if (again && again.externalId === externalId) return again;
+      const actor = await services.conversations.requireForEndUser(conversationId, externalId);
+      endUsers.set(conversationId, actor);
+      // Their own room from the first proof (typing, mark_read), so a revocation reaches this socket.
+      await socket.join(endUserRoom(actor.endUserId));
+      return actor;
+    };
+    return limits ? limits.proof(prove) : prove();
   }
 
   return {
     socket,
     on,
+    onUnknown,
     requireAgent,
     requireEndUser,
 

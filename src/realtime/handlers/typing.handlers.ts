@@ -22,11 +22,14 @@ export function registerTypingHandlers(
       }
       typist = typistKey('agent', agent.userId);
     }
-    socket.to(convRoom(input.conversation_id)).emit('typing_indicator', {
-      conversation_id: input.conversation_id,
-      sender_type: input.sender_type,
-    });
-    typing.touch(input.conversation_id, typist, socket.id);
+    // Coalesced: a burst of keystrokes relays one indicator per interval; the rest are acked and
+    // dropped (the indicator is prolonged all the same).
+    if (typing.touch(input.conversation_id, typist, socket.id)) {
+      socket.to(convRoom(input.conversation_id)).emit('typing_indicator', {
+        conversation_id: input.conversation_id,
+        sender_type: input.sender_type,
+      });
+    }
     return {};
   });
 

@@ -1,0 +1,214 @@
+import { RateLimiterRes } from 'rate-limiter-flexible';
+import type { Config } from '../config.js';
+import { AppError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { createOutage } from '../shared/outage.js';
+import { createLimiter, isProofFailure, type FailureThrottle } from '../shared/public-ratelimit.js';
+import type { Redis } from '../shared/redis.js';
+
+export type GuardLimits = Config['limits'];
+
+/** Whose events a socket's per-address quota counts: its IP, or the agent's account. */
+export type SocketOwner = { ip: string; agentId?: string | undefined };
+
+const retryAfter = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+const tooMany = (what: string, retryAfterS: number) =>
+  new AppError('rate_limited', `Too many ${what}; try again in ${retryAfterS} s`, {
+    retry_after: retryAfterS,
+  });
+
+/** A connection slot is held this long without a refresh; a crashed node's slots expire with it. */
+const SLOT_TTL_MS = 60_000;
+const SLOT_REFRESH_MS = 20_000;
+
+// Drops expired slots, then takes one if fewer than the limit are held. KEYS[1] the IP's sorted set
+// (member = socket id, score = expiry); ARGV now, expiry, limit, socket id.
+const ACQUIRE = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return 1`;
+
+/**
+ * Anonymous sockets open at once per client IP, across nodes: one Redis sorted set per IP of the
+ * sockets holding a slot, each with an expiry that its node refreshes while the socket lives, so a
+ * crashed node's sockets stop counting within a minute. While Redis is away each node counts its
+ * own sockets against the same limit (and adds them to Redis at the next refresh).
+ */
+function createConnectionSlots(deps: {
+  redis?: Redis | undefined;
+  prefix: string;
+  max: number;
+  logger: Logger;
+}) {
+  const { redis, prefix, max } = deps;
+  const local = new Map<string, Set<string>>();
+  const outage = createOutage('redis (sockets per IP)', deps.logger);
+  const key = (ip: string) => `${prefix}:conns:${ip}`;
+
+  const refresh = () => {
+    if (!redis || redis.status !== 'ready' || !local.size) return;
+    const expiry = Date.now() + SLOT_TTL_MS;
+    const batch = redis.pipeline();
+    for (const [ip, ids] of local) {
+      batch.zadd(key(ip), ...[...ids].flatMap((id) => [expiry, id]));
+      batch.pexpireat(key(ip), expiry);
+    }
+    batch.exec().catch((err: unknown) => outage.failed(err));
+  };
+  const timer = setInterval(refresh, SLOT_REFRESH_MS);
+  timer.unref();
+
+  return {
+    /** Takes a slot for the socket; false when the IP holds the limit already. */
+    async acquire(ip: string, socketId: string): Promise<boolean> {
+      const here = () => local.get(ip)?.size ?? 0;
+      let ok: boolean;
+      if (redis) {
+        const now = Date.now();
+        try {
+          ok = (await redis.eval(ACQUIRE, 1, key(ip), now, now + SLOT_TTL_MS, max, socketId)) === 1;
+          outage.ok();
+        } catch (err) {
+          outage.failed(err);
+          ok = here() < max;
+        }
+      } else {
+        ok = here() < max;
+      }
+      if (ok) {
+        // Read after the await: other connections from this IP may have been added meanwhile.
+        const mine = local.get(ip);
+        if (mine) mine.add(socketId);
+        else local.set(ip, new Set([socketId]));
+      }
+      return ok;
+    },
+    release(ip: string, socketId: string) {
+      const mine = local.get(ip);
+      if (!mine?.delete(socketId)) return;
+      if (!mine.size) local.delete(ip);
+      if (redis && redis.status === 'ready') redis.zrem(key(ip), socketId).catch(() => {});
+    },
+    close() {
+      clearInterval(timer);
+    },
+  };
+}
+
+/**
+ * Limits on what one client may make a node do over Socket.IO (issue 14): every client → server
+ * event counts against its socket (in memory: a socket lives on one node) and its IP (anonymous
+ * sockets) or agent account, shared by every node through Redis; failed end-user proofs slow down
+ * per IP and drop the socket after a few; anonymous sockets per IP are capped.
+ */
+export function createSocketGuard(deps: {
+  redis?: Redis | undefined;
+  prefix: string;
+  limits: GuardLimits;
+  failures: FailureThrottle;
+  logger: Logger;
+}) {
+  const { redis, prefix, limits, failures, logger } = deps;
+  const ipEvents = createLimiter(redis, `${prefix}:rl:events`, limits.ipEvents, limits.eventWindowS);
+  const slots = createConnectionSlots({ redis, prefix, max: limits.socketsPerIp, logger });
+  const outage = createOutage('redis (socket event limit)', logger);
+  const windowMs = limits.eventWindowS * 1000;
+  let refused = 0;
+
+  return {
+    /** Takes a connection slot for an anonymous socket from `ip`; false: refuse the connection. */
+    acquireSlot: (ip: string, socketId: string) => slots.acquire(ip, socketId),
+    releaseSlot: (ip: string, socketId: string) => slots.release(ip, socketId),
+
+    /** The limits of one socket. `isConnected` tells queued work that nobody waits for it any more. */
+    forSocket(owner: SocketOwner, disconnect: () => void, isConnected: () => boolean) {
+      const quotaKey = owner.agentId ? `agent:${owner.agentId}` : `ip:${owner.ip}`;
+      let windowStart = 0;
+      let count = 0;
+      let failed = 0;
+      // End-user proofs of one socket run one at a time: a burst of guesses is a queue, not a
+      // thousand concurrent queries.
+      let proofs: Promise<unknown> = Promise.resolve();
+
+      return {
+        /**
+         * Counts one event against the socket's quota, at once (before any I/O): a refusal to send
+         * back, or null.
+         */
+        admitLocal(): AppError | null {
+          const now = Date.now();
+          if (now - windowStart >= windowMs) {
+            windowStart = now;
+            count = 0;
+          }
+          count += 1;
+          if (count <= limits.socketEvents) return null;
+          refused += 1;
+          return tooMany('events on this connection', retryAfter(windowStart + windowMs - now));
+        },
+
+        /** Counts one event against the IP's (or agent's) quota on every node; throws over it. */
+        async admitShared(): Promise<void> {
+          try {
+            await ipEvents.consume(quotaKey);
+            outage.ok();
+          } catch (res) {
+            if (!(res instanceof RateLimiterRes)) {
+              // Redis and the in-memory insurance both failed: the limit is a guard, not a gate.
+              outage.failed(res);
+              return;
+            }
+            refused += 1;
+            if (res.consumedPoints === limits.ipEvents + 1) {
+              logger.warn({ owner: quotaKey, windowS: limits.eventWindowS }, 'socket event limit hit');
+            }
+            throw tooMany(
+              owner.agentId ? 'events from this account' : 'events from this address',
+              retryAfter(res.msBeforeNext),
+            );
+          }
+        },
+
+        /**
+         * Runs an end-user proof (an external_id checked against a conversation), one at a time
+         * per socket. A refusal counts as a failure of the IP and is answered after the IP's delay;
+         * at the socket's `joinFailuresPerSocket`-th the socket is dropped.
+         */
+        proof<T>(fn: () => Promise<T>): Promise<T> {
+          const run = proofs.then(async () => {
+            if (!isConnected()) throw new AppError('auth/forbidden', 'Disconnected');
+            try {
+              return await fn();
+            } catch (err) {
+              if (!isProofFailure(err)) throw err;
+              failed += 1;
+              await failures.failed(owner.ip);
+              if (failed < limits.joinFailuresPerSocket) throw err;
+              if (failed === limits.joinFailuresPerSocket) {
+                logger.warn({ ip: owner.ip, failures: failed }, 'socket dropped after failed joins');
+              }
+              // After the answer is on its way.
+              setImmediate(disconnect);
+              const e = err as AppError;
+              throw new AppError(e.code, `${e.message}. Too many failed attempts: disconnecting`);
+            }
+          });
+          proofs = run.catch(() => undefined);
+          return run;
+        },
+      };
+    },
+
+    /** Events refused by this node's limits since it started. */
+    get refused() {
+      return refused;
+    },
+    close: () => slots.close(),
+  };
+}
+
+export type SocketGuard = ReturnType<typeof createSocketGuard>;
+export type SocketLimits = ReturnType<SocketGuard['forSocket']>;
