@@ -7,11 +7,11 @@ import { pinoHttp } from 'pino-http';
 import type { Config } from './config.js';
 import { createServices, type Services } from './services.js';
 import { demoRoutes } from './demo/demo.routes.js';
-import { healthRoutes, type Probe } from './health/health.routes.js';
+import { databaseProbe, healthRoutes, type Probe } from './health/health.routes.js';
 import type { Database } from './shared/db.js';
 import { createEventBus, type EventBus } from './shared/events.js';
 import { createErrorHandler, notFoundHandler } from './shared/http.js';
-import type { Logger } from './shared/logger.js';
+import { redactUrl, type Logger } from './shared/logger.js';
 import { paths } from './shared/paths.js';
 import { createSessionMiddleware } from './shared/auth/session.js';
 import { createPassport } from './auth/auth.passport.js';
@@ -25,7 +25,8 @@ import { inboxRoutes } from './inbox/inbox.routes.js';
 import { channelRoutes } from './channels/channels.routes.js';
 import { teamRoutes } from './agents/agents.routes.js';
 import { dashboardRoutes } from './dashboard/dashboard.routes.js';
-import { createRealtime, type Realtime } from './realtime/realtime.js';
+import { createRealtime, createRealtimeFailureThrottle, type Realtime } from './realtime/realtime.js';
+import { createPublicLimiter, publicLimitsOf } from './shared/public-ratelimit.js';
 import { mobileAdminRoutes, mobilePublicRoutes } from './mobile/mobile.routes.js';
 import { createPush, type Push } from './push/push.js';
 import type { Redis } from './shared/redis.js';
@@ -80,14 +81,17 @@ export async function createApp(deps: AppDeps): Promise<App> {
         req: (req: { id: string; method: string; url: string }) => ({
           id: req.id,
           method: req.method,
-          url: req.url,
+          // Visitors' credentials travel in query strings (external_id, session_id, tokens).
+          url: redactUrl(req.url),
         }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
-      // A 503 is a dependency's outage, logged once by its tracker; not an error per request.
+      // A 503 is a dependency's outage, logged once by its tracker; any other 5xx was logged once,
+      // with its stack at debug, by the error handler: the access line is a plain warning.
       customLogLevel: (_req, res, err) =>
-        res.statusCode === 503 ? 'info' : err || res.statusCode >= 500 ? 'error' : 'info',
+        res.statusCode === 503 ? 'info' : err || res.statusCode >= 500 ? 'warn' : 'info',
+      customErrorObject: (_req, _res, _err, val: Record<string, unknown>) => ({ ...val, err: undefined }),
     }),
   );
   app.use(
@@ -106,7 +110,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   app.use(express.json({ limit: '256kb' }));
   app.use(express.urlencoded({ extended: false, limit: '64kb' }));
 
-  const probes: Record<string, Probe> = { database: () => database.ping() };
+  // The database's probe has a connection of its own: a saturated pool reads busy, not down.
+  const probes: Record<string, Probe> = { database: databaseProbe(database) };
   // Redis's probe is completed once the adapter exists (below): its links count too.
   if (redis) probes.redis = async () => void (await redis.ping());
   app.use(healthRoutes(probes));
@@ -116,8 +121,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
   app.use(demoRoutes({ publicUrl: config.publicUrl }));
   // Public, before the agent session: the widget (embed.js, the iframe page) and native apps
   // (open a conversation, register push tokens); both rate-limited per IP and target.
-  app.use(widgetRoutes({ widget: services.widget, redis }));
-  app.use('/api/mobile', mobilePublicRoutes(services, redis));
+  const publicLimits = publicLimitsOf(config.limits);
+  app.use(widgetRoutes({ widget: services.widget, redis, limits: publicLimits }));
+  app.use('/api/mobile', mobilePublicRoutes(services, redis, publicLimits));
+  // Failed end-user proofs per IP: history reads and socket joins share one counter.
+  const failures = createRealtimeFailureThrottle(redis, config);
 
   // Everything below knows the agent's session.
   const sessions = createSessionMiddleware({ config, db: database.prisma, redis });
@@ -126,7 +134,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
   app.use(passport.initialize());
   app.use(passport.session());
   app.use(authRoutes({ passport, limiter: createLoginLimiter(redis), bus }));
+  app.use(
+    '/chat-widget/history',
+    createPublicLimiter(redis, 'history', publicLimits)((_b, req) => req.path),
+  );
   app.use(widgetHistoryRoutes(services));
+  // A refused history read counts as a failed proof of its IP and is answered after its delay.
+  app.use('/chat-widget/history', failures.http());
   app.use('/api/conversations', ...agentApi, conversationRoutes(services));
   app.use('/api/api-keys', ...agentApi, apiKeyRoutes(services));
   app.use(channelRoutes(services));
@@ -148,6 +162,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     config,
     logger,
     outage: database.outage,
+    failures,
   });
   if (redis) {
     probes.redis = async () => {

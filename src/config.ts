@@ -55,6 +55,26 @@ const schema = z.object({
   TYPING_TIMEOUT_S: intInRange(1, 60).default(5),
   /** Presence heartbeat; a node silent for 3 beats is dead and its agents go offline. */
   PRESENCE_HEARTBEAT_S: intInRange(1, 60).default(5),
+  // ---- Abuse limits on public paths (issue 14, points 2 and 3): shared through Redis ------------
+  /** Socket.IO: events (any client → server event) one socket may send per SOCKET_EVENT_WINDOW_S. */
+  SOCKET_EVENT_LIMIT: intInRange(1, 10_000_000).default(100),
+  /** The same, per client IP (anonymous sockets, every node together) or per agent account. */
+  SOCKET_IP_EVENT_LIMIT: intInRange(1, 10_000_000).default(1000),
+  SOCKET_EVENT_WINDOW_S: intInRange(1, 3600).default(10),
+  /** Anonymous sockets open at once per client IP, counted across nodes. */
+  SOCKETS_PER_IP: intInRange(1, 10_000_000).default(200),
+  /** Failed end-user proofs (join, history: unknown conversation or wrong external_id). */
+  JOIN_FAILURES_PER_SOCKET: intInRange(1, 10_000).default(10),
+  JOIN_FAILURES_FREE_PER_IP: intInRange(0, 1_000_000).default(20),
+  JOIN_FAILURE_WINDOW_S: intInRange(1, 86_400).default(300),
+  JOIN_FAILURE_MAX_DELAY_MS: intInRange(0, 60_000).default(3000),
+  /** At most one typing_indicator per typist and conversation is relayed per this interval. */
+  TYPING_RELAY_INTERVAL_MS: intInRange(0, 60_000).default(2000),
+  /** Public HTTP endpoints (native open, devices, profile, history): per IP, and per IP and target. */
+  PUBLIC_RATE_LIMIT_PER_IP: intInRange(1, 10_000_000).default(300),
+  PUBLIC_RATE_LIMIT_PER_TARGET: intInRange(1, 10_000_000).default(30),
+  PUBLIC_RATE_WINDOW_S: intInRange(1, 3600).default(60),
+  // ---- end of abuse limits -----------------------------------------------------------------------
   /** Prefix of the realtime layer's Redis keys and adapter channel (one per deployment). */
   REALTIME_REDIS_PREFIX: z
     .string()
@@ -96,6 +116,21 @@ export type Config = {
     typingTimeoutMs: number;
     presenceHeartbeatMs: number;
     redisPrefix: string;
+  };
+  /** Abuse limits of the public paths (sockets, public HTTP); see README "Configuration". */
+  limits: {
+    socketEvents: number;
+    ipEvents: number;
+    eventWindowS: number;
+    socketsPerIp: number;
+    joinFailuresPerSocket: number;
+    joinFailuresFreePerIp: number;
+    joinFailureWindowS: number;
+    joinFailureMaxDelayMs: number;
+    typingRelayIntervalMs: number;
+    publicPerIp: number;
+    publicPerTarget: number;
+    publicWindowS: number;
   };
   push: {
     fcmApiUrl: string;
@@ -176,6 +211,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       typingTimeoutMs: e.TYPING_TIMEOUT_S * 1000,
       presenceHeartbeatMs: e.PRESENCE_HEARTBEAT_S * 1000,
       redisPrefix: e.REALTIME_REDIS_PREFIX,
+    },
+    limits: {
+      socketEvents: e.SOCKET_EVENT_LIMIT,
+      ipEvents: e.SOCKET_IP_EVENT_LIMIT,
+      eventWindowS: e.SOCKET_EVENT_WINDOW_S,
+      socketsPerIp: e.SOCKETS_PER_IP,
+      joinFailuresPerSocket: e.JOIN_FAILURES_PER_SOCKET,
+      joinFailuresFreePerIp: e.JOIN_FAILURES_FREE_PER_IP,
+      joinFailureWindowS: e.JOIN_FAILURE_WINDOW_S,
+      joinFailureMaxDelayMs: e.JOIN_FAILURE_MAX_DELAY_MS,
+      typingRelayIntervalMs: e.TYPING_RELAY_INTERVAL_MS,
+      publicPerIp: e.PUBLIC_RATE_LIMIT_PER_IP,
+      publicPerTarget: e.PUBLIC_RATE_LIMIT_PER_TARGET,
+      publicWindowS: e.PUBLIC_RATE_WINDOW_S,
     },
     push: {
       fcmApiUrl: e.FCM_API_URL.replace(/\/+$/, ''),

@@ -1,6 +1,7 @@
 /** Every error a client may see. Codes are namespaced by feature; messages are safe to show. */
 export const errorCodes = {
   'request/invalid': 400,
+  unknown_event: 400,
   'request/too_large': 413,
   'auth/unauthenticated': 401,
   'auth/forbidden': 403,
@@ -21,6 +22,9 @@ export const errorCodes = {
   'device/not_mobile_channel': 409,
   'push/not_configured': 404,
   'embed_token/invalid': 403,
+  'embed_token/revoked': 403,
+  'channel/revoked': 403,
+  'organization/suspended': 403,
   'origin/forbidden': 403,
   rate_limited: 429,
   unavailable: 503,

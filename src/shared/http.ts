@@ -46,7 +46,15 @@ export function createErrorHandler(outage?: Outage): ErrorRequestHandler {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const appErr = toAppError(err);
     if (appErr.code === 'unavailable' && !(err instanceof AppError)) outage?.failed(err);
-    else if (appErr.status >= 500) req.log?.error({ err }, 'request failed');
+    else if (appErr.status >= 500) {
+      // One line per failure at error level (pino-http binds the request id as `reqId`): a client
+      // that can provoke errors must not be able to fill the logs with stacks. The stack is at debug.
+      // (pino's `err` serializer would turn the summary back into an error with a `stack` field.)
+      req.log
+        ?.child({}, { serializers: { err: (e: unknown) => e } })
+        .error({ err: errorSummary(err) }, 'request failed');
+      req.log?.debug({ err }, 'request failed (stack)');
+    }
     if (res.headersSent) return;
     const retryAfter = appErr.details?.retry_after;
     if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(retryAfter));
@@ -55,6 +63,27 @@ export function createErrorHandler(outage?: Outage): ErrorRequestHandler {
     }
     res.status(appErr.status).json({ error: appErr.code, message: appErr.message, ...appErr.details });
   };
+}
+
+const MAX_LOGGED_MESSAGE = 500;
+
+/** What an unexpected error is logged as at error level: its type, code and message, no stack. */
+export function errorSummary(err: unknown): { type: string; message: string; code?: string } {
+  const e = (err ?? {}) as { name?: unknown; code?: unknown; message?: unknown };
+  const type =
+    err instanceof Error
+      ? err.constructor.name || err.name
+      : typeof e.name === 'string'
+        ? e.name
+        : typeof err;
+  // Prisma's messages quote the calling code over many lines: the call is named at the start and
+  // the cause at the end, so a long one keeps both ends.
+  const full = (typeof e.message === 'string' ? e.message : String(err)).replace(/\s+/g, ' ').trim();
+  const message =
+    full.length <= MAX_LOGGED_MESSAGE
+      ? full
+      : `${full.slice(0, MAX_LOGGED_MESSAGE / 2)} … ${full.slice(-MAX_LOGGED_MESSAGE / 2)}`;
+  return { type, message, ...(typeof e.code === 'string' ? { code: e.code } : {}) };
 }
 
 /** A browser navigating to a page (the widget's iframe, the inbox), not a script calling the API. */

@@ -17,8 +17,14 @@ received = []
 errors = []
 
 
+_out = threading.Lock()
+
+
 def log(step, **data):
-    print(json.dumps({"step": step, **data}), flush=True)
+    # Events arrive on the client's threads: one whole line at a time, never two interleaved.
+    with _out:
+        sys.stdout.write(json.dumps({"step": step, **data}) + "\n")
+        sys.stdout.flush()
 
 
 sio = socketio.Client(reconnection=False)
