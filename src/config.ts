@@ -58,6 +58,8 @@ const schema = z.object({
   // ---- Abuse limits on public paths (issue 14, points 2 and 3): shared through Redis ------------
   /** Socket.IO: events (any client → server event) one socket may send per SOCKET_EVENT_WINDOW_S. */
   SOCKET_EVENT_LIMIT: intInRange(1, 10_000_000).default(100),
+  /** The same for an agent's socket: an inbox claims and joins in bursts a visitor never makes. */
+  AGENT_SOCKET_EVENT_LIMIT: intInRange(1, 10_000_000).default(1000),
   /** The same, per client IP (anonymous sockets, every node together) or per agent account. */
   SOCKET_IP_EVENT_LIMIT: intInRange(1, 10_000_000).default(1000),
   SOCKET_EVENT_WINDOW_S: intInRange(1, 3600).default(10),
@@ -120,6 +122,7 @@ export type Config = {
   /** Abuse limits of the public paths (sockets, public HTTP); see README "Configuration". */
   limits: {
     socketEvents: number;
+    agentSocketEvents: number;
     ipEvents: number;
     eventWindowS: number;
     socketsPerIp: number;
@@ -214,6 +217,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     limits: {
       socketEvents: e.SOCKET_EVENT_LIMIT,
+      agentSocketEvents: e.AGENT_SOCKET_EVENT_LIMIT,
       ipEvents: e.SOCKET_IP_EVENT_LIMIT,
       eventWindowS: e.SOCKET_EVENT_WINDOW_S,
       socketsPerIp: e.SOCKETS_PER_IP,

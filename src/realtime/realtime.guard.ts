@@ -126,6 +126,7 @@ export function createSocketGuard(deps: {
     /** The limits of one socket. `isConnected` tells queued work that nobody waits for it any more. */
     forSocket(owner: SocketOwner, disconnect: () => void, isConnected: () => boolean) {
       const quotaKey = owner.agentId ? `agent:${owner.agentId}` : `ip:${owner.ip}`;
+      const socketLimit = owner.agentId ? limits.agentSocketEvents : limits.socketEvents;
       let windowStart = 0;
       let count = 0;
       let failed = 0;
@@ -145,7 +146,7 @@ export function createSocketGuard(deps: {
             count = 0;
           }
           count += 1;
-          if (count <= limits.socketEvents) return null;
+          if (count <= socketLimit) return null;
           refused += 1;
           return tooMany('events on this connection', retryAfter(windowStart + windowMs - now));
         },
