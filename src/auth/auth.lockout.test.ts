@@ -3,7 +3,7 @@
 // address that makes them (per account and address, and per address), and the agent signing in
 // from an address that has not been failing gets in at once.
 import assert from 'node:assert/strict';
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import request from 'supertest';
@@ -12,6 +12,7 @@ import { dbModes } from '../../test/helpers/db.js';
 import { startApp, type TestApp } from '../../test/helpers/app.js';
 import { createAgent, createOrg } from '../../test/helpers/factories.js';
 import { createLoginLimiter, defaultLoginLimits } from './auth.ratelimit.js';
+import { randomIp } from '../../test/helpers/http.js';
 
 const postgres = dbModes.find((m) => m.name === 'postgres')!;
 
@@ -25,8 +26,6 @@ after(async () => {
   await app.stop();
   await app.database.close();
 });
-
-const randomIp = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
 
 /** A browserless client: the login page's cookie and token, then JSON sign-ins from `ip`. */
 async function client(ip: string) {

@@ -3,12 +3,13 @@
 // login page stores nothing: its token is bound to a signed cookie, and only signing in stores a
 // session. The login form stays CSRF-protected.
 import assert from 'node:assert/strict';
-import { createHmac, randomInt } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import request from 'supertest';
 import { dbModes } from '../../test/helpers/db.js';
 import { startApp, type TestApp } from '../../test/helpers/app.js';
 import { createAgent, createOrg } from '../../test/helpers/factories.js';
+import { randomIp, sidOf } from '../../test/helpers/http.js';
 
 const postgres = dbModes.find((m) => m.name === 'postgres')!;
 
@@ -20,9 +21,6 @@ after(async () => {
   await app.stop();
   await app.database.close();
 });
-
-const randomIp = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
-const sidOf = (cookie: string) => /^s:(.+)\.[^.]+$/.exec(decodeURIComponent(cookie.split('=')[1]!))![1]!;
 
 async function loginPage() {
   const res = await request(app.url).get('/auth/login');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +11,7 @@ import request from 'supertest';
 import { dbModes } from '../../test/helpers/db.js';
 import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
 import { createAgent, createConversation, createOrg, message } from '../../test/helpers/factories.js';
-import { agentHttp } from '../../test/helpers/http.js';
+import { agentHttp, randomIp, sidOf } from '../../test/helpers/http.js';
 
 const postgres = dbModes.find((m) => m.name === 'postgres')!;
 
@@ -25,8 +25,6 @@ after(async () => {
   await app.stop();
   await app.database.close();
 });
-
-const randomIp = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
 
 /** The login page as a browser first sees it: its session cookie and CSRF token. */
 async function loginPage(url = app.url, headers: Record<string, string> = {}) {
@@ -44,8 +42,6 @@ function attempt(page: { cookie: string; csrf: string }, email: string, password
     .set({ Cookie: page.cookie, 'X-CSRFToken': page.csrf, 'X-Forwarded-For': ip })
     .send({ email, password });
 }
-
-const sidOf = (cookie: string) => /^s:(.+)\.[^.]+$/.exec(decodeURIComponent(cookie.split('=')[1]!))![1]!;
 
 async function newAgent(role: 'agent' | 'admin' | 'owner' = 'agent') {
   const { org, channelId } = await createOrg(app.services);

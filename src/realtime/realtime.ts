@@ -118,15 +118,11 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     for (const c of pubSub) onReconnect(c, resyncSoon);
   }
 
-  // One resync once both links are back (the subscription restored), however they come back.
-  let resyncDue = false;
+  // One resync once both links are back (the subscription restored): a link that was lost calls
+  // this when it is ready again, so the last of them to return does it.
   function resyncSoon() {
-    resyncDue = true;
-    if (pubSub.some((c) => c.status !== 'ready')) return;
-    resyncDue = false;
-    resyncAll();
+    if (pubSub.every((c) => c.status === 'ready')) resyncAll();
   }
-  for (const c of pubSub) c.on('ready', () => resyncDue && resyncSoon());
 
   /**
    * Tells every socket of this node to catch up (`resync`), spread over a moment so thousands of

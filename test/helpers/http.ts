@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import request from 'supertest';
 
 export type AgentSession = { cookie: string; csrf: string; userId: string };
@@ -47,3 +48,10 @@ export function cookieOf(res: Response): string {
   if (!set) throw new Error('no session cookie set');
   return set.split(';')[0]!;
 }
+
+/** An address of the test's own (sent as X-Forwarded-For behind TRUST_PROXY), so tests never share rate limits. */
+export const randomIp = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
+
+/** The session id inside a signed `session` cookie. */
+export const sidOf = (cookie: string) =>
+  /^s:(.+)\.[^.]+$/.exec(decodeURIComponent(cookie.split('=')[1]!))![1]!;
