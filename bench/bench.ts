@@ -2,6 +2,7 @@
 // Socket.IO baseline under the same workload, plus the two-node run, a restart, and the ORM and
 // transport baselines. Prints a table, writes JSON and SVG under bench/results/; with --json the
 // last line of output is one JSON object. Usage and defaults: bench/README.md.
+import { abuseStep } from './lib/abuse.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -207,7 +208,7 @@ async function main() {
 
     // 1. One node of the real server, then a restart with every client connected.
     const port = await freePort();
-    if (skip.has('server')) skip.add('two-nodes');
+    if (skip.has('server')) for (const step of ['two-nodes', 'abuse']) skip.add(step);
     let node = await start(port);
     log(`server on ${node.url}; signing in ${params.agents} agents`);
     const cookies = await mapLimit(s.agents, 4, (a) => loginAgent(node.url, a.email, AGENT_PASSWORD));
@@ -243,6 +244,30 @@ async function main() {
         });
     if (real) result.runs.push({ ...real, ...(await persisted(real)) });
     await stop(node);
+
+    // 1b. Abuse: one address floods a node with random joins while a visitor joins and /readyz is
+    // polled. The node trusts X-Forwarded-For here, as behind a load balancer, so the attacker and
+    // the visitor are two addresses; the event limits are the defaults (the bench's own are raised).
+    if (!skip.has('abuse')) {
+      const abusePort = await freePort();
+      const srv = await startServer(
+        serverArgs,
+        {
+          ...serverEnv(abusePort),
+          TRUST_PROXY: 'true',
+          REALTIME_REDIS_PREFIX: `sbbench:${t0}:abuse`,
+          SOCKETS_PER_IP: '200',
+          SOCKET_EVENT_LIMIT: '100',
+          SOCKET_IP_EVENT_LIMIT: '1000',
+        },
+        abusePort,
+      );
+      servers.push(srv);
+      log('abuse: 20 sockets flood random joins while a visitor joins');
+      result.abuse = await abuseStep(srv.url, s.visitors.slice(0, 500));
+      log(`abuse: ${JSON.stringify(result.abuse)}`);
+      await stop(srv);
+    }
 
     // 2. The bare Socket.IO baseline, same workload.
     const bare = await startServer(

@@ -6,6 +6,7 @@ import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Config } from './config.js';
 import { createServices, type Services } from './services.js';
+import { createTenantQuota } from './shared/tenant-quota.js';
 import { demoRoutes } from './demo/demo.routes.js';
 import { databaseProbe, healthRoutes, type Probe } from './health/health.routes.js';
 import type { Database } from './shared/db.js';
@@ -22,6 +23,7 @@ import { apiKeyRoutes } from './apikeys/apikeys.routes.js';
 import { conversationRoutes } from './conversations/conversations.routes.js';
 import { widgetHistoryRoutes } from './conversations/widget-history.routes.js';
 import { inboxRoutes } from './inbox/inbox.routes.js';
+import { tenantRoutes } from './tenants/tenants.routes.js';
 import { channelRoutes } from './channels/channels.routes.js';
 import { teamRoutes } from './agents/agents.routes.js';
 import { dashboardRoutes } from './dashboard/dashboard.routes.js';
@@ -61,7 +63,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const { config, logger, database, redis } = deps;
   const bus =
     deps.bus ?? createEventBus((err, event) => logger.error({ err, event }, 'event listener failed'));
-  const services = createServices({ database, config, bus, logger });
+  const quota = createTenantQuota({ redis, prefix: config.realtime.redisPrefix, logger });
+  const services = createServices({ database, config, bus, logger, quota });
 
   const app = express();
   app.disable('x-powered-by');
@@ -144,6 +147,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   app.use('/api/conversations', ...agentApi, conversationRoutes(services));
   app.use('/api/api-keys', ...agentApi, apiKeyRoutes(services));
   app.use(channelRoutes(services));
+  app.use(tenantRoutes(services));
   app.use(teamRoutes(services));
   app.use('/api/mobile/channels', ...agentApi, requireRole('admin'), mobileAdminRoutes(services));
   app.use(inboxRoutes(services));

@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openPostgres, type Database } from './shared/db.js';
-import { verifyPassword, sha256Hex } from './shared/crypto.js';
+import { decryptSecret, verifyPassword, sha256Hex } from './shared/crypto.js';
+import { randomUUID } from 'node:crypto';
+import { startApp } from '../test/helpers/app.js';
+import { createConversation, createOrg } from '../test/helpers/factories.js';
+import { connectSocket, emitAck } from '../test/helpers/sockets.js';
 import { readMigrations } from './shared/migrate.js';
 import { testDatabaseUrl } from '../test/helpers/db.js';
 import { lastJsonLine, run } from '../test/helpers/process.js';
@@ -173,6 +177,88 @@ describe('operator CLI', () => {
     const again = await cli(args);
     assert.equal(again.code, 2);
     assert.match(again.stderr, /already exists/);
+  });
+
+  test('create-org prints the credentials once; suspend, identity mode and rotation reach running nodes', async () => {
+    const created = await cli(['create-org', '--name', 'Keys Co', '--identity-mode', 'off', '--json']);
+    assert.equal(created.code, 0, created.stderr);
+    const c = lastJsonLine(created.stdout) as Record<string, string>;
+    assert.match(c.tenant_secret!, /^sk_[\w-]{40,}$/);
+    assert.match(c.widget_public_key!, /^pk_/);
+    assert.equal(c.identity_mode, 'off');
+    assert.match(c.notice!, /shown once/);
+    const saved = await database.prisma.organization.findUniqueOrThrow({ where: { id: c.organization_id! } });
+    assert.equal(decryptSecret(Buffer.from('22'.repeat(32), 'hex'), saved.tenantSecretEnc), c.tenant_secret);
+    assert.ok(!saved.tenantSecretEnc.includes(c.tenant_secret!));
+
+    const rotated = lastJsonLine(
+      (await cli(['rotate-secret', '--org', c.organization_id!, '--grace-hours', '1', '--json'])).stdout,
+    ) as Record<string, string>;
+    assert.notEqual(rotated.tenant_secret, c.tenant_secret);
+    const after = await database.prisma.organization.findUniqueOrThrow({ where: { id: c.organization_id! } });
+    assert.equal(
+      decryptSecret(Buffer.from('22'.repeat(32), 'hex'), after.tenantSecretEnc),
+      rotated.tenant_secret,
+    );
+    assert.equal(after.tenantSecretPrevEnc, saved.tenantSecretEnc);
+    assert.ok(Math.abs(Date.parse(rotated.previous_secret_valid_until!) - Date.now() - 3_600_000) < 60_000);
+
+    // A node is running with Redis; the CLI's suspension disconnects its sockets there.
+    const prefix = `sb:cli:${randomUUID().slice(0, 8)}`;
+    const app = await startApp(database, { redis: true, env: { REALTIME_REDIS_PREFIX: prefix } });
+    try {
+      const { org, channelId } = await createOrg(app.services);
+      const conv = await createConversation(app.services, { organizationId: org.id, channelId });
+      const visitor = await connectSocket(app.url);
+      const joined = await emitAck(visitor, 'join_conversation', {
+        conversation_id: conv.conversation.id,
+        external_id: conv.externalId,
+      });
+      assert.equal(joined.ok, true);
+      const gone = new Promise<string>((resolve) => visitor.once('disconnect', resolve));
+      const env = { ...pgEnv(), REDIS_URL: 'redis://127.0.0.1:6379', REALTIME_REDIS_PREFIX: prefix };
+      const suspended = await cli(['suspend-org', '--org', org.id, '--json'], env);
+      assert.equal(suspended.code, 0, suspended.stderr);
+      assert.equal(lastJsonLine(suspended.stdout).status, 'suspended');
+      assert.equal(await gone, 'io server disconnect');
+      const again = await connectSocket(app.url);
+      const refused = await emitAck(again, 'join_conversation', {
+        conversation_id: conv.conversation.id,
+        external_id: conv.externalId,
+      });
+      assert.equal(refused.error, 'organization/suspended');
+      again.disconnect();
+      const back = await cli(['reactivate-org', '--org', org.id, '--json'], env);
+      assert.equal(lastJsonLine(back.stdout).status, 'active');
+
+      // A stricter identity mode from the CLI: the app's unproven users must prove themselves.
+      await cli(['set-identity-mode', '--org', org.id, '--mode', 'off'], env);
+      const bare = `kiosk-${randomUUID()}`;
+      const k = await createConversation(app.services, {
+        organizationId: org.id,
+        channelId,
+        externalId: bare,
+      });
+      await database.prisma.endUser.update({ where: { id: k.endUser.id }, data: { verifiedAt: null } });
+      const kiosk = await connectSocket(app.url);
+      assert.equal(
+        (await emitAck(kiosk, 'join_conversation', { conversation_id: k.conversation.id, external_id: bare }))
+          .ok,
+        true,
+      );
+      const kicked = new Promise<string>((resolve) => kiosk.once('disconnect', resolve));
+      const strict = await cli(['set-identity-mode', '--org', org.id, '--mode', 'verified', '--json'], env);
+      assert.equal(strict.code, 0, strict.stderr);
+      assert.equal(await kicked, 'io server disconnect');
+      const bad = await cli(['set-identity-mode', '--org', org.id, '--mode', 'lax', '--json'], env);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /anonymous, verified or off/);
+      const badOrg = await cli(['suspend-org', '--org', 'nope', '--json'], env);
+      assert.equal(badOrg.code, 2);
+      assert.match(badOrg.stderr, /UUID/);
+    } finally {
+      await app.stop();
+    }
   });
 
   test('works on the embedded database too, and migrate reports what it applied', async () => {

@@ -3,22 +3,39 @@ import { ZodError } from 'zod';
 import { createAgentSchema } from './agents/agents.schemas.js';
 import { createEmbedTokenSchema } from './channels/channels.schemas.js';
 import { createServices } from './services.js';
-import { createOrganizationSchema } from './tenants/tenants.schemas.js';
-import { ConfigError, loadConfig } from './config.js';
+import {
+  createOrganizationSchema,
+  identityModeSchema,
+  rotateSecretSchema,
+} from './tenants/tenants.schemas.js';
+import { idParams } from './shared/validation.js';
+import { Emitter } from '@socket.io/redis-emitter';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { registerCutOffListeners } from './realtime/realtime.listeners.js';
+import { closeRedis, connectRedis } from './shared/redis.js';
 import { DatabaseInUseError, openDatabase, type Database } from './shared/db.js';
 import { AppError } from './shared/errors.js';
-import { createEventBus } from './shared/events.js';
+import { createEventBus, type EventBus } from './shared/events.js';
 import { zodToAppError } from './shared/http.js';
 
 const USAGE = `Usage: npm run cli -- <command> [options] [--json]
 
 Commands:
   migrate                                   apply pending database migrations
-  create-org --name N [--origins a,b]       create an organization (tenant)
+  create-org --name N [--origins a,b] [--identity-mode M]
+                                            create an organization (tenant); prints its id,
+                                            widget public key and tenant secret (shown once)
   create-agent --org ID --email E --password P --role owner|admin|agent [--name N]
                                             add an agent to an organization
   create-embed-token --org ID [--origins a,b] [--name N] [--bot ID]
                                             issue a web-chat embed token (shown once)
+  suspend-org --org ID                      suspend a tenant: its agents and end users are
+                                            cut off on every node (needs REDIS_URL for that)
+  reactivate-org --org ID                   lift a suspension
+  set-identity-mode --org ID --mode anonymous|verified|off
+                                            how end users prove who they are (see README)
+  rotate-secret --org ID [--grace-hours H]  a new tenant secret (shown once); the old one
+                                            keeps verifying H hours (default 24, 0: not at all)
 
 --json prints one JSON object on the last line of output.`;
 
@@ -29,13 +46,20 @@ type Options = Record<string, string | boolean | undefined>;
 
 const commands: Record<string, { options: string[]; required: string[] }> = {
   migrate: { options: [], required: [] },
-  'create-org': { options: ['name', 'origins'], required: ['name'] },
+  'create-org': { options: ['name', 'origins', 'identity-mode'], required: ['name'] },
   'create-agent': {
     options: ['org', 'email', 'password', 'role', 'name'],
     required: ['org', 'email', 'password', 'role'],
   },
   'create-embed-token': { options: ['org', 'origins', 'name', 'bot'], required: ['org'] },
+  'suspend-org': { options: ['org'], required: ['org'] },
+  'reactivate-org': { options: ['org'], required: ['org'] },
+  'set-identity-mode': { options: ['org', 'mode'], required: ['org', 'mode'] },
+  'rotate-secret': { options: ['org', 'grace-hours'], required: ['org'] },
 };
+
+/** An organization id, checked like the API's (a malformed one is a usage error, not a crash). */
+const orgId = (v: unknown) => idParams.parse({ id: v }).id;
 
 const list = (v: unknown) =>
   typeof v === 'string'
@@ -45,16 +69,71 @@ const list = (v: unknown) =>
         .filter(Boolean)
     : [];
 
+/**
+ * Runs `work` so that the sockets it cuts off (a suspension, a stricter identity mode) are
+ * disconnected on every running node: through Redis, as the nodes' own adapter does. Without
+ * `REDIS_URL` there is no way to reach other processes; new requests are refused all the same.
+ */
+async function withCutOffs<T>(config: Config, bus: EventBus, work: () => Promise<T>): Promise<T> {
+  if (!config.redisUrl) return work();
+  const redis = await connectRedis(config.redisUrl);
+  const off = registerCutOffListeners(bus, new Emitter(redis, { key: `${config.realtime.redisPrefix}:sio` }));
+  try {
+    return await work();
+  } finally {
+    off();
+    await closeRedis(redis);
+  }
+}
+
 async function run(command: string, o: Options, database: Database): Promise<Record<string, unknown>> {
   if (command === 'migrate') return { applied: await database.migrate() };
   const config = loadConfig();
-  const services = createServices({ database, config, bus: createEventBus(() => {}) });
+  const bus = createEventBus(() => {});
+  const services = createServices({ database, config, bus });
   switch (command) {
     case 'create-org': {
-      const { organization } = await services.tenants.createOrganization(
-        createOrganizationSchema.parse({ name: o.name, allowedOrigins: list(o.origins) }),
+      const { organization, tenantSecret } = await services.tenants.createOrganization(
+        createOrganizationSchema.parse({
+          name: o.name,
+          allowedOrigins: list(o.origins),
+          identityMode: o['identity-mode'],
+        }),
       );
-      return { organization_id: organization.id };
+      return {
+        organization_id: organization.id,
+        widget_public_key: organization.widgetPublicKey,
+        tenant_secret: tenantSecret,
+        identity_mode: organization.identityMode,
+        notice: 'Save tenant_secret now: it is shown once (rotate-secret makes a new one).',
+      };
+    }
+    case 'suspend-org': {
+      const org = await withCutOffs(config, bus, () => services.tenants.suspend(orgId(o.org)));
+      return { organization_id: org.id, status: org.status };
+    }
+    case 'reactivate-org': {
+      const org = await services.tenants.reactivate(orgId(o.org));
+      return { organization_id: org.id, status: org.status };
+    }
+    case 'set-identity-mode': {
+      const id = orgId(o.org);
+      const mode = identityModeSchema.parse(o.mode);
+      await withCutOffs(config, bus, () => services.tenants.setIdentityMode(id, mode));
+      return { organization_id: id, identity_mode: o.mode };
+    }
+    case 'rotate-secret': {
+      const id = orgId(o.org);
+      const { grace_hours } = rotateSecretSchema.parse({
+        grace_hours: o['grace-hours'] === undefined ? undefined : Number(o['grace-hours']),
+      });
+      const { tenantSecret } = await services.tenants.rotateSecret(id, grace_hours);
+      const org = await services.tenants.describe(id);
+      return {
+        organization_id: id,
+        tenant_secret: tenantSecret,
+        previous_secret_valid_until: org.tenantSecretPrevUntil?.toISOString() ?? null,
+      };
     }
     case 'create-agent': {
       const user = await services.agents.createAgent(

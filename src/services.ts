@@ -9,6 +9,8 @@ import { createPushService } from './push/push.service.js';
 import type { Database } from './shared/db.js';
 import type { Logger } from './shared/logger.js';
 import type { EventBus } from './shared/events.js';
+import type { TenantQuota } from './shared/tenant-quota.js';
+import { createIdentity } from './tenants/identity.js';
 import { createTenantService } from './tenants/tenants.service.js';
 import { createWidgetService } from './widget/widget.service.js';
 
@@ -21,6 +23,8 @@ export type ServiceDeps = {
   bus: EventBus;
   /** For what services log themselves (a failed message batch); optional in tools and tests. */
   logger?: Logger | undefined;
+  /** Each organization's `rate_limit_per_min` (the app's; none in tools). */
+  quota?: TenantQuota | undefined;
 };
 
 /**
@@ -28,17 +32,18 @@ export type ServiceDeps = {
  * (HTTP routes, Socket.IO, the CLI) and jobs (push) take what they need from here; nothing here
  * knows HTTP or sockets. Services publish domain events on `bus` after they commit.
  */
-export function createServices({ database, config, bus, logger }: ServiceDeps) {
+export function createServices({ database, config, bus, logger, quota }: ServiceDeps) {
   const db = database.prisma;
   const { encryptionKey } = config;
   const tenants = createTenantService({ db, encryptionKey, bus });
   const agents = createAgentService({ db, bus });
   const channels = createChannelService({ db, bus });
-  const conversations = createConversationService({ db, bus });
+  const identity = createIdentity(encryptionKey);
+  const conversations = createConversationService({ db, bus, identity, quota });
   const messages = createMessageService({ db, query: database.query, bus, logger });
   const push = createPushService({ db, encryptionKey, channels, conversations });
   const apiKeys = createApiKeyService({ db });
   const widget = createWidgetService({ channels, conversations, messages });
   const mobile = createMobileService({ channels, conversations });
-  return { tenants, agents, channels, conversations, messages, push, apiKeys, widget, mobile };
+  return { tenants, agents, channels, conversations, messages, push, apiKeys, widget, mobile, quota };
 }

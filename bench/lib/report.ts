@@ -1,6 +1,7 @@
 // The benchmark's outputs: the headline summary, a text table and an SVG chart (latency
 // distribution and throughput over time), all from one BenchResult.
 import type { ormBaseline } from '../baselines/orm.js';
+import type { AbuseResult } from './abuse.js';
 import type { Params, RunResult } from './run.js';
 import { round } from './stats.js';
 
@@ -21,6 +22,7 @@ export type BenchResult = {
     total_s: number | null;
   };
   orm?: Awaited<ReturnType<typeof ormBaseline>>;
+  abuse?: AbuseResult;
   transport?: Record<string, unknown> & { socketio_vs_ws: number };
   server_errors?: string[];
   summary?: ReturnType<typeof summary>;
@@ -60,6 +62,8 @@ export function summary(r: BenchResult) {
     two_nodes_duplicated: dup(two),
     prisma_vs_pg: r.orm?.prisma_vs_pg ?? null,
     socketio_vs_ws: r.transport?.socketio_vs_ws ?? null,
+    abuse_join_p99_ms: r.abuse?.visitor_under_flood.p99_ms ?? null,
+    abuse_readyz_ok: r.abuse ? r.abuse.readyz.ok === r.abuse.readyz.polls : null,
   };
 }
 
@@ -105,6 +109,14 @@ export function renderTable(r: BenchResult): string {
     const c = r.reconnect;
     out.push(
       `restart: ${c.back}/${c.clients} clients back ${fmt(c.all_back_after_ready_s)} s after the new process was ready (${fmt(c.total_s)} s from SIGTERM; shutdown ${c.shutdown_s} s, start ${c.startup_s} s)`,
+    );
+  }
+  if (r.abuse) {
+    const a = r.abuse;
+    const j = (x: AbuseResult['visitor_quiet']) =>
+      `p50 ${fmt(x.p50_ms)} / p99 ${fmt(x.p99_ms)} / max ${fmt(x.max_ms)} ms over ${x.joins} joins (${x.failed} failed)`;
+    out.push(
+      `abuse: ${a.flood.events_sent} random joins from ${a.flood.sockets} sockets of one address in ${a.flood.seconds} s (${a.flood.refused} refused rate_limited, ${a.flood.reconnects} reconnects after drops); visitors' joins (one each, from addresses of their own) quiet ${j(a.visitor_quiet)}, under the flood ${j(a.visitor_under_flood)}; /readyz 200 in ${a.readyz.ok} of ${a.readyz.polls} polls`,
     );
   }
   if (r.orm) {

@@ -409,18 +409,31 @@ abstract class ChaosClient {
   }
 }
 
-/** A visitor (widget or native app) with one conversation, proven by its external_id. */
+/**
+ * A visitor (widget or native app) with one conversation, proven by its external_id: a widget
+ * visitor by a random visitor id (`v_…`), an app user by a stable id and the `user_hash` the
+ * tenant's backend gave the app. The hash goes with every join and send: a new socket (after a
+ * reconnect or failover) must prove the conversation again, and a send may reach it first.
+ */
 export class Visitor extends ChaosClient {
   constructor(
     opts: ClientOptions,
     readonly conversationId: string,
     readonly externalId: string,
+    readonly userHash?: string,
   ) {
     super(opts);
   }
 
+  private proof() {
+    return {
+      external_id: this.externalId,
+      ...(this.userHash !== undefined && { user_hash: this.userHash }),
+    };
+  }
+
   protected joinPayload(conversationId: string) {
-    return { conversation_id: conversationId, external_id: this.externalId };
+    return { conversation_id: conversationId, ...this.proof() };
   }
 
   protected sendPayload(conversationId: string, content: string, cmid: string) {
@@ -429,7 +442,7 @@ export class Visitor extends ChaosClient {
       content,
       content_type: 'text',
       sender_type: 'end_user',
-      external_id: this.externalId,
+      ...this.proof(),
       client_msg_id: cmid,
     };
   }
@@ -482,15 +495,19 @@ export class Agent extends ChaosClient {
   }
 }
 
-/** Opens a visitor's conversation the way its client would: the widget page or the native open. */
+/**
+ * Opens a visitor's conversation the way its client would: the widget page (embed.js passes its
+ * random visitor id as session_id, and user_hash only for a signed-in user) or the native open.
+ */
 export async function openConversation(
   url: string,
   kind: 'widget' | 'mobile',
-  o: { embedToken: string; mobileChannelId: string; externalId: string; ip: string },
+  o: { embedToken: string; mobileChannelId: string; externalId: string; userHash?: string; ip: string },
 ): Promise<string> {
   const headers = { 'x-forwarded-for': o.ip };
   if (kind === 'widget') {
     const q = new URLSearchParams({ embed_token: o.embedToken, session_id: o.externalId });
+    if (o.userHash !== undefined) q.set('user_hash', o.userHash);
     const res = await fetch(`${url}/chat-widget?${q}`, { headers });
     const html = await res.text();
     if (res.status !== 200) throw new Error(`widget page: ${res.status} ${html.slice(0, 200)}`);
@@ -504,6 +521,7 @@ export async function openConversation(
     body: JSON.stringify({
       channel_id: o.mobileChannelId,
       external_id: o.externalId,
+      ...(o.userHash !== undefined && { user_hash: o.userHash }),
       display_name: 'Visitor',
     }),
   });

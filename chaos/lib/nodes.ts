@@ -70,17 +70,22 @@ export type ChaosOrg = {
   organizationId: string;
   embedToken: string;
   mobileChannelId: string;
+  /** What the tenant's backend signs its app users' ids with (`user_hash`). */
+  tenantSecret: string;
   agents: { id: string; email: string }[];
 };
 
-/** One organization per scenario: a web-chat embed token, the bot's mobile channel, two agents. */
+/**
+ * One organization per scenario (identity mode `verified`, the default): a web-chat embed token,
+ * the bot's mobile channel, two agents, and the tenant secret app users' hashes are made with.
+ */
 export async function seedOrg(db: ChaosDb, label: string): Promise<ChaosOrg> {
   const config = loadConfig({ DATABASE_URL: db.url, ...CHAOS_SECRETS });
   const services = createServices({ database: db.database, config, bus: createEventBus(() => {}) });
-  const { organization } = await services.tenants.createOrganization({
+  const { organization, tenantSecret } = await services.tenants.createOrganization({
     name: `Chaos ${label}`,
     allowedOrigins: [],
-    rateLimitPerMin: 100_000,
+    rateLimitPerMin: 10_000_000, // the tenant quota never refuses the suite's traffic
   });
   const organizationId = organization.id;
   const { token, botId } = await services.channels.createEmbedToken({
@@ -114,6 +119,7 @@ export async function seedOrg(db: ChaosDb, label: string): Promise<ChaosOrg> {
     organizationId,
     embedToken: token,
     mobileChannelId: channel.id,
+    tenantSecret,
     agents: agents.map((a) => ({ id: a.id, email: a.email })),
   };
 }

@@ -1,10 +1,12 @@
 // One run of a scenario: its own Redis, TCP proxy in front of PostgreSQL, two nodes, an
 // organization, visitors and agents; traffic, the fault, the settling, the counting.
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTcpProxy, type TcpProxy } from '../../test/helpers/tcp-proxy.js';
 import { loginAgent } from '../../test/helpers/http.js';
+import { userHash } from '../../src/tenants/identity.js';
 import { Agent, Ledger, openConversation, Visitor } from './clients.js';
 import {
   AGENT_PASSWORD,
@@ -289,17 +291,24 @@ class ScenarioRun {
       async (i) => {
         this.check();
         const home = i % 2;
-        const externalId = `chaos-visitor-${i}-${Math.random().toString(36).slice(2, 8)}`;
-        const conversationId = await openConversation(urls[home]!, i % 4 < 2 ? 'widget' : 'mobile', {
+        // As real clients identify: the widget (embed.js) by a random visitor id, `v_` and 128
+        // random bits in hex; the native app by its stable user id and the user_hash its backend
+        // computed (identity mode `verified`, the default, refuses any other id without one).
+        const kind = i % 4 < 2 ? 'widget' : 'mobile';
+        const externalId = kind === 'widget' ? `v_${randomBytes(16).toString('hex')}` : `chaos-app-user-${i}`;
+        const hash = kind === 'mobile' ? userHash(org.tenantSecret, externalId) : undefined;
+        const conversationId = await openConversation(urls[home]!, kind, {
           embedToken: org.embedToken,
           mobileChannelId: org.mobileChannelId,
           externalId,
+          ...(hash !== undefined && { userHash: hash }),
           ip: `10.77.${Math.floor(i / 250)}.${(i % 250) + 1}`,
         });
         const v = new Visitor(
           { id: `visitor${i}`, urls: order(home), ledger: this.ledger, ackTimeoutMs: p.ackTimeoutMs },
           conversationId,
           externalId,
+          hash,
         );
         this.adopt(v, this.visitors);
         await v.start();

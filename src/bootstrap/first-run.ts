@@ -3,7 +3,14 @@ import { createServices } from '../services.js';
 import type { Database, Db } from '../shared/db.js';
 import type { EventBus } from '../shared/events.js';
 
-export type FirstRun = { organizationId: string; email: string; password: string; embedToken: string };
+export type FirstRun = {
+  organizationId: string;
+  email: string;
+  password: string;
+  embedToken: string;
+  widgetPublicKey: string;
+  tenantSecret: string;
+};
 
 /** Any number; only first runs take it, so it never waits on anything else. */
 const FIRST_RUN_LOCK = 72707370;
@@ -31,7 +38,7 @@ export async function ensureFirstRun(deps: {
         config: { encryptionKey: deps.encryptionKey },
         bus: deps.bus,
       });
-      const { organization } = await tenants.createOrganization({
+      const { organization, tenantSecret } = await tenants.createOrganization({
         name: 'Demo Company',
         allowedOrigins: [],
         rateLimitPerMin: 60,
@@ -53,7 +60,14 @@ export async function ensureFirstRun(deps: {
         name: 'Demo page',
         allowedOrigins: [],
       });
-      return { organizationId: organization.id, email, password, embedToken: token };
+      return {
+        organizationId: organization.id,
+        email,
+        password,
+        embedToken: token,
+        widgetPublicKey: organization.widgetPublicKey,
+        tenantSecret,
+      };
     },
     { timeout: 60_000, maxWait: 60_000 },
   );
@@ -69,6 +83,10 @@ export function firstRunBanner(publicUrl: string, run: FirstRun): string {
     `    Email:      ${run.email}`,
     `    Password:   ${run.password}`,
     `    Demo page:  ${demo}`,
+    '',
+    `    Tenant id:          ${run.organizationId}`,
+    `    Widget public key:  ${run.widgetPublicKey}`,
+    `    Tenant secret:      ${run.tenantSecret}   (signs user_hash; rotate it from the CLI or API)`,
     '',
   ].join('\n');
 }

@@ -1,13 +1,27 @@
-import type { Bot, Channel, EmbedToken, PushCredential, PushProvider } from '../generated/prisma/client.js';
+import type {
+  Bot,
+  Channel,
+  EmbedToken,
+  IdentityMode,
+  PushCredential,
+  PushProvider,
+} from '../generated/prisma/client.js';
 import { credentialDto } from '../push/push.dto.js';
 import { channelRevoked } from './channels.service.js';
 
-export function botDto(b: Bot & { channels?: { id: string; type: string }[] }) {
+/** A bot with its channels' ids and their own identity modes (null: the organization's, or no channel). */
+export function botDto(
+  b: Bot & { channels?: { id: string; type: string; identityMode?: IdentityMode | null }[] },
+) {
+  const webchat = b.channels?.find((c) => c.type === 'webchat');
+  const mobile = b.channels?.find((c) => c.type === 'mobile_sdk');
   return {
     id: b.id,
     name: b.name,
-    webchat_channel_id: b.channels?.find((c) => c.type === 'webchat')?.id ?? null,
-    mobile_channel_id: b.channels?.find((c) => c.type === 'mobile_sdk')?.id ?? null,
+    webchat_channel_id: webchat?.id ?? null,
+    mobile_channel_id: mobile?.id ?? null,
+    webchat_identity_mode: webchat?.identityMode ?? null,
+    mobile_identity_mode: mobile?.identityMode ?? null,
     created_at: b.createdAt.toISOString(),
     updated_at: b.updatedAt.toISOString(),
   };
@@ -40,6 +54,7 @@ export function mobileChannelDto(c: Channel & { pushCreds: PushCredential[] }) {
     bot_id: c.botId,
     type: c.type,
     name: c.name,
+    identity_mode: c.identityMode,
     created_at: c.createdAt.toISOString(),
     push: { fcm: cred('fcm'), apns: cred('apns') },
   };
@@ -48,5 +63,13 @@ export function mobileChannelDto(c: Channel & { pushCreds: PushCredential[] }) {
 /** A channel's identity and whether it was revoked (`revoked_at`, null when live). */
 export function channelDto(c: Channel) {
   const revokedAt = channelRevoked(c.config) ? (c.config as { revoked_at: string }).revoked_at : null;
-  return { id: c.id, bot_id: c.botId, type: c.type, name: c.name, revoked_at: revokedAt };
+  return {
+    id: c.id,
+    bot_id: c.botId,
+    type: c.type,
+    name: c.name,
+    /** Null: the organization's mode applies. */
+    identity_mode: c.identityMode,
+    revoked_at: revokedAt,
+  };
 }

@@ -3,7 +3,7 @@ import { agentApi, agentOf, requireRole } from '../auth/auth.middleware.js';
 import { valid, validate } from '../shared/http.js';
 import { idParams } from '../shared/validation.js';
 import { botDto, channelDto, embedTokenDto } from './channels.dto.js';
-import { botBodySchema, embedTokenBodySchema } from './channels.schemas.js';
+import { botBodySchema, channelPatchSchema, embedTokenBodySchema } from './channels.schemas.js';
 import type { ChannelService } from './channels.service.js';
 
 /**
@@ -53,6 +53,11 @@ export function channelRoutes({ channels }: { channels: ChannelService }): Route
   // end users are disconnected; restore undoes it.
   router.post('/api/channels/:id/revoke', ...admin, id, async (req, res) => {
     res.json(channelDto(await channels.revokeChannel(agentOf(req), idOf(req))));
+  });
+  // The channel's own identity mode (null: the organization's).
+  router.patch('/api/channels/:id', ...admin, id, validate('body', channelPatchSchema), async (req, res) => {
+    const { identity_mode } = valid(req, 'body', channelPatchSchema);
+    res.json(channelDto(await channels.setIdentityMode(agentOf(req), idOf(req), identity_mode)));
   });
   router.post('/api/channels/:id/restore', ...admin, id, async (req, res) => {
     res.json(channelDto(await channels.restoreChannel(agentOf(req), idOf(req))));

@@ -1,4 +1,8 @@
 import { z } from 'zod';
+import { identityModeSchema } from '../tenants/tenants.schemas.js';
+
+/** `PATCH /api/channels/<id>`: the channel's own identity mode, or null for the organization's. */
+export const channelPatchSchema = z.strictObject({ identity_mode: identityModeSchema.nullable() });
 import { origin, origins, text, uuid } from '../shared/validation.js';
 
 const name = text().trim().min(1, 'must not be empty').max(120);

@@ -1,4 +1,5 @@
-import type { ChannelType, OrgStatus, Prisma } from '../generated/prisma/client.js';
+import type { ChannelType, IdentityMode, OrgStatus, Prisma } from '../generated/prisma/client.js';
+import { stricter, strictWhere } from '../tenants/identity.js';
 import type { AgentActor } from '../shared/auth/actor.js';
 import type { Db } from '../shared/db.js';
 import { randomToken, sha256Hex } from '../shared/crypto.js';
@@ -17,8 +18,8 @@ const channelNames: Record<ChannelType, string> = {
 const botNotFound = () => new AppError('bot/not_found', 'Bot not found');
 const mobileChannelNotFound = () => new AppError('channel/not_found', 'Mobile channel not found');
 
-/** What lists of bots show: each bot with its web-chat and mobile channel ids. */
-const botInclude = { channels: { select: { id: true, type: true } } } as const;
+/** What lists of bots show: each bot with its web-chat and mobile channel ids and identity modes. */
+const botInclude = { channels: { select: { id: true, type: true, identityMode: true } } } as const;
 const tokenInclude = { channel: { select: { botId: true, bot: { select: { name: true } } } } } as const;
 const mobileInclude = { pushCreds: true } as const;
 
@@ -200,6 +201,28 @@ export function createChannelService({ db, bus }: { db: Db; bus: EventBus }) {
       const config = { ...(channel.config as Prisma.JsonObject), revoked_at: new Date().toISOString() };
       const updated = await db.channel.update({ where: { id }, data: { config } });
       publishRevoked(channel.organizationId, channel.id, null, await endUsersOf({ channelId: channel.id }));
+      return updated;
+    },
+
+    /**
+     * Sets the channel's own identity mode (null: the organization's). A stricter mode disconnects
+     * the channel's end users who never proved themselves, so they must meet it on their next join.
+     */
+    async setIdentityMode(actor: AgentActor, id: string, mode: IdentityMode | null) {
+      const channel = await db.channel.findFirst({
+        where: { id, organizationId: actor.organizationId },
+        include: { organization: { select: { identityMode: true } } },
+      });
+      if (!channel) throw new AppError('channel/not_found', 'Channel not found');
+      const updated = await db.channel.update({ where: { id }, data: { identityMode: mode } });
+      const before = channel.identityMode ?? channel.organization.identityMode;
+      const after = mode ?? channel.organization.identityMode;
+      if (stricter(after, before)) {
+        bus.publish('identity.tightened', {
+          organizationId: channel.organizationId,
+          endUserIds: await endUsersOf(strictWhere(after, { channelId: id })),
+        });
+      }
       return updated;
     },
 

@@ -3,6 +3,8 @@ import { seesAllQueues, type AgentActor, type EndUserActor } from '../shared/aut
 import type { Db } from '../shared/db.js';
 import { AppError } from '../shared/errors.js';
 import type { EventBus } from '../shared/events.js';
+import type { TenantQuota } from '../shared/tenant-quota.js';
+import type { Identity, IdentityFacts, IdentityMode, IdentityProof } from '../tenants/identity.js';
 import type { ListQuery, ResolveBody, TagsBody } from './conversations.schemas.js';
 import { conversationDto } from './conversations.dto.js';
 
@@ -20,17 +22,41 @@ export type OpenConversation = {
   organizationId: string;
   channelId: string;
   externalId: string;
+  /** The tenant backend's `user_hash` for this id (required or not by the identity mode). */
+  userHash?: string | undefined;
   displayName?: string | undefined;
+  /** A queue the end user asks for: only a `user_hash` over it allows one. */
   routingKey?: string | undefined;
   /** The web-chat embed token it is opened with: the conversation lives as long as that token. */
   embedTokenId?: string | undefined;
 };
 
+/** The identity columns both end-user queries read (organization, channel, end user). */
+type IdentityRow = {
+  orgMode: IdentityMode;
+  channelMode: IdentityMode | null;
+  secretEnc: string;
+  prevSecretEnc: string | null;
+  prevSecretUntil: Date | null;
+  verifiedAt: Date | null;
+};
+
+const identityFacts = (organizationId: string, row: IdentityRow): IdentityFacts => ({
+  organizationId,
+  mode: row.channelMode ?? row.orgMode,
+  secretEnc: row.secretEnc,
+  prevSecretEnc: row.prevSecretEnc,
+  prevSecretUntil: row.prevSecretUntil,
+  verifiedAt: row.verifiedAt,
+});
+
 /** What decides whether a proven end user may still reach their conversation. */
-type EndUserAccessRow = {
+type EndUserAccessRow = IdentityRow & {
   id: string;
+  rateLimitPerMin: number;
   organizationId: string;
   endUserId: string;
+  routingKey: string | null;
   orgStatus: OrgStatus;
   channelType: string;
   channelRevoked: boolean;
@@ -65,7 +91,26 @@ export function visibleTo(actor: AgentActor): Prisma.ConversationWhereInput {
     : { organizationId: actor.organizationId, routingKey: { in: actor.routingKeys } };
 }
 
-export function createConversationService({ db, bus }: { db: Db; bus: EventBus }) {
+export function createConversationService({
+  db,
+  bus,
+  identity,
+  quota,
+}: {
+  db: Db;
+  bus: EventBus;
+  identity: Identity;
+  /** The organization's `rate_limit_per_min` on new end users (none in tools). */
+  quota?: TenantQuota | undefined;
+}) {
+  /** Records the first valid hash of an end user: from then on, every request needs one. */
+  async function markVerified(endUserId: string) {
+    await db.endUser.updateMany({
+      where: { id: endUserId, verifiedAt: null },
+      data: { verifiedAt: new Date() },
+    });
+  }
+
   /** The conversation if the agent may see it; another tenant's is "not found", never "forbidden". */
   async function requireForAgent(actor: AgentActor, id: string) {
     const conv = await db.conversation.findFirst({ where: { id, ...visibleTo(actor) }, include });
@@ -77,17 +122,25 @@ export function createConversationService({ db, bus }: { db: Db; bus: EventBus }
     requireForAgent,
 
     /**
-     * The conversation if `externalId` is its end user's. Any mismatch, including an unknown
-     * id, is the same 403, so a guess reveals nothing.
+     * The conversation if `proof` speaks for its end user: the external_id is theirs, and the
+     * identity mode is satisfied (a valid `user_hash` where one is needed). Any mismatch of id,
+     * including an unknown conversation, is the same 403, so a guess reveals nothing.
      */
     async requireForEndUser(
       id: string,
-      externalId: string,
-    ): Promise<EndUserActor & { conversationId: string }> {
+      proof: IdentityProof,
+    ): Promise<EndUserActor & { conversationId: string; rateLimitPerMin: number }> {
+      const { externalId } = proof;
       // One round trip for every widget and app join: the end user is matched in it, and so is
-      // what may have cut them off since (organization, channel, embed token).
+      // what may have cut them off since (organization, channel, embed token) and what proves
+      // their identity.
       const [conv] = await db.$queryRaw<EndUserAccessRow[]>`
         SELECT c.id, c.organization_id AS "organizationId", c.end_user_id AS "endUserId",
+               c.routing_key AS "routingKey", e.verified_at AS "verifiedAt",
+               o.rate_limit_per_min AS "rateLimitPerMin",
+               o.identity_mode::text AS "orgMode", ch.identity_mode::text AS "channelMode",
+               o.tenant_secret_enc AS "secretEnc", o.tenant_secret_prev_enc AS "prevSecretEnc",
+               o.tenant_secret_prev_until AS "prevSecretUntil",
                o.status::text AS "orgStatus", ch.type::text AS "channelType",
                (ch.config ->> 'revoked_at') IS NOT NULL AS "channelRevoked",
                CASE WHEN t.id IS NULL THEN NULL ELSE t.revoked_at IS NOT NULL END AS "tokenRevoked",
@@ -106,17 +159,45 @@ export function createConversationService({ db, bus }: { db: Db; bus: EventBus }
       // Only the conversation's own end user learns why they are refused.
       const refusal = endUserRefusal(conv);
       if (refusal) throw refusal;
+      const { verified } = identity.check(identityFacts(conv.organizationId, conv), proof, {
+        routingKeys: [conv.routingKey],
+      });
+      if (verified && !conv.verifiedAt) await markVerified(conv.endUserId);
       return {
         kind: 'end_user',
         organizationId: conv.organizationId,
         endUserId: conv.endUserId,
         externalId,
         conversationId: conv.id,
+        rateLimitPerMin: conv.rateLimitPerMin,
       };
     },
 
-    /** Creates or gets the end user and their conversation on a channel (widget, native app). */
+    /**
+     * Creates or gets the end user and their conversation on a channel (widget, native app), once
+     * the identity mode of the channel is satisfied.
+     */
     async openForEndUser(data: OpenConversation) {
+      const [row] = await db.$queryRaw<
+        (IdentityRow & { endUserId: string | null; rateLimitPerMin: number })[]
+      >`
+        SELECT o.identity_mode::text AS "orgMode", ch.identity_mode::text AS "channelMode",
+               o.tenant_secret_enc AS "secretEnc", o.tenant_secret_prev_enc AS "prevSecretEnc",
+               o.tenant_secret_prev_until AS "prevSecretUntil", e.verified_at AS "verifiedAt",
+               e.id AS "endUserId", o.rate_limit_per_min AS "rateLimitPerMin"
+        FROM organizations o
+        JOIN channels ch ON ch.id = ${data.channelId}::uuid AND ch.organization_id = o.id
+        LEFT JOIN end_users e ON e.organization_id = o.id AND e.external_id = ${data.externalId}
+        WHERE o.id = ${data.organizationId}::uuid`;
+      if (!row) throw new AppError('channel/not_found', 'Channel not found');
+      const { verified } = identity.check(
+        identityFacts(data.organizationId, row),
+        { externalId: data.externalId, userHash: data.userHash },
+        { signedRoutingKey: data.routingKey },
+      );
+      const verifiedAt = verified && !row.verifiedAt ? { verifiedAt: new Date() } : {};
+      // A new end user counts against the organization's minute; returning ones never do.
+      if (!row.endUserId) await quota?.take('visitors', data.organizationId, row.rateLimitPerMin);
       const endUser = await db.endUser.upsert({
         where: {
           organizationId_externalId: { organizationId: data.organizationId, externalId: data.externalId },
@@ -126,8 +207,13 @@ export function createConversationService({ db, bus }: { db: Db; bus: EventBus }
           externalId: data.externalId,
           displayName: data.displayName ?? null,
           lastSeenAt: new Date(),
+          ...verifiedAt,
         },
-        update: { lastSeenAt: new Date(), ...(data.displayName ? { displayName: data.displayName } : {}) },
+        update: {
+          lastSeenAt: new Date(),
+          ...verifiedAt,
+          ...(data.displayName ? { displayName: data.displayName } : {}),
+        },
       });
       const key = { channelId_endUserId: { channelId: data.channelId, endUserId: endUser.id } };
       const find = () => db.conversation.findUnique({ where: key, include });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { externalId, jsonText, senderType, text, uuid } from '../shared/validation.js';
+import { externalId, jsonText, senderType, text, userHash, uuid } from '../shared/validation.js';
 
 /** Only http(s) URLs ever reach a page: no javascript:, data: or relative URLs. */
 export const httpUrl = text()
@@ -71,6 +71,7 @@ export const sendMessageSchema = z
     rich_media: jsonText.optional().nullable(),
     sender_type: senderType,
     external_id: externalId.optional(),
+    user_hash: userHash.optional(),
     client_msg_id: text().trim().min(1).max(100).optional(),
   })
   .transform((m, ctx) => {
@@ -101,6 +102,7 @@ export const markReadSchema = z.object({
   conversation_id: uuid,
   message_ids: z.array(uuid).min(1).max(500),
   external_id: externalId.optional(),
+  user_hash: userHash.optional(),
 });
 export type MarkRead = Pick<z.output<typeof markReadSchema>, 'conversation_id' | 'message_ids'>;
 

@@ -452,9 +452,12 @@ for (const mode of dbModes) {
         ),
         { status: 403 },
       );
-      await assert.rejects(h.services.conversations.requireForEndUser(b.conversation.id, a.externalId), {
-        status: 403,
-      });
+      await assert.rejects(
+        h.services.conversations.requireForEndUser(b.conversation.id, { externalId: a.externalId }),
+        {
+          status: 403,
+        },
+      );
       assert.equal(await database.prisma.message.count({ where: { conversationId: b.conversation.id } }), 0);
     });
   });

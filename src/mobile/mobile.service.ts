@@ -20,6 +20,7 @@ export function createMobileService({
         organizationId: channel.organizationId,
         channelId: channel.id,
         externalId: input.external_id,
+        userHash: input.user_hash,
         displayName: input.display_name,
         routingKey: input.routing_key,
       });

@@ -6,6 +6,7 @@ import { decryptSecret } from '../shared/crypto.js';
 import { dbModes } from '../../test/helpers/db.js';
 import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
 import { createAgent, createConversation, createOrg } from '../../test/helpers/factories.js';
+import { userHash } from '../tenants/identity.js';
 
 const rsaPem = () =>
   generateKeyPairSync('rsa', { modulusLength: 2048 })
@@ -242,10 +243,25 @@ for (const mode of dbModes) {
     test('native open creates or gets the end user and conversation from channel_id + external_id', async () => {
       const m = await mobileChannel();
       const http = request(t.url);
+      // The app's own user id, signed by the tenant's backend: user_hash = hex(hmac_sha256(secret, id)).
       const externalId = `app-user-${randomUUID()}`;
-      const first = await http
+      const hash = userHash(m.tenantSecret, externalId);
+      const unsigned = await http
         .post('/api/mobile/conversations')
         .send({ channel_id: m.channelId, external_id: externalId, display_name: 'Alice Smith' });
+      assert.equal(unsigned.status, 403, JSON.stringify(unsigned.body));
+      assert.equal(unsigned.body.error, 'identity/required');
+      assert.equal(
+        await t.database.prisma.endUser.count({ where: { organizationId: m.org.id, externalId } }),
+        0,
+        'an unsigned user id creates nothing',
+      );
+      const first = await http.post('/api/mobile/conversations').send({
+        channel_id: m.channelId,
+        external_id: externalId,
+        user_hash: hash,
+        display_name: 'Alice Smith',
+      });
       assert.equal(first.status, 200, JSON.stringify(first.body));
       assert.equal(first.body.channel_id, m.channelId);
       assert.equal(first.body.end_user.external_id, externalId);
@@ -253,7 +269,13 @@ for (const mode of dbModes) {
       assert.equal(first.headers['cache-control'], 'no-store');
       const again = await http
         .post('/api/mobile/conversations')
-        .send({ channel_id: m.channelId, external_id: externalId, display_name: 'Alice S.' });
+        .send({
+          channel_id: m.channelId,
+          external_id: externalId,
+          user_hash: hash,
+          display_name: 'Alice S.',
+        });
+      assert.equal(again.status, 200, JSON.stringify(again.body));
       assert.equal(again.body.conversation_id, first.body.conversation_id);
       assert.equal(again.body.end_user.display_name, 'Alice S.');
       const conv = await t.database.prisma.conversation.findUniqueOrThrow({
@@ -264,7 +286,10 @@ for (const mode of dbModes) {
       assert.equal(conv.organizationId, m.org.id);
       assert.equal(conv.endUser.externalId, externalId);
       // What join_conversation checks: the conversation is this external_id's.
-      const proof = await t.services.conversations.requireForEndUser(first.body.conversation_id, externalId);
+      const proof = await t.services.conversations.requireForEndUser(first.body.conversation_id, {
+        externalId,
+        userHash: hash,
+      });
       assert.equal(proof.conversationId, first.body.conversation_id);
 
       // A web-chat channel, an unknown channel, bad input: clear errors, nothing created.
@@ -293,18 +318,21 @@ for (const mode of dbModes) {
       assert.equal(await count(), n);
     });
 
-    test('devices register and unregister, proven like the socket (conversation_id + external_id)', async () => {
+    test('devices register and unregister, proven like the socket (conversation_id + external_id + user_hash)', async () => {
       const m = await mobileChannel();
       const http = request(t.url);
       const externalId = `app-user-${randomUUID()}`;
+      const hash = userHash(m.tenantSecret, externalId);
       const open = await http
         .post('/api/mobile/conversations')
-        .send({ channel_id: m.channelId, external_id: externalId });
+        .send({ channel_id: m.channelId, external_id: externalId, user_hash: hash });
+      assert.equal(open.status, 200, JSON.stringify(open.body));
       const conversationId = open.body.conversation_id as string;
       const apns = randomBytes(32).toString('hex').toUpperCase();
       const fcm = `${randomBytes(30).toString('base64url')}:APA91b${randomBytes(60).toString('base64url')}`;
       const reg = (body: object) => http.post('/api/mobile/devices').send(body);
-      const proof = { conversation_id: conversationId, external_id: externalId };
+      const unsigned = { conversation_id: conversationId, external_id: externalId };
+      const proof = { ...unsigned, user_hash: hash };
 
       const a = await reg({ ...proof, platform: 'apns', token: apns });
       assert.equal(a.status, 201, JSON.stringify(a.body));
@@ -327,6 +355,19 @@ for (const mode of dbModes) {
         ].sort(),
       );
 
+      // No user_hash or a wrong one: the socket's identity 403s, nothing registered.
+      const noHash = await reg({ ...unsigned, platform: 'fcm', token: `${fcm}z` });
+      assert.equal(noHash.status, 403);
+      assert.equal(noHash.body.error, 'identity/required');
+      const badHash = await reg({
+        ...proof,
+        user_hash: userHash(m.tenantSecret, 'someone-else'),
+        platform: 'fcm',
+        token: `${fcm}z`,
+      });
+      assert.equal(badHash.status, 403);
+      assert.equal(badHash.body.error, 'identity/forbidden');
+      assert.equal(await t.database.prisma.deviceToken.count({ where: { token: `${fcm}z` } }), 0);
       // Wrong external_id or unknown conversation: the socket's 403; bad tokens: 400.
       const wrong = await reg({ ...proof, external_id: 'someone-else', platform: 'fcm', token: fcm });
       assert.equal(wrong.status, 403);
@@ -378,6 +419,9 @@ for (const mode of dbModes) {
         (await un({ ...proof, external_id: 'someone-else', platform: 'apns', token: apns })).status,
         403,
       );
+      const unNoHash = await un({ ...unsigned, platform: 'apns', token: apns });
+      assert.equal(unNoHash.status, 403);
+      assert.equal(unNoHash.body.error, 'identity/required');
       assert.equal((await un({ ...proof, platform: 'apns', token: apns })).status, 204);
       const again = await un({ ...proof, platform: 'apns', token: apns });
       assert.equal(again.status, 404);
@@ -392,10 +436,11 @@ for (const mode of dbModes) {
       const m = await mobileChannel();
       const http = request(t.url);
       const statuses: number[] = [];
-      for (let i = 0; i < 31; i++) {
+      const ids = Array.from({ length: 31 }, () => `v_${randomUUID()}`);
+      for (const id of ids) {
         const res = await http
           .post('/api/mobile/conversations')
-          .send({ channel_id: m.channelId, external_id: `flood-${i}` });
+          .send({ channel_id: m.channelId, external_id: id });
         statuses.push(res.status);
         if (res.status === 429) {
           assert.equal(res.body.error, 'rate_limited');
@@ -406,7 +451,7 @@ for (const mode of dbModes) {
       assert.equal(statuses[30], 429);
       assert.equal(
         await t.database.prisma.endUser.count({
-          where: { organizationId: m.org.id, externalId: 'flood-30' },
+          where: { organizationId: m.org.id, externalId: ids[30] },
         }),
         0,
       );

@@ -8,6 +8,7 @@ import { dbModes } from '../../test/helpers/db.js';
 import { launchBrowser } from '../../test/helpers/browser.js';
 import { loginAgent, startApp } from '../../test/helpers/app.js';
 import { createAgent, createOrg } from '../../test/helpers/factories.js';
+import { userHash } from '../tenants/identity.js';
 import { connectSocket, emitAck, eventually, record } from '../../test/helpers/sockets.js';
 
 const artifacts = path.resolve(import.meta.dirname, '../../test/artifacts');
@@ -16,7 +17,7 @@ const artifacts = path.resolve(import.meta.dirname, '../../test/artifacts');
 test('the widget URL works in a phone-sized WebView, and that user can get push', async (t) => {
   const database = await dbModes[0]!.open();
   const app = await startApp(database);
-  const { org, embedToken, botId } = await createOrg(app.services);
+  const { org, tenantSecret, embedToken, botId } = await createOrg(app.services);
   const { user, password } = await createAgent(app.services, org.id, { role: 'admin' });
   const session = await loginAgent(app.url, user.email, password);
   const agent = await connectSocket(app.url, { cookie: session.cookie });
@@ -41,10 +42,12 @@ test('the widget URL works in a phone-sized WebView, and that user can get push'
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  // The app's own user id, with the user_hash its backend computed for it.
   const sessionId = `mobile-user-${randomUUID().slice(0, 8)}`;
+  const hash = userHash(tenantSecret, sessionId);
   const url =
     `${app.url}/chat-widget?embed_token=${encodeURIComponent(embedToken)}` +
-    `&session_id=${sessionId}&customer_name=Alice+Smith&title=Support+Chat`;
+    `&session_id=${sessionId}&user_hash=${hash}&customer_name=Alice+Smith&title=Support+Chat`;
   const res = await page.goto(url);
   assert.equal(res?.status(), 200);
   assert.equal((await page.locator('h1').textContent())?.trim(), 'Support Chat');
@@ -98,6 +101,7 @@ test('the widget URL works in a phone-sized WebView, and that user can get push'
   const reg = await http.post('/api/mobile/devices').send({
     conversation_id: conv.id,
     external_id: sessionId,
+    user_hash: hash,
     platform: 'apns',
     token: 'ab'.repeat(32),
   });

@@ -1,9 +1,9 @@
 import { createPrivateKey } from 'node:crypto';
 import { z } from 'zod';
-import { externalId, jsonText, text, uuid } from '../shared/validation.js';
+import { externalId, jsonText, text, userHash, uuid } from '../shared/validation.js';
 
 /** The end user proves themselves as on the socket: the conversation and its external_id. */
-const endUserProof = { conversation_id: uuid, external_id: externalId };
+const endUserProof = { conversation_id: uuid, external_id: externalId, user_hash: userHash.optional() };
 
 // FCM registration tokens are long url-safe strings; APNs device tokens are hex (32 bytes today).
 const fcmToken = text().regex(/^[\w:-]{20,4096}$/, 'is not an FCM registration token');

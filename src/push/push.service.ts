@@ -113,7 +113,10 @@ export function createPushService({
      * proves themselves as on the socket: the conversation and its external_id.
      */
     async registerDevice(body: DeviceBody) {
-      const actor = await conversations.requireForEndUser(body.conversation_id, body.external_id);
+      const actor = await conversations.requireForEndUser(body.conversation_id, {
+        externalId: body.external_id,
+        userHash: body.user_hash,
+      });
       const conv = await db.conversation.findUniqueOrThrow({
         where: { id: actor.conversationId },
         select: { channel: { select: { id: true, type: true, botId: true } } },
@@ -162,7 +165,10 @@ export function createPushService({
     },
 
     async unregisterDevice(body: DeviceBody) {
-      const actor = await conversations.requireForEndUser(body.conversation_id, body.external_id);
+      const actor = await conversations.requireForEndUser(body.conversation_id, {
+        externalId: body.external_id,
+        userHash: body.user_hash,
+      });
       const { count } = await db.deviceToken.deleteMany({
         where: {
           organizationId: actor.organizationId,

@@ -7,6 +7,7 @@ import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
 import { createAgent, createOrg, message as sendPayload } from '../../test/helpers/factories.js';
 import { makeTlsCert, startFakeApns, startFakeFcm } from '../../test/helpers/push-providers.js';
 import { connectSocket, emitAck, eventually, nextEvent } from '../../test/helpers/sockets.js';
+import { userHash } from '../tenants/identity.js';
 
 const fcmToken = () => `fcm-${randomBytes(40).toString('base64url')}:APA91b${randomUUID()}`;
 const apnsToken = () => randomBytes(32).toString('hex');
@@ -79,24 +80,28 @@ for (const mode of dbModes) {
       return { ...o, admin, channelId };
     }
 
-    /** An app user: native open, then device registration, as the mobile app does it. */
+    /**
+     * An app user: native open, then device registration, as the mobile app does it; the app's
+     * user id is signed by the tenant's backend (user_hash).
+     */
     async function appUser(
       m: Awaited<ReturnType<typeof mobileOrg>>,
       devices: { platform: 'fcm' | 'apns'; token: string }[],
     ) {
       const externalId = `user-${randomUUID()}`;
+      const hash = userHash(m.tenantSecret, externalId);
       const open = await request(t.url)
         .post('/api/mobile/conversations')
-        .send({ channel_id: m.channelId, external_id: externalId, display_name: 'Alice' });
+        .send({ channel_id: m.channelId, external_id: externalId, user_hash: hash, display_name: 'Alice' });
       assert.equal(open.status, 200, JSON.stringify(open.body));
       const conversationId = open.body.conversation_id as string;
       for (const d of devices) {
         const r = await request(t.url)
           .post('/api/mobile/devices')
-          .send({ conversation_id: conversationId, external_id: externalId, ...d });
+          .send({ conversation_id: conversationId, external_id: externalId, user_hash: hash, ...d });
         assert.equal(r.status, 201, JSON.stringify(r.body));
       }
-      return { externalId, conversationId, endUserId: open.body.end_user.id as string };
+      return { externalId, userHash: hash, conversationId, endUserId: open.body.end_user.id as string };
     }
 
     async function agentSays(
@@ -218,9 +223,13 @@ for (const mode of dbModes) {
       assert.equal(apns.for(at).length, 1);
 
       // Registering the token again (the app was reinstalled) re-enables it.
-      const again = await request(t.url)
-        .post('/api/mobile/devices')
-        .send({ conversation_id: u.conversationId, external_id: u.externalId, platform: 'fcm', token: ft });
+      const again = await request(t.url).post('/api/mobile/devices').send({
+        conversation_id: u.conversationId,
+        external_id: u.externalId,
+        user_hash: u.userHash,
+        platform: 'fcm',
+        token: ft,
+      });
       assert.equal(again.status, 200);
       assert.equal((await device(ft)).disabledAt, null);
     });
@@ -272,6 +281,7 @@ for (const mode of dbModes) {
         const joined = await emitAck(socket, 'join_conversation', {
           conversation_id: u.conversationId,
           external_id: u.externalId,
+          user_hash: u.userHash,
         });
         assert.equal(joined.ok, true, JSON.stringify(joined));
         const received = nextEvent<{ id: string }>(socket, 'message_received');

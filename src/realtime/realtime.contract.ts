@@ -53,6 +53,8 @@ export type ConversationRef = { conversation_id: string };
 export type JoinConversationPayload = {
   conversation_id: string;
   external_id?: string;
+  /** `hex(hmac_sha256(tenant_secret, external_id))` from the tenant's backend, where the identity mode asks for it. */
+  user_hash?: string;
   /**
    * Ours: catch-up. Every message with a higher `seq` is sent again as `message_received`, in
    * order, before the ack (at most 500; `has_more` asks for another join with the new last seq).
@@ -87,6 +89,8 @@ export type SendMessagePayload = {
   sender_type: ClientSenderType;
   /** Required for `end_user` until the conversation is joined on this socket. */
   external_id?: string;
+  /** `hex(hmac_sha256(tenant_secret, external_id))` from the tenant's backend, where the identity mode asks for it. */
+  user_hash?: string;
   /** Ours: idempotency key; a retry with the same key answers the stored message. */
   client_msg_id?: string;
 };
@@ -113,6 +117,8 @@ export type UserTypingPayload = {
   conversation_id: string;
   sender_type: ClientSenderType;
   external_id?: string;
+  /** `hex(hmac_sha256(tenant_secret, external_id))` from the tenant's backend, where the identity mode asks for it. */
+  user_hash?: string;
 };
 
 /** The reader is the end user when `external_id` is given or the socket joined as one. */
@@ -120,6 +126,8 @@ export type MarkReadPayload = {
   conversation_id: string;
   message_ids: string[];
   external_id?: string;
+  /** `hex(hmac_sha256(tenant_secret, external_id))` from the tenant's backend, where the identity mode asks for it. */
+  user_hash?: string;
 };
 /** `message_ids`: those newly read (the reader's own messages and earlier reads are skipped). */
 export type MarkReadReply = {

@@ -8,13 +8,43 @@ import { typistKey, type TypingTracker } from './typing.js';
 const DISCONNECT_BATCH = 500;
 
 /**
+ * What can disconnect sockets by room on every node: the Socket.IO server (through its adapter),
+ * or a Redis emitter in a process without sockets (the CLI).
+ */
+export type RoomDisconnector = { in(rooms: string[]): { disconnectSockets(close?: boolean): void } };
+
+/**
  * Disconnects every socket in these rooms on every node, in batches. A socket remembers the end
  * users it proved, so its next event needs no query; disconnecting it is what ends that trust.
  */
-function disconnectRooms(io: RealtimeServer, rooms: string[]) {
+function disconnectRooms(io: RoomDisconnector, rooms: string[]) {
   for (let i = 0; i < rooms.length; i += DISCONNECT_BATCH) {
     io.in(rooms.slice(i, i + DISCONNECT_BATCH)).disconnectSockets(true);
   }
+}
+
+/**
+ * Cut-offs: a suspended organization, a revoked token or channel, a stricter identity mode end
+ * the sockets they concern on every node. Returns a function that unsubscribes them.
+ */
+export function registerCutOffListeners(bus: EventBus, io: RoomDisconnector) {
+  const offs = [
+    // Everyone of a suspended organization: its agents' sockets and its end users'.
+    bus.subscribe('organization.suspended', (e) => {
+      disconnectRooms(io, [...e.userIds.map(userRoom), ...e.endUserIds.map(endUserRoom)]);
+    }),
+
+    // The end users a revoked embed token or channel carried (agents stay: they lost nothing).
+    bus.subscribe('access.revoked', (e) => {
+      disconnectRooms(io, e.endUserIds.map(endUserRoom));
+    }),
+
+    // End users who must now meet a stricter identity mode: they prove themselves again on rejoin.
+    bus.subscribe('identity.tightened', (e) => {
+      disconnectRooms(io, e.endUserIds.map(endUserRoom));
+    }),
+  ];
+  return () => offs.forEach((off) => off());
 }
 
 /**
@@ -100,15 +130,7 @@ export function registerRealtimeListeners({
       io.in(userRoom(e.userId)).disconnectSockets(true);
     }),
 
-    // Everyone of a suspended organization: its agents' sockets and its end users'.
-    bus.subscribe('organization.suspended', (e) => {
-      disconnectRooms(io, [...e.userIds.map(userRoom), ...e.endUserIds.map(endUserRoom)]);
-    }),
-
-    // The end users a revoked embed token or channel carried (agents stay: they lost nothing).
-    bus.subscribe('access.revoked', (e) => {
-      disconnectRooms(io, e.endUserIds.map(endUserRoom));
-    }),
+    registerCutOffListeners(bus, io),
   ];
   return () => offs.forEach((off) => off());
 }

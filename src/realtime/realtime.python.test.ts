@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import { dbModes } from '../../test/helpers/db.js';
@@ -24,7 +25,13 @@ test('a native Python Socket.IO client talks to an agent on socket.io-client', a
   const { org, channelId } = await createOrg(app.services);
   const agent = await createAgent(app.services, org.id);
   const login = await loginAgent(app.url, agent.user.email, agent.password);
-  const conv = await createConversation(app.services, { organizationId: org.id, channelId });
+  // A native app's signed-in user: its own id, signed by the tenant's backend (user_hash).
+  const conv = await createConversation(app.services, {
+    organizationId: org.id,
+    channelId,
+    externalId: `app-user-${randomUUID()}`,
+  });
+  assert.ok(conv.userHash);
   const agentSocket = await connectSocket(app.url, { cookie: login.cookie });
   await emitAck(agentSocket, 'join_queue');
 
@@ -32,7 +39,7 @@ test('a native Python Socket.IO client talks to an agent on socket.io-client', a
   const queued = nextEvent(agentSocket, 'conversation_updated');
   const py = spawn(
     PYTHON,
-    ['test/python/enduser_client.py', app.url, conv.conversation.id, conv.externalId],
+    ['test/python/enduser_client.py', app.url, conv.conversation.id, conv.externalId, conv.userHash],
     { cwd: rootDir, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { externalId, senderType, uuid } from '../shared/validation.js';
+import { externalId, senderType, userHash, uuid } from '../shared/validation.js';
 import type {
   ConversationRef,
   JoinConversationPayload,
@@ -18,6 +18,7 @@ export const conversationRef = z.object({ conversation_id: uuid });
 export const joinConversationSchema = z.object({
   conversation_id: uuid,
   external_id: externalId.optional(),
+  user_hash: userHash.optional(),
   /** Catch-up: every message after this seq is sent again, in order (see the contract). */
   last_seq: z.number().int().min(0).max(2_147_483_647).optional(),
   /** Catch-up, older form: every message after this one. */
@@ -28,6 +29,7 @@ export const typingSchema = z.object({
   conversation_id: uuid,
   sender_type: senderType,
   external_id: externalId.optional(),
+  user_hash: userHash.optional(),
 });
 
 export type JoinConversation = z.infer<typeof joinConversationSchema>;

@@ -626,12 +626,15 @@ for (const mode of dbModes) {
       const visitor = await open();
       for (const routingKey of ['support', 'sales']) {
         const c = await createConversation(app.services, { organizationId: org.id, channelId, routingKey });
-        await send(visitor, {
+        // A routing key is signed, so the visitor proves the conversation with its user_hash.
+        const sent = await send(visitor, {
           conversation_id: c.conversation.id,
           content: `for ${routingKey}`,
           sender_type: 'end_user',
           external_id: c.externalId,
+          user_hash: c.userHash,
         });
+        assert.equal(sent.ok, true, JSON.stringify(sent));
       }
       await eventually(() => allHeard.length === 2 && salesHeard.length === 1);
       assert.equal(salesHeard[0]!.content, 'for sales');

@@ -26,6 +26,8 @@ export const errorCodes = {
   'channel/revoked': 403,
   'organization/suspended': 403,
   'origin/forbidden': 403,
+  'identity/required': 403,
+  'identity/forbidden': 403,
   rate_limited: 429,
   unavailable: 503,
   internal: 500,

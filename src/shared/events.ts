@@ -20,6 +20,11 @@ export type DomainEvents = {
    * An embed token or a channel was revoked: the sockets of the end users whose conversations it
    * carried (`enduser:{id}`) must be disconnected.
    */
+  /**
+   * An identity mode became stricter: these end users' sockets are disconnected, so they prove
+   * themselves again under it on their next join.
+   */
+  'identity.tightened': { organizationId: string; endUserIds: string[] };
   'access.revoked': {
     organizationId: string;
     channelId: string;

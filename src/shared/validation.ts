@@ -67,6 +67,14 @@ export const idParams = z.object({ id: uuid });
 /** The id an end user is known by (a widget visitor id, an app's user id). */
 export const externalId = text().trim().min(1, 'must not be empty').max(255);
 
+/**
+ * The tenant backend's proof of an end user: `hex(hmac_sha256(tenant_secret, external_id))`
+ * (see `src/tenants/identity.ts`).
+ */
+export const userHash = text()
+  .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex characters: hex(hmac_sha256(tenant_secret, external_id))')
+  .transform((h) => h.toLowerCase());
+
 /** Who writes on the chat gateways: the two kinds of client. */
 export const senderType = z.enum(['end_user', 'agent'], { error: 'must be end_user or agent' });
 

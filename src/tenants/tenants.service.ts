@@ -2,6 +2,8 @@ import type { Db } from '../shared/db.js';
 import { decryptSecret, encryptSecret, randomToken } from '../shared/crypto.js';
 import { AppError } from '../shared/errors.js';
 import type { EventBus } from '../shared/events.js';
+import type { IdentityMode } from '../generated/prisma/client.js';
+import { stricter, strictWhere } from './identity.js';
 import type { CreateOrganization } from './tenants.schemas.js';
 
 export type TenantService = ReturnType<typeof createTenantService>;
@@ -24,6 +26,7 @@ export function createTenantService({
           name: data.name,
           allowedOrigins: data.allowedOrigins,
           rateLimitPerMin: data.rateLimitPerMin,
+          identityMode: data.identityMode,
           widgetPublicKey: randomToken('pk', 18),
           tenantSecretEnc: encryptSecret(encryptionKey, tenantSecret),
         },
@@ -63,6 +66,48 @@ export function createTenantService({
     async reactivate(id: string) {
       await this.requireOrganization(id);
       return db.organization.update({ where: { id }, data: { status: 'active' } });
+    },
+
+    /** The organization with a hint of its secret (`sk_…` and the last four characters). */
+    async describe(id: string) {
+      const org = await this.requireOrganization(id);
+      const secret = decryptSecret(encryptionKey, org.tenantSecretEnc);
+      return { ...org, secretHint: `sk_…${secret.slice(-4)}` };
+    },
+
+    /**
+     * Sets the organization's identity mode. A stricter one disconnects the end users who must now
+     * prove themselves (on channels without a mode of their own), so they meet it on their next join.
+     */
+    async setIdentityMode(id: string, mode: IdentityMode) {
+      const org = await this.requireOrganization(id);
+      await db.organization.update({ where: { id }, data: { identityMode: mode } });
+      if (!stricter(mode, org.identityMode)) return;
+      const where = strictWhere(mode, { organizationId: id, channel: { identityMode: null } });
+      const rows = await db.conversation.findMany({
+        where,
+        select: { endUserId: true },
+        distinct: ['endUserId'],
+      });
+      bus.publish('identity.tightened', { organizationId: id, endUserIds: rows.map((r) => r.endUserId) });
+    },
+
+    /**
+     * A new tenant secret, returned here and never again. The previous one keeps verifying for
+     * `graceHours` (0: it stops at once); rotating again ends the older one's grace at once.
+     */
+    async rotateSecret(id: string, graceHours: number) {
+      const org = await this.requireOrganization(id);
+      const tenantSecret = randomToken('sk', 32);
+      await db.organization.update({
+        where: { id },
+        data: {
+          tenantSecretEnc: encryptSecret(encryptionKey, tenantSecret),
+          tenantSecretPrevEnc: graceHours > 0 ? org.tenantSecretEnc : null,
+          tenantSecretPrevUntil: graceHours > 0 ? new Date(Date.now() + graceHours * 3_600_000) : null,
+        },
+      });
+      return { tenantSecret };
     },
 
     async tenantSecret(id: string): Promise<string> {

@@ -144,12 +144,14 @@ export function widgetRoutes({
     const { embedToken, endUser, conversation, history } = await widget.open({
       token: q.embed_token,
       externalId: q.session_id,
+      userHash: q.user_hash,
       displayName: q.customer_name,
       host,
     });
     const config = {
       conversation_id: conversation.id,
       external_id: endUser.externalId,
+      user_hash: q.user_hash ?? null,
       embed_token: q.embed_token,
       customer_name: endUser.displayName,
       // The only origin the page will talk to with postMessage; never '*'.
@@ -182,7 +184,12 @@ export function widgetRoutes({
     profileOrigin,
     async (req, res) => {
       const b = valid(req, 'body', widgetProfileSchema);
-      await widget.rename({ token: b.embed_token, externalId: b.session_id, displayName: b.customer_name });
+      await widget.rename({
+        token: b.embed_token,
+        externalId: b.session_id,
+        userHash: b.user_hash,
+        displayName: b.customer_name,
+      });
       res.status(204).end();
     },
   );

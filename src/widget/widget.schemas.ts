@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { displayName, externalId, origin, text } from '../shared/validation.js';
+import { displayName, externalId, origin, text, userHash } from '../shared/validation.js';
 
 export const embedToken = text().trim().min(1, 'must not be empty').max(200);
 
@@ -7,6 +7,8 @@ export const embedToken = text().trim().min(1, 'must not be empty').max(200);
 export const widgetPageQuerySchema = z.object({
   embed_token: embedToken,
   session_id: externalId,
+  /** The tenant backend's `hex(hmac_sha256(tenant_secret, session_id))` for a signed-in user. */
+  user_hash: userHash.optional(),
   customer_name: displayName.optional(),
   title: text().trim().min(1).max(80).optional(),
   /** The host page's origin as embed.js saw it; only used when the browser sent no Referer. */
@@ -20,5 +22,6 @@ export type WidgetPageQuery = z.output<typeof widgetPageQuerySchema>;
 export const widgetProfileSchema = z.object({
   embed_token: embedToken,
   session_id: externalId,
+  user_hash: userHash.optional(),
   customer_name: displayName,
 });

@@ -72,6 +72,7 @@ export function createWidgetService({
     async open(input: {
       token: string;
       externalId: string;
+      userHash?: string | undefined;
       displayName?: string | undefined;
       host: HostContext;
     }) {
@@ -80,6 +81,7 @@ export function createWidgetService({
         organizationId: embedToken.organizationId,
         channelId: embedToken.channelId,
         externalId: input.externalId,
+        userHash: input.userHash,
         displayName: input.displayName,
         embedTokenId: embedToken.id,
       });
@@ -92,12 +94,18 @@ export function createWidgetService({
      * is no host origin to check here: the token and the visitor's id are the credentials, as on
      * the socket).
      */
-    async rename(input: { token: string; externalId: string; displayName: string }) {
+    async rename(input: {
+      token: string;
+      externalId: string;
+      userHash?: string | undefined;
+      displayName: string;
+    }) {
       const embedToken = await requireToken(input.token);
       await conversations.openForEndUser({
         organizationId: embedToken.organizationId,
         channelId: embedToken.channelId,
         externalId: input.externalId,
+        userHash: input.userHash,
         displayName: input.displayName,
         embedTokenId: embedToken.id,
       });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -14,6 +15,9 @@ type PageConfig = {
   launcher: boolean;
   history: { id: string; content: string; sender_type: string; session_id?: unknown; read_by?: unknown }[];
 };
+
+/** A visitor id as embed.js makes it: `v_` and 128 random bits in hex. */
+const visitorId = () => `v_${randomBytes(16).toString('hex')}`;
 
 function widgetUrl(app: TestApp, params: Record<string, string>): string {
   return `${app.url}/chat-widget?${new URLSearchParams(params)}`;
@@ -45,7 +49,7 @@ for (const mode of dbModes) {
       await database.close();
     });
     const { org, embedToken } = await createOrg(app.services);
-    const sid = `visitor-${org.id}`;
+    const sid = visitorId();
 
     const first = await load(
       widgetUrl(app, { embed_token: embedToken, session_id: sid, customer_name: 'Ann' }),
@@ -105,8 +109,10 @@ test('GET /chat-widget checks the token, the host origin, and sends the framing 
     name: 'Web chat',
     allowedOrigins: ['https://shop.example', 'http://localhost:8080'],
   });
+  // One visitor for the whole test, as the widget keeps its id across page views.
+  const sid = visitorId();
   const page = (extra: Record<string, string> = {}) =>
-    widgetUrl(app, { embed_token: token, session_id: `v-${org.id}`, ...extra });
+    widgetUrl(app, { embed_token: token, session_id: sid, ...extra });
 
   await t.test('bad parameters are 400 and name the parameter', async () => {
     const res = await load(`${app.url}/chat-widget?session_id=x`);
@@ -120,7 +126,7 @@ test('GET /chat-widget checks the token, the host origin, and sends the framing 
 
   await t.test('an unknown or revoked token is 403', async () => {
     const unknown = await load(
-      widgetUrl(app, { embed_token: 'ew_doesnotexist000000000000', session_id: 'v' }),
+      widgetUrl(app, { embed_token: 'ew_doesnotexist000000000000', session_id: visitorId() }),
     );
     assert.equal(unknown.status, 403);
     assert.equal(await errorOf(unknown), 'embed_token/invalid');
@@ -131,7 +137,7 @@ test('GET /chat-widget checks the token, the host origin, and sends the framing 
     });
     const record = await app.services.channels.findEmbedToken(revoked);
     await database.prisma.embedToken.update({ where: { id: record!.id }, data: { revokedAt: new Date() } });
-    const res = await load(widgetUrl(app, { embed_token: revoked, session_id: 'v' }));
+    const res = await load(widgetUrl(app, { embed_token: revoked, session_id: visitorId() }));
     assert.equal(res.status, 403);
     assert.equal(await errorOf(res), 'embed_token/invalid');
   });
@@ -180,7 +186,7 @@ test('GET /chat-widget checks the token, the host origin, and sends the framing 
   });
 
   await t.test('a token without origins may be framed anywhere', async () => {
-    const res = await load(widgetUrl(app, { embed_token: openToken, session_id: 'v1' }), {
+    const res = await load(widgetUrl(app, { embed_token: openToken, session_id: visitorId() }), {
       referer: 'https://any.example/',
     });
     assert.equal(res.status, 200);
@@ -200,22 +206,32 @@ test('GET /chat-widget checks the token, the host origin, and sends the framing 
   });
 
   await t.test('POST /chat-widget/profile renames the visitor', async () => {
-    const sid = `renamed-${org.id}`;
-    await load(page({ session_id: sid }), { referer: 'https://shop.example/' });
+    const renamed = visitorId();
+    assert.equal(
+      (await load(page({ session_id: renamed }), { referer: 'https://shop.example/' })).status,
+      200,
+    );
     const post = (body: unknown) =>
       fetch(`${app.url}/chat-widget/profile`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
       });
-    assert.equal((await post({ embed_token: token, session_id: sid, customer_name: 'Carla' })).status, 204);
+    assert.equal(
+      (await post({ embed_token: token, session_id: renamed, customer_name: 'Carla' })).status,
+      204,
+    );
     const user = await database.prisma.endUser.findFirstOrThrow({
-      where: { organizationId: org.id, externalId: sid },
+      where: { organizationId: org.id, externalId: renamed },
     });
     assert.equal(user.displayName, 'Carla');
-    const bad = await post({ embed_token: token, session_id: sid, customer_name: '' });
+    const bad = await post({ embed_token: token, session_id: renamed, customer_name: '' });
     assert.equal(bad.status, 400);
-    const wrong = await post({ embed_token: 'ew_nope00000000000000', session_id: sid, customer_name: 'Eve' });
+    const wrong = await post({
+      embed_token: 'ew_nope00000000000000',
+      session_id: renamed,
+      customer_name: 'Eve',
+    });
     assert.equal(wrong.status, 403);
     const still = await database.prisma.endUser.findFirstOrThrow({ where: { id: user.id } });
     assert.equal(still.displayName, 'Carla');
@@ -263,12 +279,13 @@ test('one client opening widget pages in bulk is slowed down, per token, without
     await database.close();
   });
   const { org, embedToken } = await createOrg(app.services);
-  const open = (i: number) =>
-    load(widgetUrl(app, { embed_token: embedToken, session_id: `bulk-${i}` }), { framed: false });
+  // Each page view is a new visitor, as when a script opens pages without keeping the id.
+  const open = () =>
+    load(widgetUrl(app, { embed_token: embedToken, session_id: visitorId() }), { framed: false });
   const answers = [];
-  for (let i = 0; i < 60; i++) answers.push((await open(i)).status);
+  for (let i = 0; i < 60; i++) answers.push((await open()).status);
   assert.deepEqual(new Set(answers), new Set([200]));
-  const limited = await open(60);
+  const limited = await open();
   assert.equal(limited.status, 429);
   assert.match(limited.headers.get('retry-after') ?? '', /^\d+$/);
   assert.equal(await errorOf(limited), 'rate_limited');

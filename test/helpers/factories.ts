@@ -6,6 +6,7 @@ import { createAgentSchema } from '../../src/agents/agents.schemas.js';
 import { createEmbedTokenSchema } from '../../src/channels/channels.schemas.js';
 import { sendMessageSchema, type SendMessage } from '../../src/messages/messages.schemas.js';
 import { createOrganizationSchema } from '../../src/tenants/tenants.schemas.js';
+import { isRandomVisitorId, userHash as signUser } from '../../src/tenants/identity.js';
 
 export const PASSWORD = 'correct-horse-battery';
 
@@ -56,11 +57,18 @@ export async function createConversation(
     routingKey?: string;
   },
 ) {
-  const externalId = o.externalId ?? `visitor-${randomUUID()}`;
+  // A random visitor id, as the widget makes; a chosen id or a routing key is signed, as the
+  // tenant's backend would.
+  const externalId = o.externalId ?? `v_${randomUUID()}`;
+  const signed = o.routingKey !== undefined || !isRandomVisitorId(externalId);
+  const userHash = signed
+    ? signUser(await services.tenants.tenantSecret(o.organizationId), externalId, o.routingKey)
+    : undefined;
   const { endUser, conversation } = await services.conversations.openForEndUser({
     organizationId: o.organizationId,
     channelId: o.channelId,
     externalId,
+    userHash,
     displayName: o.displayName ?? 'Visitor',
     routingKey: o.routingKey,
   });
@@ -70,7 +78,7 @@ export async function createConversation(
     endUserId: endUser.id,
     externalId,
   };
-  return { endUser, conversation, externalId, actor };
+  return { endUser, conversation, externalId, userHash, actor };
 }
 
 /** A send_message payload as the gateways hand it to the message service: parsed (defaults filled in). */

@@ -1,6 +1,9 @@
 """An end user speaking Socket.IO natively, as a mobile app would (python3-socketio from Debian).
 
-Usage: enduser_client.py URL CONVERSATION_ID EXTERNAL_ID
+Usage: enduser_client.py URL CONVERSATION_ID EXTERNAL_ID [USER_HASH]
+USER_HASH is what the app's backend computed for its user, hex(hmac_sha256(tenant_secret,
+external_id)); a random visitor id (v_...) needs none. It goes with join_conversation: once the
+socket has proved the conversation, its later events need nothing.
 Joins the conversation, sends a message, waits for its echo and for an agent's reply, and prints
 one JSON line per step on stdout. Exits 0 when the flow completed, 1 otherwise.
 """
@@ -12,6 +15,7 @@ import threading
 import socketio
 
 url, conversation_id, external_id = sys.argv[1:4]
+user_hash = sys.argv[4] if len(sys.argv) > 4 else None
 done = threading.Event()
 received = []
 errors = []
@@ -45,11 +49,10 @@ def on_error(data):
 
 
 sio.connect(url, transports=["websocket"])
-joined = sio.call(
-    "join_conversation",
-    {"conversation_id": conversation_id, "external_id": external_id},
-    timeout=10,
-)
+proof = {"conversation_id": conversation_id, "external_id": external_id}
+if user_hash:
+    proof["user_hash"] = user_hash
+joined = sio.call("join_conversation", proof, timeout=10)
 log("joined", ack=joined)
 
 # A bad payload: the server answers with `error` and stores nothing.

@@ -1,6 +1,8 @@
-// The dashboard: Company → API Keys and Team, Integration → Web Chat and Mobile SDK, Bots.
+// The dashboard: Company → API Keys, Team and Identity & keys, Integration → Web Chat and
+// Mobile SDK, Bots.
 // One page, one section at a time, chosen by the URL hash so each is linkable.
 import { api, byId, formatTime, h } from '../../inbox/client/dom.js';
+import { identitySection } from './identity.js';
 import { mobileSection } from './mobile.js';
 import { confirmButton, errorText, field, form, row, section, secretBox, select, table } from './ui.js';
 
@@ -281,6 +283,7 @@ async function team(): Promise<HTMLElement> {
 const sections: Record<string, () => Promise<HTMLElement>> = {
   'api-keys': apiKeys,
   team,
+  identity: () => identitySection(myRole === 'owner'),
   'web-chat': webChat,
   'mobile-sdk': () => mobileSection(render),
   bots,

@@ -141,6 +141,22 @@ export function secretBox(title: string, value: string, note: string): HTMLEleme
   );
 }
 
+/** Code to copy into the reader's own project (no secret in it), with a Copy button. */
+export function codeBlock(label: string, value: string): HTMLElement {
+  const code = h('code', {}, value);
+  const status = h('span', { class: 'muted', role: 'status' });
+  const copy = h('button', { type: 'button', 'aria-label': `Copy the ${label} code` }, 'Copy');
+  copy.addEventListener('click', () => {
+    void copyText(value, code).then((ok) => (status.textContent = ok ? 'Copied' : 'Selected: press Ctrl+C'));
+  });
+  return h(
+    'figure',
+    { class: 'code-block' },
+    h('figcaption', {}, h('strong', {}, label), ' ', copy, ' ', status),
+    h('pre', {}, code),
+  );
+}
+
 export function section(title: string, intro: string, ...children: (Node | null)[]): HTMLElement {
   return h(
     'section',

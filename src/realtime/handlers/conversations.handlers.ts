@@ -12,7 +12,9 @@ export function registerConversationHandlers(
 
   on('join_conversation', joinConversationSchema, async (input) => {
     if (input.external_id !== undefined) {
-      await ctx.joinAsEndUser(await ctx.requireEndUser(input.conversation_id, input.external_id));
+      await ctx.joinAsEndUser(
+        await ctx.requireEndUser(input.conversation_id, input.external_id, input.user_hash),
+      );
     } else {
       const agent = await ctx.requireAgent();
       await services.conversations.requireForAgent(agent, input.conversation_id);

@@ -1,5 +1,6 @@
 import { messageEventDto } from '../../conversations/conversations.dto.js';
 import { markReadSchema, sendMessageSchema } from '../../messages/messages.schemas.js';
+import { AppError } from '../../shared/errors.js';
 import { convRoom } from '../rooms.js';
 import { Dropped, type HandlerDeps, type SocketContext } from './socket.context.js';
 
@@ -14,17 +15,27 @@ export function registerMessageHandlers(
   // is sending, then the end-user limit, then the store.
   on('send_message', sendMessageSchema, async (input) => {
     if (input.sender_type === 'end_user') {
-      const actor = await ctx.requireEndUser(input.conversation_id, input.external_id);
+      const actor = await ctx.requireEndUser(input.conversation_id, input.external_id, input.user_hash);
       const quota = await limiter.take(actor.organizationId, actor.externalId);
       if (!quota.allowed) throw new Dropped('Too many messages; this one was dropped', quota.retryAfterS);
+      // The organization's minute (rate_limit_per_min): over it, dropped the same way.
+      const tenant = await services.quota
+        ?.take('messages', actor.organizationId, actor.rateLimitPerMin)
+        .catch(async (err: unknown) => {
+          await quota.refund();
+          const retryAfter = err instanceof AppError ? err.details?.retry_after : undefined;
+          if (typeof retryAfter !== 'number') throw err;
+          throw new Dropped('Too many messages for this organization; this one was dropped', retryAfter);
+        });
+      const refund = () => Promise.all([quota.refund(), tenant?.refund()]);
       const { message, duplicate } = await services.messages
         .send(actor, input)
         .catch(async (err: unknown) => {
-          await quota.refund();
+          await refund();
           throw err;
         });
       // A retry of a stored message was counted when it was stored.
-      if (duplicate) await quota.refund();
+      if (duplicate) await refund();
       await ctx.joinAsEndUser(actor);
       return { message: messageEventDto(message), duplicate };
     }
@@ -38,7 +49,7 @@ export function registerMessageHandlers(
     // The reader is the end user if this socket speaks for one here, else the agent.
     const asEndUser = input.external_id !== undefined || ctx.speaksForEndUser(input.conversation_id);
     const actor = asEndUser
-      ? await ctx.requireEndUser(input.conversation_id, input.external_id)
+      ? await ctx.requireEndUser(input.conversation_id, input.external_id, input.user_hash)
       : await ctx.requireAgent();
     const result = await services.messages.markRead(actor, {
       conversation_id: input.conversation_id,

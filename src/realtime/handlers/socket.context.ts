@@ -31,8 +31,8 @@ export type HandlerDeps = {
 /** The acknowledgement callback of a raw event, if the client asked for one (the last argument). */
 type RawAck = (reply: Record<string, unknown>) => void;
 
-/** An end user proven for one conversation. */
-export type ConversationEndUser = EndUserActor & { conversationId: string };
+/** An end user proven for one conversation, with their organization's `rate_limit_per_min`. */
+export type ConversationEndUser = EndUserActor & { conversationId: string; rateLimitPerMin: number };
 
 type ClientEvent = keyof ClientEventReplies;
 
@@ -198,10 +198,14 @@ export function createSocketContext(
     return agent;
   }
 
-  /** The end user of a conversation, proven by external_id (remembered per socket). */
+  /**
+   * The end user of a conversation, proven by external_id and, where the identity mode asks for
+   * it, user_hash (remembered per socket: later events need neither).
+   */
   async function requireEndUser(
     conversationId: string,
     externalId: string | undefined,
+    userHash?: string,
   ): Promise<ConversationEndUser> {
     const known = endUsers.get(conversationId);
     if (known && (externalId === undefined || known.externalId === externalId)) return known;
@@ -216,7 +220,7 @@ export function createSocketContext(
       // Another event of this socket may have proven it while this one waited its turn.
       const again = endUsers.get(conversationId);
       if (again && again.externalId === externalId) return again;
-      const actor = await services.conversations.requireForEndUser(conversationId, externalId);
+      const actor = await services.conversations.requireForEndUser(conversationId, { externalId, userHash });
       endUsers.set(conversationId, actor);
       // Their own room from the first proof (typing, mark_read), so a revocation reaches this socket.
       await socket.join(endUserRoom(actor.endUserId));

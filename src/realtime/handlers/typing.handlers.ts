@@ -13,7 +13,7 @@ export function registerTypingHandlers(
   on('user_typing', typingSchema, async (input) => {
     let typist: string;
     if (input.sender_type === 'end_user') {
-      const actor = await ctx.requireEndUser(input.conversation_id, input.external_id);
+      const actor = await ctx.requireEndUser(input.conversation_id, input.external_id, input.user_hash);
       typist = typistKey('end_user', actor.externalId);
     } else {
       const agent = await ctx.requireAgent();

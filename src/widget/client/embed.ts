@@ -128,7 +128,16 @@ function start(): void {
 
   function ensureFrame(): HTMLIFrameElement {
     if (frame) return frame;
-    const params = new URLSearchParams({ embed_token: token!, session_id: sessionId(token!), launcher: '1' });
+    // A signed-in user of the site: the site's backend gives their id and its user_hash
+    // (hex(hmac_sha256(tenant_secret, id))); anyone else gets a random visitor id of their own.
+    const userId = script!.getAttribute('data-user-id');
+    const userHash = script!.getAttribute('data-user-hash');
+    const params = new URLSearchParams({
+      embed_token: token!,
+      session_id: userId && userHash ? userId : sessionId(token!),
+      launcher: '1',
+    });
+    if (userId && userHash) params.set('user_hash', userHash);
     if (hostOrigin !== 'null') params.set('origin', hostOrigin);
     const title = script!.getAttribute('data-title');
     const name = script!.getAttribute('data-customer-name');

@@ -25,6 +25,8 @@ import { el, renderMessage, type WidgetMessage } from './render.js';
 type Config = {
   conversation_id: string;
   external_id: string;
+  /** The tenant backend's proof of `external_id`, when the page was given one. */
+  user_hash: string | null;
   embed_token: string;
   customer_name: string | null;
   host_origin: string | null;
@@ -46,6 +48,10 @@ const input = document.getElementById('cw-input') as HTMLTextAreaElement;
 const closeButton = document.getElementById('cw-close') as HTMLButtonElement;
 
 const conversationId = config.conversation_id;
+/** Who the visitor is, on every event that names them: the id and, if given, its proof. */
+const proof = config.user_hash
+  ? { external_id: config.external_id, user_hash: config.user_hash }
+  : { external_id: config.external_id };
 const outboxKey = `cw_outbox_${conversationId}`;
 let open = !config.launcher;
 let unread = 0;
@@ -90,7 +96,12 @@ async function rename(name: string): Promise<void> {
   const res = await fetch('/chat-widget/profile', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ embed_token: config.embed_token, session_id: config.external_id, customer_name }),
+    body: JSON.stringify({
+      embed_token: config.embed_token,
+      session_id: config.external_id,
+      ...(config.user_hash ? { user_hash: config.user_hash } : {}),
+      customer_name,
+    }),
   }).catch(() => null);
   if (res?.ok) config.customer_name = customer_name;
 }
@@ -147,10 +158,7 @@ function show(m: WidgetMessage): void {
 // History, live events, replays and acks all pass through here (see catchup.ts).
 const catchUp = createCatchUp<WidgetMessage>({
   join: (lastSeq) => {
-    const join: JoinConversationPayload = {
-      conversation_id: conversationId,
-      external_id: config.external_id,
-    };
+    const join: JoinConversationPayload = { conversation_id: conversationId, ...proof };
     if (lastSeq !== undefined) join.last_seq = lastSeq;
     return request(socket, 'join_conversation', join);
   },
@@ -219,7 +227,7 @@ const outbox = createOutbox<Pending, WidgetMessage>(
         content: p.content,
         content_type: 'text',
         sender_type: 'end_user',
-        external_id: config.external_id,
+        ...proof,
         client_msg_id: p.client_msg_id,
       }),
     connected: () => socket.connected,
@@ -334,7 +342,7 @@ input.addEventListener('input', () => {
   socket.emit('user_typing', {
     conversation_id: conversationId,
     sender_type: 'end_user',
-    external_id: config.external_id,
+    ...proof,
   });
 });
 

@@ -1,0 +1,68 @@
+import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { AppError } from './errors.js';
+import type { Logger } from './logger.js';
+import { createOutage } from './outage.js';
+import { createLimiter } from './public-ratelimit.js';
+import type { Redis } from './redis.js';
+
+/** What a tenant's `rate_limit_per_min` counts, each on its own: new end users, their messages. */
+export type QuotaKind = 'visitors' | 'messages';
+
+/** Taken: `refund` gives the point back when the work was not done after all. */
+export type QuotaTaken = { refund: () => Promise<void> };
+
+const WINDOW_S = 60;
+
+/**
+ * Each organization's `rate_limit_per_min`, per kind, over a minute, across nodes (Redis; memory
+ * per node while Redis is away or without it). Over it: `rate_limited` with `retry_after`.
+ */
+export function createTenantQuota(deps: { redis?: Redis | undefined; prefix: string; logger: Logger }) {
+  const { redis, prefix, logger } = deps;
+  // One limiter per (kind, limit): tenants with the same limit share it, keyed by organization.
+  const limiters = new Map<string, RateLimiterAbstract>();
+  const outage = createOutage('redis (tenant quota)', logger);
+  const limiterFor = (kind: QuotaKind, perMin: number) => {
+    const name = `${kind}:${perMin}`;
+    let limiter = limiters.get(name);
+    if (!limiter) {
+      limiter = createLimiter(redis, `${prefix}:quota:${kind}`, perMin, WINDOW_S);
+      limiters.set(name, limiter);
+    }
+    return limiter;
+  };
+
+  return {
+    /** Takes one point of the organization's minute, or throws `rate_limited`. */
+    async take(kind: QuotaKind, organizationId: string, perMin: number): Promise<QuotaTaken> {
+      const limiter = limiterFor(kind, perMin);
+      const refund = () => limiter.reward(organizationId, 1).then(noop, noop);
+      try {
+        await limiter.consume(organizationId);
+        outage.ok();
+        return { refund };
+      } catch (res) {
+        if (!(res instanceof RateLimiterRes)) {
+          // Redis and the in-memory insurance both failed: a quota is a guard, not a gate.
+          outage.failed(res);
+          return { refund };
+        }
+        if (res.consumedPoints === perMin + 1) {
+          logger.warn({ organizationId, kind, perMin }, 'tenant quota reached');
+        }
+        const retryAfter = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+        throw new AppError(
+          'rate_limited',
+          kind === 'visitors'
+            ? 'This chat is taking too many new visitors right now; try again shortly'
+            : 'This chat is receiving too many messages right now; send again shortly',
+          { retry_after: retryAfter },
+        );
+      }
+    },
+  };
+}
+
+export type TenantQuota = ReturnType<typeof createTenantQuota>;
+
+function noop() {}
