@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { userHash } from '../src/tenants/identity.js';
 import { openEmbedded, openPostgres } from '../src/shared/db.js';
 import { freshPostgresDatabase } from './helpers/db.js';
 import { freePort, run, startServer } from './helpers/process.js';
@@ -42,6 +43,17 @@ describe('server process', () => {
       /<script src="\/chat-widget\/embed\.js" data-embed-token="ew_[\w-]+"><\/script>/,
     );
 
+    // The tenant secret is printed once too, and it signs user ids: a signed-in user of the demo
+    // site opens the widget with the hash, and without it is refused.
+    const secret = /Tenant secret: +(sk_[\w-]+)/.exec(out)?.[1];
+    assert.ok(secret, 'tenant secret printed on first run');
+    assert.match(out, /Widget public key: +pk_[\w-]+/);
+    const token = new URL(demo).searchParams.get('embed_token')!;
+    const widget = (q: string) =>
+      fetch(`${first.url}/chat-widget?embed_token=${token}&session_id=user-7${q}`);
+    assert.equal((await widget('')).status, 403);
+    assert.equal((await widget(`&user_hash=${userHash(secret, 'user-7')}`)).status, 200);
+
     // A second process on the same DATA_DIR is refused with a clear message.
     const second = await run(['--import', 'tsx', 'src/server.ts'], { DATA_DIR: dataDir, PORT: '0' });
     assert.equal(second.code, 1);
@@ -52,6 +64,7 @@ describe('server process', () => {
 
     const again = await startServer({ DATA_DIR: dataDir });
     assert.doesNotMatch(again.stdout(), BANNER, 'no credentials on later starts');
+    assert.doesNotMatch(again.stdout(), /sk_/, 'the tenant secret is never printed again');
     assert.equal(await again.stop(), 0);
 
     const db = await openEmbedded(dataDir);

@@ -267,14 +267,12 @@ for (const mode of dbModes) {
       assert.equal(first.body.end_user.external_id, externalId);
       assert.equal(first.body.end_user.display_name, 'Alice Smith');
       assert.equal(first.headers['cache-control'], 'no-store');
-      const again = await http
-        .post('/api/mobile/conversations')
-        .send({
-          channel_id: m.channelId,
-          external_id: externalId,
-          user_hash: hash,
-          display_name: 'Alice S.',
-        });
+      const again = await http.post('/api/mobile/conversations').send({
+        channel_id: m.channelId,
+        external_id: externalId,
+        user_hash: hash,
+        display_name: 'Alice S.',
+      });
       assert.equal(again.status, 200, JSON.stringify(again.body));
       assert.equal(again.body.conversation_id, first.body.conversation_id);
       assert.equal(again.body.end_user.display_name, 'Alice S.');

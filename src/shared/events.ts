@@ -17,14 +17,14 @@ export type DomainEvents = {
    */
   'organization.suspended': { organizationId: string; userIds: string[]; endUserIds: string[] };
   /**
-   * An embed token or a channel was revoked: the sockets of the end users whose conversations it
-   * carried (`enduser:{id}`) must be disconnected.
-   */
-  /**
    * An identity mode became stricter: these end users' sockets are disconnected, so they prove
    * themselves again under it on their next join.
    */
   'identity.tightened': { organizationId: string; endUserIds: string[] };
+  /**
+   * An embed token or a channel was revoked: the sockets of the end users whose conversations it
+   * carried (`enduser:{id}`) must be disconnected.
+   */
   'access.revoked': {
     organizationId: string;
     channelId: string;

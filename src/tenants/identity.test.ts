@@ -367,6 +367,33 @@ for (const mode of dbModes) {
       );
     });
 
+    test('two owners rotating at once: every secret handed out still verifies', async () => {
+      const o = await tenant();
+      const second = await createAgent(t.services, o.org.id, { role: 'owner' });
+      const s2 = await loginAgent(t.url, second.user.email, second.password);
+      const rotate2 = request(t.url)
+        .post('/api/organization/secret/rotate')
+        .set('Cookie', s2.cookie)
+        .set('X-CSRFToken', s2.csrf)
+        .send({ grace_hours: 1 });
+      const answers = await Promise.all([
+        o.as('post', '/api/organization/secret/rotate', { grace_hours: 1 }),
+        rotate2,
+      ]);
+      for (const r of answers) assert.ok([200, 409].includes(r.status), JSON.stringify(r.body));
+      const given = answers.filter((r) => r.status === 200).map((r) => r.body.tenant_secret as string);
+      assert.ok(given.length >= 1);
+      for (const secret of given) {
+        const user = `user-${randomUUID()}`;
+        const res = await open({
+          channel_id: o.mobileChannelId,
+          external_id: user,
+          user_hash: userHash(secret, user),
+        });
+        assert.equal(res.status, 200, 'a secret shown to an owner must verify');
+      }
+    });
+
     test(
       'a stricter organization mode disconnects end users who never proved themselves',
       pgOnly,

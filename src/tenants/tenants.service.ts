@@ -99,14 +99,22 @@ export function createTenantService({
     async rotateSecret(id: string, graceHours: number) {
       const org = await this.requireOrganization(id);
       const tenantSecret = randomToken('sk', 32);
-      await db.organization.update({
-        where: { id },
+      // Only over the secret just read: of two rotations at once, the second is refused rather
+      // than replacing a secret nobody would then have been told (or given a grace period).
+      const { count } = await db.organization.updateMany({
+        where: { id, tenantSecretEnc: org.tenantSecretEnc },
         data: {
           tenantSecretEnc: encryptSecret(encryptionKey, tenantSecret),
           tenantSecretPrevEnc: graceHours > 0 ? org.tenantSecretEnc : null,
           tenantSecretPrevUntil: graceHours > 0 ? new Date(Date.now() + graceHours * 3_600_000) : null,
         },
       });
+      if (count === 0) {
+        throw new AppError(
+          'conflict',
+          'The secret was rotated by someone else just now; reload and try again',
+        );
+      }
       return { tenantSecret };
     },
 

@@ -43,7 +43,7 @@ const localTime = (iso: string) =>
   new Date(iso).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
 
 /** "1 h left", "25 min left": what remains of a grace period ending at `until`. */
-export function timeLeft(until: string, now = Date.now()): string {
+function timeLeft(until: string, now = Date.now()): string {
   const minutes = Math.max(1, Math.ceil((Date.parse(until) - now) / 60_000));
   return minutes >= 60 ? `${Math.round(minutes / 60)} h left` : `${minutes} min left`;
 }
