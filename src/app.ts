@@ -24,6 +24,8 @@ import { conversationRoutes } from './conversations/conversations.routes.js';
 import { widgetHistoryRoutes } from './conversations/widget-history.routes.js';
 import { inboxRoutes } from './inbox/inbox.routes.js';
 import { tenantRoutes } from './tenants/tenants.routes.js';
+import { relayRoutes } from './relay/relay.routes.js';
+import { relayErrorHandler } from './relay/relay.envelope.js';
 import { channelRoutes } from './channels/channels.routes.js';
 import { teamRoutes } from './agents/agents.routes.js';
 import { dashboardRoutes } from './dashboard/dashboard.routes.js';
@@ -40,6 +42,8 @@ export type AppDeps = {
   database: Database;
   redis?: Redis | undefined;
   bus?: EventBus;
+  /** The time the relay's tokens are checked against (tests move it); `Date.now` otherwise. */
+  now?: () => number;
 };
 
 const REQUEST_ID = /^[\w.:-]{1,64}$/;
@@ -127,6 +131,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const publicLimits = publicLimitsOf(config.limits);
   app.use(widgetRoutes({ widget: services.widget, redis, limits: publicLimits }));
   app.use('/api/mobile', mobilePublicRoutes(services, redis, publicLimits));
+  // The relay (its own envelope, CORS and credentials; no agent session).
+  app.use('/api/v1', relayRoutes({ services, config, redis, outage: database.outage, now: deps.now }));
+  // Errors raised before the relay's router (a malformed JSON body) are in its envelope too.
+  app.use('/api/v1', relayErrorHandler(database.outage));
   // Failed end-user proofs per IP: history reads and socket joins share one counter.
   const failures = createRealtimeFailureThrottle(redis, config);
 

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -38,6 +38,14 @@ const schema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   ENCRYPTION_KEY: encryptionKey.optional(),
+  /** The relay's provisioning key (`X-Admin-Key`); generated and kept in embedded mode. */
+  ADMIN_KEY: z.string().min(24, 'must be at least 24 characters').optional(),
+  /** Signs visitor tokens (HS256); derived from SESSION_SECRET when unset. The previous one still verifies. */
+  VISITOR_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  VISITOR_TOKEN_PREVIOUS_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** Visitor token and relay session lifetimes. */
+  VISITOR_TOKEN_TTL_S: intInRange(60, 86_400).default(3600),
+  VISITOR_SESSION_TTL_DAYS: intInRange(1, 365).default(30),
   PUBLIC_URL: url(['http:', 'https:']).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** PostgreSQL: wait for a connection (pooled or new), a statement on the server, any answer. */
@@ -106,6 +114,14 @@ export type Config = {
   dataDir: string;
   sessionSecret: string;
   encryptionKey: Buffer;
+  /** Provisioning key of the relay (unset: provisioning refused). */
+  adminKey: string | undefined;
+  relay: {
+    /** Current visitor-token key first, then the previous one (verify only). */
+    tokenSecrets: string[];
+    tokenTtlS: number;
+    sessionTtlDays: number;
+  };
   publicUrl: string;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
   shutdownTimeoutMs: number;
@@ -145,21 +161,32 @@ export type Config = {
   };
 };
 
-type Secrets = { SESSION_SECRET: string; ENCRYPTION_KEY: string };
+type Secrets = { SESSION_SECRET: string; ENCRYPTION_KEY: string; ADMIN_KEY: string };
+
+const randomToken = () => `ak_${randomBytes(24).toString('base64url')}`;
 
 /** Embedded mode must start with no configuration: secrets are generated once and kept. */
 function embeddedSecrets(dataDir: string): Secrets {
   const file = path.join(dataDir, 'secrets.json');
   if (existsSync(file)) {
     const parsed = z
-      .object({ SESSION_SECRET: z.string().min(32), ENCRYPTION_KEY: encryptionKey })
+      .object({
+        SESSION_SECRET: z.string().min(32),
+        ENCRYPTION_KEY: encryptionKey,
+        ADMIN_KEY: z.string().min(24).optional(),
+      })
       .safeParse(JSON.parse(readFileSync(file, 'utf8')));
     if (!parsed.success) throw new ConfigError(`DATA_DIR: ${file} is damaged; restore it or remove it`);
-    return parsed.data;
+    if (parsed.data.ADMIN_KEY) return parsed.data as Secrets;
+    // Kept by an older version: the admin key is added once.
+    const upgraded = { ...parsed.data, ADMIN_KEY: randomToken() };
+    writeFileSync(file, JSON.stringify(upgraded, null, 2) + '\n', { mode: 0o600 });
+    return upgraded;
   }
   const secrets: Secrets = {
     SESSION_SECRET: randomBytes(32).toString('base64url'),
     ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    ADMIN_KEY: randomToken(),
   };
   mkdirSync(dataDir, { recursive: true });
   writeFileSync(file, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
@@ -178,7 +205,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   const dataDir = path.resolve(e.DATA_DIR);
   const dbMode = e.DATABASE_URL ? 'postgres' : 'embedded';
-  let { SESSION_SECRET: sessionSecret, ENCRYPTION_KEY: key } = e;
+  let { SESSION_SECRET: sessionSecret, ENCRYPTION_KEY: key, ADMIN_KEY: adminKey } = e;
+  if (dbMode === 'embedded') adminKey ??= embeddedSecrets(dataDir).ADMIN_KEY;
   if (!sessionSecret || !key) {
     if (dbMode === 'postgres') {
       // Several nodes share one database: they must share these too, so they cannot be invented here.
@@ -202,6 +230,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL,
     dataDir,
     sessionSecret,
+    adminKey,
+    relay: {
+      // Every node derives the same key from the secret they already share.
+      tokenSecrets: [
+        e.VISITOR_TOKEN_SECRET ??
+          createHmac('sha256', sessionSecret).update('visitor-token').digest('base64url'),
+        ...(e.VISITOR_TOKEN_PREVIOUS_SECRET ? [e.VISITOR_TOKEN_PREVIOUS_SECRET] : []),
+      ],
+      tokenTtlS: e.VISITOR_TOKEN_TTL_S,
+      sessionTtlDays: e.VISITOR_SESSION_TTL_DAYS,
+    },
     encryptionKey: /^[0-9a-f]{64}$/i.test(key) ? Buffer.from(key, 'hex') : Buffer.from(key, 'base64'),
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     logLevel: e.LOG_LEVEL,

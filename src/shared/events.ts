@@ -16,6 +16,8 @@ export type DomainEvents = {
    * disconnected. The ids name the rooms to reach (`user:{id}`, `enduser:{id}`) on every node.
    */
   'organization.suspended': { organizationId: string; userIds: string[]; endUserIds: string[] };
+  /** A relay visitor session was created (usage counts it). */
+  'visitor_session.created': { organizationId: string; sessionId: string; conversationId: string };
   /**
    * An identity mode became stricter: these end users' sockets are disconnected, so they prove
    * themselves again under it on their next join.

@@ -22,13 +22,19 @@ export type TestApp = App & {
  */
 export async function startApp(
   database: Database,
-  opts: { redis?: boolean; env?: Record<string, string> } = {},
+  opts: { redis?: boolean; env?: Record<string, string>; now?: () => number } = {},
 ): Promise<TestApp> {
   const config = testConfig(opts.env);
   const redis = opts.redis
     ? await connectRedis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379')
     : undefined;
-  const app = await createApp({ config, logger: createLogger('silent'), database, redis });
+  const app = await createApp({
+    config,
+    logger: createLogger('silent'),
+    database,
+    redis,
+    ...(opts.now ? { now: opts.now } : {}),
+  });
   await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
   const { port } = app.server.address() as AddressInfo;
   return {
