@@ -26,6 +26,8 @@ import { inboxRoutes } from './inbox/inbox.routes.js';
 import { tenantRoutes } from './tenants/tenants.routes.js';
 import { relayRoutes } from './relay/relay.routes.js';
 import { relayErrorHandler } from './relay/relay.envelope.js';
+import { createUsage, type Usage } from './relay/usage.js';
+import { createWidgetSocketGateway, type WidgetSocketGateway } from './relay/ws/ws.gateway.js';
 import { channelRoutes } from './channels/channels.routes.js';
 import { teamRoutes } from './agents/agents.routes.js';
 import { dashboardRoutes } from './dashboard/dashboard.routes.js';
@@ -56,6 +58,10 @@ export type App = {
   realtime: Realtime;
   /** Push notifications: queued from the start; `push.start()` runs the sender (the server does). */
   push: Push;
+  /** Per-tenant usage counters (sessions, messages, API calls, webhooks), flushed every 5 s. */
+  usage: Usage;
+  /** The relay's visitor WebSocket (`/api/v1/ws/widget`), beside Socket.IO. */
+  widgetSocket: WidgetSocketGateway;
   services: Services;
   bus: EventBus;
   /** Stops accepting, disconnects sockets, lets requests under way finish. */
@@ -131,8 +137,16 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const publicLimits = publicLimitsOf(config.limits);
   app.use(widgetRoutes({ widget: services.widget, redis, limits: publicLimits }));
   app.use('/api/mobile', mobilePublicRoutes(services, redis, publicLimits));
-  // The relay (its own envelope, CORS and credentials; no agent session).
-  app.use('/api/v1', relayRoutes({ services, config, redis, outage: database.outage, now: deps.now }));
+  // The relay (its own envelope, CORS and credentials; no agent session) and its usage counts.
+  const usage = createUsage({ db: database.prisma, bus, logger });
+  // Presence belongs to the Socket.IO gateway, created below: the relay asks it once it exists.
+  const late: { realtime?: Realtime } = {};
+  const agentsOnline = async (organizationId: string) =>
+    ((await late.realtime?.onlineAgents(organizationId)) ?? []).length > 0;
+  app.use(
+    '/api/v1',
+    relayRoutes({ services, config, redis, outage: database.outage, now: deps.now, agentsOnline }),
+  );
   // Errors raised before the relay's router (a malformed JSON body) are in its envelope too.
   app.use('/api/v1', relayErrorHandler(database.outage));
   // Failed end-user proofs per IP: history reads and socket joins share one counter.
@@ -176,6 +190,20 @@ export async function createApp(deps: AppDeps): Promise<App> {
     outage: database.outage,
     failures,
   });
+  late.realtime = realtime;
+  const widgetSocket = await createWidgetSocketGateway({
+    server,
+    io: realtime.io,
+    typing: realtime.typing,
+    services,
+    bus,
+    redis,
+    config,
+    logger,
+    outage: database.outage,
+    now: deps.now,
+    agentsOnline,
+  });
   if (redis) {
     probes.redis = async () => {
       await redis.ping();
@@ -196,12 +224,18 @@ export async function createApp(deps: AppDeps): Promise<App> {
     io: realtime.io,
     realtime,
     push,
+    usage,
+    widgetSocket,
     services,
     bus,
     async close() {
+      // First: its visitors' messages under way are acked, then told to reconnect (1012).
+      await widgetSocket.close();
       await push.stop();
       await realtime.close();
       sessions.close();
+      // Last, after the sockets: what they counted reaches the database before it closes.
+      await usage.stop();
     },
   };
 }

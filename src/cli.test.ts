@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { openPostgres, type Database } from './shared/db.js';
 import { decryptSecret, verifyPassword, sha256Hex } from './shared/crypto.js';
 import { randomUUID } from 'node:crypto';
+import { version as uuidVersion } from 'uuid';
 import { startApp } from '../test/helpers/app.js';
 import { createConversation, createOrg } from '../test/helpers/factories.js';
 import { connectSocket, emitAck } from '../test/helpers/sockets.js';
@@ -158,6 +159,19 @@ describe('operator CLI', () => {
     assert.deepEqual(await counts(org), before);
   });
 
+  test('create-org without --json prints the three credentials, one per line', async () => {
+    const r = await cli(['create-org', '--name', 'Plain Co']);
+    assert.equal(r.code, 0, r.stderr);
+    const line = (key: string) => new RegExp(`^${key}: (\\S+)$`, 'm').exec(r.stdout)?.[1];
+    const id = line('tenant_id');
+    assert.ok(id, r.stdout);
+    assert.equal(line('organization_id'), id);
+    assert.match(line('widget_public_key') ?? '', /^pk_/);
+    assert.match(line('tenant_secret') ?? '', /^sk_/);
+    const saved = await database.prisma.organization.findUniqueOrThrow({ where: { id } });
+    assert.equal(saved.name, 'Plain Co');
+  });
+
   test('an email already in use is refused with exit code 2', async () => {
     const org = lastJsonLine((await cli(['create-org', '--name', 'Dup Co', '--json'])).stdout)
       .organization_id as string;
@@ -185,6 +199,10 @@ describe('operator CLI', () => {
     const c = lastJsonLine(created.stdout) as Record<string, string>;
     assert.match(c.tenant_secret!, /^sk_[\w-]{40,}$/);
     assert.match(c.widget_public_key!, /^pk_/);
+    // The relay's three credentials: tenant_id is the organization id (kept under its older name
+    // too), a UUID v7 as the relay's documents show it.
+    assert.equal(c.tenant_id, c.organization_id);
+    assert.equal(uuidVersion(c.tenant_id!), 7);
     assert.equal(c.identity_mode, 'off');
     assert.match(c.notice!, /shown once/);
     const saved = await database.prisma.organization.findUniqueOrThrow({ where: { id: c.organization_id! } });

@@ -23,8 +23,9 @@ const USAGE = `Usage: npm run cli -- <command> [options] [--json]
 Commands:
   migrate                                   apply pending database migrations
   create-org --name N [--origins a,b] [--identity-mode M]
-                                            create an organization (tenant); prints its id,
-                                            widget public key and tenant secret (shown once)
+                                            create an organization (tenant); prints its id
+                                            (tenant_id), widget public key and tenant secret
+                                            (shown once)
   create-agent --org ID --email E --password P --role owner|admin|agent [--name N]
                                             add an agent to an organization
   create-embed-token --org ID [--origins a,b] [--name N] [--bot ID]
@@ -100,7 +101,10 @@ async function run(command: string, o: Options, database: Database): Promise<Rec
           identityMode: o['identity-mode'],
         }),
       );
+      // The relay's three credentials (`tenant_id` is the organization id, also printed under its
+      // older name for scripts that read it).
       return {
+        tenant_id: organization.id,
         organization_id: organization.id,
         widget_public_key: organization.widgetPublicKey,
         tenant_secret: tenantSecret,

@@ -46,6 +46,12 @@ const schema = z.object({
   /** Visitor token and relay session lifetimes. */
   VISITOR_TOKEN_TTL_S: intInRange(60, 86_400).default(3600),
   VISITOR_SESSION_TTL_DAYS: intInRange(1, 365).default(30),
+  /** Visitor WebSocket: server ping every this many seconds; a silent connection dies after two. */
+  WS_HEARTBEAT_S: intInRange(1, 600).default(25),
+  /** Visitor WebSocket: the largest frame accepted (bytes); a larger one closes with 1009. */
+  WS_MAX_PAYLOAD_BYTES: intInRange(1024, 16_777_216).default(65_536),
+  /** Visitor WebSocket: unsent bytes a client may leave unread before it is cut off (4408). */
+  WS_MAX_BUFFERED_BYTES: intInRange(1024, 268_435_456).default(1_048_576),
   PUBLIC_URL: url(['http:', 'https:']).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** PostgreSQL: wait for a connection (pooled or new), a statement on the server, any answer. */
@@ -121,6 +127,8 @@ export type Config = {
     tokenSecrets: string[];
     tokenTtlS: number;
     sessionTtlDays: number;
+    /** The visitor WebSocket's heartbeat, frame size and send-buffer bounds. */
+    ws: { heartbeatMs: number; maxPayloadBytes: number; maxBufferedBytes: number };
   };
   publicUrl: string;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
@@ -240,6 +248,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ],
       tokenTtlS: e.VISITOR_TOKEN_TTL_S,
       sessionTtlDays: e.VISITOR_SESSION_TTL_DAYS,
+      ws: {
+        heartbeatMs: e.WS_HEARTBEAT_S * 1000,
+        maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
+        maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
+      },
     },
     encryptionKey: /^[0-9a-f]{64}$/i.test(key) ? Buffer.from(key, 'hex') : Buffer.from(key, 'base64'),
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),

@@ -44,7 +44,12 @@ const firstRun = await ensureFirstRun({
   encryptionKey: config.encryptionKey,
   bus: app.bus,
 });
-if (firstRun) process.stdout.write(firstRunBanner(config.publicUrl, firstRun) + '\n');
+// In embedded mode without ADMIN_KEY the admin key was generated (DATA_DIR/secrets.json): it is
+// shown with the rest. A key the operator set is not echoed to the logs.
+if (firstRun) {
+  const adminKey = config.dbMode === 'embedded' && !process.env.ADMIN_KEY ? config.adminKey : undefined;
+  process.stdout.write(firstRunBanner(config.publicUrl, firstRun, adminKey) + '\n');
+}
 
 // The push outbox is sent by every node (jobs are claimed with SKIP LOCKED); app.close() stops it.
 app.push.start();

@@ -6,6 +6,7 @@ import { createConversationService } from './conversations/conversations.service
 import { createMessageService } from './messages/messages.service.js';
 import { createMobileService } from './mobile/mobile.service.js';
 import { createPushService } from './push/push.service.js';
+import { createVisitorService } from './relay/visitor.service.js';
 import type { Database } from './shared/db.js';
 import type { Logger } from './shared/logger.js';
 import type { EventBus } from './shared/events.js';
@@ -45,5 +46,18 @@ export function createServices({ database, config, bus, logger, quota }: Service
   const apiKeys = createApiKeyService({ db });
   const widget = createWidgetService({ channels, conversations, messages });
   const mobile = createMobileService({ channels, conversations });
-  return { tenants, agents, channels, conversations, messages, push, apiKeys, widget, mobile, quota };
+  const visitors = createVisitorService({ db, bus, channels, conversations, identity });
+  return {
+    tenants,
+    agents,
+    channels,
+    conversations,
+    messages,
+    push,
+    apiKeys,
+    widget,
+    mobile,
+    visitors,
+    quota,
+  };
 }

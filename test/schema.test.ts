@@ -70,7 +70,7 @@ for (const mode of dbModes) {
             assert.equal(col.udt_name, field.type, `${table}.${name} should be enum ${field.type}`);
           } else {
             const native = field.nativeType?.[0];
-            const type = native === 'Uuid' ? 'uuid' : scalarTypes[field.type];
+            const type = native === 'Uuid' ? 'uuid' : native === 'Date' ? 'date' : scalarTypes[field.type];
             assert.equal(col.data_type, type, `${table}.${name} type`);
           }
           // Prisma keeps list columns nullable; every other required field is NOT NULL.

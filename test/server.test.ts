@@ -54,6 +54,23 @@ describe('server process', () => {
     assert.equal((await widget('')).status, 403);
     assert.equal((await widget(`&user_hash=${userHash(secret, 'user-7')}`)).status, 200);
 
+    // The relay's admin key, generated and printed once too, provisions tenants.
+    const adminKey = /Admin key \(X-Admin-Key for \/api\/v1\/provision\/tenant\): +(\S+)/.exec(out)?.[1];
+    assert.ok(adminKey, 'admin key printed on first run');
+    const provision = (key: string) =>
+      fetch(`${first.url}/api/v1/provision/tenant`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-admin-key': key },
+        body: JSON.stringify({ tenant_name: 'First Run Shop' }),
+      });
+    const provisioned = await provision(adminKey);
+    assert.equal(provisioned.status, 201);
+    assert.match(
+      ((await provisioned.json()) as { data: { tenant_secret: string } }).data.tenant_secret,
+      /^sk_/,
+    );
+    assert.equal((await provision(`${adminKey}x`)).status, 401);
+
     // A second process on the same DATA_DIR is refused with a clear message.
     const second = await run(['--import', 'tsx', 'src/server.ts'], { DATA_DIR: dataDir, PORT: '0' });
     assert.equal(second.code, 1);
@@ -65,11 +82,17 @@ describe('server process', () => {
     const again = await startServer({ DATA_DIR: dataDir });
     assert.doesNotMatch(again.stdout(), BANNER, 'no credentials on later starts');
     assert.doesNotMatch(again.stdout(), /sk_/, 'the tenant secret is never printed again');
+    assert.doesNotMatch(again.stdout(), /Admin key/, 'nor the admin key');
+    assert.ok(!again.stdout().includes(adminKey), 'the admin key appears nowhere in later output');
     assert.equal(await again.stop(), 0);
 
     const db = await openEmbedded(dataDir);
     try {
-      const orgs = await db.prisma.organization.findMany({ include: { users: true, embedTokens: true } });
+      // Beside the tenant provisioned above.
+      const orgs = await db.prisma.organization.findMany({
+        where: { name: 'Demo Company' },
+        include: { users: true, embedTokens: true },
+      });
       assert.equal(orgs.length, 1, 'the demo organization was created once and kept');
       assert.equal(orgs[0]!.users[0]!.email, 'admin@example.com');
       assert.equal(orgs[0]!.users[0]!.role, 'owner');
@@ -86,6 +109,8 @@ describe('server process', () => {
       const first = await startServer(env);
       assert.match(first.stdout(), /"msg":"migrations applied"/);
       assert.match(first.stdout(), BANNER);
+      // ADMIN_KEY is the operator's to set with DATABASE_URL: none is invented or printed.
+      assert.doesNotMatch(first.stdout(), /Admin key/);
       assert.equal(await first.stop(), 0);
       const again = await startServer(env);
       assert.doesNotMatch(again.stdout(), BANNER);

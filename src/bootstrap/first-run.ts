@@ -73,8 +73,15 @@ export async function ensureFirstRun(deps: {
   );
 }
 
-export function firstRunBanner(publicUrl: string, run: FirstRun): string {
+/**
+ * What the first run prints, once. `adminKey` is the relay's provisioning key when it was generated
+ * here (embedded mode); an operator who set ADMIN_KEY knows it already.
+ */
+export function firstRunBanner(publicUrl: string, run: FirstRun, adminKey?: string): string {
   const demo = `${publicUrl}/demo?embed_token=${encodeURIComponent(run.embedToken)}`;
+  const admin = adminKey
+    ? [`    Admin key (X-Admin-Key for /api/v1/provision/tenant):  ${adminKey}`, '']
+    : [];
   return [
     '',
     '  Switchboard is ready. A demo organization was created; these credentials are shown once.',
@@ -88,5 +95,6 @@ export function firstRunBanner(publicUrl: string, run: FirstRun): string {
     `    Widget public key:  ${run.widgetPublicKey}`,
     `    Tenant secret:      ${run.tenantSecret}   (signs user_hash; rotate it from the CLI or API)`,
     '',
+    ...admin,
   ].join('\n');
 }

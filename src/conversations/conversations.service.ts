@@ -144,8 +144,11 @@ export function createConversationService({
                o.status::text AS "orgStatus", ch.type::text AS "channelType",
                (ch.config ->> 'revoked_at') IS NOT NULL AS "channelRevoked",
                CASE WHEN t.id IS NULL THEN NULL ELSE t.revoked_at IS NOT NULL END AS "tokenRevoked",
-               (t.id IS NULL AND ch.type = 'webchat' AND EXISTS (
-                 SELECT 1 FROM embed_tokens lt WHERE lt.channel_id = c.channel_id AND lt.revoked_at IS NULL
+               (t.id IS NULL AND ch.type = 'webchat' AND (
+                 -- A relay visitor's conversation lives by its visitor session, not by an embed token.
+                 c.metadata ->> 'source' = 'relay' OR EXISTS (
+                   SELECT 1 FROM embed_tokens lt WHERE lt.channel_id = c.channel_id AND lt.revoked_at IS NULL
+                 )
                )) AS "channelLive"
         FROM conversations c
         JOIN end_users e ON e.id = c.end_user_id

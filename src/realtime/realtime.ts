@@ -24,7 +24,7 @@ import { createEndUserLimiter } from './realtime.ratelimit.js';
 import { registerSocketHandlers } from './realtime.socket.js';
 import type { RealtimeServer } from './realtime.types.js';
 import { convRoom, endUserRoom, presenceRoom } from './rooms.js';
-import { createTypingTracker } from './typing.js';
+import { createTypingTracker, type TypingTracker } from './typing.js';
 
 export type RealtimeDeps = {
   server: HttpServer;
@@ -54,11 +54,15 @@ export type EndUserSockets = {
 
 export type Realtime = {
   io: RealtimeServer;
+  /** Typing indicators of this node (the relay WebSocket's visitors type here too). */
+  typing: TypingTracker;
   endUsers: EndUserSockets;
   /** Throws while the adapter's connections to Redis are down (for /readyz). */
   checkAdapter: () => void;
   /** Counters for operators and tests. */
   stats: () => { droppedMessages: number; refusedEvents: number };
+  /** Agents of the organization with a socket on any node (the relay's `is_online`). */
+  onlineAgents: (organizationId: string) => Promise<string[]>;
   close: () => Promise<void>;
 };
 
@@ -99,7 +103,9 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   // Typed by the wire contract: every emit here, in the listeners and in the handlers is checked.
   const io = new Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>(
     deps.server,
-    { maxHttpBufferSize: 256 * 1024 },
+    // Other upgrade paths (the relay's visitor WebSocket) are not Socket.IO's to destroy: their
+    // owner answers them, possibly after more than engine.io's one-second grace.
+    { maxHttpBufferSize: 256 * 1024, destroyUpgrade: false },
   );
 
   let pubSub: Redis[] = [];
@@ -160,8 +166,12 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   const typing = createTypingTracker({
     timeoutMs: rt.typingTimeoutMs,
     relayIntervalMs: config.limits.typingRelayIntervalMs,
-    onClear: (conversationId) =>
-      io.to(convRoom(conversationId)).emit('typing_cleared', { conversation_id: conversationId }),
+    onClear: (conversationId, typist) => {
+      io.to(convRoom(conversationId)).emit('typing_cleared', { conversation_id: conversationId });
+      bus.publish('typing.changed', { conversationId, typist, state: 'stop' });
+    },
+    onRelay: (conversationId, typist) =>
+      bus.publish('typing.changed', { conversationId, typist, state: 'start' }),
   });
   const limiter = createEndUserLimiter({
     redis,
@@ -276,12 +286,14 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
 
   return {
     io,
+    typing,
     endUsers,
     checkAdapter() {
       const down = pubSub.filter((c) => c.status !== 'ready');
       if (down.length) throw new Error(`adapter connection ${down.map((c) => c.status).join(', ')}`);
     },
     stats: () => ({ droppedMessages: limiter.dropped, refusedEvents: guard.refused }),
+    onlineAgents: (organizationId) => presence.online(organizationId),
     async close() {
       closing = true;
       await Promise.all(working);

@@ -9,10 +9,13 @@ export function createTypingTracker({
   timeoutMs,
   relayIntervalMs = 0,
   onClear,
+  onRelay,
 }: {
   timeoutMs: number;
   relayIntervalMs?: number;
-  onClear: (conversationId: string) => void;
+  onClear: (conversationId: string, typist: string) => void;
+  /** An indicator is relayed (the relay WebSocket's visitors hear of it too). */
+  onRelay?: (conversationId: string, typist: string) => void;
 }) {
   type Entry = { timer: NodeJS.Timeout; socketId: string; relayedAt: number };
   const byConversation = new Map<string, Map<string, Entry>>();
@@ -24,7 +27,7 @@ export function createTypingTracker({
     clearTimeout(entry.timer);
     typists.delete(typist);
     if (!typists.size) byConversation.delete(conversationId);
-    onClear(conversationId);
+    onClear(conversationId, typist);
   }
 
   return {
@@ -39,6 +42,7 @@ export function createTypingTracker({
       const now = Date.now();
       const relay = !prev || now - prev.relayedAt >= relayIntervalMs;
       typists.set(typist, { timer, socketId, relayedAt: relay ? now : prev.relayedAt });
+      if (relay) onRelay?.(conversationId, typist);
       return relay;
     },
     stop,

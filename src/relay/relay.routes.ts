@@ -14,6 +14,8 @@ export type RelayDeps = {
   outage?: Outage | undefined;
   /** The time (tests move it to expire tokens); `Date.now` otherwise. */
   now?: (() => number) | undefined;
+  /** Whether an agent of the organization is online now (presence); unknown → offline. */
+  agentsOnline?: ((organizationId: string) => Promise<boolean>) | undefined;
 };
 
 /**

@@ -1,7 +1,136 @@
-import { Router } from 'express';
-import type { RelayDeps } from './relay.routes.js';
+import { Router, type Request } from 'express';
+import { AppError } from '../shared/errors.js';
+import { valid, validate } from '../shared/http.js';
+import type { Config } from '../config.js';
+import type { Services } from '../services.js';
+import { reply } from './relay.envelope.js';
+import { headerOrigin, visitorCors } from './cors.js';
+import { createVisitorTokens } from './tokens.js';
+import { defaultLocale, sessionTokenDto, widgetConfigDto } from './visitor.dto.js';
+import {
+  createVisitorSessionSchema,
+  identifyVisitorSchema,
+  widgetConfigQuerySchema,
+} from './visitor.schemas.js';
+import type { SessionClock } from './visitor.service.js';
 
-/** The visitor side: widget config, visitor sessions and tokens, identify. */
-export function visitorRoutes(_deps: RelayDeps): Router {
-  return Router();
+const PATHS = [
+  '/fetch/widget-config',
+  '/create/visitor-session',
+  '/refresh/visitor-token',
+  '/identify/visitor',
+];
+
+/** What the visitor side needs of the relay's dependencies (`RelayDeps`). */
+export type VisitorDeps = {
+  services: Services;
+  config: Config;
+  /** The clock tokens and sessions are checked against (tests move it); `Date.now` otherwise. */
+  now?: (() => number) | undefined;
+  /** Whether an agent of the organization is online now; without it, never. */
+  agentsOnline?: ((organizationId: string) => Promise<boolean>) | undefined;
+};
+
+/** The visitor token of `Authorization: Bearer <token>`. */
+function bearer(req: Request): string {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+  if (!m) throw new AppError('token/invalid', 'Send the visitor token as Authorization: Bearer <token>');
+  return m[1]!;
+}
+
+/**
+ * The visitor side: widget config, visitor sessions and their tokens, identify. Public and
+ * CORS-gated by each tenant's `allowed_origins`; a visitor is authenticated by the token.
+ */
+export function visitorRoutes(deps: VisitorDeps): Router {
+  const { services, config } = deps;
+  const visitors = services.visitors;
+  const now = deps.now ?? Date.now;
+  const tokens = createVisitorTokens({
+    secrets: config.relay.tokenSecrets,
+    ttlS: config.relay.tokenTtlS,
+    now,
+  });
+  const clock = (): SessionClock => ({ now: new Date(now()), sessionTtlDays: config.relay.sessionTtlDays });
+  // Presence is a nicety: if it cannot be asked, the launcher shows "offline".
+  const isOnline = (organizationId: string) =>
+    (deps.agentsOnline?.(organizationId) ?? Promise.resolve(false)).catch(() => false);
+
+  const router = Router();
+  router.use(
+    PATHS,
+    visitorCors((origin, tenantId) => visitors.corsAllows(origin, tenantId)),
+  );
+
+  router.get('/fetch/widget-config', validate('query', widgetConfigQuerySchema), async (req, res) => {
+    const q = valid(req, 'query', widgetConfigQuerySchema);
+    const org = await visitors.requireWidget(q.tenant_id, q.widget_public_key, {
+      claimed: q.origin,
+      header: headerOrigin(req.headers.origin),
+    });
+    const data = widgetConfigDto(org, {
+      isOnline: await isOnline(org.id),
+      locale: q.locale ?? defaultLocale(org),
+    });
+    reply(res, 200, data, 'Widget config.');
+  });
+
+  const create = (part: 'body' | 'query') => async (req: Request, res: Parameters<typeof reply>[0]) => {
+    const input = valid(req, part, createVisitorSessionSchema);
+    const { session, org } = await visitors.create(input, headerOrigin(req.headers.origin), clock());
+    const token = await tokens.signVisitorToken({
+      sessionId: session.id,
+      tenantId: org.id,
+      widgetPublicKey: session.widgetPublicKey,
+      origin: session.origin,
+      conversationId: session.conversationId,
+    });
+    reply(
+      res,
+      201,
+      {
+        ...sessionTokenDto(session, token),
+        widget_config: widgetConfigDto(org, { isOnline: await isOnline(org.id), locale: session.locale }),
+      },
+      'Visitor session created.',
+    );
+  };
+  router.post('/create/visitor-session', validate('body', createVisitorSessionSchema), create('body'));
+  // The lifecycle the SDKs follow starts with a GET (query parameters, metadata as JSON text).
+  router.get('/create/visitor-session', validate('query', createVisitorSessionSchema), create('query'));
+
+  router.post('/refresh/visitor-token', async (req, res) => {
+    const old = await tokens.verifyVisitorToken(bearer(req), { allowExpired: true });
+    const { session, org } = await visitors.resume(old, headerOrigin(req.headers.origin), clock());
+    const token = await tokens.signVisitorToken({
+      sessionId: session.id,
+      tenantId: org.id,
+      widgetPublicKey: session.widgetPublicKey,
+      origin: session.origin,
+      conversationId: session.conversationId,
+    });
+    reply(res, 200, sessionTokenDto(session, token), 'Visitor token refreshed.');
+  });
+
+  router.post('/identify/visitor', async (req, res) => {
+    // The token first: an unauthenticated caller learns nothing about what the body should be.
+    const current = await tokens.verifyVisitorToken(bearer(req), { allowExpired: false });
+    const input = identifyVisitorSchema.parse(req.body ?? {});
+    const { session, org, userId } = await visitors.identify(
+      current,
+      headerOrigin(req.headers.origin),
+      input,
+      clock(),
+    );
+    const token = await tokens.signVisitorToken({
+      sessionId: session.id,
+      tenantId: org.id,
+      widgetPublicKey: session.widgetPublicKey,
+      origin: session.origin,
+      conversationId: session.conversationId,
+    });
+    reply(res, 200, { ...sessionTokenDto(session, token), user_id: userId }, 'Visitor identified.');
+  });
+
+  return router;
 }

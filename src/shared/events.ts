@@ -79,6 +79,11 @@ export type DomainEvents = {
     sessionId: string;
     tags: string[];
   };
+  /**
+   * A typing indicator started (relayed) or ended on this node; `typist` is
+   * `{sender_type}:{sender id}`. The relay WebSocket tells its visitors about agents' typing.
+   */
+  'typing.changed': { conversationId: string; typist: string; state: 'start' | 'stop' };
   'messages.read': {
     organizationId: string;
     conversationId: string;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Prisma } from '../generated/prisma/client.js';
 import { origins, text } from '../shared/validation.js';
 
 export const identityModeSchema = z.enum(['anonymous', 'verified', 'off'], {
@@ -11,9 +12,14 @@ export const createOrganizationSchema = z.object({
   rateLimitPerMin: z.number().int().min(1).max(10_000_000).default(60),
   identityMode: identityModeSchema.default('verified'),
 });
-/** Parsed input; the identity mode may be left out (the default, `verified`). */
+/**
+ * Parsed input; the identity mode may be left out (the default, `verified`). `config` is the
+ * organization's branding and settings (`locale`, colours, greeting), as the relay provisions it.
+ */
 export type CreateOrganization = Omit<z.output<typeof createOrganizationSchema>, 'identityMode'> &
-  Partial<Pick<z.output<typeof createOrganizationSchema>, 'identityMode'>>;
+  Partial<Pick<z.output<typeof createOrganizationSchema>, 'identityMode'>> & {
+    config?: Prisma.InputJsonObject;
+  };
 
 /** `PATCH /api/organization`. */
 export const organizationPatchSchema = z.strictObject({ identity_mode: identityModeSchema });
@@ -21,4 +27,9 @@ export const organizationPatchSchema = z.strictObject({ identity_mode: identityM
 /** `POST /api/organization/secret/rotate`: how long the old secret keeps verifying (0: not at all). */
 export const rotateSecretSchema = z.strictObject({
   grace_hours: z.number().int().min(0).max(720, 'must be at most 720 (30 days)').default(24),
+});
+
+/** `GET /api/organization/usage?days=30`: how many UTC days back, today included. */
+export const usageQuerySchema = z.object({
+  days: z.coerce.number().int().min(1).max(366, 'must be at most 366').default(30),
 });

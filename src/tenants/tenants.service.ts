@@ -1,12 +1,22 @@
+import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '../shared/db.js';
 import { decryptSecret, encryptSecret, randomToken } from '../shared/crypto.js';
 import { AppError } from '../shared/errors.js';
 import type { EventBus } from '../shared/events.js';
-import type { IdentityMode } from '../generated/prisma/client.js';
+import type { IdentityMode, UsageDaily } from '../generated/prisma/client.js';
 import { stricter, strictWhere } from './identity.js';
 import type { CreateOrganization } from './tenants.schemas.js';
 
 export type TenantService = ReturnType<typeof createTenantService>;
+
+const DAY_MS = 86_400_000;
+const isoDay = (d: Date) => d.toISOString().slice(0, 10);
+const counts = (r?: UsageDaily) => ({
+  sessions: r?.sessions ?? 0,
+  messages: r?.messages ?? 0,
+  api_calls: r?.apiCalls ?? 0,
+  webhooks_sent: r?.webhooksSent ?? 0,
+});
 
 export function createTenantService({
   db,
@@ -18,17 +28,22 @@ export function createTenantService({
   bus: EventBus;
 }) {
   return {
-    /** Creates a tenant with fresh credentials; the secret is returned here and never again. */
+    /**
+     * Creates a tenant with fresh credentials; the secret is returned here and never again. Its id
+     * is a UUID v7 (time-ordered, as the relay's documents show tenant ids), whichever gateway asks.
+     */
     async createOrganization(data: CreateOrganization) {
       const tenantSecret = randomToken('sk', 32);
       const organization = await db.organization.create({
         data: {
+          id: uuidv7(),
           name: data.name,
           allowedOrigins: data.allowedOrigins,
           rateLimitPerMin: data.rateLimitPerMin,
           identityMode: data.identityMode,
           widgetPublicKey: randomToken('pk', 18),
           tenantSecretEnc: encryptSecret(encryptionKey, tenantSecret),
+          ...(data.config ? { config: data.config } : {}),
         },
       });
       bus.publish('organization.created', { organizationId: organization.id });
@@ -116,6 +131,25 @@ export function createTenantService({
         );
       }
       return { tenantSecret };
+    },
+
+    /**
+     * The organization's usage over the last `days` UTC days (today included), oldest first, days
+     * without activity as zeros. Counts reach the database every few seconds (`relay/usage.ts`).
+     */
+    async usage(id: string, days: number) {
+      const from = new Date(Date.parse(isoDay(new Date())) - (days - 1) * DAY_MS);
+      const rows = await db.usageDaily.findMany({ where: { organizationId: id, day: { gte: from } } });
+      const byDay = new Map(rows.map((r) => [isoDay(r.day), r]));
+      const list = Array.from({ length: days }, (_, i) => {
+        const day = isoDay(new Date(from.getTime() + i * DAY_MS));
+        return { day, ...counts(byDay.get(day)) };
+      });
+      const totals = counts();
+      for (const d of list) {
+        for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += d[k];
+      }
+      return { days: list, totals };
     },
 
     async tenantSecret(id: string): Promise<string> {

@@ -1,0 +1,63 @@
+import type { Organization, Prisma, VisitorSession } from '../generated/prisma/client.js';
+
+/** The organization `config` keys a widget may show (everything else there stays private). */
+const BRANDING_KEYS = [
+  'primary_color',
+  'accent_color',
+  'theme',
+  'position',
+  'title',
+  'subtitle',
+  'greeting',
+  'launcher_text',
+  'offline_message',
+  'logo_url',
+  'avatar_url',
+] as const;
+
+type Scalar = string | number | boolean;
+const isScalar = (v: unknown): v is Scalar => ['string', 'number', 'boolean'].includes(typeof v);
+const asObject = (v: Prisma.JsonValue | undefined): Prisma.JsonObject =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? v : {};
+
+/** The branding a widget renders: the listed keys of `config`, and the scalars of `config.branding`. */
+export function brandingOf(config: Prisma.JsonValue): Record<string, Scalar> {
+  const c = asObject(config);
+  const branding: Record<string, Scalar> = {};
+  for (const key of BRANDING_KEYS) {
+    const v = c[key];
+    if (isScalar(v)) branding[key] = v;
+  }
+  for (const [key, v] of Object.entries(asObject(c.branding))) if (isScalar(v)) branding[key] = v;
+  return branding;
+}
+
+/** The tenant's default locale (`config.locale`), else `fr`. */
+export function defaultLocale(org: Organization): string {
+  const v = asObject(org.config).locale;
+  return typeof v === 'string' && v ? v : 'fr';
+}
+
+/** What a widget needs to render its launcher (`widget_config`). */
+export function widgetConfigDto(org: Organization, o: { isOnline: boolean; locale: string }) {
+  return {
+    tenant_id: org.id,
+    tenant_name: org.name,
+    is_online: o.isOnline,
+    locale: o.locale,
+    branding: brandingOf(org.config),
+  };
+}
+
+/** A session and its new token, as create, refresh and identify answer. */
+export function sessionTokenDto(session: VisitorSession, token: { token: string; expiresAt: Date }) {
+  return {
+    session_id: session.id,
+    visitor_token: token.token,
+    expires_at: token.expiresAt.toISOString(),
+    session_expires_at: session.expiresAt.toISOString(),
+    conversation_id: session.conversationId,
+    mode: session.mode,
+    locale: session.locale,
+  };
+}
