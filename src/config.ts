@@ -90,6 +90,8 @@ const schema = z.object({
   PUBLIC_RATE_LIMIT_PER_IP: intInRange(1, 10_000_000).default(300),
   PUBLIC_RATE_LIMIT_PER_TARGET: intInRange(1, 10_000_000).default(30),
   PUBLIC_RATE_WINDOW_S: intInRange(1, 3600).default(60),
+  /** The window of each tenant's `rate_limit_per_min` (a minute; shorter only to test a reset). */
+  TENANT_QUOTA_WINDOW_S: intInRange(1, 3600).default(60),
   // ---- end of abuse limits -----------------------------------------------------------------------
   /** Prefix of the realtime layer's Redis keys and adapter channel (one per deployment). */
   REALTIME_REDIS_PREFIX: z
@@ -158,6 +160,7 @@ export type Config = {
     publicPerIp: number;
     publicPerTarget: number;
     publicWindowS: number;
+    tenantQuotaWindowS: number;
   };
   push: {
     fcmApiUrl: string;
@@ -281,6 +284,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       publicPerIp: e.PUBLIC_RATE_LIMIT_PER_IP,
       publicPerTarget: e.PUBLIC_RATE_LIMIT_PER_TARGET,
       publicWindowS: e.PUBLIC_RATE_WINDOW_S,
+      tenantQuotaWindowS: e.TENANT_QUOTA_WINDOW_S,
     },
     push: {
       fcmApiUrl: e.FCM_API_URL.replace(/\/+$/, ''),

@@ -11,14 +11,18 @@ export type QuotaKind = 'visitors' | 'messages';
 /** Taken: `refund` gives the point back when the work was not done after all. */
 export type QuotaTaken = { refund: () => Promise<void> };
 
-const WINDOW_S = 60;
-
 /**
  * Each organization's `rate_limit_per_min`, per kind, over a minute, across nodes (Redis; memory
  * per node while Redis is away or without it). Over it: `rate_limited` with `retry_after`.
  */
-export function createTenantQuota(deps: { redis?: Redis | undefined; prefix: string; logger: Logger }) {
-  const { redis, prefix, logger } = deps;
+export function createTenantQuota(deps: {
+  redis?: Redis | undefined;
+  prefix: string;
+  /** The quota's window: a minute (`rate_limit_per_min`), shorter only in tests of its reset. */
+  windowS?: number;
+  logger: Logger;
+}) {
+  const { redis, prefix, logger, windowS = 60 } = deps;
   // One limiter per (kind, limit): tenants with the same limit share it, keyed by organization.
   const limiters = new Map<string, RateLimiterAbstract>();
   const outage = createOutage('redis (tenant quota)', logger);
@@ -26,7 +30,7 @@ export function createTenantQuota(deps: { redis?: Redis | undefined; prefix: str
     const name = `${kind}:${perMin}`;
     let limiter = limiters.get(name);
     if (!limiter) {
-      limiter = createLimiter(redis, `${prefix}:quota:${kind}`, perMin, WINDOW_S);
+      limiter = createLimiter(redis, `${prefix}:quota:${kind}:${windowS}`, perMin, windowS);
       limiters.set(name, limiter);
     }
     return limiter;

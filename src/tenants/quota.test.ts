@@ -63,6 +63,32 @@ describe('tenant quota (rate_limit_per_min) on two nodes sharing Redis', () => {
     assert.equal((await page(a, other.token, visitorId())).status, 200);
   });
 
+  test('the quota resets when its window ends', async () => {
+    // A 2 s window instead of the minute, so the reset is seen without waiting a minute.
+    const short = await startApp(await postgres.open(), {
+      redis: true,
+      env: { REALTIME_REDIS_PREFIX: `sb:quota:${randomUUID().slice(0, 8)}`, TENANT_QUOTA_WINDOW_S: '2' },
+    });
+    try {
+      const { organization } = await short.services.tenants.createOrganization(
+        createOrganizationSchema.parse({ name: 'Reset', rateLimitPerMin: 1 }),
+      );
+      const { token } = await short.services.channels.createEmbedToken(
+        createEmbedTokenSchema.parse({ organizationId: organization.id }),
+      );
+      assert.equal((await page(short, token, visitorId())).status, 200);
+      const over = await page(short, token, visitorId());
+      assert.equal(over.status, 429);
+      const wait = Number(over.headers['retry-after']);
+      assert.ok(wait >= 1 && wait <= 2, `Retry-After ${wait}`);
+      await new Promise((r) => setTimeout(r, wait * 1000 + 100));
+      assert.equal((await page(short, token, visitorId())).status, 200, 'a new window lets the next one in');
+    } finally {
+      await short.stop();
+      await short.database.close();
+    }
+  });
+
   test('visitors’ messages: over the minute they are dropped with retry_after, nothing stored', async () => {
     const { org, token } = await tenant(3);
     const convs = await Promise.all(
