@@ -73,7 +73,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const { config, logger, database, redis } = deps;
   const bus =
     deps.bus ?? createEventBus((err, event) => logger.error({ err, event }, 'event listener failed'));
-  const quota = createTenantQuota({ redis, prefix: config.realtime.redisPrefix, logger });
+  const quota = createTenantQuota({
+    redis,
+    prefix: config.realtime.redisPrefix,
+    windowS: config.limits.tenantQuotaWindowS,
+    logger,
+  });
   const services = createServices({ database, config, bus, logger, quota });
 
   const app = express();
