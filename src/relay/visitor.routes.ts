@@ -1,4 +1,5 @@
 import { Router, type Request } from 'express';
+import type { VisitorSession } from '../generated/prisma/client.js';
 import { AppError } from '../shared/errors.js';
 import { valid, validate } from '../shared/http.js';
 import type { Config } from '../config.js';
@@ -75,16 +76,20 @@ export function visitorRoutes(deps: VisitorDeps): Router {
     reply(res, 200, data, 'Widget config.');
   });
 
-  const create = (part: 'body' | 'query') => async (req: Request, res: Parameters<typeof reply>[0]) => {
-    const input = valid(req, part, createVisitorSessionSchema);
-    const { session, org } = await visitors.create(input, headerOrigin(req.headers.origin), clock());
-    const token = await tokens.signVisitorToken({
+  /** A token for the session as it now is (its conversation may have changed on identify). */
+  const tokenFor = (session: VisitorSession, tenantId: string) =>
+    tokens.signVisitorToken({
       sessionId: session.id,
-      tenantId: org.id,
+      tenantId,
       widgetPublicKey: session.widgetPublicKey,
       origin: session.origin,
       conversationId: session.conversationId,
     });
+
+  const create = (part: 'body' | 'query') => async (req: Request, res: Parameters<typeof reply>[0]) => {
+    const input = valid(req, part, createVisitorSessionSchema);
+    const { session, org } = await visitors.create(input, headerOrigin(req.headers.origin), clock());
+    const token = await tokenFor(session, org.id);
     reply(
       res,
       201,
@@ -102,13 +107,7 @@ export function visitorRoutes(deps: VisitorDeps): Router {
   router.post('/refresh/visitor-token', async (req, res) => {
     const old = await tokens.verifyVisitorToken(bearer(req), { allowExpired: true });
     const { session, org } = await visitors.resume(old, headerOrigin(req.headers.origin), clock());
-    const token = await tokens.signVisitorToken({
-      sessionId: session.id,
-      tenantId: org.id,
-      widgetPublicKey: session.widgetPublicKey,
-      origin: session.origin,
-      conversationId: session.conversationId,
-    });
+    const token = await tokenFor(session, org.id);
     reply(res, 200, sessionTokenDto(session, token), 'Visitor token refreshed.');
   });
 
@@ -122,13 +121,7 @@ export function visitorRoutes(deps: VisitorDeps): Router {
       input,
       clock(),
     );
-    const token = await tokens.signVisitorToken({
-      sessionId: session.id,
-      tenantId: org.id,
-      widgetPublicKey: session.widgetPublicKey,
-      origin: session.origin,
-      conversationId: session.conversationId,
-    });
+    const token = await tokenFor(session, org.id);
     reply(res, 200, { ...sessionTokenDto(session, token), user_id: userId }, 'Visitor identified.');
   });
 
