@@ -104,11 +104,21 @@ export function createConversationService({
   quota?: TenantQuota | undefined;
 }) {
   /** Records the first valid hash of an end user: from then on, every request needs one. */
-  async function markVerified(endUserId: string) {
-    await db.endUser.updateMany({
+  async function markVerified(organizationId: string, endUserId: string) {
+    const { count } = await db.endUser.updateMany({
       where: { id: endUserId, verifiedAt: null },
       data: { verifiedAt: new Date() },
     });
+    if (count) verifiedNow(organizationId, endUserId);
+  }
+
+  /**
+   * An end user was verified just now: sockets that proved them without a hash before (an `off`
+   * mode) are disconnected, so from now on only the hash reaches them; the verifying socket (and
+   * any other that gave the hash) is not among them.
+   */
+  function verifiedNow(organizationId: string, endUserId: string) {
+    bus.publish('identity.tightened', { organizationId, endUserIds: [endUserId], unprovenOnly: true });
   }
 
   /** The conversation if the agent may see it; another tenant's is "not found", never "forbidden". */
@@ -165,7 +175,7 @@ export function createConversationService({
       const { verified } = identity.check(identityFacts(conv.organizationId, conv), proof, {
         routingKeys: [conv.routingKey],
       });
-      if (verified && !conv.verifiedAt) await markVerified(conv.endUserId);
+      if (verified && !conv.verifiedAt) await markVerified(conv.organizationId, conv.endUserId);
       return {
         kind: 'end_user',
         organizationId: conv.organizationId,
@@ -218,6 +228,8 @@ export function createConversationService({
           ...(data.displayName ? { displayName: data.displayName } : {}),
         },
       });
+      // A known end user verified for the first time: their unproven sockets are cut off.
+      if (row.endUserId && 'verifiedAt' in verifiedAt) verifiedNow(data.organizationId, endUser.id);
       const key = { channelId_endUserId: { channelId: data.channelId, endUserId: endUser.id } };
       const find = () => db.conversation.findUnique({ where: key, include });
       let conversation = await find();

@@ -1,7 +1,7 @@
 import { messageEventDto } from '../conversations/conversations.dto.js';
 import type { EventBus } from '../shared/events.js';
 import type { RealtimeServer } from './realtime.types.js';
-import { convRoom, endUserRoom, queueRoomsOf, sessionRoom, userRoom } from './rooms.js';
+import { convRoom, endUserRoom, queueRoomsOf, sessionRoom, unprovenRoom, userRoom } from './rooms.js';
 import { typistKey, type TypingTracker } from './typing.js';
 
 /** Rooms named per disconnect: the adapter carries the list to every node in one message. */
@@ -41,7 +41,7 @@ export function registerCutOffListeners(bus: EventBus, io: RoomDisconnector) {
 
     // End users who must now meet a stricter identity mode: they prove themselves again on rejoin.
     bus.subscribe('identity.tightened', (e) => {
-      disconnectRooms(io, e.endUserIds.map(endUserRoom));
+      disconnectRooms(io, e.endUserIds.map(e.unprovenOnly ? unprovenRoom : endUserRoom));
     }),
   ];
   return () => offs.forEach((off) => off());

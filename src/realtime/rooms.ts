@@ -10,6 +10,8 @@ export const presenceRoom = (organizationId: string) => `org:${organizationId}:p
 export const userRoom = (userId: string) => `user:${userId}`;
 /** Every socket of one end user (the push feature asks whether anyone is in it). */
 export const endUserRoom = (endUserId: string) => `enduser:${endUserId}`;
+/** The sockets that proved an end user without a `user_hash` (cut off when that user is verified). */
+export const unprovenRoom = (endUserId: string) => `enduser:${endUserId}:unproven`;
 /** The sockets opened with one login session; hashed so session ids never travel between nodes. */
 export const sessionRoom = (sessionId: string) =>
   `sess:${createHash('sha256').update(sessionId).digest('hex').slice(0, 32)}`;

@@ -22,7 +22,12 @@ export type DomainEvents = {
    * An identity mode became stricter: these end users' sockets are disconnected, so they prove
    * themselves again under it on their next join.
    */
-  'identity.tightened': { organizationId: string; endUserIds: string[] };
+  'identity.tightened': {
+    organizationId: string;
+    endUserIds: string[];
+    /** Only the sockets that proved them without a hash (the user was just verified). */
+    unprovenOnly?: boolean;
+  };
   /**
    * An embed token or a channel was revoked: the sockets of the end users whose conversations it
    * carried (`enduser:{id}`) must be disconnected.

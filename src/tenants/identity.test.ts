@@ -198,6 +198,30 @@ for (const mode of dbModes) {
       });
       assert.equal(join.error, 'identity/required');
       s.disconnect();
+
+      // A socket that joined with the bare id before the user was verified is cut off then.
+      const early = await open({ channel_id: o.mobileChannelId, external_id: 'legacy-8' });
+      const bare = await connectSocket(t.url);
+      assert.equal(
+        (
+          await emitAck(bare, 'join_conversation', {
+            conversation_id: early.body.conversation_id,
+            external_id: 'legacy-8',
+          })
+        ).ok,
+        true,
+      );
+      const cut = new Promise<string>((resolve) => bare.once('disconnect', resolve));
+      const proven = await connectSocket(t.url);
+      const joined = await emitAck(proven, 'join_conversation', {
+        conversation_id: early.body.conversation_id,
+        external_id: 'legacy-8',
+        user_hash: userHash(o.tenantSecret, 'legacy-8'),
+      });
+      assert.equal(joined.ok, true, 'the socket that verifies stays');
+      assert.equal(await cut, 'io server disconnect');
+      assert.equal(proven.connected, true);
+      proven.disconnect();
     });
 
     test('anonymous mode takes random visitor ids only', async () => {

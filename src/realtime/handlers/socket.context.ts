@@ -10,7 +10,7 @@ import type { AckError, ClientEventReplies } from '../realtime.contract.js';
 import type { SocketLimits } from '../realtime.guard.js';
 import type { createEndUserLimiter } from '../realtime.ratelimit.js';
 import type { RealtimeSocket } from '../realtime.types.js';
-import { convRoom, endUserRoom } from '../rooms.js';
+import { convRoom, endUserRoom, unprovenRoom } from '../rooms.js';
 import type { TypingTracker } from '../typing.js';
 
 /** What the handler factories of one node share. */
@@ -222,8 +222,13 @@ export function createSocketContext(
       if (again && again.externalId === externalId) return again;
       const actor = await services.conversations.requireForEndUser(conversationId, { externalId, userHash });
       endUsers.set(conversationId, actor);
-      // Their own room from the first proof (typing, mark_read), so a revocation reaches this socket.
-      await socket.join(endUserRoom(actor.endUserId));
+      // Their own room from the first proof (typing, mark_read), so a revocation reaches this socket;
+      // without a hash, also the room that is cut off once they are verified.
+      await socket.join(
+        userHash === undefined
+          ? [endUserRoom(actor.endUserId), unprovenRoom(actor.endUserId)]
+          : endUserRoom(actor.endUserId),
+      );
       return actor;
     };
     return limits ? limits.proof(prove) : prove();
@@ -250,6 +255,7 @@ export function createSocketContext(
       endUsers.delete(conversationId);
       if (actor && ![...endUsers.values()].some((a) => a.endUserId === actor.endUserId)) {
         await socket.leave(endUserRoom(actor.endUserId));
+        await socket.leave(unprovenRoom(actor.endUserId));
       }
     },
   };
