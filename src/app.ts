@@ -208,6 +208,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     outage: database.outage,
     now: deps.now,
     agentsOnline,
+    slots: realtime.slots,
   });
   if (redis) {
     probes.redis = async () => {

@@ -56,6 +56,11 @@ export type Realtime = {
   io: RealtimeServer;
   /** Typing indicators of this node (the relay WebSocket's visitors type here too). */
   typing: TypingTracker;
+  /**
+   * Anonymous connections per client IP (`SOCKETS_PER_IP`, across nodes): the relay WebSocket's
+   * visitors count with Socket.IO's anonymous sockets. `acquire` is false over the limit.
+   */
+  slots: { acquire: (ip: string, id: string) => Promise<boolean>; release: (ip: string, id: string) => void };
   endUsers: EndUserSockets;
   /** Throws while the adapter's connections to Redis are down (for /readyz). */
   checkAdapter: () => void;
@@ -287,6 +292,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   return {
     io,
     typing,
+    slots: { acquire: guard.acquireSlot, release: guard.releaseSlot },
     endUsers,
     checkAdapter() {
       const down = pubSub.filter((c) => c.status !== 'ready');

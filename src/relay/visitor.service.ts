@@ -227,13 +227,19 @@ export function createVisitorService({
         where: { id: token.sessionId },
         select: { organizationId: true, widgetPublicKey: true },
       });
-      if (found && (found.organizationId !== token.tenantId || found.widgetPublicKey !== token.widgetPublicKey)) {
+      if (
+        found &&
+        (found.organizationId !== token.tenantId || found.widgetPublicKey !== token.widgetPublicKey)
+      ) {
         throw new AppError('token/invalid', 'This token does not belong to its session');
       }
       const { session, org } = await requireAlive(token, headerOrigin, clock);
       const conversation = await db.conversation.findUnique({
         where: { id: session.conversationId },
-        include: { endUser: { select: { id: true, externalId: true } }, channel: { select: { config: true } } },
+        include: {
+          endUser: { select: { id: true, externalId: true } },
+          channel: { select: { config: true } },
+        },
       });
       if (
         !conversation ||

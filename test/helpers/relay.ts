@@ -30,7 +30,7 @@ export type VisitorSessionData = {
 /** `POST /api/v1/create/visitor-session` on a running server. */
 export async function createVisitorSession(
   baseUrl: string,
-  tn: Tenant,
+  tn: Pick<Tenant, 'id' | 'pk'>,
   extra: Record<string, unknown> = {},
 ): Promise<VisitorSessionData> {
   const res = await fetch(`${baseUrl}/api/v1/create/visitor-session`, {

@@ -15,7 +15,11 @@ export type WsClient = {
 };
 
 /** The WebSocket URL of the visitor endpoint on a test server. */
-export function widgetWsUrl(baseUrl: string, query: Record<string, string | number>, path = '/api/v1/ws/widget') {
+export function widgetWsUrl(
+  baseUrl: string,
+  query: Record<string, string | number>,
+  path = '/api/v1/ws/widget',
+) {
   const u = new URL(path, baseUrl.replace(/^http/, 'ws'));
   for (const [k, v] of Object.entries(query)) u.searchParams.set(k, String(v));
   return u.toString();
@@ -69,7 +73,11 @@ export async function connectWs(url: string, opts: ClientOptions = {}): Promise<
       };
       const timer = setTimeout(() => {
         waiters.delete(check);
-        reject(new Error(`no '${type}' frame within ${timeoutMs} ms; got ${JSON.stringify(frames.map((f) => f.type))}`));
+        reject(
+          new Error(
+            `no '${type}' frame within ${timeoutMs} ms; got ${JSON.stringify(frames.map((f) => f.type))}`,
+          ),
+        );
       }, timeoutMs);
       if (!check()) waiters.add(check);
     });

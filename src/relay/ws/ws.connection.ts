@@ -2,7 +2,7 @@ import { WebSocket } from 'ws';
 import type { Services } from '../../services.js';
 import type { EndUserActor } from '../../shared/auth/actor.js';
 import { AppError } from '../../shared/errors.js';
-import { toAppError } from '../../shared/http.js';
+import { errorSummary, toAppError } from '../../shared/http.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Outage } from '../../shared/outage.js';
 import type { createEndUserLimiter } from '../../realtime/realtime.ratelimit.js';
@@ -58,21 +58,31 @@ export function createConnection(id: string, ws: WebSocket, actor: VisitorActor,
     if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(code, reason);
   }
 
-  /** Sends now; a client whose unread bytes pass the bound is cut off (4408). */
+  /**
+   * Sends now, unless more than the bound is still unsent from before: that client does not read,
+   * and is cut off (4408). Checked before adding the frame, so one large frame (a long replay) to
+   * a client that reads is never mistaken for it.
+   */
   function sendNow(frame: ServerFrame) {
     if (ws.readyState !== WebSocket.OPEN) return;
-    ws.send(JSON.stringify(frame));
     if (ws.bufferedAmount > deps.maxBufferedBytes) {
       logger.warn({ conn: id, buffered: ws.bufferedAmount }, 'relay ws client too slow; closing');
       close(CLOSE.slowConsumer, 'Too slow: the client did not read');
       // Its buffer may never drain: the close frame cannot wait for it.
       setTimeout(() => ws.terminate(), 1000).unref();
+      return;
     }
+    ws.send(JSON.stringify(frame));
   }
 
   /** A live frame (fan-out): held until the welcome is out; the sender's own echo is skipped. */
   function deliver(frame: ServerFrame) {
-    if (frame.type === 'msg' && frame.role === 'visitor' && frame.client_msg_id && own.has(frame.client_msg_id))
+    if (
+      frame.type === 'msg' &&
+      frame.role === 'visitor' &&
+      frame.client_msg_id &&
+      own.has(frame.client_msg_id)
+    )
       return;
     if (pending) {
       pending.push(frame);
@@ -93,14 +103,22 @@ export function createConnection(id: string, ws: WebSocket, actor: VisitorActor,
     setTimeout(() => (welcomed = null), 10_000).unref();
   }
 
-  function error(code: string, message: string, extra: { client_msg_id?: string; retry_after?: number } = {}) {
+  function error(
+    code: string,
+    message: string,
+    extra: { client_msg_id?: string; retry_after?: number } = {},
+  ) {
     sendNow({ type: 'error', code, message, ...extra });
   }
 
   function fail(err: unknown, clientMsgId?: string) {
     const e = toAppError(err);
     if (e.code === 'unavailable' && !(err instanceof AppError)) deps.outage?.failed(err);
-    else if (e.status >= 500) logger.error({ err, conn: id }, 'relay ws frame failed');
+    else if (e.status >= 500) {
+      // One line per failure; the stack only for whoever asks for debug logs.
+      logger.error({ conn: id, err: errorSummary(err) }, 'relay ws frame failed');
+      logger.debug({ err, conn: id }, 'relay ws frame failed (stack)');
+    }
     const retryAfter = e.details?.retry_after;
     error(e.code, e.message, {
       ...(clientMsgId ? { client_msg_id: clientMsgId } : {}),
@@ -111,12 +129,6 @@ export function createConnection(id: string, ws: WebSocket, actor: VisitorActor,
   /** The Socket.IO gateway's send path (messages.handlers.ts), with an ack after the commit. */
   async function send(frame: z.infer<typeof msgFrameSchema>) {
     const cmid = frame.client_msg_id;
-    if (deps.closing()) {
-      return error('unavailable', 'The server is restarting; send again after reconnecting', {
-        client_msg_id: cmid,
-        retry_after: 1,
-      });
-    }
     let input;
     try {
       input = sendInputOf(frame, actor.conversationId);
@@ -212,7 +224,16 @@ export function createConnection(id: string, ws: WebSocket, actor: VisitorActor,
         return deps.track(work);
       }
       case 'msg': {
-        const work = (queue = queue.then(() => send(frame)).catch((err: unknown) => fail(err, frame.client_msg_id)));
+        // Received before the shutdown began: stored and acked. After: refused, to send again.
+        if (deps.closing()) {
+          return error('unavailable', 'The server is restarting; send again after reconnecting', {
+            client_msg_id: frame.client_msg_id,
+            retry_after: 1,
+          });
+        }
+        const work = (queue = queue
+          .then(() => send(frame))
+          .catch((err: unknown) => fail(err, frame.client_msg_id)));
         return deps.track(work);
       }
     }

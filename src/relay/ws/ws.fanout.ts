@@ -56,8 +56,9 @@ export async function createFanout(deps: {
     }
     deliver(message);
   });
-  // The queued client resubscribes by itself after a reconnect; a failed first attempt is retried.
-  await sub.subscribe(channel).catch((err: unknown) => logger.warn({ err }, 'relay ws subscribe failed'));
+  // Not awaited: with Redis down at start-up the command waits in the offline queue until it is
+  // back, and the node must start meanwhile. The client resubscribes by itself after a reconnect.
+  sub.subscribe(channel).catch((err: unknown) => logger.warn({ err }, 'relay ws subscribe failed'));
   onReconnect(sub, deps.onResync);
   return {
     publish(message) {

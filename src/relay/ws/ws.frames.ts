@@ -43,7 +43,11 @@ export type ServerFrame =
   | ({ type: 'welcome' } & Record<string, unknown>);
 
 export const roleOf = (senderType: string): Role =>
-  senderType === 'end_user' ? 'visitor' : senderType === 'agent' || senderType === 'bot' ? senderType : 'system';
+  senderType === 'end_user'
+    ? 'visitor'
+    : senderType === 'agent' || senderType === 'bot'
+      ? senderType
+      : 'system';
 
 /** A stored message as a `msg` frame. */
 export function msgFrame(m: Message): MsgFrame {

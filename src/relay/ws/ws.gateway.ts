@@ -6,12 +6,14 @@ import type { Config } from '../../config.js';
 import type { Services } from '../../services.js';
 import { AppError } from '../../shared/errors.js';
 import type { EventBus } from '../../shared/events.js';
-import { toAppError } from '../../shared/http.js';
+import { errorSummary, toAppError } from '../../shared/http.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Outage } from '../../shared/outage.js';
 import type { Redis } from '../../shared/redis.js';
 import { createEndUserLimiter } from '../../realtime/realtime.ratelimit.js';
+import type { Realtime } from '../../realtime/realtime.js';
 import type { RealtimeServer } from '../../realtime/realtime.types.js';
+import { clientIp } from '../../shared/public-ratelimit.js';
 import type { TypingTracker } from '../../realtime/typing.js';
 import { headerOrigin } from '../cors.js';
 import { createVisitorTokens } from '../tokens.js';
@@ -40,6 +42,8 @@ export type WidgetSocketDeps = {
   /** The clock tokens and sessions are checked against (tests move it). */
   now?: (() => number) | undefined;
   agentsOnline: (organizationId: string) => Promise<boolean>;
+  /** Anonymous connections per client IP, shared with Socket.IO (`SOCKETS_PER_IP`). */
+  slots?: Realtime['slots'] | undefined;
 };
 
 type Authorized = {
@@ -59,7 +63,11 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
   const { services, config, logger, bus } = deps;
   const wsConfig = config.relay.ws;
   const now = deps.now ?? Date.now;
-  const tokens = createVisitorTokens({ secrets: config.relay.tokenSecrets, ttlS: config.relay.tokenTtlS, now });
+  const tokens = createVisitorTokens({
+    secrets: config.relay.tokenSecrets,
+    ttlS: config.relay.tokenTtlS,
+    now,
+  });
   const wss = new WebSocketServer({ noServer: true, maxPayload: wsConfig.maxPayloadBytes });
   // The same Redis keys as the Socket.IO gateway's limiter: one visitor, one budget, both gateways.
   const limiter = createEndUserLimiter({
@@ -87,7 +95,8 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
     }
     const ids = new Set(m.endUserIds ?? []);
     for (const c of all) {
-      if (c.actor.organizationId === m.organizationId || ids.has(c.actor.endUserId)) c.close(m.code, m.reason);
+      if (c.actor.organizationId === m.organizationId || ids.has(c.actor.endUserId))
+        c.close(m.code, m.reason);
     }
   }
   const fanout = await createFanout({
@@ -131,10 +140,14 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
       );
     }
     const token = await tokens.verifyVisitorToken(q.data.token, { allowExpired: false });
-    const { session, org, endUser } = await services.visitors.connect(token, headerOrigin(req.headers.origin), {
-      now: new Date(now()),
-      sessionTtlDays: config.relay.sessionTtlDays,
-    });
+    const { session, org, endUser } = await services.visitors.connect(
+      token,
+      headerOrigin(req.headers.origin),
+      {
+        now: new Date(now()),
+        sessionTtlDays: config.relay.sessionTtlDays,
+      },
+    );
     const actor: VisitorActor = {
       kind: 'end_user',
       organizationId: org.id,
@@ -167,8 +180,8 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
   }
 
   /** Registered first, then the history read: nothing falls between the read and the live frames. */
-  async function start(ws: WebSocket, { actor, welcome, after }: Authorized) {
-    const conn = createConnection(`ws:${randomUUID()}`, ws, actor, {
+  async function start(ws: WebSocket, connId: string, { actor, welcome, after }: Authorized) {
+    const conn = createConnection(connId, ws, actor, {
       services,
       io: deps.io,
       typing: deps.typing,
@@ -188,7 +201,8 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
     ws.on('close', () => {
       all.delete(conn);
       set.delete(conn);
-      if (!set.size && byConversation.get(actor.conversationId) === set) byConversation.delete(actor.conversationId);
+      if (!set.size && byConversation.get(actor.conversationId) === set)
+        byConversation.delete(actor.conversationId);
       conn.dispose();
     });
     ws.on('error', (err) => logger.debug({ err, conn: conn.id }, 'relay ws socket error'));
@@ -221,7 +235,7 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
     } catch (err) {
       const e = toAppError(err);
       if (e.code === 'unavailable' && !(err instanceof AppError)) deps.outage?.failed(err);
-      else logger.error({ err }, 'relay ws welcome failed');
+      else logger.error({ err: errorSummary(err) }, 'relay ws welcome failed');
       conn.close(closeCodeOf(e.code), e.message.slice(0, 120));
     }
   }
@@ -245,18 +259,32 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
     }
     socket.on('error', (err) => logger.debug({ err }, 'relay ws upgrade socket error'));
     if (closing) return refuse(req, socket, head, CLOSE.restart, 'Server restarting');
-    void authorize(req, url).then(
-      (ok) => {
-        if (closing) return refuse(req, socket, head, CLOSE.restart, 'Server restarting');
-        wss.handleUpgrade(req, socket, head, (ws) => void start(ws, ok));
-      },
-      (err: unknown) => {
+    const connId = `ws:${randomUUID()}`;
+    const ip = clientIp(req, config.trustProxy);
+    const release = () => deps.slots?.release(ip, connId);
+    // However the connection ends (refused, closed, or the client gone while it was checked).
+    socket.once('close', release);
+    void (async () => {
+      // A slot first (no I/O beyond the counter), so a flood of upgrades costs no database work.
+      const slot = (await deps.slots?.acquire(ip, connId).catch(() => true)) ?? true;
+      if (!slot)
+        return refuse(req, socket, head, CLOSE.rateLimited, 'Too many connections from this address');
+      let ok: Authorized;
+      try {
+        ok = await authorize(req, url);
+      } catch (err) {
+        release();
         const e = toAppError(err);
         if (e.code === 'unavailable' && !(err instanceof AppError)) deps.outage?.failed(err);
-        else if (e.status >= 500) logger.error({ err }, 'relay ws authorization failed');
-        refuse(req, socket, head, closeCodeOf(e.code), e.message);
-      },
-    );
+        else if (e.status >= 500) logger.error({ err: errorSummary(err) }, 'relay ws authorization failed');
+        return refuse(req, socket, head, closeCodeOf(e.code), e.message);
+      }
+      if (closing) {
+        release();
+        return refuse(req, socket, head, CLOSE.restart, 'Server restarting');
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => void start(ws, connId, ok));
+    })();
   }
   deps.server.on('upgrade', onUpgrade);
 

@@ -44,10 +44,14 @@ export const resumeFrame = z
     path: ['last_seq'],
   });
 
-export const visitorFrameSchema = z.discriminatedUnion('type', [msgFrame, typingFrame, pingFrame, resumeFrame], {
-  error: (issue) =>
-    issue.code === 'invalid_union' ? 'type must be one of msg, typing, ping, resume' : undefined,
-});
+export const visitorFrameSchema = z.discriminatedUnion(
+  'type',
+  [msgFrame, typingFrame, pingFrame, resumeFrame],
+  {
+    error: (issue) =>
+      issue.code === 'invalid_union' ? 'type must be one of msg, typing, ping, resume' : undefined,
+  },
+);
 export type VisitorFrame = z.infer<typeof visitorFrameSchema>;
 
 /** A `msg` frame as the message service's input, validated by its own schema. */
