@@ -125,7 +125,15 @@ export async function createApp(deps: AppDeps): Promise<App> {
       },
     }),
   );
-  app.use(express.json({ limit: '256kb' }));
+  app.use(
+    express.json({
+      limit: '256kb',
+      // The signed API (HMAC#1) signs the exact body bytes: they are kept for its verification.
+      verify: (req, _res, buf) => {
+        if (req.url?.startsWith('/api/v1/relay')) (req as { rawBody?: Buffer }).rawBody = buf;
+      },
+    }),
+  );
   app.use(express.urlencoded({ extended: false, limit: '64kb' }));
 
   // The database's probe has a connection of its own: a saturated pool reads busy, not down.
@@ -150,7 +158,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ((await late.realtime?.onlineAgents(organizationId)) ?? []).length > 0;
   app.use(
     '/api/v1',
-    relayRoutes({ services, config, redis, outage: database.outage, now: deps.now, agentsOnline }),
+    relayRoutes({ services, config, redis, outage: database.outage, now: deps.now, agentsOnline, usage }),
   );
   // Errors raised before the relay's router (a malformed JSON body) are in its envelope too.
   app.use('/api/v1', relayErrorHandler(database.outage));

@@ -46,6 +46,8 @@ const schema = z.object({
   /** Visitor token and relay session lifetimes. */
   VISITOR_TOKEN_TTL_S: intInRange(60, 86_400).default(3600),
   VISITOR_SESSION_TTL_DAYS: intInRange(1, 365).default(30),
+  /** HMAC#1: how far a signed request's timestamp may be from the server's clock, either way. */
+  HMAC_WINDOW_S: intInRange(1, 3600).default(300),
   /** Visitor WebSocket: server ping every this many seconds; a silent connection dies after two. */
   WS_HEARTBEAT_S: intInRange(1, 600).default(25),
   /** Visitor WebSocket: the largest frame accepted (bytes); a larger one closes with 1009. */
@@ -129,6 +131,8 @@ export type Config = {
     tokenSecrets: string[];
     tokenTtlS: number;
     sessionTtlDays: number;
+    /** HMAC#1's timestamp window (± seconds); nonces are remembered for twice as long. */
+    hmacWindowS: number;
     /** The visitor WebSocket's heartbeat, frame size and send-buffer bounds. */
     ws: { heartbeatMs: number; maxPayloadBytes: number; maxBufferedBytes: number };
   };
@@ -251,6 +255,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ],
       tokenTtlS: e.VISITOR_TOKEN_TTL_S,
       sessionTtlDays: e.VISITOR_SESSION_TTL_DAYS,
+      hmacWindowS: e.HMAC_WINDOW_S,
       ws: {
         heartbeatMs: e.WS_HEARTBEAT_S * 1000,
         maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,

@@ -3,9 +3,11 @@ import { createAgentService } from './agents/agents.service.js';
 import { createApiKeyService } from './apikeys/apikeys.service.js';
 import { createChannelService } from './channels/channels.service.js';
 import { createConversationService } from './conversations/conversations.service.js';
+import { createHandoverService } from './conversations/handover.service.js';
 import { createMessageService } from './messages/messages.service.js';
 import { createMobileService } from './mobile/mobile.service.js';
 import { createPushService } from './push/push.service.js';
+import { createBackendService } from './relay/backend.service.js';
 import { createVisitorService } from './relay/visitor.service.js';
 import type { Database } from './shared/db.js';
 import type { Logger } from './shared/logger.js';
@@ -41,23 +43,27 @@ export function createServices({ database, config, bus, logger, quota }: Service
   const channels = createChannelService({ db, bus });
   const identity = createIdentity(encryptionKey);
   const conversations = createConversationService({ db, bus, identity, quota });
+  const handover = createHandoverService({ db, bus });
   const messages = createMessageService({ db, query: database.query, bus, logger });
   const push = createPushService({ db, encryptionKey, channels, conversations });
   const apiKeys = createApiKeyService({ db });
   const widget = createWidgetService({ channels, conversations, messages });
   const mobile = createMobileService({ channels, conversations });
   const visitors = createVisitorService({ db, bus, channels, conversations, identity });
+  const relayBackend = createBackendService({ db, channels, conversations, messages });
   return {
     tenants,
     agents,
     channels,
     conversations,
+    handover,
     messages,
     push,
     apiKeys,
     widget,
     mobile,
     visitors,
+    relayBackend,
     quota,
   };
 }

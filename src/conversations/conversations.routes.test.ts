@@ -518,6 +518,12 @@ test('smoke on PGlite: login, list, get, history, assign, tags, resolve, widget 
   assert.deepEqual(history.body[0].read_by, {});
   const assigned = await http.post(`/api/conversations/${id}/assign`);
   assert.equal(assigned.body.assigned_agent_id, user.id);
+  // Released back to the queue, then claimed again (transfers: release-transfer.test.ts).
+  assert.equal((await http.post(`/api/conversations/${id}/release`)).body.assigned_agent_id, null);
+  assert.equal((await http.post(`/api/conversations/${id}/release`)).status, 409);
+  assert.equal((await http.post(`/api/conversations/${id}/assign`)).status, 200);
+  const self = await http.post(`/api/conversations/${id}/transfer`, { agent_id: user.id });
+  assert.equal(self.body.error, 'conversation/bad_transfer_target');
   assert.deepEqual((await http.post(`/api/conversations/${id}/tags`, { add: ['x'] })).body.tags, ['x']);
   const resolved = await http.post(`/api/conversations/${id}/resolve`, { tags: ['y'] });
   assert.equal(resolved.body.status, 'resolved');

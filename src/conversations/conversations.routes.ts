@@ -6,8 +6,14 @@ import { historyQuerySchema } from '../messages/messages.schemas.js';
 import { valid, validate } from '../shared/http.js';
 import { idParams } from '../shared/validation.js';
 import { messageDto } from './conversations.dto.js';
-import { listQuerySchema, resolveBodySchema, tagsBodySchema } from './conversations.schemas.js';
+import {
+  listQuerySchema,
+  resolveBodySchema,
+  tagsBodySchema,
+  transferBodySchema,
+} from './conversations.schemas.js';
 import type { ConversationService } from './conversations.service.js';
+import type { HandoverService } from './handover.service.js';
 
 /** `Link` header value for the next page, or null on the last one. Relative to this request. */
 function nextLink(req: Request, q: { filter: string; limit: number; offset: number }, total: number) {
@@ -24,9 +30,10 @@ function nextLink(req: Request, q: { filter: string; limit: number; offset: numb
  */
 export function conversationRoutes(deps: {
   conversations: ConversationService;
+  handover: HandoverService;
   messages: MessageService;
 }): Router {
-  const { conversations, messages } = deps;
+  const { conversations, handover, messages } = deps;
   const router = Router();
 
   router.get('/', validate('query', listQuerySchema), async (req, res) => {
@@ -58,6 +65,21 @@ export function conversationRoutes(deps: {
     const { id } = valid(req, 'params', idParams);
     res.json(await conversations.assign(agentOf(req), id));
   });
+
+  router.post('/:id/release', validate('params', idParams), async (req, res) => {
+    const { id } = valid(req, 'params', idParams);
+    res.json(await handover.release(agentOf(req), id));
+  });
+
+  router.post(
+    '/:id/transfer',
+    validate('params', idParams),
+    validate('body', transferBodySchema),
+    async (req, res) => {
+      const { id } = valid(req, 'params', idParams);
+      res.json(await handover.transfer(agentOf(req), id, valid(req, 'body', transferBodySchema)));
+    },
+  );
 
   router.post(
     '/:id/resolve',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { text } from '../shared/validation.js';
+import { text, uuid } from '../shared/validation.js';
 
 export const listQuerySchema = z.object({
   filter: z
@@ -26,3 +26,7 @@ export const tagsBodySchema = z
     path: ['add'],
   });
 export type TagsBody = z.output<typeof tagsBodySchema>;
+
+/** `POST /api/conversations/<id>/transfer`: the agent who takes the conversation over. */
+export const transferBodySchema = z.object({ agent_id: uuid });
+export type TransferBody = z.output<typeof transferBodySchema>;

@@ -107,6 +107,30 @@ export type ClaimConversationReply = {
   assigned_at: string;
 };
 
+/** Ours: `release_conversation`, the same service as `POST /api/conversations/:id/release`. */
+export type ReleaseConversationPayload = ConversationRef;
+/** The open session, back in the queue; `released_from` held it. */
+export type ReleaseConversationReply = {
+  conversation_id: string;
+  id: string;
+  session_id: string;
+  assigned_agent_id: null;
+  released_from: string;
+  released_at: string;
+};
+
+/** Ours: `transfer_conversation`, the same service as `POST /api/conversations/:id/transfer`. */
+export type TransferConversationPayload = { conversation_id: string; agent_id: string };
+/** The open session, now on `assigned_agent_id`; `transferred_from` held it. */
+export type TransferConversationReply = {
+  conversation_id: string;
+  id: string;
+  session_id: string;
+  assigned_agent_id: string;
+  transferred_from: string;
+  assigned_at: string;
+};
+
 /** `join_queue` and `user_typing` answer nothing but `ok`. */
 export type EmptyReply = Record<never, never>;
 
@@ -143,6 +167,8 @@ export interface ClientEventReplies {
   leave_conversation: LeaveConversationReply;
   send_message: SendMessageReply;
   claim_conversation: ClaimConversationReply;
+  release_conversation: ReleaseConversationReply;
+  transfer_conversation: TransferConversationReply;
   join_queue: EmptyReply;
   join_org_presence: JoinOrgPresenceReply;
   user_typing: EmptyReply;
@@ -162,6 +188,14 @@ export interface ClientToServerEvents {
   claim_conversation: (
     payload: Wire<ClaimConversationPayload>,
     ack?: AckCallback<ClaimConversationReply>,
+  ) => void;
+  release_conversation: (
+    payload: Wire<ReleaseConversationPayload>,
+    ack?: AckCallback<ReleaseConversationReply>,
+  ) => void;
+  transfer_conversation: (
+    payload: Wire<TransferConversationPayload>,
+    ack?: AckCallback<TransferConversationReply>,
   ) => void;
   join_queue: (ack?: AckCallback<EmptyReply>) => void;
   join_org_presence: (ack?: AckCallback<JoinOrgPresenceReply>) => void;
@@ -202,8 +236,17 @@ export type ConversationUpdated = {
   content: string;
 };
 
-/** `conversation_assigned`, to the queue rooms. */
+/**
+ * `conversation_assigned`, to the queue rooms: claimed, or (ours) transferred, when it also goes
+ * to the previous holder's sockets, which learn from `assigned_to` that it is no longer theirs.
+ */
 export type ConversationAssigned = { conversation_id: string; assigned_to: string };
+
+/**
+ * Ours: `conversation_released`, to the queue rooms and the previous holder's sockets: the open
+ * session is unassigned again. `released_by` is the holder or the admin who released it.
+ */
+export type ConversationReleased = { conversation_id: string; session_id: string; released_by: string };
 
 /** Ours: `conversation_resolved`, to `conv:{id}` and the queue rooms. */
 export type ConversationResolved = { conversation_id: string; session_id: string; resolved_at: string };
@@ -244,6 +287,7 @@ export interface ServerToClientEvents {
   message_received: (message: MessageReceived) => void;
   conversation_updated: (event: ConversationUpdated) => void;
   conversation_assigned: (event: ConversationAssigned) => void;
+  conversation_released: (event: ConversationReleased) => void;
   conversation_resolved: (event: ConversationResolved) => void;
   conversation_tagged: (event: ConversationTagged) => void;
   messages_read: (event: MessagesRead) => void;

@@ -90,6 +90,27 @@ export function registerRealtimeListeners({
       });
     }),
 
+    // Ours: back in the queue. The previous holder's tabs hear it even outside the queue rooms
+    // (Socket.IO sends once to a socket in several of them); they stay in `conv:{id}`, as an
+    // agent who opens a conversation they do not hold does.
+    bus.subscribe('conversation.released', (e) => {
+      io.to([...queueRoomsOf(e.organizationId, e.routingKey), userRoom(e.agentId)]).emit(
+        'conversation_released',
+        { conversation_id: e.conversationId, session_id: e.sessionId, released_by: e.releasedBy },
+      );
+    }),
+
+    // A transfer is told as the spec's `conversation_assigned` (every inbox already shows the new
+    // holder from it); the previous holder learns from `assigned_to` that it is no longer theirs.
+    bus.subscribe('conversation.transferred', (e) => {
+      io.in(userRoom(e.toAgentId)).socketsJoin(convRoom(e.conversationId));
+      io.to([
+        ...queueRoomsOf(e.organizationId, e.routingKey),
+        userRoom(e.fromAgentId),
+        userRoom(e.toAgentId),
+      ]).emit('conversation_assigned', { conversation_id: e.conversationId, assigned_to: e.toAgentId });
+    }),
+
     // Not in the spec's reference: clients need to know a session ended. Tags are internal,
     // so they go to agents only (the conversation room also holds the end user).
     bus.subscribe('conversation.resolved', (e) => {

@@ -5,6 +5,7 @@ import type {
   JoinConversationPayload,
   MarkReadPayload,
   SendMessagePayload,
+  TransferConversationPayload,
   UserTypingPayload,
 } from './realtime.contract.js';
 import type { markReadSchema, sendMessageSchema } from '../messages/messages.schemas.js';
@@ -25,6 +26,9 @@ export const joinConversationSchema = z.object({
   last_message_id: uuid.optional(),
 });
 
+/** `transfer_conversation`: the conversation and the agent who takes it over. */
+export const transferConversationSchema = z.object({ conversation_id: uuid, agent_id: uuid });
+
 export const typingSchema = z.object({
   conversation_id: uuid,
   sender_type: senderType,
@@ -40,6 +44,7 @@ type _ContractChecks = [
   Accepts<z.input<typeof conversationRef>, ConversationRef>,
   Accepts<z.input<typeof joinConversationSchema>, JoinConversationPayload>,
   Accepts<z.input<typeof typingSchema>, UserTypingPayload>,
+  Accepts<z.input<typeof transferConversationSchema>, TransferConversationPayload>,
   Accepts<z.input<typeof sendMessageSchema>, SendMessagePayload>,
   Accepts<z.input<typeof markReadSchema>, MarkReadPayload>,
 ];

@@ -3,7 +3,9 @@ import type { Services } from '../services.js';
 import type { Config } from '../config.js';
 import type { Outage } from '../shared/outage.js';
 import type { Redis } from '../shared/redis.js';
+import type { Usage } from './usage.js';
 import { relayErrorHandler, relayNotFound } from './relay.envelope.js';
+import { backendRoutes } from './backend.routes.js';
 import { provisionRoutes } from './provision.routes.js';
 import { visitorRoutes } from './visitor.routes.js';
 
@@ -16,11 +18,14 @@ export type RelayDeps = {
   now?: (() => number) | undefined;
   /** Whether an agent of the organization is online now (presence); unknown → offline. */
   agentsOnline?: ((organizationId: string) => Promise<boolean>) | undefined;
+  /** Per-tenant usage: the signed API counts its calls. */
+  usage?: Usage | undefined;
 };
 
 /**
  * The relay's HTTP surface, mounted at `/api/v1`: tenant provisioning (admin key), the visitor
- * side (widget config, visitor sessions and tokens, identify). Every answer, errors included, is
+ * side (widget config, visitor sessions and tokens, identify), the tenant backend's signed API
+ * (`/relay/*`, HMAC#1). Every answer, errors included, is
  * in the envelope `{status_code, data, message}`.
  */
 export function relayRoutes(deps: RelayDeps): Router {
@@ -31,6 +36,7 @@ export function relayRoutes(deps: RelayDeps): Router {
   });
   router.use(provisionRoutes(deps));
   router.use(visitorRoutes(deps));
+  router.use('/relay', backendRoutes(deps));
   router.use(relayNotFound);
   router.use(relayErrorHandler(deps.outage));
   return router;

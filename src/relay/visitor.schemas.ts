@@ -10,7 +10,7 @@ export const MAX_METADATA_BYTES = 8 * 1024;
 const tenantId = uuid;
 const widgetPublicKey = text().trim().min(1, 'must not be empty').max(200);
 /** A language tag such as `fr`, `en`, `pt-BR`. */
-const locale = text()
+export const locale = text()
   .trim()
   .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$/, 'must be a language tag such as fr, en or pt-BR');
 
@@ -18,7 +18,7 @@ const locale = text()
  * Free-form context from the host page (an order id, a page URL): a JSON object of storable text,
  * at most 8 KB. A query string carries it as JSON text.
  */
-const metadata = z.preprocess(
+export const metadata = z.preprocess(
   (v) => {
     if (typeof v !== 'string') return v;
     try {

@@ -66,6 +66,35 @@ export type DomainEvents = {
     agentId: string;
     assignedAt: Date;
   };
+  /**
+   * The open session went back to the queue (nobody on it). `agentId` held it; `releasedBy` is
+   * who released it (the holder, or an admin or owner).
+   */
+  'conversation.released': {
+    organizationId: string;
+    conversationId: string;
+    /** The conversation's queue (routing key), so listeners can reach only the agents who see it. */
+    routingKey: string | null;
+    sessionId: string;
+    agentId: string;
+    releasedBy: string;
+    releasedAt: Date;
+  };
+  /**
+   * The open session moved from one agent to another in one step (never through the queue).
+   * `transferredBy` is the previous holder or an admin or owner.
+   */
+  'conversation.transferred': {
+    organizationId: string;
+    conversationId: string;
+    /** The conversation's queue (routing key), so listeners can reach only the agents who see it. */
+    routingKey: string | null;
+    sessionId: string;
+    fromAgentId: string;
+    toAgentId: string;
+    transferredBy: string;
+    transferredAt: Date;
+  };
   'conversation.resolved': {
     organizationId: string;
     conversationId: string;

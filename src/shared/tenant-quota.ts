@@ -5,8 +5,17 @@ import { createOutage } from './outage.js';
 import { createLimiter } from './public-ratelimit.js';
 import type { Redis } from './redis.js';
 
-/** What a tenant's `rate_limit_per_min` counts, each on its own: new end users, their messages. */
-export type QuotaKind = 'visitors' | 'messages';
+/**
+ * What a tenant's `rate_limit_per_min` counts, each on its own: new end users, their messages, its
+ * backend's signed API calls.
+ */
+export type QuotaKind = 'visitors' | 'messages' | 'api_calls';
+
+const refusals: Record<QuotaKind, string> = {
+  visitors: 'This chat is taking too many new visitors right now; try again shortly',
+  messages: 'This chat is receiving too many messages right now; send again shortly',
+  api_calls: "Too many API calls for this tenant's rate_limit_per_min; retry after retry_after seconds",
+};
 
 /** Taken: `refund` gives the point back when the work was not done after all. */
 export type QuotaTaken = { refund: () => Promise<void> };
@@ -55,13 +64,7 @@ export function createTenantQuota(deps: {
           logger.warn({ organizationId, kind, perMin }, 'tenant quota reached');
         }
         const retryAfter = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
-        throw new AppError(
-          'rate_limited',
-          kind === 'visitors'
-            ? 'This chat is taking too many new visitors right now; try again shortly'
-            : 'This chat is receiving too many messages right now; send again shortly',
-          { retry_after: retryAfter },
-        );
+        throw new AppError('rate_limited', refusals[kind], { retry_after: retryAfter });
       }
     },
   };

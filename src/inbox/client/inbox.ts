@@ -1,13 +1,16 @@
 // The agent inbox: the conversation list kept live from the org queue room, the thread with
-// paged history, the composer, typing both ways, team presence, claim, tags and resolve.
+// paged history, the composer, typing both ways, team presence, claim, release, transfer, tags
+// and resolve.
 import { io, type Socket } from 'socket.io-client';
 import { api, ApiError, byId, formatTime, h } from './dom.js';
+import { createHandover } from './handover.js';
 import { createThread } from './thread.js';
 import type { ClientToServerEvents, ConversationDto, Member, ServerToClientEvents } from './types.js';
 
 type Filter = 'unassigned' | 'mine' | 'all';
 
 const me = document.body.dataset.userId ?? '';
+const role = document.body.dataset.userRole ?? 'agent';
 const state = {
   filter: 'unassigned' as Filter,
   list: [] as ConversationDto[],
@@ -28,10 +31,20 @@ const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io({ withCred
 export const nameOfAgent = (id: string | null | undefined) =>
   id ? (id === me ? 'you' : (state.team.get(id)?.display_name ?? 'another agent')) : 'nobody';
 
+const handover = createHandover({
+  socket,
+  me,
+  isAdmin: role === 'admin' || role === 'owner',
+  team: () => [...state.team.values()],
+  onChanged: () => scheduleRefresh(0),
+  onError: (m) => flash(m),
+});
+
 const thread = createThread({
   socket,
   me,
   agentName: nameOfAgent,
+  onHeader: (c) => handover.render(c),
   onChanged: () => scheduleRefresh(0),
   onRead: (id) => {
     state.unread.delete(id);
@@ -229,8 +242,22 @@ socket.on('conversation_assigned', (e) => {
     state.list = state.list.filter((x) => x.id !== e.conversation_id);
     state.totals.unassigned = Math.max(0, state.totals.unassigned - 1);
   }
+  // Transferred away from me (ours: the previous holder hears it too).
+  if (state.filter === 'mine' && c && e.assigned_to !== me) {
+    state.list = state.list.filter((x) => x.id !== e.conversation_id);
+  }
   renderList();
   thread.assigned(e.conversation_id, e.assigned_to);
+  scheduleRefresh();
+});
+
+// Ours: back in the queue; it shows as unassigned at once, the refresh brings it to that list.
+socket.on('conversation_released', (e) => {
+  const c = state.list.find((x) => x.id === e.conversation_id);
+  if (c?.active_session) c.active_session.assigned_agent_id = null;
+  if (state.filter === 'mine' && c) state.list = state.list.filter((x) => x.id !== e.conversation_id);
+  renderList();
+  thread.assigned(e.conversation_id, null);
   scheduleRefresh();
 });
 
@@ -280,6 +307,8 @@ document.addEventListener('keydown', (ev) => {
   if (ev.key === 'j') move(1);
   else if (ev.key === 'k') move(-1);
   else if (ev.key === 'c') thread.claim();
+  else if (ev.key === 'u') handover.release();
+  else if (ev.key === 't') handover.openPicker();
   else if (ev.key === 'r') thread.focusComposer();
   else return;
   ev.preventDefault();

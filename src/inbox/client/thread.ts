@@ -1,5 +1,6 @@
 // The open conversation: paged history, live messages in seq order with gap-safe catch-up,
-// composer (text and rich media) with retries, typing, claim, tags and resolve.
+// composer (text and rich media) with retries, typing, claim, tags and resolve (release and
+// transfer are handover.ts, drawn with the header).
 import type { Socket } from 'socket.io-client';
 import { createCatchUp, placeBySeq, type CatchUp } from '../../widget/client/catchup.js';
 import { ACK_TIMEOUT_MS, request } from '../../widget/client/delivery.js';
@@ -28,6 +29,8 @@ type Deps = {
   onChanged: () => void;
   onRead: (conversationId: string) => void;
   onError: (message: string | null) => void;
+  /** The header was drawn for this conversation (release and transfer follow it). */
+  onHeader: (c: ConversationDto) => void;
 };
 
 export function createThread(d: Deps) {
@@ -85,6 +88,7 @@ export function createThread(d: Deps) {
     el.claim.hidden = !s || !!s.assigned_agent_id;
     el.resolveOpen.disabled = !s;
     el.tagForm.hidden = !s;
+    d.onHeader(conv);
     el.tags.replaceChildren(
       ...(s?.tags ?? []).map((t) =>
         h(
@@ -389,7 +393,8 @@ export function createThread(d: Deps) {
       conv.active_session.tags = tags;
       renderHeader();
     },
-    assigned(conversationId: string, agentId: string) {
+    /** Claimed, transferred (the new holder) or released (null). */
+    assigned(conversationId: string, agentId: string | null) {
       if (conv?.id !== conversationId || !conv.active_session) return;
       conv.active_session.assigned_agent_id = agentId;
       renderHeader();

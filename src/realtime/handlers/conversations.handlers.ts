@@ -1,9 +1,12 @@
 import { messageEventDto } from '../../conversations/conversations.dto.js';
-import { conversationRef, joinConversationSchema } from '../realtime.schemas.js';
+import { conversationRef, joinConversationSchema, transferConversationSchema } from '../realtime.schemas.js';
 import { convRoom, queueRoomsFor } from '../rooms.js';
 import type { HandlerDeps, SocketContext } from './socket.context.js';
 
-/** Conversation rooms and the queue: join_conversation, leave_conversation, claim_conversation, join_queue. */
+/**
+ * Conversation rooms and the queue: join_conversation, leave_conversation, claim_conversation,
+ * release_conversation, transfer_conversation, join_queue.
+ */
 export function registerConversationHandlers(
   ctx: SocketContext,
   { services }: Pick<HandlerDeps, 'services'>,
@@ -52,6 +55,18 @@ export function registerConversationHandlers(
     const result = await services.conversations.assign(agent, conversation_id);
     // The listener joins every tab of the agent; this one is joined before the ack.
     await socket.join(convRoom(conversation_id));
+    return { conversation_id, ...result };
+  });
+
+  // The listeners tell the queue and move the new holder's tabs into `conv:{id}`.
+  on('release_conversation', conversationRef, async ({ conversation_id }) => {
+    const agent = await ctx.requireAgent();
+    return { conversation_id, ...(await services.handover.release(agent, conversation_id)) };
+  });
+
+  on('transfer_conversation', transferConversationSchema, async ({ conversation_id, agent_id }) => {
+    const agent = await ctx.requireAgent();
+    const result = await services.handover.transfer(agent, conversation_id, { agent_id });
     return { conversation_id, ...result };
   });
 

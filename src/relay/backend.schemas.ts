@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { displayName, externalId, text } from '../shared/validation.js';
+import { MAX_CONTENT } from '../messages/messages.schemas.js';
+import { locale, metadata } from './visitor.schemas.js';
+
+/** `GET /api/v1/relay/usage?days=30`: how many UTC days back, today included. */
+export { usageQuerySchema } from '../tenants/tenants.schemas.js';
+/** `POST /api/v1/relay/rotate/tenant-secret`: `{grace_hours}` (default 24; 0 ends the old one at once). */
+export { rotateSecretSchema } from '../tenants/tenants.schemas.js';
+
+const limit = z.coerce.number().int().min(1).max(100, 'must be at most 100').default(20);
+/** An opaque cursor, as the previous page's `next_cursor` gave it. */
+const cursor = text().trim().min(1).max(200).optional();
+
+/** `GET /api/v1/relay/conversations?limit=&cursor=&visitor_user_id=`: newest first. */
+export const listConversationsSchema = z.object({ limit, cursor, visitor_user_id: externalId.optional() });
+export type ListConversations = z.infer<typeof listConversationsSchema>;
+
+/** `GET /api/v1/relay/conversations/:id/messages?limit=&cursor=`: oldest first, from the cursor on. */
+export const listMessagesSchema = z.object({ limit, cursor });
+export type ListMessages = z.infer<typeof listMessagesSchema>;
+
+/** `POST /api/v1/relay/conversations`: the conversation of one of the tenant's users. */
+export const openConversationSchema = z.strictObject({
+  visitor_user_id: externalId,
+  visitor_display_name: displayName.optional(),
+  locale: locale.optional(),
+  metadata: metadata.optional(),
+});
+export type OpenBackendConversation = z.infer<typeof openConversationSchema>;
+
+/** Who a message sent through the signed API speaks as. */
+export const messageRoles = ['visitor', 'agent', 'bot', 'system'] as const;
+export type MessageRole = (typeof messageRoles)[number];
+
+/** `POST /api/v1/relay/conversations/:id/messages`. */
+export const backendMessageSchema = z.strictObject({
+  role: z.enum(messageRoles, { error: `must be one of ${messageRoles.join(', ')}` }),
+  content: text()
+    .max(MAX_CONTENT, `must be at most ${MAX_CONTENT} characters`)
+    .refine((v) => v.trim() !== '', 'must not be empty'),
+  client_msg_id: text().trim().min(1).max(100).optional(),
+});
+export type BackendMessage = z.infer<typeof backendMessageSchema>;
