@@ -25,6 +25,8 @@ import { widgetHistoryRoutes } from './conversations/widget-history.routes.js';
 import { inboxRoutes } from './inbox/inbox.routes.js';
 import { tenantRoutes } from './tenants/tenants.routes.js';
 import { relayRoutes } from './relay/relay.routes.js';
+import { createNonceStore } from './relay/hmac.middleware.js';
+import { createOperatorTokens } from './relay/operator.tokens.js';
 import { relayErrorHandler } from './relay/relay.envelope.js';
 import { createUsage, type Usage } from './relay/usage.js';
 import { createWidgetSocketGateway, type WidgetSocketGateway } from './relay/ws/ws.gateway.js';
@@ -171,7 +173,24 @@ export async function createApp(deps: AppDeps): Promise<App> {
   app.use(sessions.middleware);
   app.use(passport.initialize());
   app.use(passport.session());
-  app.use(authRoutes({ passport, limiter: createLoginLimiter(redis), bus }));
+  const operatorTokens = createOperatorTokens({
+    secrets: config.relay.tokenSecrets,
+    now: deps.now,
+    used: createNonceStore({
+      redis,
+      prefix: config.realtime.redisPrefix,
+      now: deps.now ?? Date.now,
+      kind: 'operator:jti',
+    }),
+  });
+  app.use(
+    authRoutes({
+      passport,
+      limiter: createLoginLimiter(redis),
+      bus,
+      operatorSignIn: async (token) => services.operators.signIn(await operatorTokens.consume(token)),
+    }),
+  );
   app.use(
     '/chat-widget/history',
     createPublicLimiter(redis, 'history', publicLimits)((_b, req) => req.path),

@@ -1,5 +1,6 @@
 import type { Config } from './config.js';
 import { createAgentService } from './agents/agents.service.js';
+import { createOperatorService } from './relay/operators.service.js';
 import { createApiKeyService } from './apikeys/apikeys.service.js';
 import { createChannelService } from './channels/channels.service.js';
 import { createConversationService } from './conversations/conversations.service.js';
@@ -50,7 +51,8 @@ export function createServices({ database, config, bus, logger, quota }: Service
   const widget = createWidgetService({ channels, conversations, messages });
   const mobile = createMobileService({ channels, conversations });
   const visitors = createVisitorService({ db, bus, channels, conversations, identity });
-  const relayBackend = createBackendService({ db, channels, conversations, messages });
+  const relayBackend = createBackendService({ db, channels, conversations, messages, visitors });
+  const operators = createOperatorService({ db, agents });
   return {
     tenants,
     agents,
@@ -64,6 +66,7 @@ export function createServices({ database, config, bus, logger, quota }: Service
     mobile,
     visitors,
     relayBackend,
+    operators,
     quota,
   };
 }

@@ -1,4 +1,5 @@
 import { hasRole, type AgentActor } from '../shared/auth/actor.js';
+import type { UserStatus } from '../generated/prisma/client.js';
 import type { Db } from '../shared/db.js';
 import { hashPassword } from '../shared/crypto.js';
 import { AppError } from '../shared/errors.js';
@@ -33,6 +34,10 @@ export function createAgentService({ db, bus }: { db: Db; bus: EventBus }) {
       },
     });
   }
+
+  // Their sockets are closed and their sessions end (realtime listeners).
+  const deactivated = (user: { id: string; organizationId: string }) =>
+    bus.publish('agent.deactivated', { organizationId: user.organizationId, userId: user.id });
 
   async function requireMember(actor: AgentActor, id: string) {
     const user = await db.user.findFirst({ where: { id, organizationId: actor.organizationId } });
@@ -109,9 +114,17 @@ export function createAgentService({ db, bus }: { db: Db; bus: EventBus }) {
           ...(input.display_name ? { displayName: input.display_name } : {}),
         },
       });
-      if (input.status === 'deactivated' && user.status !== 'deactivated') {
-        bus.publish('agent.deactivated', { organizationId: user.organizationId, userId: user.id });
-      }
+      if (input.status === 'deactivated' && user.status !== 'deactivated') deactivated(user);
+      return updated;
+    },
+
+    /**
+     * Sets a member's status without an acting agent (the tenant backend manages its delegated
+     * operators): deactivating publishes `agent.deactivated` as `updateMember` does.
+     */
+    async setStatus(user: { id: string; organizationId: string; status: string }, status: UserStatus) {
+      const updated = await db.user.update({ where: { id: user.id }, data: { status } });
+      if (status === 'deactivated' && user.status !== 'deactivated') deactivated(user);
       return updated;
     },
   };

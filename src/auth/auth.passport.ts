@@ -19,7 +19,9 @@ export function createPassport({ db, agents }: { db: Db; agents: AgentService })
           include: { organization: { select: { status: true } } },
         });
         const ok = await verifyPassword(user?.passwordHash ?? (await dummyHash), password);
-        if (!user || !ok || user.status !== 'active') return done(null, false);
+        // An operator without a password (delegated by the tenant backend) never signs in here: its
+        // missing hash was just checked against the dummy one, whose password is in this file.
+        if (!user?.passwordHash || !ok || user.status !== 'active') return done(null, false);
         // Said only to whoever knows the password, so it reveals nothing to a guesser; the sign-in
         // answers 403 `organization/suspended` (the error middleware's JSON) and starts no session.
         if (user.organization.status !== 'active') {

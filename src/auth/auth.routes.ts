@@ -36,6 +36,8 @@ export function authRoutes(deps: {
   passport: InstanceType<typeof Passport>;
   limiter: ReturnType<typeof createLoginLimiter>;
   bus: EventBus;
+  /** The agent a single-use operator token (signed API) signs in, spending it; null if none. */
+  operatorSignIn?: ((token: string) => Promise<Express.User | null>) | undefined;
 }): Router {
   const { passport, limiter, bus } = deps;
   const router = Router();
@@ -78,6 +80,23 @@ export function authRoutes(deps: {
         res.json({ user: meDto(user), csrf_token: csrfToken });
       });
     })(req, res, next);
+  });
+
+  // The tenant backend's delegated sign-in: `login_url` of POST /api/v1/relay/operators/:id/token.
+  router.get('/auth/operator', async (req, res, next) => {
+    // The token is in this URL: no page it leads to may pass it on.
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    const token = typeof req.query.token === 'string' ? req.query.token : '';
+    const user = token && deps.operatorSignIn ? await deps.operatorSignIn(token) : null;
+    // One answer for an expired, reused, forged or deactivated operator's token; no session.
+    if (!user) return renderLogin(req, res, 401, 'This sign-in link is invalid or has expired');
+    // As the password login: passport regenerates the session (no fixation).
+    req.logIn(user, (err) => {
+      if (err) return next(err);
+      if (!req.accepts('html'))
+        return res.json({ user: meDto(user), csrf_token: csrf.generateToken(req, true) });
+      res.redirect(303, '/inbox');
+    });
   });
 
   router.post('/auth/logout', csrf.csrfSynchronisedProtection, (req, res, next) => {

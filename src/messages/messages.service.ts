@@ -1,4 +1,5 @@
-import { Prisma } from '../generated/prisma/client.js';
+import { randomUUID } from 'node:crypto';
+import { Prisma, type Conversation, type SenderType } from '../generated/prisma/client.js';
 import { seesAllQueues, type Actor, type AgentActor } from '../shared/auth/actor.js';
 import type { Database, Db } from '../shared/db.js';
 import { AppError } from '../shared/errors.js';
@@ -75,6 +76,17 @@ export function createMessageService({
    */
   async function sendAlone(actor: Actor, senderId: string, input: SendMessage, id: string): Promise<Stored> {
     const conv = await requireConversation(actor, input.conversation_id);
+    const agentId = actor.kind === 'agent' ? actor.userId : null;
+    return storeAlone(conv, { type: actor.kind, id: senderId, agentId }, input, id);
+  }
+
+  /** `sendAlone` once the conversation is known to be the sender's. */
+  async function storeAlone(
+    conv: Conversation & { endUser: { externalId: string } },
+    sender: { type: SenderType; id: string; agentId: string | null },
+    input: Pick<SendMessage, 'content_type' | 'content' | 'rich_media' | 'client_msg_id'>,
+    id: string,
+  ): Promise<Stored> {
     const conversation = {
       id: conv.id,
       organizationId: conv.organizationId,
@@ -101,7 +113,7 @@ export function createMessageService({
             conversationId: conv.id,
             firstMessageAt: now,
             // An agent writing first (outreach) owns the interaction they start.
-            ...(actor.kind === 'agent' ? { assignedAgentId: actor.userId, assignedAt: now } : {}),
+            ...(sender.agentId ? { assignedAgentId: sender.agentId, assignedAt: now } : {}),
           },
         });
         const message = await tx.message.create({
@@ -110,8 +122,8 @@ export function createMessageService({
             organizationId: conv.organizationId,
             conversationId: conv.id,
             sessionId: session.id,
-            senderType: actor.kind,
-            senderId,
+            senderType: sender.type,
+            senderId: sender.id,
             contentType: input.content_type,
             content: input.content,
             richMedia: (input.rich_media as Prisma.InputJsonObject | null) ?? Prisma.DbNull,
@@ -214,6 +226,37 @@ export function createMessageService({
         });
       }
       bus.publish('message.created', { message, conversation, sessionOpened, redelivered: false });
+      return result;
+    },
+
+    /**
+     * A bot's or the system's text message (the tenant's signed API), into a conversation the
+     * caller has checked is the tenant's. Rare, so it takes the one-message transaction, not the
+     * batch writer; published as `message.created` like any other (a retry: `redelivered`).
+     */
+    async sendAsService(
+      conv: Conversation & { endUser: { externalId: string } },
+      sender: { type: 'bot' | 'system'; id: string },
+      input: { content: string; client_msg_id?: string | undefined },
+    ): Promise<SendResult> {
+      const result = await storeAlone(
+        conv,
+        { ...sender, agentId: null },
+        {
+          content_type: 'text',
+          content: input.content,
+          rich_media: null,
+          client_msg_id: input.client_msg_id,
+        },
+        randomUUID(),
+      );
+      const { message, conversation, duplicate } = result;
+      bus.publish('message.created', {
+        message,
+        conversation,
+        sessionOpened: duplicate ? false : result.sessionOpened,
+        redelivered: duplicate,
+      });
       return result;
     },
 

@@ -12,12 +12,17 @@ import {
   backendMessageSchema,
   listConversationsSchema,
   listMessagesSchema,
+  mintVisitorTokenSchema,
   openConversationSchema,
   rotateSecretSchema,
   usageQuerySchema,
 } from './backend.schemas.js';
 import type { Conversation } from '../generated/prisma/client.js';
 import { createNonceStore, requireSigned, type SignedCaller } from './hmac.middleware.js';
+import { operatorRoutes } from './operators.routes.js';
+import { createVisitorTokens } from './tokens.js';
+import { sessionTokenDto } from './visitor.dto.js';
+import { createOperatorTokens } from './operator.tokens.js';
 
 /** The tenant a request was signed by (set by `requireSigned`). */
 function signed(res: Response): SignedCaller {
@@ -134,6 +139,51 @@ export function backendRoutes(deps: BackendDeps): Router {
       reply(res, 200, { items: page.items.map(messageDto), next_cursor: page.nextCursor }, 'Messages.');
     },
   );
+
+  // The token is spent at `/auth/operator` (app.ts), where the used ids are recorded.
+  const operatorTokens = createOperatorTokens({
+    secrets: config.relay.tokenSecrets,
+    now,
+    used: createNonceStore({
+      redis: deps.redis,
+      prefix: config.realtime.redisPrefix,
+      now,
+      kind: 'operator:jti',
+    }),
+  });
+  router.use(
+    operatorRoutes({
+      operators: services.operators,
+      tokens: operatorTokens,
+      publicUrl: config.publicUrl,
+      signed,
+    }),
+  );
+
+  const visitorTokens = createVisitorTokens({
+    secrets: config.relay.tokenSecrets,
+    ttlS: config.relay.tokenTtlS,
+    now,
+  });
+  // The in-app SDKs' session, vouched for by the backend: the token works with the visitor
+  // WebSocket and `refresh/visitor-token` like one the widget got.
+  router.post('/visitor-token', validate('body', mintVisitorTokenSchema), async (req, res) => {
+    const { org, secret } = signed(res);
+    const input = valid(req, 'body', mintVisitorTokenSchema);
+    const clock = { now: new Date(now()), sessionTtlDays: config.relay.sessionTtlDays };
+    const session = await backend.openVisitorSession(org, secret, input, clock);
+    const token = await visitorTokens.signVisitorToken(
+      {
+        sessionId: session.id,
+        tenantId: org.id,
+        widgetPublicKey: session.widgetPublicKey,
+        origin: session.origin,
+        conversationId: session.conversationId,
+      },
+      input.ttl_seconds,
+    );
+    reply(res, 201, sessionTokenDto(session, token), 'Visitor token created.');
+  });
 
   router.post('/rotate/widget-key', async (_req, res) => {
     const key = await backend.rotateWidgetKey(signed(res).org);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { displayName, externalId, text } from '../shared/validation.js';
+import { displayName, externalId, origin, text } from '../shared/validation.js';
 import { MAX_CONTENT } from '../messages/messages.schemas.js';
 import { locale, metadata } from './visitor.schemas.js';
 
@@ -42,3 +42,21 @@ export const backendMessageSchema = z.strictObject({
   client_msg_id: text().trim().min(1).max(100).optional(),
 });
 export type BackendMessage = z.infer<typeof backendMessageSchema>;
+
+/**
+ * `POST /api/v1/relay/visitor-token`: a visitor session for one of the tenant's users, for the
+ * in-app SDKs. `ttl_seconds` is capped at the deployment's visitor token lifetime.
+ */
+export const mintVisitorTokenSchema = z.strictObject({
+  visitor_user_id: externalId,
+  /** The backend's hash of the user's email (never the email): kept in the user's metadata. */
+  visitor_email_hash: text().trim().min(1).max(200).optional(),
+  origin,
+  ttl_seconds: z
+    .number()
+    .int()
+    .min(30, 'must be at least 30')
+    .max(86_400, 'must be at most 86400')
+    .optional(),
+});
+export type MintVisitorToken = z.infer<typeof mintVisitorTokenSchema>;

@@ -7,8 +7,10 @@ import { randomToken } from '../shared/crypto.js';
 import type { Db } from '../shared/db.js';
 import { AppError } from '../shared/errors.js';
 import { userHash } from '../tenants/identity.js';
+import type { SessionClock, VisitorService } from './visitor.service.js';
 import type {
   BackendMessage,
+  MintVisitorToken,
   ListConversations,
   ListMessages,
   OpenBackendConversation,
@@ -45,11 +47,13 @@ export function createBackendService({
   channels,
   conversations,
   messages,
+  visitors,
 }: {
   db: Db;
   channels: ChannelService;
   conversations: ConversationService;
   messages: MessageService;
+  visitors: VisitorService;
 }) {
   /** The tenant's conversation `id` with its end user, or `conversation/not_found`. */
   async function requireConversation(org: Organization, id: string) {
@@ -61,8 +65,75 @@ export function createBackendService({
     return conv;
   }
 
+  /**
+   * The conversation of the tenant's user `visitor_user_id` on the default bot's web-chat channel
+   * (the one the widget uses), opened if it does not exist yet. `secret` is the tenant secret:
+   * the user's proof is made with it, so they are recorded as verified. Returns whether it was new.
+   */
+  async function openConversation(org: Organization, secret: string, input: OpenBackendConversation) {
+    const bot = await channels.requireBot(org.id, undefined);
+    const channel = await channels.channelFor(org.id, bot.id, 'webchat');
+    if (channelRevoked(channel.config))
+      throw new AppError('channel/revoked', 'This channel has been revoked');
+    const known = await db.endUser.findUnique({
+      where: { organizationId_externalId: { organizationId: org.id, externalId: input.visitor_user_id } },
+      select: { conversations: { where: { channelId: channel.id }, select: { id: true } } },
+    });
+    const { conversation } = await conversations.openForEndUser({
+      organizationId: org.id,
+      channelId: channel.id,
+      externalId: input.visitor_user_id,
+      userHash: userHash(secret, input.visitor_user_id),
+      displayName: input.visitor_display_name,
+    });
+    const data: Prisma.ConversationUpdateInput = {};
+    if (input.locale !== undefined) data.locale = input.locale;
+    if (input.metadata !== undefined) {
+      const before = (conversation.metadata ?? {}) as Prisma.JsonObject;
+      data.metadata = { ...before, ...input.metadata } as Prisma.InputJsonObject;
+    }
+    const updated =
+      Object.keys(data).length > 0
+        ? await db.conversation.update({ where: { id: conversation.id }, data })
+        : conversation;
+    return {
+      conversation: { ...updated, endUser: conversation.endUser },
+      created: !known || known.conversations.length === 0,
+    };
+  }
+
   return {
     requireConversation,
+    openConversation,
+
+    /**
+     * A visitor session for the tenant's user (the in-app SDKs): their conversation, as
+     * `openConversation` opens it, on an allowed origin; `visitor_email_hash` goes into the user's
+     * metadata. The caller signs the session's token.
+     */
+    async openVisitorSession(
+      org: Organization,
+      secret: string,
+      input: MintVisitorToken,
+      clock: SessionClock,
+    ) {
+      visitors.checkOrigin(org, { claimed: input.origin, header: undefined });
+      const { conversation } = await openConversation(org, secret, {
+        visitor_user_id: input.visitor_user_id,
+      });
+      if (input.visitor_email_hash !== undefined) {
+        const user = await db.endUser.findUniqueOrThrow({
+          where: { id: conversation.endUserId },
+          select: { metadata: true },
+        });
+        const before = (user.metadata ?? {}) as Prisma.JsonObject;
+        await db.endUser.update({
+          where: { id: conversation.endUserId },
+          data: { metadata: { ...before, email_hash: input.visitor_email_hash } },
+        });
+      }
+      return visitors.openForConversation(org, conversation, input.origin, clock);
+    },
 
     /**
      * A new widget public key. Widgets must be given it; every visitor session made with the old
@@ -122,53 +193,28 @@ export function createBackendService({
     },
 
     /**
-     * The conversation of the tenant's user `visitor_user_id` on the default bot's web-chat channel
-     * (the one the widget uses), opened if it does not exist yet. `secret` is the tenant secret:
-     * the user's proof is made with it, so they are recorded as verified. Returns whether it was new.
-     */
-    async openConversation(org: Organization, secret: string, input: OpenBackendConversation) {
-      const bot = await channels.requireBot(org.id, undefined);
-      const channel = await channels.channelFor(org.id, bot.id, 'webchat');
-      if (channelRevoked(channel.config))
-        throw new AppError('channel/revoked', 'This channel has been revoked');
-      const known = await db.endUser.findUnique({
-        where: { organizationId_externalId: { organizationId: org.id, externalId: input.visitor_user_id } },
-        select: { conversations: { where: { channelId: channel.id }, select: { id: true } } },
-      });
-      const { conversation } = await conversations.openForEndUser({
-        organizationId: org.id,
-        channelId: channel.id,
-        externalId: input.visitor_user_id,
-        userHash: userHash(secret, input.visitor_user_id),
-        displayName: input.visitor_display_name,
-      });
-      const data: Prisma.ConversationUpdateInput = {};
-      if (input.locale !== undefined) data.locale = input.locale;
-      if (input.metadata !== undefined) {
-        const before = (conversation.metadata ?? {}) as Prisma.JsonObject;
-        data.metadata = { ...before, ...input.metadata } as Prisma.InputJsonObject;
-      }
-      const updated =
-        Object.keys(data).length > 0
-          ? await db.conversation.update({ where: { id: conversation.id }, data })
-          : conversation;
-      return {
-        conversation: { ...updated, endUser: conversation.endUser },
-        created: !known || known.conversations.length === 0,
-      };
-    },
-
-    /**
-     * A message into the tenant's conversation, sent as its end user (`visitor`) through the one
-     * message path, so it reaches sockets, agents and listeners like any other. The `agent`,
-     * `bot` and `system` roles are not available yet.
+     * A message into the tenant's conversation through the one message path, so it reaches
+     * sockets, agents and listeners like any other: `visitor` as its end user, `bot` as the
+     * channel's bot, `system` as the platform. The `agent` role is not available yet.
      */
     async sendMessage(org: Organization, conversationId: string, input: BackendMessage) {
       const conv = await requireConversation(org, conversationId);
+      if (input.role === 'bot' || input.role === 'system') {
+        const senderId =
+          input.role === 'bot'
+            ? (await db.channel.findUniqueOrThrow({ where: { id: conv.channelId }, select: { botId: true } }))
+                .botId
+            : 'system';
+        return messages.sendAsService(conv, { type: input.role, id: senderId }, input);
+      }
       if (input.role !== 'visitor') {
-        throw new AppError('request/invalid', `role '${input.role}' is not supported yet: use visitor`, {
-          param: 'role',
-        });
+        throw new AppError(
+          'request/invalid',
+          `role '${input.role}' is not supported yet: use visitor, bot or system`,
+          {
+            param: 'role',
+          },
+        );
       }
       return messages.send(
         {

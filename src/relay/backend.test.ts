@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { dbModes } from '../../test/helpers/db.js';
 import { startApp, type TestApp } from '../../test/helpers/app.js';
 import { createVisitorSession, SHOP } from '../../test/helpers/relay.js';
+import { connectWs, widgetWsUrl } from '../../test/helpers/ws.js';
 import { signRequest } from './hmac.js';
 
 const ADMIN_KEY = `ak_test_${randomBytes(18).toString('base64url')}`;
@@ -17,7 +18,7 @@ for (const mode of dbModes) {
   describe(`the signed API's reads and rotation on ${mode.name}`, () => {
     let t: TestApp;
     before(async () => {
-      t = await startApp(await mode.open(), { env: { ADMIN_KEY } });
+      t = await startApp(await mode.open(), { redis: mode.name === 'postgres', env: { ADMIN_KEY } });
     });
     after(async () => {
       await t.stop();
@@ -165,6 +166,145 @@ for (const mode of dbModes) {
       const third = String(next.body.data!.tenant_secret);
       assert.equal((await call({ ...tn, secret: fresh }, 'GET', '/api/v1/relay/usage')).status, 401);
       assert.equal((await call({ ...tn, secret: third }, 'GET', '/api/v1/relay/usage')).status, 200);
+    });
+
+    test("visitor-token: a verified user's session on an allowed origin, usable on the WebSocket", async () => {
+      const APP = 'app://acme_mobile';
+      const res0 = await fetch(`${t.url}/api/v1/provision/tenant`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-admin-key': ADMIN_KEY },
+        body: JSON.stringify({
+          tenant_name: `Sdk ${randomUUID().slice(0, 6)}`,
+          allowed_origins: [SHOP, APP],
+        }),
+      });
+      const p = (await res0.json()) as { data: { tenant_id: string; tenant_secret: string } };
+      const tn = { id: p.data.tenant_id, secret: p.data.tenant_secret };
+      const opened = await open(tn, 'sdk-user');
+
+      const res = await call(tn, 'POST', '/api/v1/relay/visitor-token', {
+        visitor_user_id: 'sdk-user',
+        visitor_email_hash: 'a3f1c2',
+        origin: APP,
+        ttl_seconds: 120,
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      const d = res.body.data as {
+        session_id: string;
+        visitor_token: string;
+        expires_at: string;
+        conversation_id: string;
+      };
+      assert.match(d.session_id, /^vs_/);
+      assert.equal(
+        d.conversation_id,
+        opened,
+        "the user's conversation, as POST /relay/conversations opens it",
+      );
+      const ttl = (Date.parse(d.expires_at) - Date.now()) / 1000;
+      assert.ok(ttl > 110 && ttl <= 121, `ttl ${ttl}`);
+      const user = await t.database.prisma.endUser.findFirstOrThrow({
+        where: { organizationId: tn.id, externalId: 'sdk-user' },
+      });
+      assert.deepEqual(user.metadata, { email_hash: 'a3f1c2' });
+      assert.ok(user.verifiedAt);
+
+      // Capped at the deployment's visitor token lifetime.
+      const long = await call(tn, 'POST', '/api/v1/relay/visitor-token', {
+        visitor_user_id: 'sdk-user',
+        origin: SHOP,
+        ttl_seconds: 86_400,
+      });
+      assert.equal(long.status, 201);
+      const cap = (Date.parse(String(long.body.data!.expires_at)) - Date.now()) / 1000;
+      assert.ok(cap <= t.config.relay.tokenTtlS + 1, `cap ${cap}`);
+
+      const bad = await call(tn, 'POST', '/api/v1/relay/visitor-token', {
+        visitor_user_id: 'sdk-user',
+        origin: 'https://evil.example',
+      });
+      assert.equal(bad.status, 403);
+      assert.equal(bad.body.error, 'origin/forbidden');
+      const noOrigin = await call(tn, 'POST', '/api/v1/relay/visitor-token', { visitor_user_id: 'sdk-user' });
+      assert.equal(noOrigin.status, 400);
+
+      // The token works with the visitor WebSocket (the app sends its scheme as Origin) and refresh.
+      const ws = await connectWs(widgetWsUrl(t.url, { token: d.visitor_token }), { origin: APP });
+      try {
+        const welcome = await ws.next('welcome');
+        assert.equal(welcome.session_id, d.session_id);
+        assert.equal(welcome.conversation_id, opened);
+        const sent = await call(tn, 'POST', `/api/v1/relay/conversations/${opened}/messages`, {
+          role: 'visitor',
+          content: 'from the backend',
+        });
+        assert.equal(sent.status, 201);
+        assert.equal((await ws.next('msg')).content, 'from the backend');
+      } finally {
+        ws.close();
+      }
+      const refreshed = await fetch(`${t.url}/api/v1/refresh/visitor-token`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${d.visitor_token}`, origin: APP },
+      });
+      assert.equal(refreshed.status, 200);
+    });
+
+    test('messages as bot and system reach the visitor socket with their roles; a retry is a duplicate', async () => {
+      const res0 = await fetch(`${t.url}/api/v1/provision/tenant`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-admin-key': ADMIN_KEY },
+        body: JSON.stringify({ tenant_name: `Roles ${randomUUID().slice(0, 6)}`, allowed_origins: [SHOP] }),
+      });
+      const p = (await res0.json()) as { data: { tenant_id: string; tenant_secret: string } };
+      const tn = { id: p.data.tenant_id, secret: p.data.tenant_secret };
+      const minted = await call(tn, 'POST', '/api/v1/relay/visitor-token', {
+        visitor_user_id: 'roles-user',
+        origin: SHOP,
+      });
+      const d = minted.body.data as { visitor_token: string; conversation_id: string };
+      const ws = await connectWs(widgetWsUrl(t.url, { token: d.visitor_token }), { origin: SHOP });
+      try {
+        await ws.next('welcome');
+        const path = `/api/v1/relay/conversations/${d.conversation_id}/messages`;
+        const bot = await call(tn, 'POST', path, {
+          role: 'bot',
+          content: 'Hello from the bot',
+          client_msg_id: 'b1',
+        });
+        assert.equal(bot.status, 201, JSON.stringify(bot.body));
+        assert.equal(bot.body.data!.sender_type, 'bot');
+        assert.equal(bot.body.data!.role, 'bot');
+        const heard = await ws.next('msg');
+        assert.equal(heard.role, 'bot');
+        assert.equal(heard.content, 'Hello from the bot');
+        const dup = await call(tn, 'POST', path, {
+          role: 'bot',
+          content: 'Hello from the bot',
+          client_msg_id: 'b1',
+        });
+        assert.equal(dup.status, 200);
+        assert.equal(dup.body.data!.id, bot.body.data!.id);
+        assert.equal(dup.body.data!.duplicate, true);
+
+        const sys = await call(tn, 'POST', path, { role: 'system', content: 'Order #42 shipped' });
+        assert.equal(sys.status, 201);
+        assert.equal(sys.body.data!.sender_type, 'system');
+        assert.equal((await ws.next('msg', (f) => f.content === 'Order #42 shipped')).role, 'system');
+        const stored = await t.database.prisma.message.findMany({
+          where: { conversationId: d.conversation_id },
+          orderBy: { seq: 'asc' },
+        });
+        assert.deepEqual(
+          stored.map((m) => [m.seq, m.senderType]),
+          [
+            [1, 'bot'],
+            [2, 'system'],
+          ],
+        );
+      } finally {
+        ws.close();
+      }
     });
   });
 }

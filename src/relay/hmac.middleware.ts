@@ -36,7 +36,10 @@ export function createNonceStore(deps: {
   prefix: string;
   now: () => number;
   onRedisError?: (err: unknown) => void;
+  /** What the values are, in their keys (other single-use values reuse this store). */
+  kind?: string;
 }): NonceStore {
+  const kind = deps.kind ?? 'hmac:nonce';
   const seen = new Map<string, number>();
   let sweepAt = 0;
   function inMemory(key: string, ttlS: number): boolean {
@@ -54,7 +57,7 @@ export function createNonceStore(deps: {
   }
   return {
     async claim(tenantId, nonce, ttlS) {
-      const key = `${deps.prefix}:hmac:nonce:${tenantId}:${nonce}`;
+      const key = `${deps.prefix}:${kind}:${tenantId}:${nonce}`;
       if (deps.redis) {
         try {
           return (await deps.redis.set(key, '1', 'EX', ttlS, 'NX')) === 'OK';

@@ -53,10 +53,13 @@ export function createVisitorTokens({ secrets, ttlS, now = Date.now }: TokenKeys
   const currentKey = keys.get(currentKid)!;
 
   return {
-    /** A fresh token for the binding, valid `ttlS` from now. */
-    async signVisitorToken(b: VisitorBinding): Promise<{ token: string; expiresAt: Date }> {
+    /** A fresh token for the binding, valid `ttlS` (or the shorter `lifetimeS`) from now. */
+    async signVisitorToken(
+      b: VisitorBinding,
+      lifetimeS?: number,
+    ): Promise<{ token: string; expiresAt: Date }> {
       const iat = Math.floor(now() / 1000);
-      const exp = iat + ttlS;
+      const exp = iat + Math.min(ttlS, lifetimeS ?? ttlS);
       const token = await new SignJWT({
         tid: b.tenantId,
         pk: b.widgetPublicKey,

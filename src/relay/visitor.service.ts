@@ -8,6 +8,7 @@ import { AppError } from '../shared/errors.js';
 import type { EventBus } from '../shared/events.js';
 import { isRandomVisitorId, type Identity } from '../tenants/identity.js';
 import type { CreateVisitorSession, IdentifyVisitor } from './visitor.schemas.js';
+import { defaultLocale } from './visitor.dto.js';
 
 export type VisitorService = ReturnType<typeof createVisitorService>;
 
@@ -146,6 +147,7 @@ export function createVisitorService({
 
   return {
     requireWidget,
+    checkOrigin,
 
     /**
      * Whether a browser on `origin` may read the visitor endpoints' answers (CORS): it is in the
@@ -214,6 +216,41 @@ export function createVisitorService({
         conversationId: conversation.id,
       });
       return { session, org };
+    },
+
+    /**
+     * A session for a conversation the tenant's backend opened for its own user (signed API, the
+     * user verified by the backend's word): the origin must be one of the tenant's allowed ones.
+     */
+    async openForConversation(
+      org: Organization,
+      c: { id: string; endUserId: string; locale: string | null; mode: VisitorSession['mode'] },
+      origin: string,
+      clock: SessionClock,
+    ) {
+      checkOrigin(org, { claimed: origin, header: undefined });
+      const session = await db.visitorSession.create({
+        data: {
+          id: randomToken('vs', 18),
+          organizationId: org.id,
+          conversationId: c.id,
+          endUserId: c.endUserId,
+          origin,
+          widgetPublicKey: org.widgetPublicKey,
+          locale: c.locale ?? defaultLocale(org),
+          mode: c.mode,
+          metadata: { source: 'backend' },
+          createdAt: clock.now,
+          lastSeenAt: clock.now,
+          expiresAt: new Date(clock.now.getTime() + clock.sessionTtlDays * DAY_MS),
+        },
+      });
+      bus.publish('visitor_session.created', {
+        organizationId: org.id,
+        sessionId: session.id,
+        conversationId: c.id,
+      });
+      return session;
     },
 
     /**

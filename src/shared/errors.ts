@@ -38,6 +38,9 @@ export const errorCodes = {
   'token/invalid': 401,
   'token/expired': 401,
   'session/expired': 404,
+  'operator/not_found': 404,
+  'operator/exists': 409,
+  'operator/deactivated': 409,
   // The signed backend API (HMAC#1, src/relay/hmac*.ts): every refusal of a signature is 401.
   'hmac/missing_headers': 401,
   'hmac/malformed': 401,
