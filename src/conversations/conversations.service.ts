@@ -91,6 +91,24 @@ export function visibleTo(actor: AgentActor): Prisma.ConversationWhereInput {
     : { organizationId: actor.organizationId, routingKey: { in: actor.routingKeys } };
 }
 
+/**
+ * The conversation (id, organization, queue) with its open session if any, when the agent may see
+ * it; "not found" otherwise. What claiming, releasing and transferring start from.
+ */
+export async function requireWithOpenSession(db: Db, actor: AgentActor, id: string) {
+  const conv = await db.conversation.findFirst({
+    where: { id, ...visibleTo(actor) },
+    select: {
+      id: true,
+      organizationId: true,
+      routingKey: true,
+      sessions: { where: { status: 'open' }, take: 1 },
+    },
+  });
+  if (!conv) throw notFound();
+  return conv;
+}
+
 export function createConversationService({
   db,
   bus,
@@ -290,16 +308,7 @@ export function createConversationService({
      * one wins; the others get 409. Claiming one's own conversation again is a no-op.
      */
     async assign(actor: AgentActor, id: string) {
-      const conv = await db.conversation.findFirst({
-        where: { id, ...visibleTo(actor) },
-        select: {
-          id: true,
-          organizationId: true,
-          routingKey: true,
-          sessions: { where: { status: 'open' }, take: 1 },
-        },
-      });
-      if (!conv) throw notFound();
+      const conv = await requireWithOpenSession(db, actor, id);
       const current = conv.sessions[0];
       // Already theirs (a second click, a reconnecting inbox): nothing to write.
       if (current?.assignedAgentId === actor.userId && current.assignedAt) {

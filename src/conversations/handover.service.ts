@@ -3,11 +3,10 @@ import type { Db } from '../shared/db.js';
 import { AppError } from '../shared/errors.js';
 import type { EventBus } from '../shared/events.js';
 import type { TransferBody } from './conversations.schemas.js';
-import { visibleTo } from './conversations.service.js';
+import { requireWithOpenSession } from './conversations.service.js';
 
 export type HandoverService = ReturnType<typeof createHandoverService>;
 
-const notFound = () => new AppError('conversation/not_found', 'Conversation not found');
 const badTarget = (message: string) => new AppError('conversation/bad_transfer_target', message);
 
 /**
@@ -21,16 +20,7 @@ export function createHandoverService({ db, bus }: { db: Db; bus: EventBus }) {
    * or they are an admin or owner. Another tenant's (or another queue's) is 404.
    */
   async function requireHeld(actor: AgentActor, id: string) {
-    const conv = await db.conversation.findFirst({
-      where: { id, ...visibleTo(actor) },
-      select: {
-        id: true,
-        organizationId: true,
-        routingKey: true,
-        sessions: { where: { status: 'open' }, take: 1 },
-      },
-    });
-    if (!conv) throw notFound();
+    const conv = await requireWithOpenSession(db, actor, id);
     const open = conv.sessions[0];
     if (!open?.assignedAgentId) {
       throw new AppError('conversation/not_assigned', 'The conversation is not assigned to anyone');

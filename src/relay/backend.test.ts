@@ -5,14 +5,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { dbModes } from '../../test/helpers/db.js';
 import { startApp, type TestApp } from '../../test/helpers/app.js';
+import { provisionTenant, signedCall, type SignedTenant } from '../../test/helpers/relay.js';
 import { createVisitorSession, SHOP } from '../../test/helpers/relay.js';
 import { connectWs, widgetWsUrl } from '../../test/helpers/ws.js';
-import { signRequest } from './hmac.js';
 
 const ADMIN_KEY = `ak_test_${randomBytes(18).toString('base64url')}`;
 
-type Body = { status_code: number; data: Record<string, unknown> | null; message: string; error?: string };
-type Tenant = { id: string; secret: string };
+type Tenant = SignedTenant;
 
 for (const mode of dbModes) {
   describe(`the signed API's reads and rotation on ${mode.name}`, () => {
@@ -25,28 +24,9 @@ for (const mode of dbModes) {
       await t.database.close();
     });
 
-    async function provision(): Promise<Tenant> {
-      const res = await fetch(`${t.url}/api/v1/provision/tenant`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-admin-key': ADMIN_KEY },
-        body: JSON.stringify({ tenant_name: `Backend ${randomUUID().slice(0, 6)}` }),
-      });
-      const body = (await res.json()) as { data: { tenant_id: string; tenant_secret: string } };
-      return { id: body.data.tenant_id, secret: body.data.tenant_secret };
-    }
-
-    async function call(tn: Tenant, method: string, path: string, json?: unknown) {
-      const body = json === undefined ? undefined : JSON.stringify(json);
-      const headers = signRequest({ method, pathAndQuery: path, body, tenantId: tn.id, secret: tn.secret });
-      const res = await fetch(`${t.url}${path}`, {
-        method,
-        headers: { ...headers, ...(body ? { 'content-type': 'application/json' } : {}) },
-        ...(body ? { body } : {}),
-      });
-      const out = (await res.json()) as Body;
-      assert.equal(out.status_code, res.status);
-      return { status: res.status, body: out };
-    }
+    const provision = () => provisionTenant(t.url, ADMIN_KEY, 'Backend');
+    const call = (tn: Tenant, method: string, path: string, json?: unknown) =>
+      signedCall(t.url, tn, method, path, json);
 
     const open = async (tn: Tenant, userId: string) => {
       const res = await call(tn, 'POST', '/api/v1/relay/conversations', { visitor_user_id: userId });

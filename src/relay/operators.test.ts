@@ -6,17 +6,16 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { dbModes } from '../../test/helpers/db.js';
 import { startApp, type TestApp } from '../../test/helpers/app.js';
+import { provisionTenant, signedCall, type SignedTenant } from '../../test/helpers/relay.js';
 import { cookieOf } from '../../test/helpers/http.js';
 import { connectSocket, eventually } from '../../test/helpers/sockets.js';
-import { signRequest } from './hmac.js';
 import { createNonceStore } from './hmac.middleware.js';
 import { createOperatorTokens } from './operator.tokens.js';
 import { createVisitorTokens } from './tokens.js';
 
 const ADMIN_KEY = `ak_test_${randomBytes(18).toString('base64url')}`;
 
-type Body = { status_code: number; data: Record<string, unknown> | null; message: string; error?: string };
-type Tenant = { id: string; secret: string };
+type Tenant = SignedTenant;
 
 for (const mode of dbModes) {
   describe(`operators on ${mode.name}`, () => {
@@ -29,28 +28,9 @@ for (const mode of dbModes) {
       await t.database.close();
     });
 
-    async function provision(): Promise<Tenant> {
-      const res = await fetch(`${t.url}/api/v1/provision/tenant`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-admin-key': ADMIN_KEY },
-        body: JSON.stringify({ tenant_name: `Ops ${randomUUID().slice(0, 6)}` }),
-      });
-      const body = (await res.json()) as { data: { tenant_id: string; tenant_secret: string } };
-      return { id: body.data.tenant_id, secret: body.data.tenant_secret };
-    }
-
-    async function call(tn: Tenant, method: string, path: string, json?: unknown) {
-      const body = json === undefined ? undefined : JSON.stringify(json);
-      const headers = signRequest({ method, pathAndQuery: path, body, tenantId: tn.id, secret: tn.secret });
-      const res = await fetch(`${t.url}${path}`, {
-        method,
-        headers: { ...headers, ...(body ? { 'content-type': 'application/json' } : {}) },
-        ...(body ? { body } : {}),
-      });
-      const out = (await res.json()) as Body;
-      assert.equal(out.status_code, res.status);
-      return { status: res.status, body: out };
-    }
+    const provision = () => provisionTenant(t.url, ADMIN_KEY, 'Ops');
+    const call = (tn: Tenant, method: string, path: string, json?: unknown) =>
+      signedCall(t.url, tn, method, path, json);
 
     test('create, duplicate, list by cursor, update, and another tenant sees nothing', async () => {
       const tn = await provision();

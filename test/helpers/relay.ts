@@ -1,4 +1,6 @@
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { signRequest } from '../../src/relay/hmac.js';
 import type { Services } from '../../src/services.js';
 import { createOrganizationSchema } from '../../src/tenants/tenants.schemas.js';
 
@@ -52,4 +54,49 @@ export async function refreshVisitorToken(baseUrl: string, token: string): Promi
   const body = (await res.json()) as { data: VisitorSessionData };
   if (res.status !== 200) throw new Error(`refresh/visitor-token: ${res.status} ${JSON.stringify(body)}`);
   return body.data;
+}
+
+/** A relay answer's envelope. */
+export type Envelope = {
+  status_code: number;
+  data: Record<string, unknown> | null;
+  message: string;
+  error?: string;
+};
+
+/** A tenant provisioned through `POST /api/v1/provision/tenant`: its id and secret. */
+export type SignedTenant = { id: string; secret: string };
+
+export async function provisionTenant(
+  baseUrl: string,
+  adminKey: string,
+  name: string,
+): Promise<SignedTenant> {
+  const res = await fetch(`${baseUrl}/api/v1/provision/tenant`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-admin-key': adminKey },
+    body: JSON.stringify({ tenant_name: `${name} ${randomUUID().slice(0, 6)}` }),
+  });
+  const body = (await res.json()) as { data: { tenant_id: string; tenant_secret: string } };
+  return { id: body.data.tenant_id, secret: body.data.tenant_secret };
+}
+
+/** A call of the signed API (HMAC#1) as the tenant's backend makes it; the envelope is checked. */
+export async function signedCall(
+  baseUrl: string,
+  tn: SignedTenant,
+  method: string,
+  path: string,
+  json?: unknown,
+) {
+  const body = json === undefined ? undefined : JSON.stringify(json);
+  const headers = signRequest({ method, pathAndQuery: path, body, tenantId: tn.id, secret: tn.secret });
+  const res = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: { ...headers, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body } : {}),
+  });
+  const out = (await res.json()) as Envelope;
+  assert.equal(out.status_code, res.status);
+  return { status: res.status, body: out };
 }
