@@ -24,6 +24,8 @@ import { conversationRoutes } from './conversations/conversations.routes.js';
 import { widgetHistoryRoutes } from './conversations/widget-history.routes.js';
 import { inboxRoutes } from './inbox/inbox.routes.js';
 import { tenantRoutes } from './tenants/tenants.routes.js';
+import { webhookConsoleRoutes } from './webhooks/webhooks.routes.js';
+import { createWebhooks, type Webhooks } from './webhooks/webhooks.js';
 import { relayRoutes } from './relay/relay.routes.js';
 import { createNonceStore } from './relay/hmac.middleware.js';
 import { createOperatorTokens } from './relay/operator.tokens.js';
@@ -62,6 +64,8 @@ export type App = {
   push: Push;
   /** Per-tenant usage counters (sessions, messages, API calls, webhooks), flushed every 5 s. */
   usage: Usage;
+  /** Webhook delivery: queued by the database from the start; `webhooks.start()` sends (the server does). */
+  webhooks: Webhooks;
   /** The relay's visitor WebSocket (`/api/v1/ws/widget`), beside Socket.IO. */
   widgetSocket: WidgetSocketGateway;
   services: Services;
@@ -202,6 +206,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   app.use('/api/api-keys', ...agentApi, apiKeyRoutes(services));
   app.use(channelRoutes(services));
   app.use(tenantRoutes(services));
+  app.use(webhookConsoleRoutes(services));
   app.use(teamRoutes(services));
   app.use('/api/mobile/channels', ...agentApi, requireRole('admin'), mobileAdminRoutes(services));
   app.use(inboxRoutes(services));
@@ -251,6 +256,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     endUsers: realtime.endUsers,
     credentials: services.push,
   });
+  const webhooks = createWebhooks({ db: database.prisma, config, logger, bus, usage });
   return {
     app,
     server,
@@ -258,6 +264,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     realtime,
     push,
     usage,
+    webhooks,
     widgetSocket,
     services,
     bus,
@@ -265,6 +272,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       // First: its visitors' messages under way are acked, then told to reconnect (1012).
       await widgetSocket.close();
       await push.stop();
+      await webhooks.stop();
       await realtime.close();
       sessions.close();
       // Last, after the sockets: what they counted reaches the database before it closes.

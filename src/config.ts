@@ -113,6 +113,19 @@ const schema = z.object({
   /** First retry of a failed push after this long, doubling per attempt (capped at 15 min). */
   PUSH_RETRY_BASE_MS: intInRange(10, 3_600_000).default(5000),
   PUSH_MAX_ATTEMPTS: intInRange(1, 50).default(8),
+  /** Webhooks may call loopback, private and link-local addresses (a backend on the same network). */
+  WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false'),
+  /** First retry of a failed webhook after this long, ×3 per attempt (capped at 6 h). */
+  WEBHOOK_RETRY_BASE_MS: intInRange(10, 3_600_000).default(5000),
+  /** Attempts before a webhook is given up (12 with the defaults: about a day). */
+  WEBHOOK_MAX_ATTEMPTS: intInRange(1, 50).default(12),
+  WEBHOOK_TIMEOUT_MS: intInRange(100, 60_000).default(10_000),
+  /** How long a node holds a webhook it is sending; one held by a node that died is retried after. */
+  WEBHOOK_LEASE_S: intInRange(1, 3600).default(60),
+  /** `off`: this node does not deliver webhooks (others do). */
+  WEBHOOK_WORKER: z.enum(['on', 'off']).default('on'),
+  /** Delivered and failed webhooks are kept this many days for the delivery log. */
+  WEBHOOK_RETENTION_DAYS: intInRange(1, 365).default(14),
 });
 
 export type Config = {
@@ -173,6 +186,15 @@ export type Config = {
     caFile: string | undefined;
     retryBaseMs: number;
     maxAttempts: number;
+  };
+  webhooks: {
+    allowPrivate: boolean;
+    retryBaseMs: number;
+    maxAttempts: number;
+    timeoutMs: number;
+    leaseS: number;
+    worker: boolean;
+    retentionDays: number;
   };
 };
 
@@ -298,6 +320,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       caFile: e.PUSH_CA_FILE,
       retryBaseMs: e.PUSH_RETRY_BASE_MS,
       maxAttempts: e.PUSH_MAX_ATTEMPTS,
+    },
+    webhooks: {
+      allowPrivate: e.WEBHOOK_ALLOW_PRIVATE === 'true',
+      retryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
+      maxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      leaseS: e.WEBHOOK_LEASE_S,
+      worker: e.WEBHOOK_WORKER === 'on',
+      retentionDays: e.WEBHOOK_RETENTION_DAYS,
     },
   };
 }

@@ -53,6 +53,8 @@ if (firstRun) {
 
 // The push outbox is sent by every node (jobs are claimed with SKIP LOCKED); app.close() stops it.
 app.push.start();
+// So is the webhook outbox, unless this node is told not to (WEBHOOK_WORKER=off).
+if (config.webhooks.worker) app.webhooks.start();
 
 server.listen(config.port, config.host, () => {
   const { port } = server.address() as AddressInfo;

@@ -16,6 +16,7 @@ import type { EventBus } from './shared/events.js';
 import type { TenantQuota } from './shared/tenant-quota.js';
 import { createIdentity } from './tenants/identity.js';
 import { createTenantService } from './tenants/tenants.service.js';
+import { createWebhookService } from './webhooks/webhooks.service.js';
 import { createWidgetService } from './widget/widget.service.js';
 
 export type Services = ReturnType<typeof createServices>;
@@ -23,7 +24,7 @@ export type Services = ReturnType<typeof createServices>;
 export type ServiceDeps = {
   /** The database; `prisma` may be a transaction's client (first run builds its demo in one). */
   database: Pick<Database, 'prisma' | 'query'>;
-  config: Pick<Config, 'encryptionKey'>;
+  config: Pick<Config, 'encryptionKey'> & { webhooks?: Pick<Config['webhooks'], 'allowPrivate'> };
   bus: EventBus;
   /** For what services log themselves (a failed message batch); optional in tools and tests. */
   logger?: Logger | undefined;
@@ -51,8 +52,17 @@ export function createServices({ database, config, bus, logger, quota }: Service
   const widget = createWidgetService({ channels, conversations, messages });
   const mobile = createMobileService({ channels, conversations });
   const visitors = createVisitorService({ db, bus, channels, conversations, identity });
-  const relayBackend = createBackendService({ db, channels, conversations, messages, visitors });
   const operators = createOperatorService({ db, agents });
+  const relayBackend = createBackendService({
+    db,
+    channels,
+    conversations,
+    messages,
+    visitors,
+    operators,
+    agents,
+  });
+  const webhooks = createWebhookService({ db, bus, allowPrivate: config.webhooks?.allowPrivate ?? false });
   return {
     tenants,
     agents,
@@ -67,6 +77,7 @@ export function createServices({ database, config, bus, logger, quota }: Service
     visitors,
     relayBackend,
     operators,
+    webhooks,
     quota,
   };
 }

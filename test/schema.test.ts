@@ -125,6 +125,9 @@ for (const mode of dbModes) {
       assert.ok(has('conversation_sessions', ['conversation_id'], /status.*open/));
       assert.ok(has('channels', ['bot_id'], /type.*webchat/));
       assert.ok(has('channels', ['bot_id'], /type.*mobile_sdk/));
+      // The webhook outbox: what is due, and each conversation's undelivered events in order.
+      assert.ok(has('webhook_events', ['next_attempt_at']));
+      assert.ok(has('webhook_events', ['conversation_id', 'position']));
     });
 
     test('every model is written and read back through the generated client', async () => {

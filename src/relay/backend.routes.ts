@@ -23,6 +23,7 @@ import { operatorRoutes } from './operators.routes.js';
 import { createVisitorTokens } from './tokens.js';
 import { sessionTokenDto } from './visitor.dto.js';
 import { createOperatorTokens } from './operator.tokens.js';
+import { signedWebhookRoutes } from './webhooks.routes.js';
 
 /** The tenant a request was signed by (set by `requireSigned`). */
 function signed(res: Response): SignedCaller {
@@ -159,6 +160,8 @@ export function backendRoutes(deps: BackendDeps): Router {
       signed,
     }),
   );
+
+  router.use(signedWebhookRoutes({ webhooks: services.webhooks, signed }));
 
   const visitorTokens = createVisitorTokens({
     secrets: config.relay.tokenSecrets,

@@ -33,14 +33,31 @@ export type OpenBackendConversation = z.infer<typeof openConversationSchema>;
 export const messageRoles = ['visitor', 'agent', 'bot', 'system'] as const;
 export type MessageRole = (typeof messageRoles)[number];
 
-/** `POST /api/v1/relay/conversations/:id/messages`. */
-export const backendMessageSchema = z.strictObject({
-  role: z.enum(messageRoles, { error: `must be one of ${messageRoles.join(', ')}` }),
-  content: text()
-    .max(MAX_CONTENT, `must be at most ${MAX_CONTENT} characters`)
-    .refine((v) => v.trim() !== '', 'must not be empty'),
-  client_msg_id: text().trim().min(1).max(100).optional(),
-});
+/**
+ * `POST /api/v1/relay/conversations/:id/messages`. The `agent` role speaks as one of the tenant's
+ * operators, named by `operator_external_id` (and only then).
+ */
+export const backendMessageSchema = z
+  .strictObject({
+    role: z.enum(messageRoles, { error: `must be one of ${messageRoles.join(', ')}` }),
+    content: text()
+      .max(MAX_CONTENT, `must be at most ${MAX_CONTENT} characters`)
+      .refine((v) => v.trim() !== '', 'must not be empty'),
+    client_msg_id: text().trim().min(1).max(100).optional(),
+    operator_external_id: externalId.optional(),
+  })
+  .superRefine((v, ctx) => {
+    if (v.role === 'agent' && v.operator_external_id === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['operator_external_id'],
+        message: 'is required with role agent: the operator who speaks',
+      });
+    }
+    if (v.role !== 'agent' && v.operator_external_id !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['operator_external_id'], message: 'is only for role agent' });
+    }
+  });
 export type BackendMessage = z.infer<typeof backendMessageSchema>;
 
 /**

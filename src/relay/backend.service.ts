@@ -2,6 +2,8 @@ import type { Organization, Prisma } from '../generated/prisma/client.js';
 import { channelRevoked, type ChannelService } from '../channels/channels.service.js';
 import type { ConversationService } from '../conversations/conversations.service.js';
 import type { MessageService } from '../messages/messages.service.js';
+import type { AgentService } from '../agents/agents.service.js';
+import type { OperatorService } from './operators.service.js';
 import { sendMessageSchema } from '../messages/messages.schemas.js';
 import { randomToken } from '../shared/crypto.js';
 import type { Db } from '../shared/db.js';
@@ -48,8 +50,12 @@ export function createBackendService({
   conversations,
   messages,
   visitors,
+  operators,
+  agents,
 }: {
   db: Db;
+  operators: Pick<OperatorService, 'requireActive'>;
+  agents: Pick<AgentService, 'actorFor'>;
   channels: ChannelService;
   conversations: ConversationService;
   messages: MessageService;
@@ -195,7 +201,9 @@ export function createBackendService({
     /**
      * A message into the tenant's conversation through the one message path, so it reaches
      * sockets, agents and listeners like any other: `visitor` as its end user, `bot` as the
-     * channel's bot, `system` as the platform. The `agent` role is not available yet.
+     * channel's bot, `system` as the platform, `agent` as the tenant's operator
+     * `operator_external_id` (active, and seeing the conversation's queue; a first message from
+     * them opens the session assigned to them, as in the inbox).
      */
     async sendMessage(org: Organization, conversationId: string, input: BackendMessage) {
       const conv = await requireConversation(org, conversationId);
@@ -207,13 +215,19 @@ export function createBackendService({
             : 'system';
         return messages.sendAsService(conv, { type: input.role, id: senderId }, input);
       }
-      if (input.role !== 'visitor') {
-        throw new AppError(
-          'request/invalid',
-          `role '${input.role}' is not supported yet: use visitor, bot or system`,
-          {
-            param: 'role',
-          },
+      if (input.role === 'agent') {
+        const operator = await operators.requireActive(org, input.operator_external_id ?? '');
+        const actor = await agents.actorFor(operator.id);
+        if (!actor)
+          throw new AppError('operator/deactivated', 'This operator is deactivated: reactivate it first');
+        return messages.send(
+          actor,
+          sendMessageSchema.parse({
+            conversation_id: conv.id,
+            content: input.content,
+            sender_type: 'agent',
+            ...(input.client_msg_id ? { client_msg_id: input.client_msg_id } : {}),
+          }),
         );
       }
       return messages.send(

@@ -286,5 +286,70 @@ for (const mode of dbModes) {
         ws.close();
       }
     });
+
+    test('a message as agent speaks as the named operator: assigned to them, within their queues', async () => {
+      const tn = await provisionTenant(t.url, ADMIN_KEY, 'Agent role', { allowed_origins: [SHOP] });
+      const minted = await call(tn, 'POST', '/api/v1/relay/visitor-token', {
+        visitor_user_id: 'agent-role-user',
+        origin: SHOP,
+      });
+      assert.equal(minted.status, 201, JSON.stringify(minted.body));
+      const d = minted.body.data as { visitor_token: string; conversation_id: string };
+      const path = `/api/v1/relay/conversations/${d.conversation_id}/messages`;
+      for (const [external_id, routing_keys] of [
+        ['op-ann', []],
+        ['op-store-b', ['store-b']],
+      ] as const) {
+        const op = await call(tn, 'POST', '/api/v1/relay/operators', { external_id, routing_keys });
+        assert.equal(op.status, 201, JSON.stringify(op.body));
+      }
+      const refusals: [Record<string, unknown>, number, string][] = [
+        [{ role: 'agent', content: 'hi' }, 400, 'request/invalid'],
+        [{ role: 'bot', content: 'hi', operator_external_id: 'op-ann' }, 400, 'request/invalid'],
+        [{ role: 'agent', content: 'hi', operator_external_id: 'op-nobody' }, 404, 'operator/not_found'],
+        // The conversation is in the default queue; this operator sees store-b only.
+        [{ role: 'agent', content: 'hi', operator_external_id: 'op-store-b' }, 404, 'conversation/not_found'],
+      ];
+      for (const [body, status, error] of refusals) {
+        const res = await call(tn, 'POST', path, body);
+        assert.equal(res.status, status, JSON.stringify([body, res.body]));
+        assert.equal(res.body.error, error, JSON.stringify(res.body));
+      }
+      assert.equal(
+        await t.database.prisma.message.count({ where: { conversationId: d.conversation_id } }),
+        0,
+      );
+
+      const ws = await connectWs(widgetWsUrl(t.url, { token: d.visitor_token }), { origin: SHOP });
+      try {
+        await ws.next('welcome');
+        const sent = await call(tn, 'POST', path, {
+          role: 'agent',
+          content: 'Ann here, how can I help?',
+          operator_external_id: 'op-ann',
+        });
+        assert.equal(sent.status, 201, JSON.stringify(sent.body));
+        assert.equal(sent.body.data!.sender_type, 'agent');
+        assert.equal(sent.body.data!.role, 'agent');
+        const heard = await ws.next('msg');
+        assert.equal(heard.role, 'agent');
+        assert.equal(heard.content, 'Ann here, how can I help?');
+      } finally {
+        ws.close();
+      }
+      const ann = await t.database.prisma.user.findFirstOrThrow({ where: { externalId: 'op-ann' } });
+      const session = await t.database.prisma.conversationSession.findFirstOrThrow({
+        where: { conversationId: d.conversation_id, status: 'open' },
+      });
+      assert.equal(session.assignedAgentId, ann.id, 'the operator who wrote first owns the conversation');
+      await call(tn, 'POST', '/api/v1/relay/operators/op-ann/deactivate');
+      const gone = await call(tn, 'POST', path, {
+        role: 'agent',
+        content: 'still here?',
+        operator_external_id: 'op-ann',
+      });
+      assert.equal(gone.status, 409);
+      assert.equal(gone.body.error, 'operator/deactivated');
+    });
   });
 }

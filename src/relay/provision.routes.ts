@@ -7,6 +7,7 @@ import { reply } from './relay.envelope.js';
 import { provisionTenantSchema, type ProvisionTenant } from './provision.schemas.js';
 import type { Config } from '../config.js';
 import type { Services } from '../services.js';
+import { normalizeCallbackUrl } from '../webhooks/url-guard.js';
 
 const sha256 = (v: string) => createHash('sha256').update(v).digest();
 
@@ -49,6 +50,7 @@ const provisionedDto = (o: Organization, tenantSecret: string) => ({
   widget_public_key: o.widgetPublicKey,
   tenant_name: o.name,
   rate_limit_per_min: o.rateLimitPerMin,
+  callback_base_url: o.webhookUrl,
   created_at: o.createdAt.toISOString(),
 });
 
@@ -58,7 +60,7 @@ export function provisionRoutes({
   config,
 }: {
   services: Pick<Services, 'tenants'>;
-  config: Pick<Config, 'adminKey'>;
+  config: Pick<Config, 'adminKey'> & { webhooks: Pick<Config['webhooks'], 'allowPrivate'> };
 }): Router {
   const router = Router();
   router.post(
@@ -73,6 +75,9 @@ export function provisionRoutes({
         rateLimitPerMin: b.rate_limit_per_min,
         identityMode: b.identity_mode,
         config: tenantConfig(b),
+        ...(b.callback_base_url
+          ? { webhookUrl: normalizeCallbackUrl(b.callback_base_url, config.webhooks.allowPrivate) }
+          : {}),
       });
       req.log?.info({ tenantId: organization.id }, 'tenant provisioned');
       reply(

@@ -27,6 +27,8 @@ export const provisionTenantSchema = z.strictObject({
   greeting: text().trim().min(1).max(500).optional(),
   /** The launcher button's label. */
   launcher_text: text().trim().min(1).max(60).optional(),
+  /** Where webhooks go: `{callback_base_url}/api/v1/chat-callbacks/{event}` (checked further on use). */
+  callback_base_url: text().trim().min(1).max(2048).optional(),
   avatar_url: text()
     .max(2048)
     .pipe(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }))

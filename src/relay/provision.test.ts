@@ -75,6 +75,7 @@ for (const mode of dbModes) {
       assert.deepEqual(Object.keys(body).sort(), ['data', 'message', 'status_code']);
       const data = body.data as Record<string, unknown>;
       assert.deepEqual(Object.keys(data).sort(), [
+        'callback_base_url',
         'created_at',
         'rate_limit_per_min',
         'tenant_id',
@@ -88,6 +89,7 @@ for (const mode of dbModes) {
       assert.match(data.tenant_secret as string, /^sk_[\w-]{40,}$/);
       assert.match(data.widget_public_key as string, /^pk_[\w-]{20,}$/);
       assert.equal(data.tenant_name, 'Demo Boutique');
+      assert.equal(data.callback_base_url, null, 'no webhooks until a callback URL is given');
       assert.equal(data.rate_limit_per_min, 60);
       assert.match(data.created_at as string, ISO_8601);
       assert.equal(res.headers['cache-control'], 'no-store', 'credentials are never cached');
@@ -131,13 +133,16 @@ for (const mode of dbModes) {
         greeting: 'Olá! Como podemos ajudar?',
         launcher_text: 'Fale conosco',
         avatar_url: 'https://cdn.example.com/a.png',
+        callback_base_url: 'https://hooks.example.com/chat/',
       });
       const data = envelope(res, 201).data as {
         tenant_id: string;
         tenant_name: string;
         rate_limit_per_min: number;
+        callback_base_url: string;
       };
       assert.equal(data.tenant_name, name, 'trimmed');
+      assert.equal(data.callback_base_url, 'https://hooks.example.com/chat', 'webhooks go there');
       assert.equal(data.rate_limit_per_min, 600);
       const org = await t.database.prisma.organization.findUniqueOrThrow({ where: { id: data.tenant_id } });
       assert.deepEqual(org.allowedOrigins, ['https://www.example.com', 'http://localhost:4200']);
@@ -217,6 +222,8 @@ for (const mode of dbModes) {
         [{ tenant_name: name, primary_color: 'red' }, 'primary_color', /hex/],
         [{ tenant_name: name, avatar_url: 'javascript:alert(1)' }, 'avatar_url'],
         [{ tenant_name: name, greeting: '' }, 'greeting'],
+        [{ tenant_name: name, callback_base_url: 'ftp://hooks.example.com' }, 'callback_base_url', /http/],
+        [{ tenant_name: name, callback_base_url: 'https://u:p@hooks.example.com' }, 'callback_base_url'],
         // A misspelt option is refused rather than silently defaulted.
         [{ tenant_name: name, alowed_origins: ['https://shop.com'] }, 'body', /alowed_origins/],
         [[{ tenant_name: name }], 'body'],
@@ -227,6 +234,21 @@ for (const mode of dbModes) {
         assert.equal(body.param, param, what);
         assert.ok(body.message.includes(`'${param}'`), `${what}: ${body.message}`);
         if (re) assert.match(body.message, re, what);
+      }
+      assert.equal(await orgsNamed(name), 0);
+      // A callback to this network (cloud metadata, loopback, private ranges) is refused.
+      for (const url of [
+        'http://169.254.169.254',
+        'http://127.0.0.1:8080',
+        'https://10.1.2.3',
+        'http://localhost',
+      ]) {
+        const body = envelope(
+          await provision({ tenant_name: name, callback_base_url: url }),
+          400,
+          'webhook/url_refused',
+        );
+        assert.match(body.message, /public/, url);
       }
       assert.equal(await orgsNamed(name), 0);
     });

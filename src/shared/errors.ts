@@ -48,6 +48,10 @@ export const errorCodes = {
   'hmac/stale_timestamp': 401,
   'hmac/bad_signature': 401,
   'hmac/replayed_nonce': 401,
+  // Webhooks (src/webhooks/*).
+  'webhook/url_refused': 400,
+  'webhook/not_configured': 409,
+  'webhook/not_found': 404,
   rate_limited: 429,
   unavailable: 503,
   internal: 500,

@@ -126,6 +126,8 @@ export type DomainEvents = {
     messageIds: string[];
     readAt: Date;
   };
+  /** A webhook was queued (a test event) or set to be sent again: a worker should look now. */
+  'webhook.queued': { organizationId: string; eventId: string };
 };
 
 export type EventName = keyof DomainEvents;

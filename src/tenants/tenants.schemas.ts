@@ -19,6 +19,8 @@ export const createOrganizationSchema = z.object({
 export type CreateOrganization = Omit<z.output<typeof createOrganizationSchema>, 'identityMode'> &
   Partial<Pick<z.output<typeof createOrganizationSchema>, 'identityMode'>> & {
     config?: Prisma.InputJsonObject;
+    /** The callback base URL for webhooks, already checked (`normalizeCallbackUrl`). */
+    webhookUrl?: string;
   };
 
 /** `PATCH /api/organization`. */

@@ -44,6 +44,7 @@ export function createTenantService({
           widgetPublicKey: randomToken('pk', 18),
           tenantSecretEnc: encryptSecret(encryptionKey, tenantSecret),
           ...(data.config ? { config: data.config } : {}),
+          ...(data.webhookUrl ? { webhookUrl: data.webhookUrl } : {}),
         },
       });
       bus.publish('organization.created', { organizationId: organization.id });

@@ -71,11 +71,12 @@ export async function provisionTenant(
   baseUrl: string,
   adminKey: string,
   name: string,
+  extra: Record<string, unknown> = {},
 ): Promise<SignedTenant> {
   const res = await fetch(`${baseUrl}/api/v1/provision/tenant`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-admin-key': adminKey },
-    body: JSON.stringify({ tenant_name: `${name} ${randomUUID().slice(0, 6)}` }),
+    body: JSON.stringify({ tenant_name: `${name} ${randomUUID().slice(0, 6)}`, ...extra }),
   });
   const body = (await res.json()) as { data: { tenant_id: string; tenant_secret: string } };
   return { id: body.data.tenant_id, secret: body.data.tenant_secret };

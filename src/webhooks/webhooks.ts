@@ -1,0 +1,60 @@
+import type { Config } from '../config.js';
+import type { Usage } from '../relay/usage.js';
+import type { Db } from '../shared/db.js';
+import type { EventBus } from '../shared/events.js';
+import type { Logger } from '../shared/logger.js';
+import { createWebhookWorker } from './webhooks.worker.js';
+
+export type Webhooks = ReturnType<typeof createWebhooks>;
+
+/** The events whose causes (a message, a session opened, claimed, released, resolved) queue webhooks. */
+const CAUSES = [
+  'message.created',
+  'conversation.assigned',
+  'conversation.released',
+  'conversation.transferred',
+  'conversation.resolved',
+  'webhook.queued',
+] as const;
+
+/** The worker looks within this long of a cause on this node, instead of at its next poll. */
+const KICK_DELAY_MS = 25;
+
+/**
+ * Webhook delivery on this node: the worker, woken shortly after a change that may have queued an
+ * event (triggers queue them in the change's transaction; the worker cannot tell which did) and
+ * polling for the rest (retries, other nodes' events when theirs is down). `start()` runs it.
+ */
+export function createWebhooks(deps: {
+  db: Db;
+  config: Config;
+  logger: Logger;
+  bus: EventBus;
+  usage?: Pick<Usage, 'countWebhookSent'> | undefined;
+}) {
+  const { config } = deps;
+  const worker = createWebhookWorker({
+    db: deps.db,
+    encryptionKey: config.encryptionKey,
+    logger: deps.logger.child({ component: 'webhooks' }),
+    usage: deps.usage,
+    policy: { ...config.webhooks, maxDelayMs: 6 * 3600_000 },
+  });
+  let pending: NodeJS.Timeout | undefined;
+  const kick = () => {
+    pending ??= setTimeout(() => {
+      pending = undefined;
+      worker.kick();
+    }, KICK_DELAY_MS);
+  };
+  const unsubscribe = CAUSES.map((e) => deps.bus.subscribe(e, kick));
+  return {
+    start: () => worker.start(),
+    kick,
+    async stop() {
+      for (const u of unsubscribe) u();
+      clearTimeout(pending);
+      await worker.stop();
+    },
+  };
+}
