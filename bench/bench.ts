@@ -3,6 +3,8 @@
 // transport baselines. Prints a table, writes JSON and SVG under bench/results/; with --json the
 // last line of output is one JSON object. Usage and defaults: bench/README.md.
 import { abuseStep } from './lib/abuse.js';
+import { botStep } from './lib/bot.js';
+import { measureRetrieval } from './lib/retrieval.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -266,6 +268,20 @@ async function main() {
       log('abuse: 20 sockets flood random joins while a visitor joins');
       result.abuse = await abuseStep(srv.url, s.visitors.slice(0, 500));
       log(`abuse: ${JSON.stringify(result.abuse)}`);
+      await stop(srv);
+    }
+
+    // 1c. The bot: retrieval quality on the help-centre fixture, and how fast visitors get answers.
+    if (!skip.has('bot')) {
+      result.retrieval = await measureRetrieval(db.database);
+      log(`retrieval: ${JSON.stringify(result.retrieval)}`);
+      const botPort = await freePort();
+      const adminKey = `ak_bench_${t0}_${'x'.repeat(16)}`;
+      const srv = await startServer(serverArgs, { ...serverEnv(botPort), ADMIN_KEY: adminKey }, botPort);
+      servers.push(srv);
+      log('bot: visitors ask the fixture questions one after another');
+      result.bot = await botStep(srv.url, adminKey);
+      log(`bot: ${JSON.stringify(result.bot)}`);
       await stop(srv);
     }
 

@@ -21,10 +21,14 @@ import { authRoutes } from './auth/auth.routes.js';
 import { agentApi, requireRole } from './auth/auth.middleware.js';
 import { apiKeyRoutes } from './apikeys/apikeys.routes.js';
 import { conversationRoutes } from './conversations/conversations.routes.js';
+import { ticketRoutes } from './tickets/tickets.routes.js';
+import { createBot, type Bot } from './bot/bot.js';
+import { openAiAnswerer } from './bot/openai-answerer.js';
 import { widgetHistoryRoutes } from './conversations/widget-history.routes.js';
 import { inboxRoutes } from './inbox/inbox.routes.js';
 import { tenantRoutes } from './tenants/tenants.routes.js';
 import { webhookConsoleRoutes } from './webhooks/webhooks.routes.js';
+import { knowledgeConsoleRoutes } from './knowledge/knowledge.routes.js';
 import { createWebhooks, type Webhooks } from './webhooks/webhooks.js';
 import { relayRoutes } from './relay/relay.routes.js';
 import { createNonceStore } from './relay/hmac.middleware.js';
@@ -66,6 +70,8 @@ export type App = {
   usage: Usage;
   /** Webhook delivery: queued by the database from the start; `webhooks.start()` sends (the server does). */
   webhooks: Webhooks;
+  /** The bot of conversations in `bot` mode (answers from the knowledge base, escalates). */
+  bot: Bot;
   /** The relay's visitor WebSocket (`/api/v1/ws/widget`), beside Socket.IO. */
   widgetSocket: WidgetSocketGateway;
   services: Services;
@@ -204,9 +210,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
   app.use('/chat-widget/history', failures.http());
   app.use('/api/conversations', ...agentApi, conversationRoutes(services));
   app.use('/api/api-keys', ...agentApi, apiKeyRoutes(services));
+  app.use('/api/tickets', ...agentApi, ticketRoutes(services));
   app.use(channelRoutes(services));
   app.use(tenantRoutes(services));
   app.use(webhookConsoleRoutes(services));
+  app.use(knowledgeConsoleRoutes(services));
   app.use(teamRoutes(services));
   app.use('/api/mobile/channels', ...agentApi, requireRole('admin'), mobileAdminRoutes(services));
   app.use(inboxRoutes(services));
@@ -257,6 +265,16 @@ export async function createApp(deps: AppDeps): Promise<App> {
     credentials: services.push,
   });
   const webhooks = createWebhooks({ db: database.prisma, config, logger, bus, usage });
+  const bot = createBot({
+    db: database.prisma,
+    bus,
+    logger: logger.child({ component: 'bot' }),
+    knowledge: services.knowledge,
+    messages: services.messages,
+    escalations: services.escalations,
+    model: config.bot.llm ? openAiAnswerer(config.bot.llm) : undefined,
+    agentsOnline,
+  });
   return {
     app,
     server,
@@ -265,6 +283,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     push,
     usage,
     webhooks,
+    bot,
     widgetSocket,
     services,
     bus,
@@ -272,6 +291,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
       // First: its visitors' messages under way are acked, then told to reconnect (1012).
       await widgetSocket.close();
       await push.stop();
+      bot.stop();
+      await bot.idle();
       await webhooks.stop();
       await realtime.close();
       sessions.close();

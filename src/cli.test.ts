@@ -148,6 +148,22 @@ describe('operator CLI', () => {
         ['create-embed-token', '--org', org, '--bot', '00000000-0000-4000-8000-000000000000'],
         /Bot not found/,
       ],
+      [
+        [
+          'create-agent',
+          '--org',
+          org,
+          '--email',
+          'a@b.co',
+          '--password',
+          'pa55word',
+          '--role',
+          'agent',
+          '--routing-keys',
+          `store-1,${'k'.repeat(101)}`,
+        ],
+        /'routingKeys\.1'/,
+      ],
     ];
     const results = await Promise.all(cases.map(([args]) => cli([...args, '--json'])));
     for (const [i, [args, re]] of cases.entries()) {
@@ -157,6 +173,30 @@ describe('operator CLI', () => {
       assert.match(String(lastJsonLine(r.stdout).error), re);
     }
     assert.deepEqual(await counts(org), before);
+  });
+
+  test('create-agent --routing-keys restricts the agent to those queues', async () => {
+    const org = lastJsonLine((await cli(['create-org', '--name', 'Queues Co', '--json'])).stdout)
+      .organization_id as string;
+    const args = ['--org', org, '--password', 'pa55word!', '--role', 'agent'];
+    const r = await cli([
+      'create-agent',
+      ...args,
+      '--email',
+      `store.${randomUUID()}@example.com`,
+      '--routing-keys',
+      'store-7, store-12,store-7,',
+      '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = lastJsonLine(r.stdout) as { user_id: string; routing_keys: string[] };
+    assert.deepEqual(out.routing_keys, ['store-7', 'store-12']);
+    const user = await database.prisma.user.findUniqueOrThrow({ where: { id: out.user_id } });
+    assert.deepEqual(user.routingKeys, ['store-7', 'store-12']);
+    // Without the option: every queue; the plain output says so.
+    const plain = await cli(['create-agent', ...args, '--email', `all.${randomUUID()}@example.com`]);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.match(plain.stdout, /^routing_keys: \(none\)$/m);
   });
 
   test('create-org without --json prints the three credentials, one per line', async () => {

@@ -27,7 +27,8 @@ Commands:
                                             (tenant_id), widget public key and tenant secret
                                             (shown once)
   create-agent --org ID --email E --password P --role owner|admin|agent [--name N]
-                                            add an agent to an organization
+               [--routing-keys a,b]         add an agent to an organization; with routing
+                                            keys, an agent sees only those queues
   create-embed-token --org ID [--origins a,b] [--name N] [--bot ID]
                                             issue a web-chat embed token (shown once)
   suspend-org --org ID                      suspend a tenant: its agents and end users are
@@ -49,7 +50,7 @@ const commands: Record<string, { options: string[]; required: string[] }> = {
   migrate: { options: [], required: [] },
   'create-org': { options: ['name', 'origins', 'identity-mode'], required: ['name'] },
   'create-agent': {
-    options: ['org', 'email', 'password', 'role', 'name'],
+    options: ['org', 'email', 'password', 'role', 'name', 'routing-keys'],
     required: ['org', 'email', 'password', 'role'],
   },
   'create-embed-token': { options: ['org', 'origins', 'name', 'bot'], required: ['org'] },
@@ -147,9 +148,10 @@ async function run(command: string, o: Options, database: Database): Promise<Rec
           password: o.password,
           role: o.role,
           displayName: o.name,
+          routingKeys: list(o['routing-keys']),
         }),
       );
-      return { user_id: user.id };
+      return { user_id: user.id, routing_keys: user.routingKeys };
     }
     case 'create-embed-token': {
       const r = await services.channels.createEmbedToken(

@@ -124,6 +124,14 @@ const schema = z.object({
   WEBHOOK_LEASE_S: intInRange(1, 3600).default(60),
   /** `off`: this node does not deliver webhooks (others do). */
   WEBHOOK_WORKER: z.enum(['on', 'off']).default('on'),
+  /**
+   * The bot's language model: an OpenAI-compatible chat-completions API (`{BOT_LLM_BASE_URL}/chat/completions`).
+   * Unset: the bot answers with the best passage itself (extractive).
+   */
+  BOT_LLM_BASE_URL: url(['https:', 'http:']).optional(),
+  BOT_LLM_API_KEY: z.string().min(1).optional(),
+  BOT_LLM_MODEL: z.string().min(1).max(200).default('gpt-4o-mini'),
+  BOT_LLM_TIMEOUT_MS: intInRange(500, 120_000).default(15_000),
   /** Delivered and failed webhooks are kept this many days for the delivery log. */
   WEBHOOK_RETENTION_DAYS: intInRange(1, 365).default(14),
 });
@@ -186,6 +194,9 @@ export type Config = {
     caFile: string | undefined;
     retryBaseMs: number;
     maxAttempts: number;
+  };
+  bot: {
+    llm: { baseUrl: string; apiKey: string | undefined; model: string; timeoutMs: number } | undefined;
   };
   webhooks: {
     allowPrivate: boolean;
@@ -320,6 +331,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       caFile: e.PUSH_CA_FILE,
       retryBaseMs: e.PUSH_RETRY_BASE_MS,
       maxAttempts: e.PUSH_MAX_ATTEMPTS,
+    },
+    bot: {
+      llm: e.BOT_LLM_BASE_URL
+        ? {
+            baseUrl: e.BOT_LLM_BASE_URL,
+            apiKey: e.BOT_LLM_API_KEY,
+            model: e.BOT_LLM_MODEL,
+            timeoutMs: e.BOT_LLM_TIMEOUT_MS,
+          }
+        : undefined,
     },
     webhooks: {
       allowPrivate: e.WEBHOOK_ALLOW_PRIVATE === 'true',

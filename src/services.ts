@@ -17,6 +17,9 @@ import type { TenantQuota } from './shared/tenant-quota.js';
 import { createIdentity } from './tenants/identity.js';
 import { createTenantService } from './tenants/tenants.service.js';
 import { createWebhookService } from './webhooks/webhooks.service.js';
+import { createEscalationService } from './tickets/escalation.service.js';
+import { createTicketService } from './tickets/tickets.service.js';
+import { createKnowledgeService } from './knowledge/knowledge.service.js';
 import { createWidgetService } from './widget/widget.service.js';
 
 export type Services = ReturnType<typeof createServices>;
@@ -62,7 +65,10 @@ export function createServices({ database, config, bus, logger, quota }: Service
     operators,
     agents,
   });
+  const knowledge = createKnowledgeService({ db });
   const webhooks = createWebhookService({ db, bus, allowPrivate: config.webhooks?.allowPrivate ?? false });
+  const tickets = createTicketService({ db, bus });
+  const escalations = createEscalationService({ db, bus, tickets });
   return {
     tenants,
     agents,
@@ -78,6 +84,9 @@ export function createServices({ database, config, bus, logger, quota }: Service
     relayBackend,
     operators,
     webhooks,
+    knowledge,
+    tickets,
+    escalations,
     quota,
   };
 }

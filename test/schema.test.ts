@@ -10,9 +10,8 @@ import type { Database } from '../src/shared/db.js';
 import { paths } from '../src/shared/paths.js';
 import { dbModes } from './helpers/db.js';
 
-const { datamodel } = await internals.getDMMF({
-  datamodel: readFileSync(`${paths.migrations}/../schema.prisma`, 'utf8'),
-});
+const schemaText = readFileSync(`${paths.migrations}/../schema.prisma`, 'utf8');
+const { datamodel } = await internals.getDMMF({ datamodel: schemaText });
 
 type Column = {
   table_name: string;
@@ -76,6 +75,17 @@ for (const mode of dbModes) {
           // Prisma keeps list columns nullable; every other required field is NOT NULL.
           if (!field.isList)
             assert.equal(col.is_nullable, field.isRequired ? 'NO' : 'YES', `${table}.${name} nullability`);
+        }
+      }
+      // Fields Prisma cannot read or write (`Unsupported("tsvector")`) are not in the DMMF: read them
+      // from the schema's text.
+      for (const [, block] of schemaText.matchAll(/^model \w+ \{\n([\s\S]*?)^\}/gm)) {
+        const table = /@@map\("(\w+)"\)/.exec(block!)?.[1];
+        for (const [, field, type] of block!.matchAll(/^\s+(\w+)\s+Unsupported\("(\w+)"\)/gm)) {
+          const name = new RegExp(`^\\s+${field}\\s.*@map\\("(\\w+)"\\)`, 'm').exec(block!)?.[1] ?? field!;
+          expected.add(`${table}.${name}`);
+          const col = columns.find((c) => c.table_name === table && c.column_name === name);
+          assert.equal(col?.udt_name, type, `${table}.${name} should be ${type}`);
         }
       }
       const unknown = columns.map((c) => `${c.table_name}.${c.column_name}`).filter((c) => !expected.has(c));

@@ -2,6 +2,7 @@
 // distribution and throughput over time), all from one BenchResult.
 import type { ormBaseline } from '../baselines/orm.js';
 import type { AbuseResult } from './abuse.js';
+import type { BotResult } from './bot.js';
 import type { Params, RunResult } from './run.js';
 import { round } from './stats.js';
 
@@ -23,6 +24,8 @@ export type BenchResult = {
   };
   orm?: Awaited<ReturnType<typeof ormBaseline>>;
   abuse?: AbuseResult;
+  retrieval?: { recallAt3: number; documents: number; questions: number; p50Ms: number; p95Ms: number };
+  bot?: BotResult;
   transport?: Record<string, unknown> & { socketio_vs_ws: number };
   server_errors?: string[];
   summary?: ReturnType<typeof summary>;
@@ -64,6 +67,9 @@ export function summary(r: BenchResult) {
     socketio_vs_ws: r.transport?.socketio_vs_ws ?? null,
     abuse_join_p99_ms: r.abuse?.visitor_under_flood.p99_ms ?? null,
     abuse_readyz_ok: r.abuse ? r.abuse.readyz.ok === r.abuse.readyz.polls : null,
+    retrieval_recall_at_3: r.retrieval?.recallAt3 ?? null,
+    bot_answer_p50_ms: r.bot?.p50_ms ?? null,
+    bot_answer_p95_ms: r.bot?.p95_ms ?? null,
   };
 }
 
@@ -109,6 +115,18 @@ export function renderTable(r: BenchResult): string {
     const c = r.reconnect;
     out.push(
       `restart: ${c.back}/${c.clients} clients back ${fmt(c.all_back_after_ready_s)} s after the new process was ready (${fmt(c.total_s)} s from SIGTERM; shutdown ${c.shutdown_s} s, start ${c.startup_s} s)`,
+    );
+  }
+  if (r.retrieval) {
+    const k = r.retrieval;
+    out.push(
+      `knowledge base: recall@3 ${k.recallAt3} on ${k.questions} questions over ${k.documents} documents; search p50 ${k.p50Ms} / p95 ${k.p95Ms} ms`,
+    );
+  }
+  if (r.bot) {
+    const b = r.bot;
+    out.push(
+      `bot: ${b.questions} visitors asked one question each: answered ${b.answered}, no answer ${b.no_answer}, failed ${b.failed}; question → answer p50 ${fmt(b.p50_ms)} / p95 ${fmt(b.p95_ms)} / max ${fmt(b.max_ms)} ms`,
     );
   }
   if (r.abuse) {

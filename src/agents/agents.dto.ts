@@ -7,6 +7,8 @@ export function memberDto(u: User, withEmail: boolean) {
     display_name: u.displayName,
     role: u.role,
     status: u.status,
+    /** The queues they are restricted to; empty: every queue (admins and owners see all anyway). */
+    routing_keys: u.routingKeys,
     ...(withEmail ? { email: u.email, last_login_at: u.lastLoginAt?.toISOString() ?? null } : {}),
     created_at: u.createdAt.toISOString(),
   };

@@ -12,6 +12,12 @@ const email = z
 
 const role = z.enum(roles, { error: `must be one of ${roles.join(', ')}` });
 
+/** The queues an agent is restricted to (none: every queue), each once, in the order given. */
+export const routingKeys = z
+  .array(routingKey)
+  .max(100, 'at most 100 routing keys')
+  .transform((keys) => [...new Set(keys)]);
+
 /** An agent from the operator CLI (or a test). */
 export const createAgentSchema = z.object({
   organizationId: uuid,
@@ -19,7 +25,7 @@ export const createAgentSchema = z.object({
   password,
   role: role.default('agent'),
   displayName: displayName.optional(),
-  routingKeys: z.array(routingKey).max(100).default([]),
+  routingKeys: routingKeys.default([]),
 });
 export type CreateAgent = z.output<typeof createAgentSchema>;
 
@@ -29,6 +35,7 @@ export const addMemberBodySchema = z.strictObject({
   password,
   role: role.default('agent'),
   display_name: displayName.optional(),
+  routing_keys: routingKeys.default([]),
 });
 export type AddMemberBody = z.output<typeof addMemberBodySchema>;
 
@@ -38,9 +45,10 @@ export const updateMemberBodySchema = z
     role: role.optional(),
     status: z.enum(['active', 'deactivated'], { error: 'must be active or deactivated' }).optional(),
     display_name: displayName.optional(),
+    routing_keys: routingKeys.optional(),
   })
-  .refine((b) => b.role ?? b.status ?? b.display_name, {
-    message: 'give role, status or display_name',
+  .refine((b) => b.role ?? b.status ?? b.display_name ?? b.routing_keys, {
+    message: 'give role, status, display_name or routing_keys',
     path: ['role'],
   });
 export type UpdateMemberBody = z.output<typeof updateMemberBodySchema>;

@@ -1,5 +1,5 @@
 import { hasRole, type AgentActor } from '../shared/auth/actor.js';
-import type { UserStatus } from '../generated/prisma/client.js';
+import type { User, UserStatus } from '../generated/prisma/client.js';
 import type { Db } from '../shared/db.js';
 import { hashPassword } from '../shared/crypto.js';
 import { AppError } from '../shared/errors.js';
@@ -39,6 +39,20 @@ export function createAgentService({ db, bus }: { db: Db; bus: EventBus }) {
   const deactivated = (user: { id: string; organizationId: string }) =>
     bus.publish('agent.deactivated', { organizationId: user.organizationId, userId: user.id });
 
+  /** The member's role or queues changed: their sockets follow (realtime listeners). */
+  const accessChanged = (before: User, after: User) => {
+    const sameKeys =
+      before.routingKeys.length === after.routingKeys.length &&
+      before.routingKeys.every((k) => after.routingKeys.includes(k));
+    if (before.role === after.role && sameKeys) return;
+    bus.publish('agent.access_changed', {
+      organizationId: after.organizationId,
+      userId: after.id,
+      role: after.role,
+      routingKeys: after.routingKeys,
+    });
+  };
+
   async function requireMember(actor: AgentActor, id: string) {
     const user = await db.user.findFirst({ where: { id, organizationId: actor.organizationId } });
     if (!user) throw new AppError('not_found', 'Team member not found');
@@ -47,6 +61,7 @@ export function createAgentService({ db, bus }: { db: Db; bus: EventBus }) {
 
   return {
     createAgent,
+    accessChanged,
 
     /**
      * The actor for a signed-in user id, or null if the user is gone or deactivated or their
@@ -88,14 +103,15 @@ export function createAgentService({ db, bus }: { db: Db; bus: EventBus }) {
         password: input.password,
         role: input.role,
         displayName: input.display_name,
-        routingKeys: [],
+        routingKeys: input.routing_keys,
       });
     },
 
     /**
-     * Changes a member's role, status or name. Nobody changes their own role or status (so an
-     * organization can't lock itself out), and only owners touch owners. Deactivating publishes
-     * `agent.deactivated` (their sockets are closed).
+     * Changes a member's role, status, name or queues (routing keys). Nobody changes their own
+     * role or status (so an organization can't lock itself out), and only owners touch owners.
+     * Deactivating publishes `agent.deactivated` (their sockets are closed); a new role or new
+     * queues `agent.access_changed` (their sockets follow without a new sign-in).
      */
     async updateMember(actor: AgentActor, id: string, input: UpdateMemberBody) {
       const user = await requireMember(actor, id);
@@ -112,9 +128,11 @@ export function createAgentService({ db, bus }: { db: Db; bus: EventBus }) {
           ...(input.role ? { role: input.role } : {}),
           ...(input.status ? { status: input.status } : {}),
           ...(input.display_name ? { displayName: input.display_name } : {}),
+          ...(input.routing_keys ? { routingKeys: input.routing_keys } : {}),
         },
       });
       if (input.status === 'deactivated' && user.status !== 'deactivated') deactivated(user);
+      else accessChanged(user, updated);
       return updated;
     },
 

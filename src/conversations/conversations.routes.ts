@@ -16,10 +16,15 @@ import type { ConversationService } from './conversations.service.js';
 import type { HandoverService } from './handover.service.js';
 
 /** `Link` header value for the next page, or null on the last one. Relative to this request. */
-function nextLink(req: Request, q: { filter: string; limit: number; offset: number }, total: number) {
+function nextLink(
+  req: Request,
+  q: { filter: string; limit: number; offset: number; routing_key?: string | undefined },
+  total: number,
+) {
   const offset = q.offset + q.limit;
   if (offset >= total) return null;
   const params = new URLSearchParams({ filter: q.filter, limit: String(q.limit), offset: String(offset) });
+  if (q.routing_key !== undefined) params.set('routing_key', q.routing_key);
   return `<${req.baseUrl}/?${params}>; rel="next"`;
 }
 
@@ -43,6 +48,11 @@ export function conversationRoutes(deps: {
     const link = nextLink(req, q, page.total);
     if (link) res.setHeader('Link', link);
     res.json(page.items);
+  });
+
+  // Before `/:id`: the queues the inbox's picker offers (empty: no picker).
+  router.get('/queues', async (req, res) => {
+    res.json({ queues: await conversations.queues(agentOf(req)) });
   });
 
   router.get('/:id', validate('params', idParams), async (req, res) => {

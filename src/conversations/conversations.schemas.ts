@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { text, uuid } from '../shared/validation.js';
+import { routingKey, text, uuid } from '../shared/validation.js';
 
 export const listQuerySchema = z.object({
   filter: z
@@ -7,6 +7,8 @@ export const listQuerySchema = z.object({
     .default('unassigned'),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+  /** One queue only (blank: every queue the agent sees). */
+  routing_key: z.preprocess((v) => (v === '' ? undefined : v), routingKey.optional()),
 });
 export type ListQuery = z.output<typeof listQuerySchema>;
 

@@ -284,7 +284,13 @@ export function createConversationService({
     /** The inbox list: unassigned (open, nobody on it), mine (open, on me), or all. Newest first. */
     async list(actor: AgentActor, q: ListQuery) {
       const where: Prisma.ConversationWhereInput = { ...visibleTo(actor) };
-      if (q.filter === 'unassigned') where.sessions = { some: { status: 'open', assignedAgentId: null } };
+      // One queue, within what the agent sees (never beyond it: AND, not a replacement).
+      if (q.routing_key !== undefined) where.AND = [{ routingKey: q.routing_key }];
+      if (q.filter === 'unassigned') {
+        where.sessions = { some: { status: 'open', assignedAgentId: null } };
+        // The bot's conversations reach the queue when they escalate (no knowledge base: no bot).
+        where.NOT = { mode: 'bot', organization: { knowledge: { some: {} } } };
+      }
       if (q.filter === 'mine') where.sessions = { some: { status: 'open', assignedAgentId: actor.userId } };
       const [rows, total] = await Promise.all([
         db.conversation.findMany({
@@ -297,6 +303,33 @@ export function createConversationService({
         db.conversation.count({ where }),
       ]);
       return { items: rows.map(conversationDto), total, limit: q.limit, offset: q.offset };
+    },
+
+    /** Which of these conversations the agent may see (their sockets keep only those rooms). */
+    async visibleAmong(actor: AgentActor, ids: string[]): Promise<Set<string>> {
+      if (!ids.length) return new Set();
+      const rows = await db.conversation.findMany({
+        where: { id: { in: ids }, ...visibleTo(actor) },
+        select: { id: true },
+      });
+      return new Set(rows.map((r) => r.id));
+    },
+
+    /**
+     * The queues an agent may pick in the inbox: the tenant's (every routing key its active agents
+     * are restricted to) for those who see every queue, their own when they have several.
+     */
+    async queues(actor: AgentActor): Promise<string[]> {
+      if (!seesAllQueues(actor)) return actor.routingKeys.length > 1 ? [...actor.routingKeys].sort() : [];
+      const rows = await db.user.findMany({
+        where: {
+          organizationId: actor.organizationId,
+          status: 'active',
+          NOT: { routingKeys: { isEmpty: true } },
+        },
+        select: { routingKeys: true },
+      });
+      return [...new Set(rows.flatMap((r) => r.routingKeys))].sort();
     },
 
     async get(actor: AgentActor, id: string) {

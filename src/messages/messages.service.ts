@@ -94,6 +94,15 @@ export function createMessageService({
       endUserId: conv.endUserId,
       endUserExternalId: conv.endUser.externalId,
       routingKey: conv.routingKey,
+      // As the batch writer's EFFECTIVE_MODE: no knowledge base, no bot.
+      mode:
+        conv.mode === 'bot' &&
+        (await db.knowledgeDocument.findFirst({
+          where: { organizationId: conv.organizationId },
+          select: { id: true },
+        }))
+          ? ('bot' as const)
+          : ('human' as const),
     };
     try {
       return await db.$transaction(async (tx) => {
@@ -230,22 +239,23 @@ export function createMessageService({
     },
 
     /**
-     * A bot's or the system's text message (the tenant's signed API), into a conversation the
+     * A bot's or the system's message (the tenant's signed API, the bot), into a conversation the
      * caller has checked is the tenant's. Rare, so it takes the one-message transaction, not the
      * batch writer; published as `message.created` like any other (a retry: `redelivered`).
      */
     async sendAsService(
       conv: Conversation & { endUser: { externalId: string } },
       sender: { type: 'bot' | 'system'; id: string },
-      input: { content: string; client_msg_id?: string | undefined },
+      input: Pick<SendMessage, 'content'> &
+        Partial<Pick<SendMessage, 'content_type' | 'rich_media' | 'client_msg_id'>>,
     ): Promise<SendResult> {
       const result = await storeAlone(
         conv,
         { ...sender, agentId: null },
         {
-          content_type: 'text',
+          content_type: input.content_type ?? 'text',
           content: input.content,
-          rich_media: null,
+          rich_media: input.rich_media ?? null,
           client_msg_id: input.client_msg_id,
         },
         randomUUID(),

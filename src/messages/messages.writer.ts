@@ -205,6 +205,15 @@ export function createMessageWriter({
 }
 
 /**
+ * The mode a conversation is in, as its messages' listeners see it: `bot` only when the tenant has
+ * a knowledge base to answer from (without one there is no bot: the queue takes the conversation).
+ * One index probe, for conversations in bot mode only.
+ */
+const EFFECTIVE_MODE = `CASE WHEN conv.mode = 'bot' AND EXISTS (
+      SELECT 1 FROM knowledge_documents k WHERE k.organization_id = conv.organization_id)
+    THEN 'bot' ELSE 'human' END AS mode`;
+
+/**
  * A batch's messages, as JSON: the rows whose conversation the sender may write to and which has
  * an open session are inserted, in order, and their conversations bumped.
  */
@@ -219,10 +228,10 @@ const APPEND_MESSAGES = `
     -- without LIMIT, which the planner flattens into joins) the planner, which cannot tell how few
     -- rows come in, hashes every conversation and every open session instead.
     SELECT i.*, s.id AS session_id, c.channel_id, c.routing_key, c.end_user_id AS conv_end_user_id,
-      c.external_id
+      c.external_id, c.mode
     FROM input i
     JOIN LATERAL (
-      SELECT conv.channel_id, conv.routing_key, conv.end_user_id, e.external_id
+      SELECT conv.channel_id, conv.routing_key, conv.end_user_id, e.external_id, ${EFFECTIVE_MODE}
       FROM conversations conv JOIN end_users e ON e.id = conv.end_user_id
       WHERE conv.id = i.conversation_id AND conv.organization_id = i.organization_id
         AND (i.end_user_id IS NULL OR conv.end_user_id = i.end_user_id)
@@ -251,12 +260,13 @@ const APPEND_MESSAGES = `
     ON CONFLICT DO NOTHING
     RETURNING *
   )
-  SELECT m.*, ok.channel_id, ok.routing_key, ok.conv_end_user_id, ok.external_id
+  SELECT m.*, ok.channel_id, ok.routing_key, ok.conv_end_user_id, ok.external_id, ok.mode
   FROM m JOIN ok ON ok.id = m.id`;
 
 /** The messages among `ids` that are stored, with what listeners need to know. */
 const FIND_MESSAGES = `
-  SELECT m.*, c.channel_id, c.routing_key, c.end_user_id AS conv_end_user_id, e.external_id
+  SELECT m.*, c.channel_id, c.routing_key, c.end_user_id AS conv_end_user_id, e.external_id,
+    ${EFFECTIVE_MODE.replaceAll('conv.', 'c.')}
   FROM messages m
   JOIN conversations c ON c.id = m.conversation_id
   JOIN end_users e ON e.id = c.end_user_id
@@ -289,6 +299,7 @@ function appendedByIds(result: Record<string, unknown>[]): Map<string, Appended>
         endUserId: r.conv_end_user_id as string,
         endUserExternalId: r.external_id as string,
         routingKey: (r.routing_key ?? null) as string | null,
+        mode: r.mode as Appended['conversation']['mode'],
       },
     });
   }

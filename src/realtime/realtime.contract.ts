@@ -279,9 +279,16 @@ export type SocketError = { message: string };
 /**
  * Ours: `resync`, to every socket of a node whose link to the other nodes (Redis) was down: live
  * events may have been missed meanwhile. A client re-joins each conversation it shows with its
- * `last_seq` (and an inbox reloads its list); nothing else is needed.
+ * `last_seq` (and an inbox reloads its list); nothing else is needed. Also to an agent's sockets
+ * whose role or routing keys changed (`access_changed`): what they may see is no longer the same.
  */
-export type Resync = { reason: 'redis_reconnected' };
+export type Resync = { reason: 'redis_reconnected' | 'access_changed' };
+
+/**
+ * Ours: `ticket_updated`, to the queue rooms of the ticket's queue: a ticket was created or changed
+ * (status, priority, subject, assignee). Inboxes read it again (`GET /api/tickets/:id`).
+ */
+export type TicketUpdated = { ticket_id: string; kind: 'created' | 'updated'; routing_key: string | null };
 
 export interface ServerToClientEvents {
   message_received: (message: MessageReceived) => void;
@@ -295,6 +302,7 @@ export interface ServerToClientEvents {
   typing_cleared: (event: TypingCleared) => void;
   agent_status_changed: (event: AgentStatusChanged) => void;
   resync: (event: Resync) => void;
+  ticket_updated: (event: TicketUpdated) => void;
   error: (event: SocketError) => void;
 }
 

@@ -67,8 +67,9 @@ export function registerRealtimeListeners({
       // The typist's message ends their indicator.
       typing.stop(conversation.id, typistKey(message.senderType, message.senderId));
       io.to(convRoom(conversation.id)).emit('message_received', messageEventDto(message));
-      // A new support interaction: every agent watching the queue sees it arrive.
-      if (sessionOpened && message.senderType === 'end_user') {
+      // A new support interaction: every agent watching the queue sees it arrive (one the bot
+      // answers reaches the queue when it escalates).
+      if (sessionOpened && message.senderType === 'end_user' && conversation.mode !== 'bot') {
         io.to(queueRoomsOf(conversation.organizationId, conversation.routingKey)).emit(
           'conversation_updated',
           {
@@ -122,6 +123,24 @@ export function registerRealtimeListeners({
           resolved_at: e.resolvedAt.toISOString(),
         },
       );
+    }),
+
+    // The bot handed the conversation over: it arrives in the queue as a new interaction would.
+    bus.subscribe('conversation.escalated', (e) => {
+      io.to(queueRoomsOf(e.organizationId, e.routingKey)).emit('conversation_updated', {
+        conversation_id: e.conversationId,
+        sender_type: 'end_user',
+        content_type: 'text',
+        content: e.content,
+      });
+    }),
+
+    bus.subscribe('ticket.changed', (e) => {
+      io.to(queueRoomsOf(e.organizationId, e.routingKey)).emit('ticket_updated', {
+        ticket_id: e.ticketId,
+        kind: e.kind,
+        routing_key: e.routingKey,
+      });
     }),
 
     bus.subscribe('conversation.tagged', (e) => {

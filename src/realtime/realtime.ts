@@ -18,6 +18,7 @@ import type {
   ServerToClientEvents,
   SocketData,
 } from './realtime.contract.js';
+import { registerAccessListener } from './access.listener.js';
 import { createSocketGuard } from './realtime.guard.js';
 import { registerRealtimeListeners } from './realtime.listeners.js';
 import { createEndUserLimiter } from './realtime.ratelimit.js';
@@ -192,7 +193,12 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     failures: deps.failures ?? createRealtimeFailureThrottle(redis, config),
     logger,
   });
-  const unsubscribe = registerRealtimeListeners({ io, bus, typing });
+  const unsubscribeListeners = registerRealtimeListeners({ io, bus, typing });
+  const unsubscribeAccess = registerAccessListener({ io, bus, conversations: services.conversations });
+  const unsubscribe = () => {
+    unsubscribeListeners();
+    unsubscribeAccess();
+  };
 
   // Presence updates of one socket run in order (a quick disconnect must not overtake its connect).
   const pending = new Set<Promise<void>>();

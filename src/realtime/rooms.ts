@@ -8,6 +8,11 @@ export const queueRoom = (organizationId: string) => `org:${organizationId}:queu
 export const presenceRoom = (organizationId: string) => `org:${organizationId}:presence`;
 /** Every socket of one agent, on any node. */
 export const userRoom = (userId: string) => `user:${userId}`;
+/**
+ * The agent's sockets whose actor changed (role, routing keys): each re-reads it before its next
+ * event. A room, so the mark reaches their sockets on every node.
+ */
+export const refreshRoom = (userId: string) => `user:${userId}:refresh`;
 /** Every socket of one end user (the push feature asks whether anyone is in it). */
 export const endUserRoom = (endUserId: string) => `enduser:${endUserId}`;
 /** The sockets that proved an end user without a `user_hash` (cut off when that user is verified). */
@@ -21,7 +26,7 @@ export const sessionRoom = (sessionId: string) =>
  * to one sub-room per key instead of the organization's queue room; everyone else is in
  * `org:{org_id}:queue` itself.
  */
-const keyedQueueRoom = (organizationId: string, routingKey: string) =>
+export const keyedQueueRoom = (organizationId: string, routingKey: string) =>
   `${queueRoom(organizationId)}:${routingKey}`;
 
 /** The queue rooms an agent joins on `join_queue`. */

@@ -24,6 +24,8 @@ import { createVisitorTokens } from './tokens.js';
 import { sessionTokenDto } from './visitor.dto.js';
 import { createOperatorTokens } from './operator.tokens.js';
 import { signedWebhookRoutes } from './webhooks.routes.js';
+import { signedTicketRoutes } from './tickets.routes.js';
+import { signedKnowledgeRoutes } from './knowledge.routes.js';
 
 /** The tenant a request was signed by (set by `requireSigned`). */
 function signed(res: Response): SignedCaller {
@@ -162,6 +164,15 @@ export function backendRoutes(deps: BackendDeps): Router {
   );
 
   router.use(signedWebhookRoutes({ webhooks: services.webhooks, signed }));
+  router.use(
+    signedTicketRoutes({
+      tickets: services.tickets,
+      escalations: services.escalations,
+      operators: services.operators,
+      signed,
+    }),
+  );
+  router.use(signedKnowledgeRoutes({ knowledge: services.knowledge, signed }));
 
   const visitorTokens = createVisitorTokens({
     secrets: config.relay.tokenSecrets,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { displayName, externalId, origin, text } from '../shared/validation.js';
+import { displayName, externalId, origin, routingKey, text } from '../shared/validation.js';
 import { MAX_CONTENT } from '../messages/messages.schemas.js';
 import { locale, metadata } from './visitor.schemas.js';
 
@@ -26,6 +26,8 @@ export const openConversationSchema = z.strictObject({
   visitor_display_name: displayName.optional(),
   locale: locale.optional(),
   metadata: metadata.optional(),
+  /** The queue (one of the tenant's operators' routing keys); given again, it moves there. */
+  routing_key: routingKey.optional(),
 });
 export type OpenBackendConversation = z.infer<typeof openConversationSchema>;
 

@@ -81,6 +81,8 @@ export function createBackendService({
     const channel = await channels.channelFor(org.id, bot.id, 'webchat');
     if (channelRevoked(channel.config))
       throw new AppError('channel/revoked', 'This channel has been revoked');
+    const queue = input.routing_key;
+    if (queue !== undefined) await visitors.requireKnownQueue(org.id, queue);
     const known = await db.endUser.findUnique({
       where: { organizationId_externalId: { organizationId: org.id, externalId: input.visitor_user_id } },
       select: { conversations: { where: { channelId: channel.id }, select: { id: true } } },
@@ -89,10 +91,13 @@ export function createBackendService({
       organizationId: org.id,
       channelId: channel.id,
       externalId: input.visitor_user_id,
-      userHash: userHash(secret, input.visitor_user_id),
+      // The tenant signs for its queue as its backend would for a native open.
+      userHash: userHash(secret, input.visitor_user_id, queue),
       displayName: input.visitor_display_name,
+      routingKey: queue,
     });
     const data: Prisma.ConversationUpdateInput = {};
+    if (queue !== undefined && conversation.routingKey !== queue) data.routingKey = queue;
     if (input.locale !== undefined) data.locale = input.locale;
     if (input.metadata !== undefined) {
       const before = (conversation.metadata ?? {}) as Prisma.JsonObject;

@@ -75,7 +75,7 @@ export function createOperatorService({ db, agents }: { db: Db; agents: AgentSer
 
     async update(org: Organization, externalId: string, input: UpdateOperator) {
       const user = await requireOperator(org, externalId);
-      return db.user.update({
+      const updated = await db.user.update({
         where: { id: user.id },
         data: {
           ...(input.routing_keys ? { routingKeys: input.routing_keys } : {}),
@@ -83,6 +83,9 @@ export function createOperatorService({ db, agents }: { db: Db; agents: AgentSer
           ...(input.role ? { role: input.role } : {}),
         },
       });
+      // Signed into the inbox already: their sockets follow the new queues at once.
+      agents.accessChanged(user, updated);
+      return updated;
     },
 
     /** The operator a token may be minted for: an active one. */

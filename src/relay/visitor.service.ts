@@ -146,6 +146,7 @@ export function createVisitorService({
     db.conversation.findUnique({ where: { channelId_endUserId: { channelId, endUserId } } });
 
   return {
+    requireKnownQueue,
     requireWidget,
     checkOrigin,
 

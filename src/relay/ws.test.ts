@@ -427,6 +427,7 @@ for (const mode of dbModes) {
         endUserId: '',
         endUserExternalId: '',
         routingKey: null,
+        mode: 'human' as const,
       };
       for (let i = 0; i < 4000 && t.widgetSocket.connections() > 0; i++) {
         t.bus.publish('message.created', {

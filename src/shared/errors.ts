@@ -52,6 +52,12 @@ export const errorCodes = {
   'webhook/url_refused': 400,
   'webhook/not_configured': 409,
   'webhook/not_found': 404,
+  // Tickets and escalation (src/tickets/*).
+  'ticket/not_found': 404,
+  'ticket/bad_transition': 409,
+  'ticket/bad_assignee': 400,
+  // Knowledge base (src/knowledge/*).
+  'knowledge/not_found': 404,
   rate_limited: 429,
   unavailable: 503,
   internal: 500,

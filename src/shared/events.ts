@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Message } from '../generated/prisma/client.js';
+import type { ConversationMode, Message, UserRole } from '../generated/prisma/client.js';
 
 /**
  * Domain events, published by services after their transaction commits. Listeners turn them
@@ -11,6 +11,16 @@ export type DomainEvents = {
   'agent.logged_out': { userId: string; sessionId: string };
   /** An admin deactivated the agent: all their sockets must be disconnected. */
   'agent.deactivated': { organizationId: string; userId: string };
+  /**
+   * The agent's role or routing keys changed: what they see now. Their live sockets move to the
+   * queue rooms that match and drop the conversations they may no longer see.
+   */
+  'agent.access_changed': {
+    organizationId: string;
+    userId: string;
+    role: UserRole;
+    routingKeys: string[];
+  };
   /**
    * The organization was suspended: every socket of its agents and end users must be
    * disconnected. The ids name the rooms to reach (`user:{id}`, `enduser:{id}`) on every node.
@@ -48,6 +58,8 @@ export type DomainEvents = {
       endUserId: string;
       endUserExternalId: string;
       routingKey: string | null;
+      /** `bot`: the bot answers and the humans' queue does not see it yet; `human`: the queue. */
+      mode: ConversationMode;
     };
     /** True when this message opened a new session (the first of a support interaction). */
     sessionOpened: boolean;
@@ -125,6 +137,26 @@ export type DomainEvents = {
     readerType: 'end_user' | 'agent';
     messageIds: string[];
     readAt: Date;
+  };
+  /** A ticket was created or changed (status, priority, subject, assignee). */
+  'ticket.changed': {
+    organizationId: string;
+    ticketId: string;
+    routingKey: string | null;
+    kind: 'created' | 'updated';
+  };
+  /**
+   * A conversation went from the bot to the humans: it is in its queue now, waiting, with its
+   * ticket. `content` is the visitor's last message (what the queue's row shows).
+   */
+  'conversation.escalated': {
+    organizationId: string;
+    conversationId: string;
+    routingKey: string | null;
+    sessionId: string;
+    ticketId: string;
+    reason: string;
+    content: string;
   };
   /** A webhook was queued (a test event) or set to be sent again: a worker should look now. */
   'webhook.queued': { organizationId: string; eventId: string };

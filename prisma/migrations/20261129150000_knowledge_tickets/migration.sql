@@ -93,6 +93,8 @@ ALTER TABLE "organizations" ADD COLUMN "last_ticket_number" INTEGER NOT NULL DEF
 -- AlterTable: why and when the conversation last went to the humans.
 ALTER TABLE "conversations" ADD COLUMN "escalated_at" TIMESTAMPTZ(3);
 ALTER TABLE "conversations" ADD COLUMN "escalation_reason" TEXT;
+-- AlterTable: the bot's unanswered questions in a row (two escalate).
+ALTER TABLE "conversations" ADD COLUMN "bot_misses" INTEGER NOT NULL DEFAULT 0;
 
 -- A ticket as its webhooks show it.
 CREATE FUNCTION "webhook_ticket"(t "tickets") RETURNS JSONB LANGUAGE sql STABLE AS $$

@@ -1,9 +1,12 @@
-// The dashboard: Company → API Keys, Team and Identity & keys, Integration → Web Chat and
-// Mobile SDK, Bots.
+// The dashboard: Company → API Keys, Team and Identity & keys, Integration → Web Chat,
+// Mobile SDK and Webhooks, Automation → Bots and Knowledge base.
 // One page, one section at a time, chosen by the URL hash so each is linkable.
 import { api, byId, formatTime, h } from '../../inbox/client/dom.js';
 import { identitySection } from './identity.js';
+import { knowledgeSection } from './knowledge.js';
 import { mobileSection } from './mobile.js';
+import { memberQueues, queuesField, withQueues } from './routing-keys.js';
+import { webhooksSection } from './webhooks.js';
 import { confirmButton, errorText, field, form, row, section, secretBox, select, table } from './ui.js';
 
 type ApiKey = { id: string; name: string; prefix: string; created_at: string; last_used_at: string | null };
@@ -29,6 +32,7 @@ type Member = {
   email?: string;
   role: string;
   status: string;
+  routing_keys?: string[];
   last_login_at?: string | null;
 };
 
@@ -207,7 +211,7 @@ async function team(): Promise<HTMLElement> {
   ];
   return section(
     'Team',
-    'Agents work the inbox; admins also manage this dashboard; owners manage admins.',
+    'Agents work the inbox; admins also manage this dashboard; owners manage admins. An agent with queues (routing keys) sees only those conversations.',
     h('div', { class: 'once' }),
     form(
       'Add a team member',
@@ -216,15 +220,16 @@ async function team(): Promise<HTMLElement> {
         field('Email', 'email', { type: 'email', required: true }),
         field('Initial password (8+ characters)', 'password', { type: 'password', required: true }),
         select('Role', 'role', roles, 'agent'),
+        queuesField('routing_keys'),
       ],
       'Add',
       async (d) => {
-        await api('POST', '/api/team', d);
+        await api('POST', '/api/team', withQueues(d));
         await render();
       },
     ),
     table(
-      ['Name', 'Email', 'Role', 'Status', 'Last sign-in', ''],
+      ['Name', 'Email', 'Role', 'Queues', 'Status', 'Last sign-in', ''],
       members.map((m) => {
         const self = m.id === me;
         const locked = self || (m.role === 'owner' && myRole !== 'owner');
@@ -270,6 +275,9 @@ async function team(): Promise<HTMLElement> {
           self ? `${m.display_name} (you)` : m.display_name,
           m.email ?? '',
           roleSel,
+          memberQueues(m, m.role === 'owner' && myRole !== 'owner', (id, keys) =>
+            api('PATCH', `/api/team/${id}`, { routing_keys: keys }),
+          ),
           m.status,
           m.last_login_at ? formatTime(m.last_login_at) : 'never',
           toggle,
@@ -286,7 +294,9 @@ const sections: Record<string, () => Promise<HTMLElement>> = {
   identity: () => identitySection(myRole === 'owner'),
   'web-chat': webChat,
   'mobile-sdk': () => mobileSection(render),
+  webhooks: webhooksSection,
   bots,
+  knowledge: knowledgeSection,
 };
 
 let seq = 0;

@@ -5,6 +5,7 @@ import { io, type Socket } from 'socket.io-client';
 import { api, ApiError, byId, formatTime, h } from './dom.js';
 import { createHandover } from './handover.js';
 import { createThread } from './thread.js';
+import { mountTickets } from './tickets.js';
 import type { ClientToServerEvents, ConversationDto, Member, ServerToClientEvents } from './types.js';
 
 type Filter = 'unassigned' | 'mine' | 'all';
@@ -13,6 +14,8 @@ const me = document.body.dataset.userId ?? '';
 const role = document.body.dataset.userRole ?? 'agent';
 const state = {
   filter: 'unassigned' as Filter,
+  /** One queue (routing key) only, from the picker; '' for every queue the agent sees. */
+  queue: '',
   list: [] as ConversationDto[],
   unread: new Map<string, number>(),
   preview: new Map<string, string>(),
@@ -97,7 +100,11 @@ function renderList() {
           h('span', { class: 'conv-name' }, visitorName(c)),
           unread ? h('span', { class: 'badge', 'aria-label': `${unread} unread` }, unread) : null,
           h('span', { class: 'conv-preview' }, state.preview.get(c.id) ?? status),
-          h('span', { class: 'conv-meta' }, `${status} · ${formatTime(c.updated_at)}`),
+          h(
+            'span',
+            { class: 'conv-meta' },
+            `${status}${c.routing_key ? ` · ${c.routing_key}` : ''} · ${formatTime(c.updated_at)}`,
+          ),
         ),
       );
     }),
@@ -115,17 +122,21 @@ function renderList() {
   byId('inbox').setAttribute('aria-busy', 'false');
 }
 
+const queueParam = () => (state.queue ? `&routing_key=${encodeURIComponent(state.queue)}` : '');
+
 let refreshSeq = 0;
 /** How many conversations a filter holds, from the list's X-Total-Count (one row fetched). */
 async function totalOf(filter: Filter): Promise<number> {
-  const res = await fetch(`/api/conversations/?filter=${filter}&limit=1`, { credentials: 'same-origin' });
+  const res = await fetch(`/api/conversations/?filter=${filter}&limit=1${queueParam()}`, {
+    credentials: 'same-origin',
+  });
   return res.ok ? Number(res.headers.get('x-total-count') ?? 0) : 0;
 }
 
 async function refreshList() {
   const seq = ++refreshSeq;
   const [list, unread, unassigned, mine] = await Promise.all([
-    api<ConversationDto[]>('GET', `/api/conversations/?filter=${state.filter}&limit=100`),
+    api<ConversationDto[]>('GET', `/api/conversations/?filter=${state.filter}&limit=100${queueParam()}`),
     api<Record<string, number>>('GET', '/api/inbox/unread'),
     totalOf('unassigned'),
     totalOf('mine'),
@@ -165,6 +176,24 @@ async function open(id: string) {
     state.list.find((c) => c.id === id) ?? (await api<ConversationDto>('GET', `/api/conversations/${id}`));
   await thread.open(conv);
 }
+
+// ---- queues -----------------------------------------------------------------------------
+
+const queueSelect = byId<HTMLSelectElement>('queue-filter');
+/** The picker appears only when there are queues to pick from (the tenant has some). */
+async function loadQueues() {
+  const { queues } = await api<{ queues: string[] }>('GET', '/api/conversations/queues');
+  queueSelect.replaceChildren(
+    h('option', { value: '' }, 'All queues'),
+    ...queues.map((q) => h('option', { value: q, selected: q === state.queue }, q)),
+  );
+  if (state.queue && !queues.includes(state.queue)) state.queue = '';
+  byId('queue-picker').hidden = queues.length === 0;
+}
+queueSelect.addEventListener('change', () => {
+  state.queue = queueSelect.value;
+  setFilter(state.filter);
+});
 
 // ---- team presence ----------------------------------------------------------------------
 
@@ -215,9 +244,11 @@ socket.on('disconnect', () => {
 });
 // The server's link to the other nodes was down: their events may be lost. The thread catches up
 // by seq and the list is read again.
-socket.on('resync', () => {
+socket.on('resync', (e) => {
   thread.resync();
   scheduleRefresh(0);
+  // An admin changed this agent's role or queues: what the picker offers changes too.
+  if (e?.reason === 'access_changed') void loadQueues().catch(showError);
 });
 socket.on('connect_error', () => showConnection('Cannot reach the server; retrying…'));
 socket.on('error', (e) => flash(e?.message ?? 'Error'));
@@ -281,6 +312,8 @@ socket.on('agent_status_changed', (e) => {
   renderTeam();
 });
 
+const tickets = mountTickets({ socket, me, openConversation: (id) => void open(id).catch(showError) });
+
 // ---- keyboard and controls -------------------------------------------------------------
 
 for (const btn of document.querySelectorAll<HTMLButtonElement>('[data-filter]')) {
@@ -299,6 +332,7 @@ function move(step: number) {
 
 document.addEventListener('keydown', (ev) => {
   const t = ev.target as HTMLElement;
+  if (tickets.active()) return;
   if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
   if (t.closest('input, textarea, select')) {
     if (ev.key === 'Escape') t.blur();
@@ -322,4 +356,5 @@ document.addEventListener('visibilitychange', () => {
 });
 
 void loadTeam().catch(showError);
+void loadQueues().catch(showError);
 void refreshList().catch(showError);

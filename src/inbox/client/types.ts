@@ -1,6 +1,7 @@
 // Wire shapes the inbox reads. Socket.IO payloads come from the server's contract (type-only:
 // nothing of it reaches the bundle); the REST bodies that are not socket payloads are here.
 import type { MessageReceived } from '../../realtime/realtime.contract.js';
+import type { ticketDto } from '../../tickets/tickets.dto.js';
 
 export type {
   ClientToServerEvents,
@@ -14,6 +15,8 @@ export type ConversationDto = {
   id: string;
   end_user: { id: string; display_name: string | null; external_id: string };
   channel_id: string;
+  /** The queue it waits in (null: the common one). */
+  routing_key?: string | null;
   active_session: {
     id: string;
     status: 'open' | 'resolved';
@@ -29,3 +32,23 @@ export type ConversationDto = {
 export type MessageDto = MessageReceived & { read_by?: Record<string, string> };
 
 export type Member = { id: string; display_name: string; role: string; status: string };
+
+/** A ticket as `GET /api/tickets/:id` and the list's `items` show it. */
+export type TicketDto = ReturnType<typeof ticketDto>;
+export type TicketStatus = TicketDto['status'];
+export type TicketPriority = TicketDto['priority'];
+/** A page of `GET /api/tickets`: newest first; `next_cursor` null on the last page. */
+export type TicketPage = { items: TicketDto[]; next_cursor: string | null };
+
+/**
+ * The server's `ticketTransitions` and `ticketPriorities` (tickets.schemas.ts), copied so the
+ * bundle does not carry zod; the tickets browser test checks the copies agree.
+ */
+export const ticketTransitions: Record<TicketStatus, readonly TicketStatus[]> = {
+  open: ['pending', 'resolved', 'closed'],
+  pending: ['open', 'resolved', 'closed'],
+  resolved: ['open', 'closed'],
+  closed: ['open'],
+};
+export const ticketStatusList: readonly TicketStatus[] = ['open', 'pending', 'resolved', 'closed'];
+export const ticketPriorityList: readonly TicketPriority[] = ['low', 'normal', 'high', 'urgent'];

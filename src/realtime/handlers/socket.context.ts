@@ -10,7 +10,7 @@ import type { AckError, ClientEventReplies } from '../realtime.contract.js';
 import type { SocketLimits } from '../realtime.guard.js';
 import type { createEndUserLimiter } from '../realtime.ratelimit.js';
 import type { RealtimeSocket } from '../realtime.types.js';
-import { convRoom, endUserRoom, unprovenRoom } from '../rooms.js';
+import { convRoom, endUserRoom, refreshRoom, unprovenRoom } from '../rooms.js';
 import type { TypingTracker } from '../typing.js';
 
 /** What the handler factories of one node share. */
@@ -186,7 +186,10 @@ export function createSocketContext(
   /** The agent of this socket, re-read now and then so a deactivated agent loses access. */
   async function requireAgent(): Promise<AgentActor> {
     if (!agent) throw signInFirst();
-    if (Date.now() - agentCheckedAt > AGENT_RECHECK_MS) {
+    // Marked when an admin changed their role or queues: re-read now, not at the next recheck.
+    const marked = socket.rooms.has(refreshRoom(agent.userId));
+    if (marked) await socket.leave(refreshRoom(agent.userId));
+    if (marked || Date.now() - agentCheckedAt > AGENT_RECHECK_MS) {
       const fresh = await services.agents.actorFor(agent.userId);
       if (!fresh) {
         socket.disconnect(true);

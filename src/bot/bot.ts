@@ -1,0 +1,198 @@
+import type { Conversation } from '../generated/prisma/client.js';
+import type { Db } from '../shared/db.js';
+import type { DomainEvents, EventBus } from '../shared/events.js';
+import type { Logger } from '../shared/logger.js';
+import type { MessageService } from '../messages/messages.service.js';
+import type { EscalationService } from '../tickets/escalation.service.js';
+import {
+  extractiveAnswerer,
+  wordsFor,
+  type Answerer,
+  type BotAnswer,
+  type KnowledgeHit,
+} from './answerer.js';
+import { asksForHuman } from './human-request.js';
+
+export type Bot = ReturnType<typeof createBot>;
+
+/** What the bot needs of the knowledge base. */
+export type KnowledgeSearch = {
+  search(
+    organizationId: string,
+    question: string,
+    opts: { limit?: number; language?: string | undefined },
+  ): Promise<KnowledgeHit[]>;
+};
+
+/** Questions in a row without an answer before the bot hands over. */
+const MISSES_BEFORE_HANDOVER = 2;
+const SUGGESTIONS = 2;
+
+type Conv = Conversation & { endUser: { externalId: string }; channel: { botId: string } };
+
+/** "about 20 minutes", "about 3 hours". */
+function humanDuration(ms: number, locale: string | null) {
+  const fr = locale?.startsWith('fr');
+  const minutes = Math.max(1, Math.round(ms / 60_000));
+  if (minutes < 90) return fr ? `${minutes} minutes` : `about ${minutes} minutes`;
+  const hours = Math.round(minutes / 60);
+  return fr ? `${hours} heures` : `about ${hours} hours`;
+}
+
+/**
+ * The bot of conversations in `bot` mode. Each visitor message is answered from the tenant's
+ * knowledge base (the model answerer when one is configured, the extractive one otherwise or
+ * when the model fails), as the channel's bot, with a "talk to a person" button and follow-up
+ * suggestions; a request for a person, or a second question in a row without an answer,
+ * escalates. In `human` mode it never speaks, except once to tell the visitor a person is coming.
+ * A conversation's messages are handled one at a time, in order.
+ */
+export function createBot(deps: {
+  db: Db;
+  bus: EventBus;
+  logger: Logger;
+  knowledge: KnowledgeSearch;
+  messages: Pick<MessageService, 'sendAsService'>;
+  escalations: Pick<EscalationService, 'escalate'>;
+  /** The model answerer, when configured; the extractive one answers otherwise. */
+  model?: Answerer | undefined;
+  /** Whether any agent of the organization is online (presence). */
+  agentsOnline: (organizationId: string) => Promise<boolean>;
+}) {
+  const { db, logger } = deps;
+  const extractive = extractiveAnswerer();
+  const lanes = new Map<string, Promise<void>>();
+
+  /** Runs `work` after the conversation's previous work, never two at once for one conversation. */
+  function inOrder(conversationId: string, work: () => Promise<void>) {
+    const next = (lanes.get(conversationId) ?? Promise.resolve())
+      .then(work)
+      .catch((err: unknown) => logger.error({ err, conversationId }, 'bot failed to handle a message'))
+      .finally(() => {
+        if (lanes.get(conversationId) === next) lanes.delete(conversationId);
+      });
+    lanes.set(conversationId, next);
+  }
+
+  async function load(conversationId: string): Promise<Conv | null> {
+    return db.conversation.findUnique({
+      where: { id: conversationId },
+      include: { endUser: { select: { externalId: true } }, channel: { select: { botId: true } } },
+    });
+  }
+
+  const say = (conv: Conv, content: string, buttons: { label: string; value: string }[] = []) =>
+    deps.messages.sendAsService(
+      conv,
+      { type: 'bot', id: conv.channel.botId },
+      buttons.length ? { content, content_type: 'quick_button', rich_media: { buttons } } : { content },
+    );
+
+  async function answer(
+    conv: Conv,
+    question: string,
+  ): Promise<{ answer: BotAnswer | null; hits: KnowledgeHit[] }> {
+    const locale = conv.locale ?? 'en';
+    const hits = await deps.knowledge.search(conv.organizationId, question, {
+      limit: 3,
+      language: conv.locale?.slice(0, 2),
+    });
+    if (deps.model) {
+      try {
+        return { answer: await deps.model.answer({ question, locale, hits }), hits };
+      } catch (err) {
+        logger.warn(
+          { err, conversationId: conv.id },
+          'the model answerer failed; answering from the passages',
+        );
+      }
+    }
+    return { answer: await extractive.answer({ question, locale, hits }), hits };
+  }
+
+  async function onVisitorMessage(e: DomainEvents['message.created']) {
+    const conv = await load(e.conversation.id);
+    // Escalated meanwhile (by an earlier message, the backend): the humans have it now.
+    if (!conv || conv.mode !== 'bot') return;
+    const words = wordsFor(conv.locale);
+    const question = e.message.content.trim();
+    if (!question) return;
+    if (asksForHuman(question)) {
+      await deps.escalations.escalate(conv.organizationId, conv.id, { reason: 'visitor_request' });
+      return;
+    }
+    const { answer: found, hits } = await answer(conv, question);
+    if (!found) {
+      const { botMisses } = await db.conversation.update({
+        where: { id: conv.id },
+        data: { botMisses: { increment: 1 } },
+        select: { botMisses: true },
+      });
+      if (botMisses >= MISSES_BEFORE_HANDOVER) {
+        await deps.escalations.escalate(conv.organizationId, conv.id, { reason: 'no_answer' });
+        return;
+      }
+      await say(conv, words.noAnswer, [{ label: words.human, value: words.human }]);
+      return;
+    }
+    if (conv.botMisses > 0) await db.conversation.update({ where: { id: conv.id }, data: { botMisses: 0 } });
+    // Follow-up suggestions: the other documents found, whose titles the visitor can tap to ask.
+    const used = new Set(found.sources.map((s) => s.title));
+    const suggestions = [...new Set(hits.map((h) => h.title))]
+      .filter((t) => !used.has(t))
+      .slice(0, SUGGESTIONS)
+      .map((t) => ({ label: t.slice(0, 80), value: t.slice(0, 256) }));
+    await say(conv, found.text, [{ label: words.human, value: words.human }, ...suggestions]);
+  }
+
+  /** The visitor is told a person is coming, and how long it usually takes when nobody is online. */
+  async function onEscalated(e: DomainEvents['conversation.escalated']) {
+    const conv = await load(e.conversationId);
+    if (!conv) return;
+    const words = wordsFor(conv.locale);
+    if (await deps.agentsOnline(conv.organizationId).catch(() => false)) {
+      await say(conv, words.coming);
+      return;
+    }
+    const wait = await typicalWaitMs(conv.organizationId);
+    await say(
+      conv,
+      wait === null
+        ? `${words.offline}.`
+        : `${words.offline} (${words.typicalWait} ${humanDuration(wait, conv.locale)}).`,
+    );
+  }
+
+  /** The median time to a first assignment over the last 30 days (five at least), or null. */
+  async function typicalWaitMs(organizationId: string): Promise<number | null> {
+    const rows = await db.$queryRaw<{ median: number | null; n: bigint }[]>`
+      SELECT percentile_cont(0.5) WITHIN GROUP (
+               ORDER BY EXTRACT(EPOCH FROM ("assigned_at" - "first_message_at")) * 1000) AS median,
+             count(*) AS n
+        FROM "conversation_sessions"
+       WHERE "organization_id" = ${organizationId}::uuid AND "assigned_at" IS NOT NULL
+         AND "first_message_at" IS NOT NULL AND "assigned_at" > now() - interval '30 days'`;
+    const row = rows[0];
+    return row && Number(row.n) >= 5 && row.median !== null ? Number(row.median) : null;
+  }
+
+  const offs = [
+    deps.bus.subscribe('message.created', (e) => {
+      if (e.redelivered || e.message.senderType !== 'end_user' || e.conversation.mode !== 'bot') return;
+      inOrder(e.conversation.id, () => onVisitorMessage(e));
+    }),
+    deps.bus.subscribe('conversation.escalated', (e) => {
+      inOrder(e.conversationId, () => onEscalated(e));
+    }),
+  ];
+
+  return {
+    /** Waits for the work under way (tests, shutdown). */
+    idle: async () => {
+      while (lanes.size) await Promise.allSettled([...lanes.values()]);
+    },
+    stop() {
+      offs.forEach((off) => off());
+    },
+  };
+}
