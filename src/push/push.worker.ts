@@ -1,7 +1,7 @@
 import type { DeviceToken, PushJob } from '../generated/prisma/client.js';
 import type { Db } from '../shared/db.js';
 import type { Logger } from '../shared/logger.js';
-import { createOutage, isDatabaseUnavailable } from '../shared/outage.js';
+import { createOutboxPoller, logRejected } from '../shared/outbox-poller.js';
 import type { createApnsSender } from './apns.js';
 import type { createFcmSender } from './fcm.js';
 import type { PushService } from './push.service.js';
@@ -35,12 +35,6 @@ export function createPushWorker(deps: {
   retry: RetryPolicy;
 }) {
   const { db, logger, retry } = deps;
-  // The worker polls every second: a database outage is logged when it starts and ends, not per pass.
-  const outage = createOutage('database (push outbox)', logger, 'pushes wait in the outbox');
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let again = false;
-  let stopped = true;
 
   async function claim(): Promise<(PushJob & { deviceToken: DeviceToken })[]> {
     const rows = await db.$queryRaw<{ id: string }[]>`
@@ -121,57 +115,25 @@ export function createPushWorker(deps: {
     await db.pushJob.update({ where: { id: job.id }, data: { status: 'failed', lastError: outcome.reason } });
   }
 
-  async function drain() {
-    do {
-      again = false;
-      for (;;) {
-        const jobs = await claim();
-        if (!jobs.length) break;
-        // A failing job must not stop the others; its lease expires and it is tried again.
-        const results = await Promise.allSettled(jobs.map(handle));
-        for (const r of results) {
-          if (r.status === 'rejected')
-            logger.error({ err: r.reason as unknown }, 'push job bookkeeping failed');
-        }
-        if (stopped) return;
-      }
-    } while (again && !stopped);
-  }
-
-  function run() {
-    if (stopped) return;
-    if (running) {
-      again = true;
-      return;
-    }
-    running = drain()
-      .then(
-        () => outage.ok(),
-        (err: unknown) => {
-          if (isDatabaseUnavailable(err)) outage.failed(err);
-          else logger.error({ err }, 'push worker pass failed');
-        },
-      )
-      .finally(() => {
-        running = undefined;
-      });
-  }
+  const poller = createOutboxPoller({
+    name: 'push outbox',
+    effect: 'pushes wait in the outbox',
+    logger,
+    async batch() {
+      const jobs = await claim();
+      // A failing job must not stop the others; its lease expires and it is tried again.
+      logRejected(logger, 'push job', await Promise.allSettled(jobs.map(handle)));
+      return jobs.length;
+    },
+  });
 
   return {
     /** Starts polling; due retries are picked up within one poll interval. */
-    start(pollMs = Math.min(1000, retry.baseMs)) {
-      if (!stopped) return;
-      stopped = false;
-      timer = setInterval(run, pollMs);
-      timer.unref();
-      run();
-    },
+    start: (pollMs = Math.min(1000, retry.baseMs)) => poller.start(pollMs),
     /** New jobs were queued: send them now rather than at the next poll. */
-    kick: run,
+    kick: poller.kick,
     async stop() {
-      stopped = true;
-      if (timer) clearInterval(timer);
-      await running;
+      await poller.stop();
       await Promise.all([deps.fcm.close(), deps.apns.close()]);
     },
   };

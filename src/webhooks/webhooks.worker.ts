@@ -6,7 +6,7 @@ import type { Usage } from '../relay/usage.js';
 import { decryptSecret } from '../shared/crypto.js';
 import type { Db } from '../shared/db.js';
 import type { Logger } from '../shared/logger.js';
-import { createOutage, isDatabaseUnavailable } from '../shared/outage.js';
+import { createOutboxPoller, logRejected } from '../shared/outbox-poller.js';
 import { webhookBody } from './webhooks.dto.js';
 import { callbackPath } from './webhooks.events.js';
 import { guardedLookup } from './url-guard.js';
@@ -138,11 +138,6 @@ export function createWebhookWorker(deps: {
   usage?: Pick<Usage, 'countWebhookSent'> | undefined;
 }) {
   const { db, logger, policy } = deps;
-  const outage = createOutage('database (webhook outbox)', logger, 'webhooks wait in the outbox');
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let again = false;
-  let stopped = true;
   let lastPrune = 0;
 
   async function claim(): Promise<Claimed[]> {
@@ -263,68 +258,37 @@ export function createWebhookWorker(deps: {
     await db.webhookEvent.deleteMany({ where: { status: { not: 'pending' }, createdAt: { lt: before } } });
   }
 
-  async function drain() {
-    do {
-      again = false;
-      for (;;) {
-        const events = await claim();
-        if (!events.length) break;
-        const orgIds = [...new Set(events.map((e) => e.organization_id))];
-        const orgs = new Map(
-          (await db.organization.findMany({ where: { id: { in: orgIds } } })).map((o) => [o.id, o]),
-        );
-        // A failing bookkeeping step must not stop the others: its lease expires and it is sent again.
-        const results = await Promise.allSettled(events.map((e) => handle(e, orgs.get(e.organization_id))));
-        for (const r of results) {
-          if (r.status === 'rejected')
-            logger.error({ err: r.reason as unknown }, 'webhook bookkeeping failed');
-        }
-        if (stopped) return;
-      }
-    } while (again && !stopped);
-    await prune();
-  }
-
-  function run() {
-    if (stopped) return;
-    if (running) {
-      again = true;
-      return;
-    }
-    running = drain()
-      .then(
-        () => outage.ok(),
-        (err: unknown) => {
-          if (isDatabaseUnavailable(err)) outage.failed(err);
-          else logger.error({ err }, 'webhook worker pass failed');
-        },
-      )
-      .finally(() => {
-        running = undefined;
-      });
-  }
+  const poller = createOutboxPoller({
+    name: 'webhook outbox',
+    effect: 'webhooks wait in the outbox',
+    logger,
+    async batch() {
+      const events = await claim();
+      if (!events.length) return 0;
+      const orgIds = [...new Set(events.map((e) => e.organization_id))];
+      const orgs = new Map(
+        (await db.organization.findMany({ where: { id: { in: orgIds } } })).map((o) => [o.id, o]),
+      );
+      // A failing bookkeeping step must not stop the others: its lease expires and it is sent again.
+      logRejected(
+        logger,
+        'webhook',
+        await Promise.allSettled(events.map((e) => handle(e, orgs.get(e.organization_id)))),
+      );
+      return events.length;
+    },
+    afterPass: prune,
+  });
 
   return {
     /** Starts polling; due retries are picked up within one poll interval. */
-    start(pollMs = Math.min(1000, policy.retryBaseMs)) {
-      if (!stopped) return;
-      stopped = false;
-      timer = setInterval(run, pollMs);
-      timer.unref();
-      run();
-    },
+    start: (pollMs = Math.min(1000, policy.retryBaseMs)) => poller.start(pollMs),
     /** A new event was queued on this node: deliver it now rather than at the next poll. */
-    kick: run,
+    kick: poller.kick,
     /**
      * Stops claiming. Deliveries under way get a moment to finish; one that does not (a receiver
      * that hangs) is left to its lease and sent again by a node that runs.
      */
-    async stop(graceMs = 3000) {
-      stopped = true;
-      if (timer) clearInterval(timer);
-      let wait: NodeJS.Timeout | undefined;
-      await Promise.race([running, new Promise((r) => (wait = setTimeout(r, graceMs)))]);
-      clearTimeout(wait);
-    },
+    stop: (graceMs = 3000) => poller.stop(graceMs),
   };
 }
