@@ -452,7 +452,9 @@ test('tags: add and remove on the open session, kept at resolve; 409 with no ope
 
   const added = await http.post(`/api/conversations/${c.id}/tags`, { add: ['vip', 'billing'] });
   assert.equal(added.status, 200);
-  assert.deepEqual(added.body, { id: c.id, session_id: session!.id, tags: ['vip', 'billing'] });
+  const { tagged_at, ...rest } = added.body as { tagged_at: string };
+  assert.deepEqual(rest, { id: c.id, session_id: session!.id, tags: ['vip', 'billing'] });
+  assert.ok(!Number.isNaN(Date.parse(tagged_at)), 'when the tags were set');
   const removed = await http.post(`/api/conversations/${c.id}/tags`, { remove: ['vip'], add: ['refund'] });
   assert.deepEqual(removed.body.tags, ['billing', 'refund']);
   assert.deepEqual((await http.get(`/api/conversations/${c.id}`)).body.active_session.tags, [

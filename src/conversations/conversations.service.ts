@@ -429,15 +429,20 @@ export function createConversationService({
       if (!open)
         throw new AppError('conversation/no_open_session', 'The conversation has no open session to tag');
       const tags = [...new Set([...open.tags, ...add])].filter((t) => !remove.includes(t));
-      await db.conversationSession.update({ where: { id: open.id }, data: { tags } });
+      const { updatedAt } = await db.conversationSession.update({
+        where: { id: open.id },
+        data: { tags },
+        select: { updatedAt: true },
+      });
       bus.publish('conversation.tagged', {
         organizationId: conv.organizationId,
         conversationId: conv.id,
         routingKey: conv.routingKey,
         sessionId: open.id,
         tags,
+        taggedAt: updatedAt,
       });
-      return { id: conv.id, session_id: open.id, tags };
+      return { id: conv.id, session_id: open.id, tags, tagged_at: updatedAt.toISOString() };
     },
   };
 }

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser } from '../../test/helpers/browser.js';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchBrowser, signedIn, watch } from '../../test/helpers/browser.js';
 import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
 import { createAgent, createOrg } from '../../test/helpers/factories.js';
@@ -19,21 +19,6 @@ import { userHash } from '../tenants/identity.js';
 const T = 10_000;
 const artifacts = path.join(rootDir, 'test', 'artifacts');
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join(artifacts, name) });
-
-async function signedIn(browser: Browser, app: TestApp, email: string, password: string) {
-  const s = await loginAgent(app.url, email, password);
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  await context.addCookies([{ name: 'session', value: s.cookie.slice('session='.length), url: app.url }]);
-  return { context, page: await context.newPage(), session: s };
-}
-
-/** Every CSP violation and uncaught error of a page, to assert there were none. */
-function watch(page: Page, problems: string[], who: string) {
-  page.on('pageerror', (e) => problems.push(`${who}: ${e.message}`));
-  page.on('console', (m) => {
-    if (/Content Security Policy|Refused to/i.test(m.text())) problems.push(`${who}: ${m.text()}`);
-  });
-}
 
 async function openSection(page: Page, app: TestApp) {
   await page.goto(`${app.url}/dashboard#identity`);

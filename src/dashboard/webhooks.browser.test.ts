@@ -9,8 +9,8 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { launchBrowser } from '../../test/helpers/browser.js';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
+import { launchBrowser, signedIn, watch } from '../../test/helpers/browser.js';
 import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
 import { createAgent, createOrg } from '../../test/helpers/factories.js';
@@ -64,21 +64,6 @@ async function receiver() {
     base: `http://127.0.0.1:${port}/hooks`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-}
-
-async function signedIn(browser: Browser, app: TestApp, email: string, password: string) {
-  const s = await loginAgent(app.url, email, password);
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  await context.addCookies([{ name: 'session', value: s.cookie.slice('session='.length), url: app.url }]);
-  return { context, page: await context.newPage(), session: s };
-}
-
-/** Every CSP violation and uncaught error of a page, to assert there were none. */
-function watch(page: Page, problems: string[], who: string) {
-  page.on('pageerror', (e) => problems.push(`${who}: ${e.message}`));
-  page.on('console', (m) => {
-    if (/Content Security Policy|Refused to/i.test(m.text())) problems.push(`${who}: ${m.text()}`);
-  });
 }
 
 async function openSection(page: Page, app: TestApp) {

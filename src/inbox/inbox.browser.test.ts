@@ -9,10 +9,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { Browser, BrowserContext, Frame, Page } from 'playwright-core';
-import { launchBrowser } from '../../test/helpers/browser.js';
+import type { BrowserContext, Frame, Page } from 'playwright-core';
+import { launchBrowser, signedIn, watch } from '../../test/helpers/browser.js';
 import { loseNext } from '../../test/helpers/faults.js';
-import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
+import { startApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
 import { createAgent, createConversation, createOrg, message } from '../../test/helpers/factories.js';
 import { eventually } from '../../test/helpers/sockets.js';
@@ -29,27 +29,6 @@ function startHost(pages: Record<string, string>): Promise<Server> {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
-
-/** Every CSP violation and uncaught error of a page, to assert there were none. */
-function watch(page: Page, problems: string[], who: string) {
-  page.on('pageerror', (e) => problems.push(`${who}: ${e.message}`));
-  page.on('console', (m) => {
-    if (/Content Security Policy|Refused to/i.test(m.text())) problems.push(`${who}: ${m.text()}`);
-  });
-}
-
-async function signedIn(
-  browser: Browser,
-  app: TestApp,
-  email: string,
-  password: string,
-  viewport = { width: 1280, height: 800 },
-) {
-  const s = await loginAgent(app.url, email, password);
-  const context = await browser.newContext({ viewport });
-  await context.addCookies([{ name: 'session', value: s.cookie.slice('session='.length), url: app.url }]);
-  return { context, page: await context.newPage(), session: s };
 }
 
 const shot = (page: Page | Frame, name: string) =>

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser } from '../../test/helpers/browser.js';
-import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
+import type { BrowserContext } from 'playwright-core';
+import { launchBrowser, signedIn, watch } from '../../test/helpers/browser.js';
+import { startApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
 import { createAgent, createConversation, createOrg, message } from '../../test/helpers/factories.js';
 import { eventually } from '../../test/helpers/sockets.js';
@@ -18,21 +18,6 @@ import * as client from './client/types.js';
 
 const artifacts = path.join(rootDir, 'test', 'artifacts');
 const T = 10_000;
-
-/** Every CSP violation and uncaught error of a page, to assert there were none. */
-function watch(page: Page, problems: string[], who: string) {
-  page.on('pageerror', (e) => problems.push(`${who}: ${e.message}`));
-  page.on('console', (m) => {
-    if (/Content Security Policy|Refused to/i.test(m.text())) problems.push(`${who}: ${m.text()}`);
-  });
-}
-
-async function signedIn(browser: Browser, app: TestApp, email: string, password: string) {
-  const s = await loginAgent(app.url, email, password);
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  await context.addCookies([{ name: 'session', value: s.cookie.slice('session='.length), url: app.url }]);
-  return { context, page: await context.newPage() };
-}
 
 test('the client’s copies of the ticket statuses, transitions and priorities match the server’s', () => {
   assert.deepEqual(client.ticketTransitions, ticketTransitions);

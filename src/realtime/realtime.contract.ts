@@ -252,7 +252,13 @@ export type ConversationReleased = { conversation_id: string; session_id: string
 export type ConversationResolved = { conversation_id: string; session_id: string; resolved_at: string };
 
 /** Ours: `conversation_tagged`, to the queue rooms only (tags are internal). */
-export type ConversationTagged = { conversation_id: string; session_id: string; tags: string[] };
+export type ConversationTagged = {
+  conversation_id: string;
+  session_id: string;
+  tags: string[];
+  /** When these tags were set (ISO): a client ignores an event older than the tags it shows. */
+  tagged_at: string;
+};
 
 /** Ours: `messages_read`, to `conv:{id}` (the spec reserves `mark_read` without a reply event). */
 export type MessagesRead = {

@@ -148,6 +148,7 @@ export function registerRealtimeListeners({
         conversation_id: e.conversationId,
         session_id: e.sessionId,
         tags: e.tags,
+        tagged_at: e.taggedAt.toISOString(),
       });
     }),
 

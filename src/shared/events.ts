@@ -124,6 +124,8 @@ export type DomainEvents = {
     routingKey?: string | null;
     sessionId: string;
     tags: string[];
+    /** When they were set: an inbox keeps the latest, whichever of the answer and the event comes first. */
+    taggedAt: Date;
   };
   /**
    * A typing indicator started (relayed) or ended on this node; `typist` is

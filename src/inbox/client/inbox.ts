@@ -298,7 +298,7 @@ socket.on('conversation_resolved', (e) => {
   scheduleRefresh();
 });
 socket.on('conversation_tagged', (e) => {
-  thread.tagged(e.conversation_id, e.tags);
+  thread.tagged(e.conversation_id, e.tags, e.tagged_at);
 });
 
 socket.on('message_received', (m) => thread.received(m));

@@ -239,6 +239,7 @@ export function createThread(d: Deps) {
     if (conv && conv.id !== c.id) d.socket.emit('leave_conversation', { conversation_id: conv.id });
     const gen = ++generation;
     conv = c;
+    taggedAt = '';
     loaded = new Map();
     started = false;
     oldestSeq = Infinity;
@@ -270,12 +271,28 @@ export function createThread(d: Deps) {
     readAll();
   }
 
+  // The tags shown are the latest set: an answer and the `conversation_tagged` of an earlier edit may
+  // arrive in either order.
+  let taggedAt = '';
+  function applyTags(conversationId: string, tags: string[], at: string) {
+    if (conv?.id !== conversationId || !conv.active_session || at < taggedAt) return;
+    taggedAt = at;
+    conv.active_session.tags = tags;
+    renderHeader();
+  }
+
   async function editTags(add: string[], remove: string[]) {
     if (!conv) return;
     try {
-      const r = await api<{ tags: string[] }>('POST', `/api/conversations/${conv.id}/tags`, { add, remove });
-      if (conv.active_session) conv.active_session.tags = r.tags;
-      renderHeader();
+      const r = await api<{ tags: string[]; tagged_at: string }>(
+        'POST',
+        `/api/conversations/${conv.id}/tags`,
+        {
+          add,
+          remove,
+        },
+      );
+      applyTags(conv.id, r.tags, r.tagged_at);
       d.onChanged();
     } catch (e) {
       el.error.textContent = e instanceof ApiError ? e.message : 'Could not change the tags';
@@ -388,11 +405,7 @@ export function createThread(d: Deps) {
       el.resolveForm.hidden = true;
       renderHeader();
     },
-    tagged(conversationId: string, tags: string[]) {
-      if (conv?.id !== conversationId || !conv.active_session) return;
-      conv.active_session.tags = tags;
-      renderHeader();
-    },
+    tagged: applyTags,
     /** Claimed, transferred (the new holder) or released (null). */
     assigned(conversationId: string, agentId: string | null) {
       if (conv?.id !== conversationId || !conv.active_session) return;
