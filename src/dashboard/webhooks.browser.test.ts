@@ -151,9 +151,13 @@ test('dashboard → Webhooks: callback URL, events, test events, delivery log, r
     const id = await row.getAttribute('data-delivery-id');
     const server = (await ownerApi.get(`/api/organization/webhooks/deliveries/${id}`)).body as {
       status: string;
-      attempts: { attempt: number; status_code: number | null; at: string }[];
+      attempt_log: { attempt: number; status_code: number | null; at: string }[];
     };
-    return JSON.stringify({ cells, attempts, server: { status: server.status, attempts: server.attempts } });
+    return JSON.stringify({
+      cells,
+      attempts,
+      server: { status: server.status, attempts: server.attempt_log },
+    });
   };
   const settings = async () =>
     (await ownerApi.get('/api/organization/webhooks')).body as {

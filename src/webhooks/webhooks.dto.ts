@@ -9,6 +9,7 @@ export const deliveryDto = (e: WebhookEvent) => ({
   attempts: e.totalAttempts,
   next_attempt_at: e.status === 'pending' ? e.nextAttemptAt.toISOString() : null,
   last_status_code: e.lastStatusCode,
+  last_latency_ms: e.lastLatencyMs,
   last_error: e.lastError,
   delivered_at: e.deliveredAt?.toISOString() ?? null,
   created_at: e.createdAt.toISOString(),

@@ -138,7 +138,7 @@ export function createWebhookService({
         where: { eventId: event.id },
         orderBy: { attempt: 'asc' },
       });
-      return { ...deliveryDto(event), data: event.data, attempts: attempts.map(attemptDto) };
+      return { ...deliveryDto(event), data: event.data, attempt_log: attempts.map(attemptDto) };
     },
 
     /**

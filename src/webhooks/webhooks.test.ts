@@ -71,7 +71,7 @@ type Attempt = {
   at: string;
 };
 /** `GET deliveries/:id`: the delivery, its `attempts` being the log (contract). */
-type Detail = Omit<Delivery, 'attempts'> & { attempts: Attempt[] };
+type Detail = Delivery & { attempt_log: Attempt[] };
 
 /** The secret(s) each tenant may sign with, as the receivers know them (tests rotate them here). */
 const secrets = new Map<string, string[]>();
@@ -458,7 +458,7 @@ describe('webhooks end to end', { concurrency: 2 }, () => {
         assert.equal(hook.body!.data.test, true);
       }
       const done = await A.deliveryWhen(tn, sent[0]!.id, (d) => d.status === 'delivered');
-      assert.equal(done.attempts.length, 1);
+      assert.equal(done.attempt_log.length, 1);
       assert.equal(done.last_status_code, 200);
       assert.equal(done.conversation_id, null);
       assert.match(String(done.delivered_at), ISO_8601);
@@ -539,7 +539,7 @@ describe('webhooks end to end', { concurrency: 2 }, () => {
 
       const done = await A.deliveryWhen(tn, sent.id, (d) => d.status === 'delivered');
       assert.equal(done.last_status_code, 200);
-      const attempts = done.attempts;
+      const attempts = done.attempt_log;
       assert.deepEqual(
         attempts.map((a) => [a.attempt, a.status_code, a.ok]),
         [
@@ -566,7 +566,7 @@ describe('webhooks end to end', { concurrency: 2 }, () => {
       const sent = await A.sendTest(tn, 'ticket-created');
       const done = await A.deliveryWhen(tn, sent.id, (d) => d.status === 'delivered');
       assert.deepEqual(
-        done.attempts.map((a) => [a.status_code, a.ok]),
+        done.attempt_log.map((a) => [a.status_code, a.ok]),
         [
           [307, false],
           [200, true],
@@ -588,8 +588,8 @@ describe('webhooks end to end', { concurrency: 2 }, () => {
       r.script('hang');
       const sent = await A.sendTest(tn, 'ticket-resolved');
       const done = await A.deliveryWhen(tn, sent.id, (d) => d.status === 'delivered', 15_000);
-      const [timedOut, ok] = done.attempts;
-      assert.equal(done.attempts.length, 2);
+      const [timedOut, ok] = done.attempt_log;
+      assert.equal(done.attempt_log.length, 2);
       assert.deepEqual(
         [timedOut!.status_code, timedOut!.ok, typeof timedOut!.error],
         [null, false, 'string'],
@@ -638,8 +638,8 @@ describe('webhooks end to end', { concurrency: 2 }, () => {
         async () => (await dash.get(`${base}/deliveries/${sent.body.id}`)).body.status === 'delivered',
       );
       const one = await dash.get(`${base}/deliveries/${sent.body.id}`);
-      assert.equal(one.body.attempts.length, 1);
-      assert.equal(one.body.attempts[0].status_code, 200);
+      assert.equal(one.body.attempt_log.length, 1);
+      assert.equal(one.body.attempt_log[0].status_code, 200);
       const list = await dash.get(`${base}/deliveries`);
       assert.equal(list.status, 200);
       assert.deepEqual(
@@ -661,12 +661,12 @@ describe('webhooks end to end', { concurrency: 2 }, () => {
       for (let i = 1; i <= 3; i++) await A.say(tn, id, `while down ${i}`);
       const probe = await A.sendTest(tn, 'escalation-triggered');
       // Refused connections are retried: wait until it has failed twice, then come back.
-      const failing = await A.deliveryWhen(tn, probe.id, (d) => d.attempts.length >= 2);
+      const failing = await A.deliveryWhen(tn, probe.id, (d) => d.attempt_log.length >= 2);
       assert.equal(failing.status, 'pending');
       assert.equal(failing.last_status_code, null);
       assert.ok(failing.last_error, 'the refusal is described');
       assert.deepEqual(
-        failing.attempts.slice(0, 2).map((a) => [a.status_code, a.ok, typeof a.error]),
+        failing.attempt_log.slice(0, 2).map((a) => [a.status_code, a.ok, typeof a.error]),
         [
           [null, false, 'string'],
           [null, false, 'string'],
@@ -703,7 +703,7 @@ describe('webhooks end to end', { concurrency: 2 }, () => {
       await r.set(503);
       const sent = await C.sendTest(tn, 'ticket-assigned');
       const failed = await C.deliveryWhen(tn, sent.id, (d) => d.status === 'failed');
-      assert.equal(failed.attempts.length, 2);
+      assert.equal(failed.attempt_log.length, 2);
       assert.equal(failed.last_status_code, 503);
       assert.equal(failed.next_attempt_at, null);
       assert.equal(failed.delivered_at, null);

@@ -222,6 +222,7 @@ export function createWebhookWorker(deps: {
           status: 'delivered',
           deliveredAt: new Date(),
           lastStatusCode: outcome.statusCode,
+          lastLatencyMs: outcome.latencyMs,
           lastError: null,
         },
       });
@@ -237,6 +238,7 @@ export function createWebhookWorker(deps: {
         where: { id: event.id },
         data: {
           lastStatusCode: outcome.statusCode,
+          lastLatencyMs: outcome.latencyMs,
           lastError: outcome.error,
           nextAttemptAt: new Date(Date.now() + wait),
         },
@@ -246,7 +248,12 @@ export function createWebhookWorker(deps: {
     logger.warn(log, 'webhook not delivered; giving up');
     await db.webhookEvent.update({
       where: { id: event.id },
-      data: { status: 'failed', lastStatusCode: outcome.statusCode, lastError: outcome.error },
+      data: {
+        status: 'failed',
+        lastStatusCode: outcome.statusCode,
+        lastLatencyMs: outcome.latencyMs,
+        lastError: outcome.error,
+      },
     });
   }
 

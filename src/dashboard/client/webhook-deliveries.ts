@@ -14,8 +14,8 @@ export type Delivery = {
   last_error: string | null;
   delivered_at: string | null;
   created_at: string;
-  /** Not in the contract's DTO; used when the server sends it, else read from the attempts. */
-  last_latency_ms?: number | null;
+  /** The last attempt's latency (null: none yet). */
+  last_latency_ms: number | null;
 };
 type Attempt = {
   attempt: number;
@@ -27,7 +27,7 @@ type Attempt = {
   url: string;
   at: string;
 };
-type Detail = Delivery & { attempts: Attempt[] };
+type Detail = Delivery & { attempt_log: Attempt[] };
 type DeliveryPage = { items: Delivery[]; next_cursor: string | null };
 
 const PAGE_SIZE = 20;
@@ -60,7 +60,7 @@ function attemptsView(d: Detail): HTMLElement {
     ),
     table(
       ['Attempt', 'Status code', 'Latency', 'Error', 'Response excerpt', 'Time'],
-      d.attempts.map((a) =>
+      d.attempt_log.map((a) =>
         row(
           String(a.attempt),
           a.status_code === null ? '—' : String(a.status_code),
@@ -120,7 +120,7 @@ export function deliveryLog(base: string): {
   /** A delivery's attempts, fetched again only when it has changed. */
   async function detail(d: Delivery): Promise<Detail> {
     const known = details.get(d.id);
-    if (known && known.attempts.length === d.attempts && known.status === d.status) return known;
+    if (known && known.attempt_log.length === d.attempts && known.status === d.status) return known;
     const fresh = await api<Detail>('GET', `${base}/deliveries/${d.id}`);
     details.set(d.id, fresh);
     return fresh;
@@ -128,13 +128,7 @@ export function deliveryLog(base: string): {
 
   function deliveryRows(d: Delivery): HTMLTableRowElement[] {
     const panelId = uid('wh-detail');
-    const latency = h('span', { class: 'latency' }, d.attempts ? '…' : '—');
-    if (typeof d.last_latency_ms === 'number' || d.last_latency_ms === null)
-      latency.textContent = ms(d.last_latency_ms);
-    else if (d.attempts)
-      void detail(d)
-        .then((x) => (latency.textContent = ms(x.attempts.at(-1)?.latency_ms)))
-        .catch(() => (latency.textContent = '?'));
+    const latency = h('span', { class: 'latency' }, ms(d.last_latency_ms));
     const panel = h('td', { colspan: 7 });
     const detailRow = h('tr', { id: panelId, class: 'delivery-detail', hidden: !open.has(d.id) }, panel);
     const toggle = h(
