@@ -55,6 +55,8 @@ if (firstRun) {
 app.push.start();
 // So is the webhook outbox, unless this node is told not to (WEBHOOK_WORKER=off).
 if (config.webhooks.worker) app.webhooks.start();
+// Questions the bot never answered because a node died are answered now (once, whichever node).
+app.bot.recover().catch((err: unknown) => logger.error({ err }, 'bot recovery failed'));
 
 server.listen(config.port, config.host, () => {
   const { port } = server.address() as AddressInfo;

@@ -231,6 +231,36 @@ describe('the bot on postgres', () => {
     assert.equal(foreign.status, 404);
   });
 
+  test('a question the bot never answered (its node died) is answered on recovery, once', async () => {
+    const tn = await tenant();
+    const { ws, conversationId } = await visitor(tn);
+    ws.send({ type: 'msg', client_msg_id: 'a', content: 'How do I return an item?' });
+    await botSays(ws);
+    // Stored, but its node died before the bot saw it: no event was ever published.
+    const session = await t.database.prisma.conversationSession.findFirstOrThrow({
+      where: { conversationId, status: 'open' },
+    });
+    await t.database.prisma.message.create({
+      data: {
+        organizationId: tn.id,
+        conversationId,
+        sessionId: session.id,
+        senderType: 'end_user',
+        senderId: 'v',
+        contentType: 'text',
+        content: 'When does the Paris store open?',
+      },
+    });
+    // Two nodes recovering at once answer it once.
+    await Promise.all([t.bot.recover(), t.bot.recover()]);
+    await t.bot.idle();
+    const answer = await botSays(ws, (c) => /Paris/.test(c));
+    assert.match(String(answer.content), /9:00 to 20:00/);
+    const bots = await t.database.prisma.message.findMany({ where: { conversationId, senderType: 'bot' } });
+    assert.equal(bots.length, 2, 'one answer per question');
+    assert.equal(await t.bot.recover(), 0, 'nothing left to answer');
+  });
+
   test("a tenant without a knowledge base has no bot: the queue gets the visitor's first message", async () => {
     const tn = await tenant([]);
     const { ws, conversationId } = await visitor(tn);

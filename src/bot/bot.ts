@@ -81,11 +81,17 @@ export function createBot(deps: {
     });
   }
 
-  const say = (conv: Conv, content: string, buttons: { label: string; value: string }[] = []) =>
+  /**
+   * A bot message. `key` makes it idempotent (its `client_msg_id`): the same answer, sent again by a
+   * recovering node, is stored once.
+   */
+  const say = (conv: Conv, key: string, content: string, buttons: { label: string; value: string }[] = []) =>
     deps.messages.sendAsService(
       conv,
       { type: 'bot', id: conv.channel.botId },
-      buttons.length ? { content, content_type: 'quick_button', rich_media: { buttons } } : { content },
+      buttons.length
+        ? { content, content_type: 'quick_button', rich_media: { buttons }, client_msg_id: key }
+        : { content, client_msg_id: key },
     );
 
   async function answer(
@@ -110,8 +116,13 @@ export function createBot(deps: {
     return { answer: await extractive.answer({ question, locale, hits }), hits };
   }
 
-  async function onVisitorMessage(e: DomainEvents['message.created']) {
+  /** A visitor's message: answered, or counted as a miss, or escalated. */
+  async function onVisitorMessage(e: {
+    message: { id: string; content: string };
+    conversation: { id: string };
+  }) {
     const conv = await load(e.conversation.id);
+    const key = `bot:${e.message.id}`;
     // Escalated meanwhile (by an earlier message, the backend): the humans have it now.
     if (!conv || conv.mode !== 'bot') return;
     const words = wordsFor(conv.locale);
@@ -132,7 +143,7 @@ export function createBot(deps: {
         await deps.escalations.escalate(conv.organizationId, conv.id, { reason: 'no_answer' });
         return;
       }
-      await say(conv, words.noAnswer, [{ label: words.human, value: words.human }]);
+      await say(conv, key, words.noAnswer, [{ label: words.human, value: words.human }]);
       return;
     }
     if (conv.botMisses > 0) await db.conversation.update({ where: { id: conv.id }, data: { botMisses: 0 } });
@@ -142,7 +153,7 @@ export function createBot(deps: {
       .filter((t) => !used.has(t))
       .slice(0, SUGGESTIONS)
       .map((t) => ({ label: t.slice(0, 80), value: t.slice(0, 256) }));
-    await say(conv, found.text, [{ label: words.human, value: words.human }, ...suggestions]);
+    await say(conv, key, found.text, [{ label: words.human, value: words.human }, ...suggestions]);
   }
 
   /** The visitor is told a person is coming, and how long it usually takes when nobody is online. */
@@ -150,13 +161,15 @@ export function createBot(deps: {
     const conv = await load(e.conversationId);
     if (!conv) return;
     const words = wordsFor(conv.locale);
+    const key = `bot:escalated:${e.ticketId}`;
     if (await deps.agentsOnline(conv.organizationId).catch(() => false)) {
-      await say(conv, words.coming);
+      await say(conv, key, words.coming);
       return;
     }
     const wait = await typicalWaitMs(conv.organizationId);
     await say(
       conv,
+      key,
       wait === null
         ? `${words.offline}.`
         : `${words.offline} (${words.typicalWait} ${humanDuration(wait, conv.locale)}).`,
@@ -186,7 +199,30 @@ export function createBot(deps: {
     }),
   ];
 
+  /**
+   * After a crash or a restart: the visitor messages of the last `withinMin` minutes that the bot
+   * never answered (the last message of a bot-mode conversation is the visitor's) are answered now.
+   * Idempotent across nodes: an answer is keyed by the message it answers.
+   */
+  async function recover(withinMin = 10) {
+    const rows = await db.$queryRaw<{ id: string; message_id: string; content: string }[]>`
+      SELECT c."id", m."id" AS message_id, m."content"
+        FROM "conversations" c
+        JOIN LATERAL (SELECT "id", "content", "sender_type" FROM "messages"
+                       WHERE "conversation_id" = c."id" ORDER BY "seq" DESC LIMIT 1) m ON true
+       WHERE c."mode" = 'bot' AND c."updated_at" > now() - make_interval(mins => ${withinMin})
+         AND m."sender_type" = 'end_user'
+         AND EXISTS (SELECT 1 FROM "knowledge_documents" k WHERE k."organization_id" = c."organization_id")`;
+    for (const r of rows) {
+      inOrder(r.id, () =>
+        onVisitorMessage({ message: { id: r.message_id, content: r.content }, conversation: { id: r.id } }),
+      );
+    }
+    return rows.length;
+  }
+
   return {
+    recover,
     /** Waits for the work under way (tests, shutdown). */
     idle: async () => {
       while (lanes.size) await Promise.allSettled([...lanes.values()]);
