@@ -4,8 +4,9 @@ import { hasRole } from '../shared/auth/actor.js';
 import { views } from '../shared/views.js';
 
 /**
- * The admins' dashboard page (API keys, team, identity & keys, web chat, mobile SDK, bots); the
- * APIs it calls live with their domains. Agents are sent back to the inbox.
+ * The admins' dashboard page (API keys, team and queues, identity & keys, web chat, mobile SDK,
+ * webhooks, bots, knowledge base); the APIs it calls live with their domains. Agents are sent back
+ * to the inbox.
  */
 export function dashboardRoutes(): Router {
   const router = Router();
