@@ -1,0 +1,1 @@
+console.log('chat-element build: to do');
