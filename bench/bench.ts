@@ -271,6 +271,14 @@ async function main() {
       await stop(srv);
     }
 
+    // 1b'. The client core's size as a page ships it (minified and gzipped).
+    const size = spawnSync(process.execPath, ['packages/client-core/size.mjs'], {
+      cwd: rootDir,
+      encoding: 'utf8',
+    });
+    if (size.status === 0)
+      result.client_core_size = JSON.parse(size.stdout) as { bytes: number; gzip: number };
+
     // 1c. The bot: retrieval quality on the help-centre fixture, and how fast visitors get answers.
     if (!skip.has('bot')) {
       result.retrieval = await measureRetrieval(db.database);

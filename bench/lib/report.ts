@@ -26,6 +26,8 @@ export type BenchResult = {
   abuse?: AbuseResult;
   retrieval?: { recallAt3: number; documents: number; questions: number; p50Ms: number; p95Ms: number };
   bot?: BotResult;
+  /** packages/client-core bundled and minified, and gzipped, in bytes. */
+  client_core_size?: { bytes: number; gzip: number };
   transport?: Record<string, unknown> & { socketio_vs_ws: number };
   server_errors?: string[];
   summary?: ReturnType<typeof summary>;
@@ -70,6 +72,7 @@ export function summary(r: BenchResult) {
     retrieval_recall_at_3: r.retrieval?.recallAt3 ?? null,
     bot_answer_p50_ms: r.bot?.p50_ms ?? null,
     bot_answer_p95_ms: r.bot?.p95_ms ?? null,
+    client_core_gzip_bytes: r.client_core_size?.gzip ?? null,
   };
 }
 
@@ -121,6 +124,11 @@ export function renderTable(r: BenchResult): string {
     const k = r.retrieval;
     out.push(
       `knowledge base: recall@3 ${k.recallAt3} on ${k.questions} questions over ${k.documents} documents; search p50 ${k.p50Ms} / p95 ${k.p95Ms} ms`,
+    );
+  }
+  if (r.client_core_size) {
+    out.push(
+      `client core: ${r.client_core_size.bytes} bytes minified, ${r.client_core_size.gzip} bytes gzipped`,
     );
   }
   if (r.bot) {
