@@ -1,1 +1,13 @@
-export {};
+export { ChatClient } from './chat-client.js';
+export type { ChatClientOptions, CreateSessionParams, IdentifyParams, TenantParams } from './chat-client.js';
+export { ChatApiError } from './errors.js';
+export { backoffDelay, CloseCode, WSClient } from './ws-client.js';
+export type {
+  ConnectionState,
+  SendInput,
+  WebSocketConstructor,
+  WebSocketLike,
+  WSClientHandlers,
+  WSClientOptions,
+} from './ws-client.js';
+export type * from './types.js';

@@ -1,0 +1,406 @@
+import {
+  ChatClient,
+  WSClient,
+  type ConnectionState,
+  type MsgFrame,
+  type WidgetConfig,
+} from '@switchboard/client-core';
+import { css } from './styles.js';
+import { stringsFor, type Strings } from './strings.js';
+
+export type ChatMode = 'launcher' | 'panel' | 'thread';
+
+/** What survives a reload of the page, per tab (sessionStorage). */
+type Stored = { token: string };
+
+const TEMPLATE = `
+<button type="button" class="launcher" part="launcher" aria-expanded="false" aria-controls="panel" hidden></button>
+<section class="panel" part="panel" id="panel" role="region">
+  <header part="header">
+    <h2 class="title" id="title"></h2>
+    <span class="status" part="status"></span>
+    <button type="button" class="close" part="close">×</button>
+  </header>
+  <ol class="messages" part="messages" tabindex="0"></ol>
+  <div class="typing" part="typing" hidden></div>
+  <div class="conn" part="connection" role="status"></div>
+  <div class="live sr-only" aria-live="polite" aria-relevant="additions text"></div>
+  <form part="form">
+    <label class="sr-only" for="input"></label>
+    <textarea id="input" rows="1" part="input"></textarea>
+    <button type="submit" class="send" part="send"></button>
+  </form>
+</section>`;
+
+/**
+ * `<switchboard-chat tenant-id widget-key base-url locale mode>`: the visitor's chat as a
+ * floating launcher, a docked panel or a chromeless thread, on the client core.
+ */
+export class SwitchboardChat extends HTMLElement {
+  static observedAttributes = ['mode', 'locale', 'tenant-id', 'widget-key', 'base-url'];
+
+  private readonly root: ShadowRoot;
+  private readonly el: {
+    launcher: HTMLButtonElement;
+    panel: HTMLElement;
+    header: HTMLElement;
+    title: HTMLElement;
+    status: HTMLElement;
+    close: HTMLButtonElement;
+    list: HTMLOListElement;
+    typing: HTMLElement;
+    conn: HTMLElement;
+    live: HTMLElement;
+    form: HTMLFormElement;
+    label: HTMLLabelElement;
+    input: HTMLTextAreaElement;
+    send: HTMLButtonElement;
+  };
+  private client: ChatClient | undefined;
+  private ws: WSClient | undefined;
+  private config: WidgetConfig | undefined;
+  private t: Strings = stringsFor('en');
+  private isOpen = false;
+  private typingTimer: ReturnType<typeof setTimeout> | undefined;
+  private typingSent = false;
+  /** Rendered messages by id, and the visitor's own by client_msg_id until acked. */
+  private readonly shown = new Map<string, HTMLLIElement>();
+
+  constructor() {
+    super();
+    this.root = this.attachShadow({ mode: 'open' });
+    // A constructed stylesheet is not inline style: it passes a strict style-src CSP.
+    if (
+      'adoptedStyleSheets' in this.root &&
+      typeof CSSStyleSheet === 'function' &&
+      'replaceSync' in CSSStyleSheet.prototype
+    ) {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(css);
+      this.root.adoptedStyleSheets = [sheet];
+    } else {
+      const style = document.createElement('style');
+      style.textContent = css;
+      this.root.append(style);
+    }
+    const tpl = document.createElement('template');
+    tpl.innerHTML = TEMPLATE;
+    this.root.append(tpl.content.cloneNode(true));
+    const q = <T extends Element>(s: string) => this.root.querySelector(s) as T;
+    this.el = {
+      launcher: q('.launcher'),
+      panel: q('.panel'),
+      header: q('header'),
+      title: q('.title'),
+      status: q('.status'),
+      close: q('.close'),
+      list: q('.messages'),
+      typing: q('.typing'),
+      conn: q('.conn'),
+      live: q('.live'),
+      form: q('form'),
+      label: q('label'),
+      input: q('textarea'),
+      send: q('.send'),
+    };
+    this.el.launcher.addEventListener('click', () => (this.isOpen ? this.close() : this.open()));
+    this.el.close.addEventListener('click', () => this.close());
+    this.el.panel.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape' && this.mode === 'launcher') {
+        e.stopPropagation();
+        this.close();
+      }
+    });
+    this.el.form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.sendFromInput();
+    });
+    this.el.input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        this.sendFromInput();
+      }
+    });
+    this.el.input.addEventListener('input', () => this.visitorTyping());
+  }
+
+  /** launcher (default), panel or thread. */
+  get mode(): ChatMode {
+    const m = this.getAttribute('mode');
+    return m === 'panel' || m === 'thread' ? m : 'launcher';
+  }
+  /** The connection's state: connecting, open, reconnecting or closed. */
+  get state(): ConnectionState {
+    return this.ws?.state ?? 'closed';
+  }
+  /** Whether the conversation is visible (always, except a closed launcher). */
+  get opened(): boolean {
+    return this.mode !== 'launcher' || this.isOpen;
+  }
+
+  connectedCallback() {
+    if (!this.hasAttribute('mode')) this.setAttribute('mode', 'launcher');
+    this.applyMode();
+    this.applyStrings();
+    this.setState('closed');
+    this.maybeStart();
+  }
+
+  disconnectedCallback() {
+    this.ws?.close();
+    this.ws = undefined;
+    this.client = undefined;
+  }
+
+  attributeChangedCallback(name: string) {
+    if (name === 'mode') this.applyMode();
+    if (name === 'locale') this.applyStrings();
+    else this.maybeStart(); // created by script: the attributes may come after the element
+  }
+
+  /** Opens the launcher's panel and moves focus to the message field. */
+  open() {
+    if (this.mode !== 'launcher') return void this.el.input.focus();
+    this.isOpen = true;
+    this.el.panel.hidden = false;
+    this.el.launcher.setAttribute('aria-expanded', 'true');
+    this.el.launcher.setAttribute('aria-label', this.t.close);
+    this.el.input.focus();
+    void this.ensureSession();
+    this.dispatchEvent(new CustomEvent('switchboard-open'));
+  }
+
+  /** Closes the launcher's panel and gives focus back to the launcher. */
+  close() {
+    if (this.mode !== 'launcher' || !this.isOpen) return;
+    this.isOpen = false;
+    this.el.panel.hidden = true;
+    this.el.launcher.setAttribute('aria-expanded', 'false');
+    this.el.launcher.setAttribute('aria-label', this.t.open);
+    this.el.launcher.focus();
+    this.dispatchEvent(new CustomEvent('switchboard-close'));
+  }
+
+  /** Sends a message as the visitor (queued while offline). */
+  send(text: string): string | undefined {
+    const content = text.trim();
+    if (!content) return undefined;
+    void this.ensureSession();
+    if (!this.ws) return undefined;
+    const id = this.ws.sendMessage(content);
+    this.render({ key: id, role: 'visitor', content, pending: true });
+    this.stopTyping();
+    return id;
+  }
+
+  private sendFromInput() {
+    if (this.send(this.el.input.value)) this.el.input.value = '';
+  }
+
+  private applyMode() {
+    const launcher = this.mode === 'launcher';
+    this.el.launcher.hidden = !launcher;
+    this.el.panel.hidden = launcher && !this.isOpen;
+    this.el.header.hidden = this.mode === 'thread';
+    this.el.close.hidden = !launcher;
+    this.el.panel.setAttribute('role', launcher ? 'dialog' : 'region');
+  }
+
+  private applyStrings() {
+    this.t = stringsFor(this.getAttribute('locale') ?? this.config?.locale);
+    const title =
+      (this.config?.branding.title as string | undefined) ?? this.config?.tenant_name ?? this.t.chat;
+    this.el.title.textContent = title;
+    this.el.panel.setAttribute('aria-label', title);
+    const launcherText = this.config?.branding.launcher_text;
+    this.el.launcher.textContent = typeof launcherText === 'string' ? launcherText : this.t.chat;
+    this.el.launcher.setAttribute('aria-label', this.isOpen ? this.t.close : this.t.open);
+    this.el.close.setAttribute('aria-label', this.t.close);
+    this.el.list.setAttribute('aria-label', this.t.messages);
+    this.el.label.textContent = this.t.message;
+    this.el.input.placeholder = this.t.placeholder;
+    this.el.send.textContent = this.t.send;
+    this.el.typing.textContent = this.t.typing;
+    this.setState(this.state);
+  }
+
+  private setState(s: ConnectionState) {
+    this.setAttribute('data-state', s);
+    const label = {
+      connecting: this.t.connecting,
+      open: this.t.open_,
+      reconnecting: this.t.reconnecting,
+      closed: this.t.closed,
+    }[s];
+    this.el.status.textContent = label;
+    // The thread has no header: its state shows under the messages, unless all is well.
+    this.el.conn.textContent = s === 'open' ? '' : label;
+  }
+
+  private get storageKey() {
+    return `switchboard-chat:${this.getAttribute('tenant-id')}:${this.getAttribute('widget-key')}`;
+  }
+  private load(): Stored | undefined {
+    try {
+      const raw = sessionStorage.getItem(this.storageKey);
+      return raw ? (JSON.parse(raw) as Stored) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  private save(s: Stored) {
+    try {
+      sessionStorage.setItem(this.storageKey, JSON.stringify(s));
+    } catch {
+      /* storage refused (private mode): the session lasts as long as the page */
+    }
+  }
+
+  private maybeStart() {
+    if (
+      this.isConnected &&
+      !this.client &&
+      this.getAttribute('tenant-id') &&
+      this.getAttribute('widget-key')
+    ) {
+      void this.start();
+    }
+  }
+
+  /** The widget config (enough to draw the launcher); the session waits for a first open. */
+  private async start() {
+    const baseUrl = this.getAttribute('base-url') ?? '';
+    const tenantId = this.getAttribute('tenant-id')!;
+    const widgetPublicKey = this.getAttribute('widget-key')!;
+    this.client = new ChatClient({
+      baseUrl: baseUrl || location.origin,
+      tenantId,
+      widgetPublicKey,
+      origin: location.origin,
+      ...(this.getAttribute('locale') ? { locale: this.getAttribute('locale')! } : {}),
+    });
+    try {
+      this.config = await this.client.fetchWidgetConfig();
+      const color = this.config.branding.primary_color;
+      if (typeof color === 'string') this.style.setProperty('--_brand', color);
+      this.applyStrings();
+    } catch (err) {
+      this.dispatchEvent(new CustomEvent('switchboard-error', { detail: err }));
+    }
+    if (this.mode !== 'launcher' || this.load()) void this.ensureSession();
+  }
+
+  private sessionStarting: Promise<void> | undefined;
+  private ensureSession(): Promise<void> {
+    if (this.ws || !this.client) return Promise.resolve();
+    return (this.sessionStarting ??= this.startSession().finally(() => (this.sessionStarting = undefined)));
+  }
+
+  private async startSession() {
+    const client = this.client!;
+    const newToken = async () => {
+      const s = await client.createVisitorSession();
+      this.save({ token: s.visitor_token });
+      return s.visitor_token;
+    };
+    const stored = this.load();
+    const ws: WSClient = new WSClient({
+      baseUrl: client.baseUrl,
+      token: stored?.token,
+      getToken: async (): Promise<string> => ws.visitorToken ?? (await newToken()),
+      refreshToken: async (old) => {
+        const r = await client.refreshVisitorToken(old);
+        this.save({ token: r.visitor_token });
+        return r.visitor_token;
+      },
+      recreateSession: async () => {
+        this.el.list.replaceChildren();
+        this.shown.clear();
+        return newToken();
+      },
+      onStateChange: (s) => this.setState(s),
+      onWelcome: (w) => {
+        // The history that follows (synchronously) is not announced; live messages are.
+        this.welcomeDone = false;
+        queueMicrotask(() => (this.welcomeDone = true));
+        this.save({ token: ws.visitorToken! });
+        this.dispatchEvent(new CustomEvent('switchboard-welcome', { detail: w }));
+      },
+      onMessage: (m) => this.onMessage(m, this.welcomeDone),
+      onAck: (a) => {
+        const li = this.shown.get(a.client_msg_id);
+        if (li) {
+          li.classList.remove('pending');
+          this.shown.set(a.id, li);
+        }
+      },
+      onTyping: (f) => {
+        if (f.role !== 'visitor') this.el.typing.hidden = f.state !== 'start';
+      },
+      onError: (e) => this.dispatchEvent(new CustomEvent('switchboard-error', { detail: e })),
+    });
+    this.ws = ws;
+    ws.connect();
+  }
+  private welcomeDone = false;
+
+  private onMessage(m: MsgFrame, live: boolean) {
+    if (this.shown.has(m.id) || (m.client_msg_id && this.shown.has(m.client_msg_id))) return;
+    if (m.role !== 'visitor') this.el.typing.hidden = true;
+    const buttons =
+      m.content_type === 'quick_button' && Array.isArray(m.rich_media?.buttons)
+        ? (m.rich_media.buttons as { label: string }[])
+        : [];
+    this.render({ key: m.id, role: m.role, content: m.content, buttons });
+    if (live && m.role !== 'visitor') {
+      // A fresh node, so screen readers announce each message once.
+      const line = document.createElement('p');
+      line.textContent = `${this.t[m.role]}: ${m.content}`;
+      this.el.live.replaceChildren(line);
+    }
+    this.dispatchEvent(new CustomEvent('switchboard-message', { detail: m }));
+  }
+
+  private render(m: {
+    key: string;
+    role: string;
+    content: string;
+    pending?: boolean;
+    buttons?: { label: string }[];
+  }) {
+    const li = document.createElement('li');
+    li.className = `msg ${m.role}${m.pending ? ' pending' : ''}`;
+    li.setAttribute('part', `message message-${m.role}`);
+    const who = document.createElement('span');
+    who.className = 'sr-only';
+    who.textContent = `${this.t[m.role as keyof Strings] ?? m.role}: `;
+    li.append(who, document.createTextNode(m.content));
+    if (m.buttons?.length) {
+      const row = document.createElement('div');
+      row.className = 'buttons';
+      for (const b of m.buttons) {
+        const btn = document.createElement('button');
+        btn.type = 'button';
+        btn.textContent = b.label;
+        btn.addEventListener('click', () => this.send(b.label));
+        row.append(btn);
+      }
+      li.append(row);
+    }
+    this.shown.set(m.key, li);
+    this.el.list.append(li);
+    this.el.list.scrollTop = this.el.list.scrollHeight;
+  }
+
+  private visitorTyping() {
+    if (!this.typingSent && this.el.input.value.trim()) this.typingSent = !!this.ws?.sendTyping('start');
+    clearTimeout(this.typingTimer);
+    this.typingTimer = setTimeout(() => this.stopTyping(), 3000);
+  }
+
+  private stopTyping() {
+    clearTimeout(this.typingTimer);
+    if (this.typingSent) this.ws?.sendTyping('stop');
+    this.typingSent = false;
+  }
+}

@@ -1,0 +1,64 @@
+// The element's stylesheet. Every colour, font and radius comes from a CSS custom property the
+// host page may set on <switchboard-chat> (they inherit into the shadow tree).
+export const css = `
+:host {
+  --_accent: var(--sb-accent, var(--_brand, #2563eb));
+  --_bg: var(--sb-bg, #ffffff);
+  --_fg: var(--sb-fg, #111827);
+  --_muted: var(--sb-muted, #6b7280);
+  --_radius: var(--sb-radius, 12px);
+  --_font: var(--sb-font, system-ui, -apple-system, 'Segoe UI', sans-serif);
+  --_accent-fg: var(--sb-accent-fg, #ffffff);
+  --_bubble: var(--sb-bubble-bg, #f3f4f6);
+  font-family: var(--_font);
+  color: var(--_fg);
+  display: block;
+}
+:host([mode='launcher']) { display: contents; }
+:host([mode='thread']) { height: 100%; }
+[hidden] { display: none !important; }
+.sr-only {
+  position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px;
+  overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; border: 0;
+}
+button { font: inherit; cursor: pointer; }
+:focus-visible { outline: 2px solid var(--_accent); outline-offset: 2px; }
+.launcher {
+  position: fixed; right: var(--sb-offset, 20px); bottom: var(--sb-offset, 20px); z-index: var(--sb-z, 2147483000);
+  border: 0; border-radius: 999px; padding: 12px 18px; background: var(--_accent); color: var(--_accent-fg);
+  box-shadow: 0 6px 20px rgb(0 0 0 / 0.2); font-weight: 600;
+}
+.panel {
+  display: flex; flex-direction: column; box-sizing: border-box; background: var(--_bg); color: var(--_fg);
+  border-radius: var(--_radius); overflow: hidden; font-family: var(--_font);
+}
+:host([mode='launcher']) .panel {
+  position: fixed; right: var(--sb-offset, 20px); bottom: calc(var(--sb-offset, 20px) + 64px);
+  width: var(--sb-width, 360px); height: var(--sb-height, 520px); max-height: calc(100vh - 100px);
+  z-index: var(--sb-z, 2147483000); box-shadow: 0 12px 40px rgb(0 0 0 / 0.25);
+}
+:host([mode='panel']) .panel {
+  width: 100%; height: var(--sb-height, 100%); min-height: 320px; border: 1px solid rgb(0 0 0 / 0.1);
+}
+:host([mode='thread']) .panel { height: 100%; border-radius: 0; }
+header {
+  display: flex; align-items: center; gap: 8px; padding: 12px 14px; background: var(--_accent); color: var(--_accent-fg);
+}
+header h2 { font-size: 1rem; margin: 0; flex: 1; }
+.status { font-size: 0.8rem; opacity: 0.9; }
+.close { border: 0; background: transparent; color: inherit; font-size: 1.4rem; line-height: 1; padding: 2px 6px; }
+.messages { list-style: none; margin: 0; padding: 12px; flex: 1; overflow-y: auto; display: flex; flex-direction: column; gap: 8px; }
+.msg { max-width: 80%; padding: 8px 12px; border-radius: var(--_radius); background: var(--_bubble); white-space: pre-wrap; overflow-wrap: anywhere; }
+.msg.visitor { align-self: flex-end; background: var(--_accent); color: var(--_accent-fg); }
+.msg.pending { opacity: 0.6; }
+.msg.system { align-self: center; background: transparent; color: var(--_muted); font-size: 0.85rem; }
+.buttons { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 6px; }
+.buttons button { border: 1px solid var(--_accent); color: var(--_accent); background: var(--_bg); border-radius: 999px; padding: 4px 10px; }
+.typing, .conn { padding: 0 14px 6px; font-size: 0.8rem; color: var(--_muted); }
+form { display: flex; gap: 8px; padding: 10px; border-top: 1px solid rgb(0 0 0 / 0.08); }
+textarea {
+  flex: 1; resize: none; font: inherit; color: var(--_fg); background: var(--_bg);
+  border: 1px solid rgb(0 0 0 / 0.2); border-radius: calc(var(--_radius) / 2); padding: 8px;
+}
+.send { border: 0; border-radius: calc(var(--_radius) / 2); background: var(--_accent); color: var(--_accent-fg); padding: 0 14px; font-weight: 600; }
+`;

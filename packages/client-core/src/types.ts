@@ -1,0 +1,122 @@
+// The wire shapes of the visitor API and the visitor WebSocket, as the server sends them
+// (root README, "Visitor side" and "Visitor WebSocket").
+
+/** Every relay answer: `{status_code, data, message}`; errors add `error` (and `data: null`). */
+export type Envelope<T> = {
+  status_code: number;
+  data: T;
+  message: string;
+  error?: string;
+  param?: string;
+  retry_after?: number;
+};
+
+/** The branding keys of the tenant's config a widget may show (colours, texts, logo…). */
+export type Branding = Record<string, string | number | boolean>;
+
+/** `GET /fetch/widget-config`: enough to draw the launcher. */
+export type WidgetConfig = {
+  tenant_id: string;
+  tenant_name: string;
+  is_online: boolean;
+  locale: string;
+  branding: Branding;
+};
+
+export type ConversationMode = 'bot' | 'human';
+
+/** A visitor session's token, as `refresh/visitor-token` answers it. */
+export type VisitorToken = {
+  session_id: string;
+  visitor_token: string;
+  /** The token's expiry (ISO 8601). */
+  expires_at: string;
+  /** The server-side session's expiry. */
+  session_expires_at: string;
+  conversation_id: string;
+  mode: ConversationMode;
+  locale: string;
+};
+
+/** `POST /create/visitor-session`. */
+export type VisitorSession = VisitorToken & { widget_config: WidgetConfig };
+
+/** `POST /identify/visitor`. */
+export type IdentifiedVisitor = VisitorToken & { user_id: string };
+
+/** Who wrote a message, as the visitor sees it. */
+export type Role = 'visitor' | 'agent' | 'bot' | 'system';
+
+export type ContentType = 'text' | 'image' | 'file' | 'quick_button' | 'carousel' | 'dropdown';
+
+export type MsgFrame = {
+  type: 'msg';
+  id: string;
+  /** The message's number in its conversation. */
+  seq: number;
+  role: Role;
+  sender_id: string;
+  content_type: ContentType | (string & {});
+  content: string;
+  rich_media: Record<string, unknown> | null;
+  client_msg_id: string | null;
+  created_at: string;
+};
+
+export type WelcomeFrame = {
+  type: 'welcome';
+  session_id: string;
+  conversation_id: string;
+  visitor_id: string;
+  mode: ConversationMode;
+  locale: string;
+  expires_at: string;
+  session_expires_at: string;
+  widget_config: WidgetConfig;
+  /** `msg` frames after the cursor (or the 50 most recent), oldest first. */
+  history: MsgFrame[];
+  resumed: boolean;
+  last_seq: number;
+  has_more: boolean;
+  heartbeat_s: number;
+  max_frame_bytes: number;
+};
+
+export type AckFrame = {
+  type: 'ack';
+  client_msg_id: string;
+  id: string;
+  seq: number;
+  created_at: string;
+  duplicate: boolean;
+};
+
+export type TypingFrame = { type: 'typing'; role: Role; state: 'start' | 'stop' };
+export type PongFrame = { type: 'pong'; time: string };
+export type ErrorFrame = {
+  type: 'error';
+  code: string;
+  message: string;
+  client_msg_id?: string;
+  retry_after?: number;
+};
+export type ResumedFrame = { type: 'resumed'; missed: number; last_seq: number; has_more: boolean };
+export type ResyncFrame = { type: 'resync'; reason: string };
+
+export type ServerFrame =
+  WelcomeFrame | AckFrame | MsgFrame | TypingFrame | PongFrame | ErrorFrame | ResumedFrame | ResyncFrame;
+
+/** A visitor's message frame. */
+export type OutgoingMsgFrame = {
+  type: 'msg';
+  client_msg_id: string;
+  content: string;
+  content_type?: ContentType;
+  rich_media?: Record<string, unknown>;
+};
+
+export type ClientFrame =
+  | OutgoingMsgFrame
+  | { type: 'typing'; state: 'start' | 'stop' }
+  | { type: 'ping' }
+  | { type: 'resume'; last_seq?: number; last_message_id?: string };

@@ -1,0 +1,1 @@
+"""Framework adapters mounting the nine webhook callbacks: `.fastapi` and `.django`."""
