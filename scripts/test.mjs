@@ -20,7 +20,13 @@ const requested = process.argv.slice(2);
 // chaos/chaos.test.ts is the fault suite's short run (its own Redis and nodes, under a minute).
 const files = requested.length
   ? requested
-  : [...testFiles('src'), ...testFiles('test'), ...testFiles('chaos'), ...testFiles('packages'), ...testFiles('sdk')].sort();
+  : [
+      ...testFiles('src'),
+      ...testFiles('test'),
+      ...testFiles('chaos'),
+      ...testFiles('packages'),
+      ...testFiles('sdk'),
+    ].sort();
 
 const dbName = `switchboard_test_${Date.now()}_${process.pid}`;
 const testDbUrl = Object.assign(new URL(adminUrl), { pathname: `/${dbName}` }).toString();
@@ -53,7 +59,10 @@ try {
   });
   if (built.status !== 0) throw new Error('building the browser bundles failed');
   // The SDK packages (packages/*) are built as they are published: their tests use the builds.
-  const packages = spawnSync('npm', ['run', 'build', '--workspaces', '--if-present'], { cwd: root, stdio: 'inherit' });
+  const packages = spawnSync('npm', ['run', 'build', '--workspaces', '--if-present'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (packages.status !== 0) throw new Error('building the packages failed');
   const concurrency = process.env.TEST_CONCURRENCY ?? '3';
   const child = spawn(
