@@ -11,9 +11,7 @@ import type * as Library from '../src/public-api';
 
 // The build, as an application gets it (its types are the sources').
 const built: string = '../dist/fesm2022/switchboard-angular.mjs';
-const { provideSwitchboardChat, SbChatPanelComponent } = (await import(
-  built
-)) as typeof import('../src/public-api');
+const { provideSwitchboardChat, SbChatPanelComponent } = (await import(built)) as typeof Library;
 
 test('server rendering renders the docked panel and makes no network call', async () => {
   const calls: string[] = [];
