@@ -4,6 +4,8 @@ import { AppError } from '../shared/errors.js';
 import { valid, validate } from '../shared/http.js';
 import type { Config } from '../config.js';
 import type { Services } from '../services.js';
+import { createPublicLimiter, publicLimitsOf } from '../shared/public-ratelimit.js';
+import type { Redis } from '../shared/redis.js';
 import { reply } from './relay.envelope.js';
 import { headerOrigin, visitorCors } from './cors.js';
 import { createVisitorTokens } from './tokens.js';
@@ -30,6 +32,8 @@ export type VisitorDeps = {
   now?: (() => number) | undefined;
   /** Whether an agent of the organization is online now; without it, never. */
   agentsOnline?: ((organizationId: string) => Promise<boolean>) | undefined;
+  /** The public limits' counters across nodes; this process's memory without it. */
+  redis?: Redis | undefined;
 };
 
 /** The visitor token of `Authorization: Bearer <token>`. */
@@ -100,9 +104,28 @@ export function visitorRoutes(deps: VisitorDeps): Router {
       'Visitor session created.',
     );
   };
-  router.post('/create/visitor-session', validate('body', createVisitorSessionSchema), create('body'));
+  // A new session spends the tenant's quota (`rate_limit_per_min`): one address may open only so
+  // many per tenant and in all (PUBLIC_RATE_LIMIT_PER_TARGET / _PER_IP), so a script cannot use up
+  // a tenant's quota for its real visitors.
+  const sessionLimit = createPublicLimiter(
+    deps.redis,
+    `${config.realtime.redisPrefix}:relay-session`,
+    publicLimitsOf(config.limits),
+  );
+  const tenantOf = (b: Record<string, unknown>, req: Request) => b.tenant_id ?? req.query.tenant_id;
+  router.post(
+    '/create/visitor-session',
+    sessionLimit(tenantOf),
+    validate('body', createVisitorSessionSchema),
+    create('body'),
+  );
   // The lifecycle the SDKs follow starts with a GET (query parameters, metadata as JSON text).
-  router.get('/create/visitor-session', validate('query', createVisitorSessionSchema), create('query'));
+  router.get(
+    '/create/visitor-session',
+    sessionLimit(tenantOf),
+    validate('query', createVisitorSessionSchema),
+    create('query'),
+  );
 
   router.post('/refresh/visitor-token', async (req, res) => {
     const old = await tokens.verifyVisitorToken(bearer(req), { allowExpired: true });

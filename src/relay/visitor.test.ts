@@ -744,3 +744,46 @@ for (const mode of dbModes) {
     });
   });
 }
+
+test('one address opens only so many visitor sessions per tenant and in all: 429 in the envelope', async () => {
+  const t = await startApp(await dbModes[0]!.open(), {
+    redis: true,
+    env: {
+      REALTIME_REDIS_PREFIX: `sb:relaylimit:${randomUUID().slice(0, 8)}`,
+      PUBLIC_RATE_LIMIT_PER_TARGET: '3',
+      PUBLIC_RATE_LIMIT_PER_IP: '5',
+    },
+  });
+  try {
+    const make = async () => {
+      const { organization } = await t.services.tenants.createOrganization(
+        createOrganizationSchema.parse({
+          name: `Limited ${randomUUID().slice(0, 6)}`,
+          allowedOrigins: [SHOP],
+          rateLimitPerMin: 1000,
+        }),
+      );
+      return organization;
+    };
+    const open = (org: { id: string; widgetPublicKey: string }) =>
+      request(t.url)
+        .post('/api/v1/create/visitor-session')
+        .send({ tenant_id: org.id, widget_public_key: org.widgetPublicKey, origin: SHOP });
+    const a = await make();
+    for (let i = 0; i < 3; i++) assert.equal((await open(a)).status, 201);
+    const refused = await open(a);
+    assert.equal(refused.status, 429);
+    assert.equal((refused.body as Body).error, 'rate_limited');
+    assert.ok(Number(refused.headers['retry-after']) >= 1);
+    assert.equal(await t.database.prisma.visitorSession.count({ where: { organizationId: a.id } }), 3);
+    // Another tenant from the same address: its own count, until the address's five attempts in
+    // the window (the refused one counted too) run out.
+    const b = await make();
+    assert.equal((await open(b)).status, 201);
+    assert.equal((await open(b)).status, 429);
+    assert.equal(await t.database.prisma.visitorSession.count({ where: { organizationId: b.id } }), 1);
+  } finally {
+    await t.stop();
+    await t.database.close();
+  }
+});
