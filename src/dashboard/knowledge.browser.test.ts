@@ -13,23 +13,15 @@ import { dbModes } from '../../test/helpers/db.js';
 import { createAgent, createOrg } from '../../test/helpers/factories.js';
 import { agentHttp } from '../../test/helpers/http.js';
 import { rootDir } from '../shared/paths.js';
+import type { KnowledgeDocumentDto } from '../knowledge/knowledge.dto.js';
 
 const T = 10_000;
 const DOCS = '/api/organization/knowledge/documents';
 const artifacts = path.join(rootDir, 'test', 'artifacts');
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join(artifacts, name) });
 
-type Doc = {
-  id: string;
-  title: string;
-  body: string;
-  format: string;
-  url: string | null;
-  tags: string[];
-  language: string;
-  passages: number;
-  updated_at: string;
-};
+/** A document as the API answers it. */
+type Doc = KnowledgeDocumentDto;
 type Hit = {
   document_id: string;
   title: string;

@@ -16,24 +16,15 @@ import { dbModes } from '../../test/helpers/db.js';
 import { createAgent } from '../../test/helpers/factories.js';
 import { provisionTenant, signedCall, type SignedTenant } from '../../test/helpers/relay.js';
 import { MAX_PASSAGE_WORDS, splitDocument, wordCount } from './knowledge.passages.js';
+import type { KnowledgeDocumentDto } from './knowledge.dto.js';
 
 const ADMIN_KEY = `ak_test_${randomBytes(18).toString('base64url')}`;
 /** Measured 0.90 on both databases (80 of 89); a ranking change that costs more than 4 questions fails. */
 const RECALL_AT_3_FLOOR = 0.85;
 const BASE = '/api/v1/relay/knowledge/documents';
 
-type Doc = {
-  id: string;
-  title: string;
-  body: string;
-  format: string;
-  url: string | null;
-  tags: string[];
-  language: string;
-  passages: number;
-  created_at: string;
-  updated_at: string;
-};
+/** A document as the API answers it. */
+type Doc = KnowledgeDocumentDto;
 type Hit = {
   document_id: string;
   title: string;
