@@ -197,7 +197,8 @@ test('<switchboard-chat>: one script tag, three modes, keyboard, a conversation 
     const panel = p.locator('switchboard-chat .panel');
     await panel.waitFor({ state: 'visible', timeout: T });
     assert.equal(await p.locator('switchboard-chat .launcher').isVisible(), false);
-    assert.equal(await p.getByRole('region', { name: tn.org.name }).isVisible(), true);
+    // The region takes the tenant's name once the widget configuration has arrived.
+    await p.getByRole('region', { name: tn.org.name }).waitFor({ state: 'visible', timeout: T });
     await p.waitForFunction(
       () => document.querySelector('switchboard-chat')?.getAttribute('data-state') === 'open',
       null,
