@@ -91,7 +91,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     windowS: config.limits.tenantQuotaWindowS,
     logger,
   });
-  const services = createServices({ database, config, bus, logger, quota });
+  const services = createServices({ database, config, bus, logger, quota, now: deps.now });
 
   const app = express();
   app.disable('x-powered-by');

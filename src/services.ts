@@ -33,6 +33,8 @@ export type ServiceDeps = {
   logger?: Logger | undefined;
   /** Each organization's `rate_limit_per_min` (the app's; none in tools). */
   quota?: TenantQuota | undefined;
+  /** The time grace periods start from (the app's `now`; tests move it). */
+  now?: (() => number) | undefined;
 };
 
 /**
@@ -40,10 +42,10 @@ export type ServiceDeps = {
  * (HTTP routes, Socket.IO, the CLI) and jobs (push) take what they need from here; nothing here
  * knows HTTP or sockets. Services publish domain events on `bus` after they commit.
  */
-export function createServices({ database, config, bus, logger, quota }: ServiceDeps) {
+export function createServices({ database, config, bus, logger, quota, now }: ServiceDeps) {
   const db = database.prisma;
   const { encryptionKey } = config;
-  const tenants = createTenantService({ db, encryptionKey, bus });
+  const tenants = createTenantService({ db, encryptionKey, bus, quota, ...(now ? { now } : {}) });
   const agents = createAgentService({ db, bus });
   const channels = createChannelService({ db, bus });
   const identity = createIdentity(encryptionKey);

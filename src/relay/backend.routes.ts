@@ -200,7 +200,7 @@ export function backendRoutes(deps: BackendDeps): Router {
   });
 
   router.post('/rotate/widget-key', async (_req, res) => {
-    const key = await backend.rotateWidgetKey(signed(res).org);
+    const key = await services.tenants.rotateWidgetKey(signed(res).org.id);
     reply(res, 200, { widget_public_key: key }, 'Widget key rotated. Give the new key to your widgets.');
   });
 

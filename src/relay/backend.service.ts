@@ -5,7 +5,6 @@ import type { MessageService } from '../messages/messages.service.js';
 import type { AgentService } from '../agents/agents.service.js';
 import type { OperatorService } from './operators.service.js';
 import { sendMessageSchema } from '../messages/messages.schemas.js';
-import { randomToken } from '../shared/crypto.js';
 import type { Db } from '../shared/db.js';
 import { AppError } from '../shared/errors.js';
 import { userHash } from '../tenants/identity.js';
@@ -144,18 +143,6 @@ export function createBackendService({
         });
       }
       return visitors.openForConversation(org, conversation, input.origin, clock);
-    },
-
-    /**
-     * A new widget public key. Widgets must be given it; every visitor session made with the old
-     * one ends (their next refresh or connection is `session/expired`).
-     */
-    async rotateWidgetKey(org: Organization) {
-      const updated = await db.organization.update({
-        where: { id: org.id },
-        data: { widgetPublicKey: randomToken('pk', 18) },
-      });
-      return updated.widgetPublicKey;
     },
 
     /** The tenant's conversations, newest first, a page at a time (keyset: stable under inserts). */

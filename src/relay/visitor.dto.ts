@@ -1,4 +1,5 @@
 import type { Organization, Prisma, VisitorSession } from '../generated/prisma/client.js';
+import { settingsOf } from '../tenants/settings.js';
 
 /** The organization `config` keys a widget may show (everything else there stays private). */
 const BRANDING_KEYS = [
@@ -33,10 +34,7 @@ export function brandingOf(config: Prisma.JsonValue): Record<string, Scalar> {
 }
 
 /** The tenant's default locale (`config.locale`), else `fr`. */
-export function defaultLocale(org: Organization): string {
-  const v = asObject(org.config).locale;
-  return typeof v === 'string' && v ? v : 'fr';
-}
+export const defaultLocale = (org: Organization): string => settingsOf(org.config).locale;
 
 /** What a widget needs to render its launcher (`widget_config`). */
 export function widgetConfigDto(org: Organization, o: { isOnline: boolean; locale: string }) {
@@ -46,6 +44,8 @@ export function widgetConfigDto(org: Organization, o: { isOnline: boolean; local
     is_online: o.isOnline,
     locale: o.locale,
     branding: brandingOf(org.config),
+    /** While no agent is online: `message` (show `branding.offline_message`) or `hide` (no launcher). */
+    offline_behaviour: settingsOf(org.config).offline_behaviour,
   };
 }
 

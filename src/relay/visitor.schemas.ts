@@ -53,7 +53,8 @@ export const createVisitorSessionSchema = z.object({
   routing_key: z.preprocess(blankIsAbsent, routingKey.optional()),
   mode: z.preprocess(
     blankIsAbsent,
-    z.enum(['bot', 'human'], { error: 'must be bot or human' }).default('bot'),
+    // Absent: the tenant's default mode (its console's "bot mode default", itself `bot` by default).
+    z.enum(['bot', 'human'], { error: 'must be bot or human' }).optional(),
   ),
 });
 export type CreateVisitorSession = z.infer<typeof createVisitorSessionSchema>;

@@ -7,6 +7,7 @@ import type { Db } from '../shared/db.js';
 import { AppError } from '../shared/errors.js';
 import type { EventBus } from '../shared/events.js';
 import { isRandomVisitorId, type Identity } from '../tenants/identity.js';
+import { settingsOf } from '../tenants/settings.js';
 import type { CreateVisitorSession, IdentifyVisitor } from './visitor.schemas.js';
 import { defaultLocale } from './visitor.dto.js';
 
@@ -174,6 +175,7 @@ export function createVisitorService({
         header: headerOrigin,
       });
       if (input.routing_key !== undefined) await requireKnownQueue(org.id, input.routing_key);
+      const mode = input.mode ?? settingsOf(org.config).default_mode;
       const bot = await channels.requireBot(org.id, undefined);
       const channel = await channels.channelFor(org.id, bot.id, 'webchat');
       if (channelRevoked(channel.config))
@@ -189,7 +191,7 @@ export function createVisitorService({
       await db.conversation.update({
         where: { id: conversation.id },
         data: {
-          mode: input.mode,
+          mode,
           locale: input.locale,
           routingKey: input.routing_key ?? null,
           metadata: { source: 'relay' },
@@ -204,7 +206,7 @@ export function createVisitorService({
           origin: input.origin,
           widgetPublicKey: org.widgetPublicKey,
           locale: input.locale,
-          mode: input.mode,
+          mode,
           metadata: (input.metadata ?? {}) as Prisma.InputJsonObject,
           createdAt: clock.now,
           lastSeenAt: clock.now,

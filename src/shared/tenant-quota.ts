@@ -45,7 +45,30 @@ export function createTenantQuota(deps: {
     return limiter;
   };
 
+  const kinds: QuotaKind[] = ['visitors', 'messages', 'api_calls'];
+
   return {
+    /**
+     * What the organization has used of its current window, per kind: 0 when nothing was counted
+     * yet (or Redis and the memory insurance both failed: this is a reading, not a guard).
+     */
+    async current(organizationId: string, perMin: number) {
+      const read = async (kind: QuotaKind) => {
+        const res = await limiterFor(kind, perMin)
+          .get(organizationId)
+          .catch(() => null);
+        const consumed = res?.consumedPoints ?? 0;
+        return {
+          kind,
+          used: Math.min(consumed, perMin),
+          /** Attempts refused this window (over the quota). */
+          refused: Math.max(0, consumed - perMin),
+          resets_in_s: res ? Math.max(0, Math.ceil(res.msBeforeNext / 1000)) : windowS,
+        };
+      };
+      return Promise.all(kinds.map(read));
+    },
+
     /** Takes one point of the organization's minute, or throws `rate_limited`. */
     async take(kind: QuotaKind, organizationId: string, perMin: number): Promise<QuotaTaken> {
       const limiter = limiterFor(kind, perMin);

@@ -1,8 +1,10 @@
 import type { Organization } from '../generated/prisma/client.js';
+import { settingsOf } from './settings.js';
 
 /** An organization as its admins see it: the secret only as a hint (`sk_…` and its last four). */
 export function organizationDto(o: Organization & { secretHint: string }) {
   const grace = o.tenantSecretPrevUntil && o.tenantSecretPrevUntil.getTime() > Date.now();
+  const { locale, default_mode, offline_behaviour, ...branding } = settingsOf(o.config);
   return {
     id: o.id,
     name: o.name,
@@ -14,6 +16,13 @@ export function organizationDto(o: Organization & { secretHint: string }) {
     identity_mode: o.identityMode,
     allowed_origins: o.allowedOrigins,
     rate_limit_per_min: o.rateLimitPerMin,
+    locale,
+    /** The mode a visitor session starts in when the widget does not ask for one. */
+    default_mode,
+    /** While no agent is online: `message` (the widget stays, with `offline_message`) or `hide`. */
+    offline_behaviour,
+    /** primary_color, greeting, launcher_text, avatar_url, offline_message: those set. */
+    branding,
     created_at: o.createdAt.toISOString(),
   };
 }

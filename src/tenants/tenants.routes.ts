@@ -2,13 +2,21 @@ import { Router } from 'express';
 import { agentApi, agentOf, requireRole } from '../auth/auth.middleware.js';
 import { valid, validate } from '../shared/http.js';
 import { organizationDto } from './tenants.dto.js';
-import { organizationPatchSchema, rotateSecretSchema, usageQuerySchema } from './tenants.schemas.js';
+import { AppError } from '../shared/errors.js';
+import {
+  deleteOrganizationSchema,
+  organizationPatchSchema,
+  rotateSecretSchema,
+  usageQuerySchema,
+} from './tenants.schemas.js';
 import type { TenantService } from './tenants.service.js';
 
 /**
  * The signed-in agent's organization under `/api/organization`: its keys (the tenant secret
- * masked), its identity mode, its usage per day, and the rotation of its secret. Admins read and
- * change the mode and read the usage; only owners rotate the secret. Session cookie plus X-CSRFToken on writes.
+ * masked), name, allowed origins, identity mode, branding and flags, its usage per day, the
+ * rotation of its keys and its deletion. Admins read and change the settings, rotate the widget
+ * key and read the usage; only owners rotate the secret and delete the organization. Session
+ * cookie plus X-CSRFToken on writes.
  */
 export function tenantRoutes({ tenants }: { tenants: TenantService }): Router {
   const router = Router();
@@ -18,9 +26,34 @@ export function tenantRoutes({ tenants }: { tenants: TenantService }): Router {
     res.json(organizationDto(await tenants.describe(agentOf(req).organizationId)));
   });
   router.patch('/api/organization', ...admin, validate('body', organizationPatchSchema), async (req, res) => {
-    const { identity_mode } = valid(req, 'body', organizationPatchSchema);
-    await tenants.setIdentityMode(agentOf(req).organizationId, identity_mode);
-    res.json(organizationDto(await tenants.describe(agentOf(req).organizationId)));
+    const organizationId = agentOf(req).organizationId;
+    await tenants.configure(organizationId, valid(req, 'body', organizationPatchSchema));
+    res.json(organizationDto(await tenants.describe(organizationId)));
+  });
+  // Owners only, with the name typed again: the organization and everything in it is deleted.
+  router.delete(
+    '/api/organization',
+    ...agentApi,
+    requireRole('owner'),
+    validate('body', deleteOrganizationSchema),
+    async (req, res) => {
+      const organizationId = agentOf(req).organizationId;
+      const org = await tenants.requireOrganization(organizationId);
+      if (valid(req, 'body', deleteOrganizationSchema).confirm_name !== org.name) {
+        throw new AppError('request/invalid', 'Type the organization’s name exactly to delete it', {
+          param: 'confirm_name',
+        });
+      }
+      await tenants.remove(organizationId);
+      req.log?.warn({ organizationId, userId: agentOf(req).userId }, 'organization deleted by its owner');
+      req.session.destroy(() => res.status(204).end());
+    },
+  );
+  // Admins: a new widget public key at once (sessions made with the old one end).
+  router.post('/api/organization/widget-key/rotate', ...admin, async (req, res) => {
+    const organizationId = agentOf(req).organizationId;
+    await tenants.rotateWidgetKey(organizationId);
+    res.json(organizationDto(await tenants.describe(organizationId)));
   });
   // Sessions, end users' messages, signed API calls and webhooks per UTC day (relay usage).
   router.get('/api/organization/usage', ...admin, validate('query', usageQuerySchema), async (req, res) => {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Prisma } from '../generated/prisma/client.js';
-import { origins, text } from '../shared/validation.js';
+import { origin, origins, text } from '../shared/validation.js';
+import { brandingFields, defaultModeSchema, localeTag, offlineBehaviourSchema } from './settings.js';
 
 export const identityModeSchema = z.enum(['anonymous', 'verified', 'off'], {
   error: 'must be anonymous, verified or off',
@@ -23,8 +24,35 @@ export type CreateOrganization = Omit<z.output<typeof createOrganizationSchema>,
     webhookUrl?: string;
   };
 
-/** `PATCH /api/organization`. */
-export const organizationPatchSchema = z.strictObject({ identity_mode: identityModeSchema });
+/**
+ * `PATCH /api/organization`: any of the fields, at least one. `null` clears a branding field (the
+ * widget then uses its own default). The allowed origins replace the list (duplicates dropped).
+ */
+export const organizationPatchSchema = z
+  .strictObject({
+    identity_mode: identityModeSchema.optional(),
+    name: text().trim().min(1, 'must not be empty').max(200).optional(),
+    allowed_origins: z
+      .array(origin)
+      .max(100, 'must be at most 100 origins')
+      .transform((list) => [...new Set(list)])
+      .optional(),
+    locale: localeTag.optional(),
+    default_mode: defaultModeSchema.optional(),
+    offline_behaviour: offlineBehaviourSchema.optional(),
+    primary_color: brandingFields.primary_color.nullable().optional(),
+    greeting: brandingFields.greeting.nullable().optional(),
+    launcher_text: brandingFields.launcher_text.nullable().optional(),
+    avatar_url: brandingFields.avatar_url.nullable().optional(),
+    offline_message: brandingFields.offline_message.nullable().optional(),
+  })
+  .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'nothing to change' });
+export type OrganizationPatch = z.output<typeof organizationPatchSchema>;
+
+/** `DELETE /api/organization`: the organization's name, typed again, confirms. */
+export const deleteOrganizationSchema = z.strictObject({
+  confirm_name: text().max(200),
+});
 
 /** `POST /api/organization/secret/rotate`: how long the old secret keeps verifying (0: not at all). */
 export const rotateSecretSchema = z.strictObject({

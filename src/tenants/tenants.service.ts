@@ -3,9 +3,11 @@ import type { Db } from '../shared/db.js';
 import { decryptSecret, encryptSecret, randomToken } from '../shared/crypto.js';
 import { AppError } from '../shared/errors.js';
 import type { EventBus } from '../shared/events.js';
-import type { IdentityMode, UsageDaily } from '../generated/prisma/client.js';
+import type { IdentityMode, Prisma, UsageDaily } from '../generated/prisma/client.js';
+import type { TenantQuota } from '../shared/tenant-quota.js';
 import { stricter, strictWhere } from './identity.js';
-import type { CreateOrganization } from './tenants.schemas.js';
+import { withSettings } from './settings.js';
+import type { CreateOrganization, OrganizationPatch } from './tenants.schemas.js';
 
 export type TenantService = ReturnType<typeof createTenantService>;
 
@@ -22,10 +24,16 @@ export function createTenantService({
   db,
   encryptionKey,
   bus,
+  quota,
+  now = Date.now,
 }: {
   db: Db;
   encryptionKey: Buffer;
   bus: EventBus;
+  /** Each organization's `rate_limit_per_min` (for the current minute's reading); none in tools. */
+  quota?: TenantQuota | undefined;
+  /** The time grace periods start from (tests move it). */
+  now?: () => number;
 }) {
   return {
     /**
@@ -122,7 +130,7 @@ export function createTenantService({
         data: {
           tenantSecretEnc: encryptSecret(encryptionKey, tenantSecret),
           tenantSecretPrevEnc: graceHours > 0 ? org.tenantSecretEnc : null,
-          tenantSecretPrevUntil: graceHours > 0 ? new Date(Date.now() + graceHours * 3_600_000) : null,
+          tenantSecretPrevUntil: graceHours > 0 ? new Date(now() + graceHours * 3_600_000) : null,
         },
       });
       if (count === 0) {
@@ -135,11 +143,58 @@ export function createTenantService({
     },
 
     /**
+     * A new widget public key. Widgets must be given it; every visitor session made with the old
+     * one ends (their next refresh or connection is `session/expired`).
+     */
+    async rotateWidgetKey(id: string) {
+      await this.requireOrganization(id);
+      const updated = await db.organization.update({
+        where: { id },
+        data: { widgetPublicKey: randomToken('pk', 18) },
+      });
+      return updated.widgetPublicKey;
+    },
+
+    /**
+     * Changes the organization's name, allowed origins, identity mode, branding and flags (what
+     * `PATCH /api/organization` takes), in one update under the row's lock so two admins editing
+     * different fields at once both keep theirs.
+     */
+    async configure(id: string, patch: OrganizationPatch) {
+      const { identity_mode, name, allowed_origins, ...settings } = patch;
+      await db.$transaction(async (tx) => {
+        const [row] = await tx.$queryRaw<{ config: Prisma.JsonValue }[]>`
+          SELECT config FROM organizations WHERE id = ${id}::uuid FOR UPDATE`;
+        if (!row) throw new AppError('organization/not_found', 'Organization not found');
+        await tx.organization.update({
+          where: { id },
+          data: {
+            ...(name !== undefined ? { name } : {}),
+            ...(allowed_origins !== undefined ? { allowedOrigins: allowed_origins } : {}),
+            ...(Object.keys(settings).length ? { config: withSettings(row.config, settings) } : {}),
+          },
+        });
+      });
+      if (identity_mode !== undefined) await this.setIdentityMode(id, identity_mode);
+    },
+
+    /**
+     * Deletes the organization and everything it holds (the database cascades). Its sockets are
+     * disconnected first on every node (as a suspension does), so nobody keeps writing into it.
+     */
+    async remove(id: string) {
+      await this.suspend(id);
+      await db.organization.delete({ where: { id } });
+    },
+
+    /**
      * The organization's usage over the last `days` UTC days (today included), oldest first, days
-     * without activity as zeros. Counts reach the database every few seconds (`relay/usage.ts`).
+     * without activity as zeros, with its per-minute quota and what the current minute has used of
+     * it. Counts reach the database every few seconds (`relay/usage.ts`).
      */
     async usage(id: string, days: number) {
-      const from = new Date(Date.parse(isoDay(new Date())) - (days - 1) * DAY_MS);
+      const org = await this.requireOrganization(id);
+      const from = new Date(Date.parse(isoDay(new Date(now()))) - (days - 1) * DAY_MS);
       const rows = await db.usageDaily.findMany({ where: { organizationId: id, day: { gte: from } } });
       const byDay = new Map(rows.map((r) => [isoDay(r.day), r]));
       const list = Array.from({ length: days }, (_, i) => {
@@ -150,7 +205,9 @@ export function createTenantService({
       for (const d of list) {
         for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += d[k];
       }
-      return { days: list, totals };
+      const perMin = org.rateLimitPerMin;
+      const current = quota ? await quota.current(id, perMin) : [];
+      return { days: list, totals, quota: { per_minute: perMin }, current_minute: current };
     },
 
     async tenantSecret(id: string): Promise<string> {

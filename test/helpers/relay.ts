@@ -89,9 +89,18 @@ export async function signedCall(
   method: string,
   path: string,
   json?: unknown,
+  /** Unix seconds to sign with (a test that moves the server's clock moves this one too). */
+  timestamp?: number,
 ) {
   const body = json === undefined ? undefined : JSON.stringify(json);
-  const headers = signRequest({ method, pathAndQuery: path, body, tenantId: tn.id, secret: tn.secret });
+  const headers = signRequest({
+    method,
+    pathAndQuery: path,
+    body,
+    tenantId: tn.id,
+    secret: tn.secret,
+    ...(timestamp !== undefined ? { timestamp } : {}),
+  });
   const res = await fetch(`${baseUrl}${path}`, {
     method,
     headers: { ...headers, ...(body ? { 'content-type': 'application/json' } : {}) },
