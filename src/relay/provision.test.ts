@@ -338,14 +338,21 @@ for (const mode of dbModes) {
       const zero = { sessions: 0, messages: 0, api_calls: 0, webhooks_sent: 0 };
       const counted = { sessions: 2, messages: 3, api_calls: 1, webhooks_sent: 2 };
       const day = (offset: number) => new Date(Date.now() - offset * 86_400_000).toISOString().slice(0, 10);
-      assert.deepEqual(read.body, {
-        days: [
-          { day: day(2), ...zero },
-          { day: day(1), ...zero },
-          { day: today(), ...counted },
-        ],
-        totals: counted,
-      });
+      const { days, totals, quota, current_minute } = read.body;
+      assert.deepEqual(
+        { days, totals },
+        {
+          days: [
+            { day: day(2), ...zero },
+            { day: day(1), ...zero },
+            { day: today(), ...counted },
+          ],
+          totals: counted,
+        },
+      );
+      // The per-minute quota, and what this minute used of it (the three messages).
+      assert.deepEqual(quota, { per_minute: 60 });
+      assert.equal(current_minute.find((c: { kind: string }) => c.kind === 'messages').used, 3);
 
       // Counts add up across flushes (one row per tenant and day).
       t.usage.countApiCall(tenantId);

@@ -269,6 +269,7 @@ for (const mode of dbModes) {
           is_online: false,
           locale: 'en',
           branding: { primary_color: '#0a7', greeting: 'Hi!' },
+          offline_behaviour: 'message',
         },
         message: 'Widget config.',
       });

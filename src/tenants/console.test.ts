@@ -197,11 +197,13 @@ for (const mode of dbModes) {
       try {
         offset = HOUR - 60_000; // a minute before the end
         assert.equal((await at(old)).status, 200);
+        assert.ok((await tn.owner('get', '/api/organization')).body.previous_secret_valid_until);
         offset = HOUR + 60_000; // a minute after
         const late = await at(old);
         assert.equal(late.status, 401);
         assert.equal(late.body.error, 'hmac/bad_signature');
         assert.equal((await at(fresh)).status, 200);
+        assert.equal((await tn.owner('get', '/api/organization')).body.previous_secret_valid_until, null);
       } finally {
         offset = 0;
       }

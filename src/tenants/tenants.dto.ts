@@ -2,8 +2,9 @@ import type { Organization } from '../generated/prisma/client.js';
 import { settingsOf } from './settings.js';
 
 /** An organization as its admins see it: the secret only as a hint (`sk_…` and its last four). */
-export function organizationDto(o: Organization & { secretHint: string }) {
-  const grace = o.tenantSecretPrevUntil && o.tenantSecretPrevUntil.getTime() > Date.now();
+export function organizationDto(
+  o: Organization & { secretHint: string; previousSecretValidUntil: Date | null },
+) {
   const { locale, default_mode, offline_behaviour, ...branding } = settingsOf(o.config);
   return {
     id: o.id,
@@ -12,7 +13,7 @@ export function organizationDto(o: Organization & { secretHint: string }) {
     widget_public_key: o.widgetPublicKey,
     tenant_secret_hint: o.secretHint,
     /** Until when the secret before the last rotation still verifies (null: it no longer does). */
-    previous_secret_valid_until: grace ? o.tenantSecretPrevUntil!.toISOString() : null,
+    previous_secret_valid_until: o.previousSecretValidUntil?.toISOString() ?? null,
     identity_mode: o.identityMode,
     allowed_origins: o.allowedOrigins,
     rate_limit_per_min: o.rateLimitPerMin,

@@ -96,7 +96,13 @@ export function createTenantService({
     async describe(id: string) {
       const org = await this.requireOrganization(id);
       const secret = decryptSecret(encryptionKey, org.tenantSecretEnc);
-      return { ...org, secretHint: `sk_…${secret.slice(-4)}` };
+      const graceUntil = org.tenantSecretPrevUntil;
+      return {
+        ...org,
+        secretHint: `sk_…${secret.slice(-4)}`,
+        /** Until when the secret before the last rotation verifies, if it still does (on the app's clock). */
+        previousSecretValidUntil: graceUntil && graceUntil.getTime() > now() ? graceUntil : null,
+      };
     },
 
     /**
