@@ -23,15 +23,32 @@ writeFileSync(
   path.join(here, 'dist/index.d.ts'),
   `export type ChatMode = 'launcher' | 'panel' | 'thread';
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
-/** <switchboard-chat tenant-id widget-key base-url locale mode>. */
+/** The widget config a preview draws (as \`GET /api/v1/fetch/widget-config\` answers it). */
+export type WidgetConfig = {
+  tenant_id: string;
+  tenant_name: string;
+  is_online: boolean;
+  locale: string;
+  branding: Record<string, string | number | boolean>;
+  offline_behaviour?: 'message' | 'hide';
+};
+/**
+ * <switchboard-chat tenant-id widget-key base-url locale mode preview>. With the \`preview\`
+ * attribute the element never touches the network (no config fetched, no session, nothing sent):
+ * it draws what \`preview(config)\` gives it.
+ */
 export declare class SwitchboardChat extends HTMLElement {
   static observedAttributes: string[];
   readonly mode: ChatMode;
   readonly state: ConnectionState;
   readonly opened: boolean;
+  /** Whether the \`preview\` attribute is set. */
+  readonly isPreview: boolean;
   open(): void;
   close(): void;
   send(text: string): string | undefined;
+  /** Draws this config (title, colour, launcher text, greeting, avatar, online or offline), without a session. */
+  preview(config: WidgetConfig): void;
 }
 export declare function defineSwitchboardChat(name?: string): void;
 declare global {

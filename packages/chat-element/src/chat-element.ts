@@ -17,10 +17,12 @@ const TEMPLATE = `
 <button type="button" class="launcher" part="launcher" aria-expanded="false" aria-controls="panel" hidden></button>
 <section class="panel" part="panel" id="panel" role="region">
   <header part="header">
+    <img class="avatar" part="avatar" alt="" hidden>
     <h2 class="title" id="title"></h2>
     <span class="status" part="status"></span>
     <button type="button" class="close" part="close">×</button>
   </header>
+  <p class="offline" part="offline" role="note" hidden></p>
   <ol class="messages" part="messages" tabindex="0"></ol>
   <div class="typing" part="typing" hidden></div>
   <div class="conn" part="connection" role="status"></div>
@@ -32,19 +34,34 @@ const TEMPLATE = `
   </form>
 </section>`;
 
+/** Only http(s) URLs become the header's image. */
+function httpUrl(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  try {
+    const u = new URL(value);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : undefined;
+  } catch {
+    return undefined;
+  }
+}
+const text = (v: unknown) => (typeof v === 'string' && v.trim() ? v : undefined);
+
 /**
  * `<switchboard-chat tenant-id widget-key base-url locale mode>`: the visitor's chat as a
- * floating launcher, a docked panel or a chromeless thread, on the client core.
+ * floating launcher, a docked panel or a chromeless thread, on the client core. With `preview`
+ * it never touches the network and draws the config given to `preview()` (the console's preview).
  */
 export class SwitchboardChat extends HTMLElement {
-  static observedAttributes = ['mode', 'locale', 'tenant-id', 'widget-key', 'base-url'];
+  static observedAttributes = ['mode', 'locale', 'tenant-id', 'widget-key', 'base-url', 'preview'];
 
   private readonly root: ShadowRoot;
   private readonly el: {
     launcher: HTMLButtonElement;
     panel: HTMLElement;
     header: HTMLElement;
+    avatar: HTMLImageElement;
     title: HTMLElement;
+    offline: HTMLElement;
     status: HTMLElement;
     close: HTMLButtonElement;
     list: HTMLOListElement;
@@ -65,6 +82,10 @@ export class SwitchboardChat extends HTMLElement {
   private typingSent = false;
   /** Rendered messages by id, and the visitor's own by client_msg_id until acked. */
   private readonly shown = new Map<string, HTMLLIElement>();
+  /** The branding's greeting: a local first bubble, never stored nor sent. */
+  private readonly greeting = document.createElement('li');
+  /** Whether the conversation has messages from before this page (then no greeting). */
+  private hasHistory = false;
 
   constructor() {
     super();
@@ -91,7 +112,9 @@ export class SwitchboardChat extends HTMLElement {
       launcher: q('.launcher'),
       panel: q('.panel'),
       header: q('header'),
+      avatar: q('.avatar'),
       title: q('.title'),
+      offline: q('.offline'),
       status: q('.status'),
       close: q('.close'),
       list: q('.messages'),
@@ -137,6 +160,19 @@ export class SwitchboardChat extends HTMLElement {
   get opened(): boolean {
     return this.mode !== 'launcher' || this.isOpen;
   }
+  /** With the `preview` attribute: no network, no session, only `preview(config)`'s look. */
+  get isPreview(): boolean {
+    return this.hasAttribute('preview');
+  }
+
+  /**
+   * Draws this widget config (title, colour, launcher text, greeting, avatar, online or offline)
+   * without a session; with the `preview` attribute nothing is fetched nor sent.
+   */
+  preview(config: WidgetConfig) {
+    this.config = config;
+    this.applyBranding();
+  }
 
   connectedCallback() {
     if (!this.hasAttribute('mode')) this.setAttribute('mode', 'launcher');
@@ -153,7 +189,7 @@ export class SwitchboardChat extends HTMLElement {
   }
 
   attributeChangedCallback(name: string) {
-    if (name === 'mode') this.applyMode();
+    if (name === 'mode' || name === 'preview') this.applyMode();
     if (name === 'locale') this.applyStrings();
     else this.maybeStart(); // created by script: the attributes may come after the element
   }
@@ -177,6 +213,7 @@ export class SwitchboardChat extends HTMLElement {
     this.el.panel.hidden = true;
     this.el.launcher.setAttribute('aria-expanded', 'false');
     this.el.launcher.setAttribute('aria-label', this.t.open);
+    this.applyMode();
     this.el.launcher.focus();
     this.dispatchEvent(new CustomEvent('switchboard-close'));
   }
@@ -199,11 +236,49 @@ export class SwitchboardChat extends HTMLElement {
 
   private applyMode() {
     const launcher = this.mode === 'launcher';
-    this.el.launcher.hidden = !launcher;
+    // The preview of a docked panel shows the launcher too, below it, for its text and colour.
+    const drawn = launcher || (this.isPreview && this.mode === 'panel');
+    this.el.launcher.hidden = !drawn || this.launcherHiddenOffline();
     this.el.panel.hidden = launcher && !this.isOpen;
     this.el.header.hidden = this.mode === 'thread';
     this.el.close.hidden = !launcher;
     this.el.panel.setAttribute('role', launcher ? 'dialog' : 'region');
+  }
+
+  private get offline(): boolean {
+    return this.config?.is_online === false;
+  }
+
+  /** `hide` while offline: no launcher, unless the visitor already has a conversation. */
+  private launcherHiddenOffline(): boolean {
+    return this.offline && this.config?.offline_behaviour === 'hide' && !this.isOpen && !this.load();
+  }
+
+  /** Everything the config decides: colour, avatar, texts, greeting, offline notice, launcher. */
+  private applyBranding() {
+    const b = this.config?.branding ?? {};
+    const color = text(b.primary_color);
+    if (color) this.style.setProperty('--_brand', color);
+    else this.style.removeProperty('--_brand');
+    const avatar = httpUrl(b.avatar_url);
+    this.el.avatar.hidden = !avatar;
+    if (avatar) this.el.avatar.src = avatar;
+    else this.el.avatar.removeAttribute('src');
+    this.applyStrings();
+    this.applyMode();
+  }
+
+  /** The greeting leads an empty conversation; a resumed one with history goes without. */
+  private showGreeting() {
+    const greeting = text(this.config?.branding.greeting);
+    if (!greeting || this.hasHistory) return void this.greeting.remove();
+    this.greeting.className = 'msg bot greeting';
+    this.greeting.setAttribute('part', 'message message-bot message-greeting');
+    const who = document.createElement('span');
+    who.className = 'sr-only';
+    who.textContent = `${this.el.title.textContent ?? this.t.bot}: `;
+    this.greeting.replaceChildren(who, document.createTextNode(greeting));
+    if (this.el.list.firstChild !== this.greeting) this.el.list.prepend(this.greeting);
   }
 
   private applyStrings() {
@@ -221,11 +296,23 @@ export class SwitchboardChat extends HTMLElement {
     this.el.input.placeholder = this.t.placeholder;
     this.el.send.textContent = this.t.send;
     this.el.typing.textContent = this.t.typing;
+    const notice = this.offline && this.config?.offline_behaviour !== 'hide';
+    this.el.offline.hidden = !notice;
+    this.el.offline.textContent = notice
+      ? (text(this.config?.branding.offline_message) ?? this.t.offline)
+      : '';
+    this.showGreeting();
     this.setState(this.state);
   }
 
   private setState(s: ConnectionState) {
     this.setAttribute('data-state', s);
+    if (this.isPreview) {
+      // No connection in a preview: the header says what visitors would see.
+      this.el.status.textContent = this.offline ? this.t.closed : this.t.open_;
+      this.el.conn.textContent = '';
+      return;
+    }
     const label = {
       connecting: this.t.connecting,
       open: this.t.open_,
@@ -241,6 +328,7 @@ export class SwitchboardChat extends HTMLElement {
     return `switchboard-chat:${this.getAttribute('tenant-id')}:${this.getAttribute('widget-key')}`;
   }
   private load(): Stored | undefined {
+    if (this.isPreview) return undefined;
     try {
       const raw = sessionStorage.getItem(this.storageKey);
       return raw ? (JSON.parse(raw) as Stored) : undefined;
@@ -259,6 +347,7 @@ export class SwitchboardChat extends HTMLElement {
   private maybeStart() {
     if (
       this.isConnected &&
+      !this.isPreview &&
       !this.client &&
       this.getAttribute('tenant-id') &&
       this.getAttribute('widget-key')
@@ -281,9 +370,7 @@ export class SwitchboardChat extends HTMLElement {
     });
     try {
       this.config = await this.client.fetchWidgetConfig();
-      const color = this.config.branding.primary_color;
-      if (typeof color === 'string') this.style.setProperty('--_brand', color);
-      this.applyStrings();
+      this.applyBranding();
     } catch (err) {
       this.dispatchEvent(new CustomEvent('switchboard-error', { detail: err }));
     }
@@ -292,7 +379,7 @@ export class SwitchboardChat extends HTMLElement {
 
   private sessionStarting: Promise<void> | undefined;
   private ensureSession(): Promise<void> {
-    if (this.ws || !this.client) return Promise.resolve();
+    if (this.ws || !this.client || this.isPreview) return Promise.resolve();
     return (this.sessionStarting ??= this.startSession().finally(() => (this.sessionStarting = undefined)));
   }
 
@@ -316,6 +403,8 @@ export class SwitchboardChat extends HTMLElement {
       recreateSession: async () => {
         this.el.list.replaceChildren();
         this.shown.clear();
+        this.hasHistory = false;
+        this.showGreeting();
         return newToken();
       },
       onStateChange: (s) => this.setState(s),
@@ -323,6 +412,10 @@ export class SwitchboardChat extends HTMLElement {
         // The history that follows (synchronously) is not announced; live messages are.
         this.welcomeDone = false;
         queueMicrotask(() => (this.welcomeDone = true));
+        if (w.history.length) {
+          this.hasHistory = true;
+          this.greeting.remove();
+        }
         this.save({ token: ws.visitorToken! });
         this.dispatchEvent(new CustomEvent('switchboard-welcome', { detail: w }));
       },

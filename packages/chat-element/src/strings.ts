@@ -16,6 +16,7 @@ const en = {
   bot: 'Assistant',
   system: 'Notice',
   visitor: 'You',
+  offline: 'No one is available right now. Leave a message and we will answer as soon as we can.',
 };
 export type Strings = typeof en;
 
@@ -36,6 +37,8 @@ const fr: Strings = {
   bot: 'Assistant',
   system: 'Info',
   visitor: 'Vous',
+  offline:
+    'Personne n’est disponible pour le moment. Laissez un message, nous vous répondrons dès que possible.',
 };
 
 export function stringsFor(locale: string | null | undefined): Strings {

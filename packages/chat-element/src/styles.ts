@@ -41,10 +41,14 @@ button { font: inherit; cursor: pointer; }
   width: 100%; height: var(--sb-height, 100%); min-height: 320px; border: 1px solid rgb(0 0 0 / 0.1);
 }
 :host([mode='thread']) .panel { height: 100%; border-radius: 0; }
+:host([preview][mode='panel']) { display: flex; flex-direction: column; }
+:host([preview][mode='panel']) .launcher { position: static; order: 1; align-self: flex-end; margin-top: 12px; }
 header {
   display: flex; align-items: center; gap: 8px; padding: 12px 14px; background: var(--_accent); color: var(--_accent-fg);
 }
 header h2 { font-size: 1rem; margin: 0; flex: 1; }
+.avatar { width: 32px; height: 32px; border-radius: 50%; object-fit: cover; flex: none; background: rgb(255 255 255 / 0.2); }
+.offline { margin: 0; padding: 8px 14px; font-size: 0.85rem; background: var(--_bubble); color: var(--_fg); border-bottom: 1px solid rgb(0 0 0 / 0.08); }
 .status { font-size: 0.8rem; opacity: 0.9; }
 .close { border: 0; background: transparent; color: inherit; font-size: 1.4rem; line-height: 1; padding: 2px 6px; }
 .messages { list-style: none; margin: 0; padding: 12px; flex: 1; overflow-y: auto; display: flex; flex-direction: column; gap: 8px; }

@@ -21,6 +21,8 @@ export type WidgetConfig = {
   is_online: boolean;
   locale: string;
   branding: Branding;
+  /** While no agent is online: `message` shows `branding.offline_message`, `hide` hides the launcher. */
+  offline_behaviour?: 'message' | 'hide';
 };
 
 export type ConversationMode = 'bot' | 'human';
