@@ -1,6 +1,6 @@
 // Production build: the server and CLI bundled for Node (dependencies stay in node_modules),
 // and the browser bundles that pages load from public/build/.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 
@@ -29,12 +29,31 @@ for (const name of ['embed', 'widget']) {
   writeFileSync(`${file}.gz`, gzipSync(readFileSync(file), { level: 9 }));
 }
 
+// <switchboard-chat> (packages/chat-element) for one script tag on tenants' sites, served from
+// here (/build/switchboard-chat.js) so the console's snippet and its live preview use the same
+// file; the client core from its source (the workspace's dist may not be built yet).
+await build({
+  ...widgetBundle,
+  entryPoints: { 'switchboard-chat': 'packages/chat-element/src/index.ts' },
+  target: 'es2020',
+  alias: { '@switchboard/client-core': './packages/client-core/src/index.ts' },
+});
+writeFileSync(
+  'public/build/switchboard-chat.js.gz',
+  gzipSync(readFileSync('public/build/switchboard-chat.js'), { level: 9 }),
+);
+// uPlot's stylesheet, for the dashboard's usage charts (the library itself is in dashboard.js).
+copyFileSync('node_modules/uplot/dist/uPlot.min.css', 'public/build/uplot.css');
+
 // The agent inbox and the dashboard: ES modules for current browsers (pages load them with
 // <script type="module">; no inline script, so the CSP stays strict). socket.io-client is bundled.
 await build({
   ...common,
   entryPoints: { inbox: 'src/inbox/client/inbox.ts', dashboard: 'src/dashboard/client/dashboard.ts' },
   outdir: 'public/build',
+  // Code the two share, and what a section loads on demand (the usage charts' uPlot), in chunks.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   platform: 'browser',
   format: 'esm',
   target: 'es2022',

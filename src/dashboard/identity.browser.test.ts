@@ -1,8 +1,8 @@
-// Dashboard → Identity & keys in real headless Chromium: an owner reads the keys (the secret only
-// as its hint), switches the organization's identity mode, sets and clears a channel's override,
-// rotates the tenant secret with a grace period and reads the new one once; both secrets then sign
-// accepted user_hashes. An admin cannot rotate and is told why; a refusal from the server shows in
-// the section.
+// Dashboard → Identity and Tenant keys in real headless Chromium: an owner reads the keys (the
+// secret only as its hint), switches the organization's identity mode, sets and clears a channel's
+// override, rotates the tenant secret with a grace period and reads the new one once; both secrets
+// then sign accepted user_hashes. An admin cannot rotate and is told why; a refusal from the server
+// shows in the section.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -20,13 +20,15 @@ const T = 10_000;
 const artifacts = path.join(rootDir, 'test', 'artifacts');
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join(artifacts, name) });
 
-async function openSection(page: Page, app: TestApp) {
-  await page.goto(`${app.url}/dashboard#identity`);
-  await page.getByRole('heading', { name: 'Identity & keys', level: 1 }).waitFor({ timeout: T });
+const HEADINGS = { identity: 'Identity', keys: 'Tenant keys' };
+
+async function openSection(page: Page, app: TestApp, name: keyof typeof HEADINGS = 'identity') {
+  await page.goto(`${app.url}/dashboard#${name}`);
+  await page.getByRole('heading', { name: HEADINGS[name], level: 1, exact: true }).waitFor({ timeout: T });
   await page.locator('#dashboard[aria-busy="false"]').waitFor({ timeout: T });
 }
 
-test('dashboard → Identity & keys: modes, channel overrides, secret rotation', async (t) => {
+test('dashboard → Identity and Tenant keys: modes, channel overrides, secret rotation', async (t) => {
   const database = await dbModes[0]!.open();
   const app = await startApp(database);
   const { org, tenantSecret, botId, channelId: webchatId } = await createOrg(app.services, 'Identity Org');
@@ -75,18 +77,22 @@ test('dashboard → Identity & keys: modes, channel overrides, secret rotation',
   watch(page, problems, 'owner');
 
   await t.test('the owner sees the ids and the hint, never the secret', async () => {
-    await openSection(page, app);
-    assert.equal(await page.locator('.side-nav a[href="#identity"]').getAttribute('aria-current'), 'page');
+    await openSection(page, app, 'keys');
+    assert.equal(await page.locator('.side-nav a[href="#keys"]').getAttribute('aria-current'), 'page');
     assert.equal(await page.locator('.tenant-id').textContent(), org.id);
     assert.equal(await page.locator('.public-key').textContent(), org.widgetPublicKey);
     assert.equal(await page.locator('.secret-hint').textContent(), `sk_…${tenantSecret.slice(-4)}`);
     assert.equal(await page.locator('.grace').count(), 0);
     assert.ok(!(await page.content()).includes(tenantSecret));
+
+    await openSection(page, app);
+    assert.equal(await page.locator('.side-nav a[href="#identity"]').getAttribute('aria-current'), 'page');
     // The recipe names the env var and this organization, not the secret.
     const recipe = (await page.locator('.code-block').allTextContents()).join('\n');
     assert.match(recipe, /process\.env\.SWITCHBOARD_TENANT_SECRET/);
     assert.match(recipe, /os\.environ\["SWITCHBOARD_TENANT_SECRET"\]/);
     assert.ok(recipe.includes(org.id));
+    assert.ok(!recipe.includes(tenantSecret));
     assert.ok(await page.getByRole('radio', { name: 'Verified' }).isChecked());
     await shot(page, 'dashboard-identity.png');
   });
@@ -162,6 +168,7 @@ test('dashboard → Identity & keys: modes, channel overrides, secret rotation',
   });
 
   await t.test('the owner rotates with a 1 h grace and reads the new secret once', async () => {
+    await openSection(page, app, 'keys');
     const rotate = page.getByRole('form', { name: 'Rotate the tenant secret' });
     await rotate.getByLabel('Grace period for the current secret').selectOption({ label: '1 hour' });
     await rotate.getByRole('button', { name: 'Rotate secret…' }).click();
@@ -181,7 +188,7 @@ test('dashboard → Identity & keys: modes, channel overrides, secret rotation',
     assert.equal(await page.locator('.secret-hint').textContent(), `sk_…${newSecret.slice(-4)}`);
     assert.match(
       (await page.locator('.grace').textContent())!,
-      /^Previous secret valid until .+ \(1 h left\)$/,
+      /^Previous secret still verifies until .+ \((59 min|1 h 0 min) left\)$/,
     );
 
     const described = await organization();
@@ -202,7 +209,7 @@ test('dashboard → Identity & keys: modes, channel overrides, secret rotation',
 
   await t.test('after a reload only the hint is shown', async () => {
     await page.reload();
-    await openSection(page, app);
+    await openSection(page, app, 'keys');
     await page.locator('.grace').waitFor({ timeout: T });
     assert.equal(await page.locator('.secret-value').count(), 0);
     assert.equal(await page.locator('.secret-hint').textContent(), `sk_…${newSecret.slice(-4)}`);
@@ -215,7 +222,7 @@ test('dashboard → Identity & keys: modes, channel overrides, secret rotation',
     const a = await signedIn(browser, app, admin.user.email, admin.password);
     contexts.push(a.context);
     watch(a.page, problems, 'admin');
-    await openSection(a.page, app);
+    await openSection(a.page, app, 'keys');
     assert.equal(await a.page.locator('.secret-hint').textContent(), `sk_…${newSecret.slice(-4)}`);
     const button = a.page.getByRole('button', { name: 'Rotate secret…' });
     assert.ok(await button.isDisabled());
@@ -234,6 +241,7 @@ test('dashboard → Identity & keys: modes, channel overrides, secret rotation',
       grace_hours: 0,
     });
     assert.equal(refused.status, 403);
+    await openSection(a.page, app);
     assert.equal(await a.page.getByRole('form', { name: 'Identity mode' }).isVisible(), true);
   });
 
@@ -243,7 +251,7 @@ test('dashboard → Identity & keys: modes, channel overrides, secret rotation',
     const o = await signedIn(browser, app, other.user.email, other.password);
     contexts.push(o.context);
     watch(o.page, problems, 'demoted owner');
-    await openSection(o.page, app);
+    await openSection(o.page, app, 'keys');
     await database.prisma.user.update({ where: { id: other.user.id }, data: { role: 'admin' } });
     const rotate = o.page.getByRole('form', { name: 'Rotate the tenant secret' });
     await rotate.getByRole('button', { name: 'Rotate secret…' }).click();

@@ -26,6 +26,8 @@ export type DomainEvents = {
    * disconnected. The ids name the rooms to reach (`user:{id}`, `enduser:{id}`) on every node.
    */
   'organization.suspended': { organizationId: string; userIds: string[]; endUserIds: string[] };
+  /** The tenant's widget public key changed: sessions made with the old one end (on every node). */
+  'widget_key.rotated': { organizationId: string };
   /** A relay visitor session was created (usage counts it). */
   'visitor_session.created': { organizationId: string; sessionId: string; conversationId: string };
   /**

@@ -16,6 +16,7 @@ import {
   SHOP,
   signedCall,
 } from '../../test/helpers/relay.js';
+import { connectWs, widgetWsUrl } from '../../test/helpers/ws.js';
 
 const HOUR = 3_600_000;
 
@@ -161,6 +162,8 @@ for (const mode of dbModes) {
     test('the widget key rotates at once: the old key is unknown and its sessions end', async () => {
       const tn = await tenant();
       const session = await createVisitorSession(t.url, tn);
+      const ws = await connectWs(widgetWsUrl(t.url, { token: session.visitor_token }), { origin: SHOP });
+      await ws.next('welcome');
       assert.equal((await tn.agent('post', '/api/organization/widget-key/rotate')).status, 403);
       const res = await tn.admin('post', '/api/organization/widget-key/rotate');
       assert.equal(res.status, 200, JSON.stringify(res.body));
@@ -170,6 +173,8 @@ for (const mode of dbModes) {
       assert.equal((await widgetConfig(tn)).status, 404);
       assert.equal((await widgetConfig({ id: tn.id, pk })).status, 200);
       await assert.rejects(refreshVisitorToken(t.url, session.visitor_token), /session\/expired/);
+      // The open socket is told at once.
+      assert.deepEqual(await ws.closed, { code: 4404, reason: 'Widget key rotated' });
     });
 
     test('the secret: owners rotate, the old one signs until the grace period ends on the app clock', async () => {

@@ -3,7 +3,11 @@ import { settingsOf } from './settings.js';
 
 /** An organization as its admins see it: the secret only as a hint (`sk_…` and its last four). */
 export function organizationDto(
-  o: Organization & { secretHint: string; previousSecretValidUntil: Date | null },
+  o: Organization & {
+    secretHint: string;
+    previousSecretValidUntil: Date | null;
+    previousSecretSecondsLeft: number | null;
+  },
 ) {
   const { locale, default_mode, offline_behaviour, ...branding } = settingsOf(o.config);
   return {
@@ -14,6 +18,8 @@ export function organizationDto(
     tenant_secret_hint: o.secretHint,
     /** Until when the secret before the last rotation still verifies (null: it no longer does). */
     previous_secret_valid_until: o.previousSecretValidUntil?.toISOString() ?? null,
+    /** The seconds left of that grace period by the server's clock (null: none). */
+    previous_secret_seconds_left: o.previousSecretSecondsLeft,
     identity_mode: o.identityMode,
     allowed_origins: o.allowedOrigins,
     rate_limit_per_min: o.rateLimitPerMin,

@@ -96,12 +96,14 @@ export function createTenantService({
     async describe(id: string) {
       const org = await this.requireOrganization(id);
       const secret = decryptSecret(encryptionKey, org.tenantSecretEnc);
-      const graceUntil = org.tenantSecretPrevUntil;
+      const graceLeftMs = (org.tenantSecretPrevUntil?.getTime() ?? 0) - now();
       return {
         ...org,
         secretHint: `sk_…${secret.slice(-4)}`,
         /** Until when the secret before the last rotation verifies, if it still does (on the app's clock). */
-        previousSecretValidUntil: graceUntil && graceUntil.getTime() > now() ? graceUntil : null,
+        previousSecretValidUntil: graceLeftMs > 0 ? org.tenantSecretPrevUntil : null,
+        /** How long that is from now, in seconds (the server's clock, not the browser's). */
+        previousSecretSecondsLeft: graceLeftMs > 0 ? Math.ceil(graceLeftMs / 1000) : null,
       };
     },
 
@@ -150,7 +152,8 @@ export function createTenantService({
 
     /**
      * A new widget public key. Widgets must be given it; every visitor session made with the old
-     * one ends (their next refresh or connection is `session/expired`).
+     * one ends: its open WebSockets close with 4404 on every node, and its next refresh or
+     * connection is `session/expired`.
      */
     async rotateWidgetKey(id: string) {
       await this.requireOrganization(id);
@@ -158,6 +161,7 @@ export function createTenantService({
         where: { id },
         data: { widgetPublicKey: randomToken('pk', 18) },
       });
+      bus.publish('widget_key.rotated', { organizationId: id });
       return updated.widgetPublicKey;
     },
 

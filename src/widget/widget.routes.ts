@@ -132,6 +132,16 @@ export function widgetRoutes({
       'Cache-Control': 'public, max-age=300',
     }),
   );
+  // <switchboard-chat>, the relay's web component, for one script tag on tenants' sites (the
+  // console's snippet): cross-origin like embed.js.
+  router.get(
+    '/sdk/switchboard-chat.js',
+    bundle('switchboard-chat.js', {
+      'Cross-Origin-Resource-Policy': 'cross-origin',
+      'Access-Control-Allow-Origin': '*',
+      'Cache-Control': 'public, max-age=300',
+    }),
+  );
   // Linked by the widget page with ?v=<version>, so a given URL never changes.
   router.get(
     '/chat-widget/widget.js',

@@ -3,7 +3,10 @@
 // One page, one section at a time, chosen by the URL hash so each is linkable.
 import { api, byId, formatTime, h } from '../../inbox/client/dom.js';
 import { identitySection } from './identity.js';
+import { keysSection } from './keys.js';
 import { knowledgeSection } from './knowledge.js';
+import { settingsSection } from './settings.js';
+import { usageSection } from './usage.js';
 import { mobileSection } from './mobile.js';
 import { memberQueues, queuesField, withQueues } from './routing-keys.js';
 import { webhooksSection } from './webhooks.js';
@@ -34,6 +37,9 @@ type Member = {
   status: string;
   routing_keys?: string[];
   last_login_at?: string | null;
+  /** Created by the tenant's backend (signed API): it vouches for them, they have no password here. */
+  delegated?: boolean;
+  external_id?: string | null;
 };
 
 const main = byId('dashboard');
@@ -211,7 +217,7 @@ async function team(): Promise<HTMLElement> {
   ];
   return section(
     'Team',
-    'Agents work the inbox; admins also manage this dashboard; owners manage admins. An agent with queues (routing keys) sees only those conversations.',
+    'Agents work the inbox; admins also manage this dashboard; owners manage admins. An agent with queues (routing keys) sees only those conversations. Delegated operators are created by your backend (signed API) and sign in through your app.',
     h('div', { class: 'once' }),
     form(
       'Add a team member',
@@ -271,9 +277,20 @@ async function team(): Promise<HTMLElement> {
                 },
                 'Reactivate',
               );
+        const who = h('span', {}, self ? `${m.display_name} (you)` : m.display_name);
+        if (m.delegated) {
+          who.append(
+            ' ',
+            h(
+              'span',
+              { class: 'badge delegated', title: 'Created by your backend through the signed API' },
+              `Delegated · ${m.external_id ?? ''}`,
+            ),
+          );
+        }
         return row(
-          self ? `${m.display_name} (you)` : m.display_name,
-          m.email ?? '',
+          who,
+          m.delegated ? h('span', { class: 'muted' }, 'signs in through your app') : (m.email ?? ''),
           roleSel,
           memberQueues(m, m.role === 'owner' && myRole !== 'owner', (id, keys) =>
             api('PATCH', `/api/team/${id}`, { routing_keys: keys }),
@@ -291,7 +308,10 @@ async function team(): Promise<HTMLElement> {
 const sections: Record<string, () => Promise<HTMLElement>> = {
   'api-keys': apiKeys,
   team,
-  identity: () => identitySection(myRole === 'owner'),
+  keys: () => keysSection(myRole === 'owner'),
+  identity: identitySection,
+  settings: () => settingsSection(myRole === 'owner'),
+  usage: () => usageSection(myRole === 'owner'),
   'web-chat': webChat,
   'mobile-sdk': () => mobileSection(render),
   webhooks: webhooksSection,

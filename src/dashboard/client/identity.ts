@@ -1,8 +1,8 @@
-// Company → Identity & keys: the organization's ids and keys (the tenant secret only as its hint),
-// how end users prove who they are (the organization's mode and each channel's override), the
-// rotation of the secret (owners only) and the user_hash recipe for the tenant's backend.
-import { api, ApiError, h } from '../../inbox/client/dom.js';
-import { codeBlock, errorText, form, row, section, secretBox, select, table } from './ui.js';
+// Company → Identity: how end users prove who they are (the organization's mode and each channel's
+// override) and the user_hash recipe for the tenant's backend. The keys are in keys.ts.
+import { api, h } from '../../inbox/client/dom.js';
+import { SECRET_ENV as ENV } from './keys.js';
+import { codeBlock, errorText, form, row, section, table, uid } from './ui.js';
 
 type Mode = 'verified' | 'anonymous' | 'off';
 type Organization = {
@@ -30,59 +30,6 @@ const MODES: [Mode, string, string][] = [
 const OFF_WARNING =
   'Off lets anyone who knows or guesses a user id (user-1001) read and write that user’s conversations ' +
   'and register push tokens for them. Use it only for a closed kiosk or a migration.';
-const GRACE: [string, string][] = [
-  ['0', 'None: it stops verifying at once'],
-  ['1', '1 hour'],
-  ['24', '24 hours'],
-  ['168', '7 days'],
-];
-const ENV = 'SWITCHBOARD_TENANT_SECRET';
-
-const uid = (prefix: string) => `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
-const localTime = (iso: string) =>
-  new Date(iso).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
-
-/** "1 h left", "25 min left": what remains of a grace period ending at `until`. */
-function timeLeft(until: string, now = Date.now()): string {
-  const minutes = Math.max(1, Math.ceil((Date.parse(until) - now) / 60_000));
-  return minutes >= 60 ? `${Math.round(minutes / 60)} h left` : `${minutes} min left`;
-}
-
-function keys(org: Organization): HTMLElement {
-  const until = org.previous_secret_valid_until;
-  return h(
-    'section',
-    { class: 'panel', 'aria-labelledby': 'keys-title' },
-    h('h3', { id: 'keys-title' }, 'Keys'),
-    h(
-      'dl',
-      { class: 'facts' },
-      h('dt', {}, 'Tenant ID'),
-      h('dd', {}, h('code', { class: 'tenant-id' }, org.id)),
-      h('dt', {}, 'Widget public key'),
-      h('dd', {}, h('code', { class: 'public-key' }, org.widget_public_key)),
-      h('dt', {}, 'Tenant secret'),
-      h(
-        'dd',
-        {},
-        h('code', { class: 'secret-hint' }, org.tenant_secret_hint),
-        ' ',
-        h(
-          'span',
-          { class: 'muted' },
-          '(its last four characters: the secret itself is shown only when it is made)',
-        ),
-      ),
-      until
-        ? h(
-            'dd',
-            { class: 'notice grace' },
-            `Previous secret valid until ${localTime(until)} (${timeLeft(until)})`,
-          )
-        : null,
-    ),
-  );
-}
 
 /** The organization's mode; turning verification off needs "I understand" ticked first. */
 function modeForm(initial: Mode, onSaved: (org: Organization) => void): HTMLFormElement {
@@ -256,96 +203,6 @@ function overrides(bots: Bot[], defaultOptions: HTMLOptionElement[], orgMode: Mo
   );
 }
 
-/** Owners choose a grace period, confirm, and get the new secret once; others see why they can't. */
-function rotation(
-  isOwner: boolean,
-  current: () => Organization,
-  onRotated: (org: Organization, secret: string) => void,
-): HTMLElement {
-  const title = 'Rotate the tenant secret';
-  const intro = h(
-    'p',
-    { class: 'muted' },
-    'A new secret replaces the current one. During the grace period both verify, so your backends can ' +
-      'switch to the new one without refusing anyone.',
-  );
-  if (!isOwner) {
-    const whyId = uid('why');
-    return h(
-      'section',
-      { class: 'panel', 'aria-labelledby': 'rotate-title' },
-      h('h3', { id: 'rotate-title' }, title),
-      intro,
-      h(
-        'button',
-        { type: 'button', class: 'primary', disabled: true, 'aria-describedby': whyId },
-        'Rotate secret…',
-      ),
-      h(
-        'p',
-        { id: whyId, class: 'notice-text' },
-        'Only an owner can rotate the tenant secret. Ask an owner of your organization to do it.',
-      ),
-    );
-  }
-  const grace = select('Grace period for the current secret', 'grace_hours', GRACE, '24');
-  const graceSel = grace.querySelector('select')!;
-  const question = h('p', {});
-  const confirmBtn = h('button', { type: 'submit', class: 'danger' }, 'Confirm rotation');
-  const cancel = h('button', { type: 'button' }, 'Cancel');
-  const confirm = h('div', { class: 'warning', hidden: true }, question, confirmBtn, ' ', cancel);
-  let armed = false;
-  const arm = (on: boolean) => {
-    armed = on;
-    confirm.hidden = !on;
-    start.hidden = on;
-  };
-  const f = form(title, [intro, grace, confirm], 'Rotate secret…', async (d) => {
-    if (!armed) {
-      const org = current();
-      const hours = Number(d.grace_hours);
-      const label = GRACE.find(([v]) => v === d.grace_hours)?.[1] ?? `${hours} hours`;
-      question.textContent =
-        (hours > 0
-          ? `The current secret (${org.tenant_secret_hint}) keeps verifying for ${label}, then stops.`
-          : `The current secret (${org.tenant_secret_hint}) stops verifying at once: user_hash values made with it are refused.`) +
-        (org.previous_secret_valid_until ? ' The secret before it stops verifying at once.' : '') +
-        ' The new secret is shown once.';
-      arm(true);
-      confirmBtn.focus();
-      return;
-    }
-    confirmBtn.disabled = true;
-    try {
-      const res = await api<Organization & { tenant_secret: string }>(
-        'POST',
-        '/api/organization/secret/rotate',
-        {
-          grace_hours: Number(d.grace_hours),
-        },
-      );
-      arm(false);
-      const { tenant_secret: secret, ...org } = res;
-      onRotated(org, secret);
-    } catch (e) {
-      arm(false);
-      if (e instanceof ApiError && e.status === 403 && e.code === 'auth/forbidden') {
-        throw new ApiError(403, e.code, `Only owners can rotate the tenant secret (${e.message}).`);
-      }
-      throw e;
-    } finally {
-      confirmBtn.disabled = false;
-    }
-  });
-  const start = f.querySelector<HTMLButtonElement>('button.primary')!;
-  cancel.addEventListener('click', () => {
-    arm(false);
-    start.focus();
-  });
-  graceSel.addEventListener('change', () => arm(false));
-  return f;
-}
-
 function recipe(org: Organization): HTMLElement {
   const who = `the tenant secret of organization ${org.id} (${org.tenant_secret_hint})`;
   const node =
@@ -373,51 +230,28 @@ function recipe(org: Organization): HTMLElement {
   );
 }
 
-/** The section; `isOwner` decides whether the rotation is offered (the server checks again). */
-export async function identitySection(isOwner: boolean): Promise<HTMLElement> {
+/** The section: the organization's mode, each channel's own, and the user_hash recipe. */
+export async function identitySection(): Promise<HTMLElement> {
   const [first, bots] = await Promise.all([
     api<Organization>('GET', '/api/organization'),
     api<Bot[]>('GET', '/api/bots'),
   ]);
   let org = first;
-  const once = h('div', { class: 'once' });
   const defaultOptions: HTMLOptionElement[] = [];
-  let keysEl = keys(org);
   let recipeEl = recipe(org);
   const update = (next: Organization) => {
     org = next;
-    const k = keys(org);
     const r = recipe(org);
-    keysEl.replaceWith(k);
     recipeEl.replaceWith(r);
-    keysEl = k;
     recipeEl = r;
     for (const o of defaultOptions) o.textContent = `Organization default (${org.identity_mode})`;
   };
   return section(
-    'Identity & keys',
-    'How widget visitors and app users prove who they are, and the keys your backend signs their ids with.',
-    once,
-    keysEl,
+    'Identity',
+    'How widget visitors and app users prove who they are, and how your backend signs their ids. ' +
+      'The keys themselves are under Tenant keys.',
     modeForm(org.identity_mode, update),
     overrides(bots, defaultOptions, org.identity_mode),
-    rotation(
-      isOwner,
-      () => org,
-      (next, secret) => {
-        update(next);
-        once.replaceChildren(
-          secretBox(
-            'New tenant secret',
-            secret,
-            `This is the only time it is shown: it won’t be shown again. Store it in your backend’s ` +
-              `secret store as ${ENV}; from now on the dashboard shows only ${next.tenant_secret_hint}.`,
-          ),
-        );
-        once.scrollIntoView({ block: 'start' });
-        once.querySelector('button')?.focus();
-      },
-    ),
     recipeEl,
   );
 }

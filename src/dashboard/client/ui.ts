@@ -166,3 +166,6 @@ export function section(title: string, intro: string, ...children: (Node | null)
     ...children,
   );
 }
+
+/** An id unique on the page, for label/aria wiring (`prefix-x7k2p9`). */
+export const uid = (prefix: string) => `${prefix}-${Math.random().toString(36).slice(2, 8)}`;

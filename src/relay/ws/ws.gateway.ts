@@ -124,6 +124,15 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
     bus.subscribe('organization.suspended', ({ organizationId }) => {
       fanout.publish({ kind: 'close', organizationId, code: CLOSE.forbidden, reason: 'Tenant suspended' });
     }),
+    // Sessions made with the old key have ended: their sockets are told so (4404).
+    bus.subscribe('widget_key.rotated', ({ organizationId }) => {
+      fanout.publish({
+        kind: 'close',
+        organizationId,
+        code: CLOSE.sessionExpired,
+        reason: 'Widget key rotated',
+      });
+    }),
     bus.subscribe('access.revoked', ({ endUserIds }) => {
       fanout.publish({ kind: 'close', endUserIds, code: CLOSE.forbidden, reason: 'Access revoked' });
     }),

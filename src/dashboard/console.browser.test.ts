@@ -1,0 +1,247 @@
+// The tenant console in real headless Chromium, as an owner runs it: rotates the tenant secret from
+// Tenant keys and the old one keeps signing until its grace period ends (the app's clock is moved,
+// not slept); rotates the widget key and the snippets follow; pastes the script-tag snippet into a
+// page of an allowed site and the widget there opens a session; adds an operator restricted to a
+// queue and sees a delegated operator marked as such; and every section renders at 1280×800 and
+// 390×844 without a CSP violation (screenshots in test/artifacts, not committed).
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { test } from 'node:test';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchBrowser, signedIn, watch } from '../../test/helpers/browser.js';
+import { startApp, type TestApp } from '../../test/helpers/app.js';
+import { dbModes } from '../../test/helpers/db.js';
+import { createAgent } from '../../test/helpers/factories.js';
+import { createTenant, signedCall } from '../../test/helpers/relay.js';
+import { rootDir } from '../shared/paths.js';
+
+const T = 10_000;
+const HOUR = 3_600_000;
+const artifacts = path.join(rootDir, 'test', 'artifacts');
+const SECTIONS: [string, string][] = [
+  ['api-keys', 'API Keys'],
+  ['team', 'Team'],
+  ['keys', 'Tenant keys'],
+  ['identity', 'Identity'],
+  ['settings', 'Widget & origins'],
+  ['usage', 'Usage'],
+  ['web-chat', 'Web Chat'],
+  ['mobile-sdk', 'Mobile SDK'],
+  ['webhooks', 'Webhooks'],
+  ['bots', 'Bots'],
+  ['knowledge', 'Knowledge base'],
+];
+
+async function openSection(page: Page, app: TestApp, name: string) {
+  const heading = SECTIONS.find(([n]) => n === name)![1];
+  await page.goto(`${app.url}/dashboard#${name}`);
+  await page.getByRole('heading', { name: heading, level: 1, exact: true }).waitFor({ timeout: T });
+  await page.locator('#dashboard[aria-busy="false"]').waitFor({ timeout: T });
+}
+
+/** A tenant's own site: serves `html` at `/`, on a port of its own (its origin is what it is allowed as). */
+async function hostSite() {
+  const page = { html: '<!doctype html><title>empty</title>' };
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(page.html);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    page,
+    origin: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+test('the tenant console: keys and their rotation, snippets that work, operators, every page', async (t) => {
+  let offset = 0;
+  const database = await dbModes[0]!.open();
+  const app = await startApp(database, { now: () => Date.now() + offset });
+  const site = await hostSite();
+  const tn = await createTenant(app.services, { origins: [site.origin] });
+  const owner = await createAgent(app.services, tn.id, { role: 'owner' });
+
+  const launching = launchBrowser();
+  const contexts: BrowserContext[] = [];
+  t.after(async () => {
+    for (const c of contexts) await c.close().catch(() => {});
+    await (await launching.catch(() => undefined))?.close();
+    await site.close();
+    await app.stop();
+    await database.close();
+  });
+  const browser = await launching;
+  mkdirSync(artifacts, { recursive: true });
+  const problems: string[] = [];
+  const { context, page } = await signedIn(browser, app, owner.user.email, owner.password);
+  contexts.push(context);
+  watch(page, problems, 'owner');
+  /** A signed call with `secret`, at the app's (moved) time. */
+  const signedWith = (secret: string) =>
+    signedCall(
+      app.url,
+      { id: tn.id, secret },
+      'GET',
+      '/api/v1/relay/conversations',
+      undefined,
+      Math.floor((Date.now() + offset) / 1000),
+    );
+  let newSecret = '';
+
+  await t.test('the owner rotates the secret; the old one signs until the grace period ends', async () => {
+    assert.equal((await signedWith(tn.secret)).status, 200);
+    await openSection(page, app, 'keys');
+    const rotate = page.getByRole('form', { name: 'Rotate the tenant secret' });
+    await rotate.getByLabel('Grace period for the current secret').selectOption({ label: '1 hour' });
+    await rotate.getByRole('button', { name: 'Rotate secret…' }).click();
+    await rotate.getByText(/keeps verifying for 1 hour, then stops/).waitFor({ timeout: T });
+    await rotate.getByRole('button', { name: 'Confirm rotation' }).click();
+    await page.locator('.secret-value').waitFor({ timeout: T });
+    newSecret = (await page.locator('.secret-value').textContent())!;
+    assert.match(newSecret, /^sk_/);
+    await page.locator('.grace').waitFor({ timeout: T });
+    assert.match((await page.locator('.grace').textContent())!, /still verifies until .+ left\)$/);
+    await page.screenshot({ path: path.join(artifacts, 'console-keys-rotated.png'), fullPage: true });
+
+    assert.equal((await signedWith(tn.secret)).status, 200, 'the old secret, right after');
+    assert.equal((await signedWith(newSecret)).status, 200, 'the new secret');
+    offset = HOUR - 60_000;
+    assert.equal((await signedWith(tn.secret)).status, 200, 'the old secret, a minute before the end');
+    await page.reload();
+    await openSection(page, app, 'keys');
+    assert.match((await page.locator('.grace').textContent())!, /\(1 min left\)$/);
+
+    offset = HOUR + 60_000;
+    const late = await signedWith(tn.secret);
+    assert.equal(late.status, 401, 'the old secret, a minute after');
+    assert.equal(late.body.error, 'hmac/bad_signature');
+    assert.equal((await signedWith(newSecret)).status, 200);
+    await page.reload();
+    await openSection(page, app, 'keys');
+    assert.equal(await page.locator('.grace').count(), 0, 'the grace notice is gone');
+  });
+  offset = 0;
+
+  await t.test('the widget key rotates and the snippets carry the new one', async () => {
+    const before = (await page.locator('.public-key').textContent())!;
+    assert.equal(before, tn.pk);
+    const rotate = page.getByRole('form', { name: 'Rotate the widget key' });
+    await rotate.getByRole('button', { name: 'Rotate widget key…' }).click();
+    await rotate.getByText(/stops working now/).waitFor({ timeout: T });
+    await rotate.getByRole('button', { name: 'Confirm new widget key' }).click();
+    await page.getByRole('status').filter({ hasText: 'New widget public key' }).waitFor({ timeout: T });
+    const pk = (await page.locator('.public-key').textContent())!;
+    assert.notEqual(pk, before);
+    const snippets = (await page.locator('.snippets .code-block').allTextContents()).join('\n');
+    assert.ok(snippets.includes(pk), 'the snippets use the new key');
+    assert.ok(!snippets.includes(before), 'and not the old one');
+    assert.ok(snippets.includes(tn.id));
+    assert.ok(snippets.includes(`${app.url}/sdk/switchboard-chat.js`));
+    assert.ok(!snippets.includes(newSecret), 'never the secret');
+    assert.match(snippets, /SWITCHBOARD_TENANT_SECRET=sk_\.\.\. .*ending in/);
+    const stored = await database.prisma.organization.findUniqueOrThrow({ where: { id: tn.id } });
+    assert.equal(stored.widgetPublicKey, pk);
+  });
+
+  await t.test('the script-tag snippet, pasted into an allowed site, opens the chat there', async () => {
+    const block = page.locator('.snippets .code-block').filter({ hasText: 'switchboard-chat.js' });
+    const snippet = (await block.locator('pre, code').first().textContent())!;
+    site.page.html = `<!doctype html><html lang="en"><head><title>Shop</title></head><body><h1>Shop</h1>${snippet}</body></html>`;
+    const visitor = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    contexts.push(visitor);
+    const v = await visitor.newPage();
+    watch(v, problems, 'visitor');
+    await v.goto(site.origin);
+    const launcher = v.locator('switchboard-chat .launcher');
+    await launcher.waitFor({ state: 'visible', timeout: T });
+    await launcher.click();
+    await v.waitForFunction(
+      () => document.querySelector('switchboard-chat')?.getAttribute('data-state') === 'open',
+      null,
+      { timeout: T },
+    );
+    const sessions = await database.prisma.visitorSession.findMany({ where: { organizationId: tn.id } });
+    assert.equal(sessions.length, 1);
+    assert.equal(sessions[0]!.origin, site.origin);
+    await v.screenshot({ path: path.join(artifacts, 'console-snippet-site-phone.png') });
+  });
+
+  await t.test('team: an operator restricted to a queue; a delegated operator marked', async () => {
+    const made = await signedCall(
+      app.url,
+      { id: tn.id, secret: newSecret },
+      'POST',
+      '/api/v1/relay/operators',
+      {
+        external_id: 'pos-user-77',
+        display_name: 'Till 77',
+        routing_keys: ['store-77'],
+      },
+    );
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    await openSection(page, app, 'team');
+    const add = page.getByRole('form', { name: 'Add a team member' });
+    await add.getByLabel('Name').fill('Rosa');
+    await add.getByLabel('Email').fill(`rosa.${Date.now()}@example.com`);
+    await add.getByLabel(/Initial password/).fill('pa55word!');
+    const queues = add.getByLabel('Add to Queues of the new member');
+    await queues.fill('store-12');
+    await queues.press('Enter');
+    await add.getByRole('button', { name: 'Add' }).click();
+    await page.getByRole('list', { name: 'Queues of Rosa' }).getByText('store-12').waitFor({ timeout: T });
+    const rosa = await database.prisma.user.findFirstOrThrow({
+      where: { organizationId: tn.id, displayName: 'Rosa' },
+    });
+    assert.deepEqual(rosa.routingKeys, ['store-12']);
+    assert.equal(rosa.role, 'agent');
+
+    const till = page.getByRole('row', { name: /Till 77/ });
+    await till.getByText('Delegated · pos-user-77').waitFor({ timeout: T });
+    assert.match((await till.textContent())!, /signs in through your app/);
+    assert.equal(
+      await page.getByRole('list', { name: 'Queues of Till 77' }).getByText('store-77').count(),
+      1,
+    );
+    assert.equal(
+      await page
+        .getByRole('row', { name: /Rosa/ })
+        .getByText(/Delegated/)
+        .count(),
+      0,
+    );
+  });
+
+  await t.test('every section renders at 1280×800 and 390×844', async () => {
+    const phone = await signedIn(browser, app, owner.user.email, owner.password, { width: 390, height: 844 });
+    contexts.push(phone.context);
+    watch(phone.page, problems, 'owner (phone)');
+    for (const [name] of SECTIONS) {
+      for (const [p, size] of [
+        [page, 'desktop'],
+        [phone.page, 'phone'],
+      ] as const) {
+        await openSection(p, app, name);
+        assert.equal(
+          await p
+            .getByRole('alert')
+            .filter({ hasText: /Failed|went wrong/ })
+            .count(),
+          0,
+          name,
+        );
+        await p.screenshot({ path: path.join(artifacts, `console-${name}-${size}.png`), fullPage: true });
+      }
+    }
+    // Nothing wider than the phone's screen forces a sideways scroll of the page.
+    await openSection(phone.page, app, 'keys');
+    const overflow = await phone.page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+    assert.ok(overflow <= 1, `the keys page scrolls sideways by ${overflow}px on a phone`);
+  });
+
+  assert.deepEqual(problems, []);
+});
