@@ -10,8 +10,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { BrowserContext, Page } from 'playwright-core';
-import { launchBrowser, signedIn, watch } from '../../test/helpers/browser.js';
+import type { Page } from 'playwright-core';
+import { browserFor, signedIn, watch } from '../../test/helpers/browser.js';
 import { startApp, type TestApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
 import { createAgent } from '../../test/helpers/factories.js';
@@ -66,16 +66,11 @@ test('the tenant console: keys and their rotation, snippets that work, operators
   const tn = await createTenant(app.services, { origins: [site.origin] });
   const owner = await createAgent(app.services, tn.id, { role: 'owner' });
 
-  const launching = launchBrowser();
-  const contexts: BrowserContext[] = [];
-  t.after(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
-    await (await launching.catch(() => undefined))?.close();
+  const { browser, contexts } = await browserFor(t, async () => {
     await site.close();
     await app.stop();
     await database.close();
   });
-  const browser = await launching;
   mkdirSync(artifacts, { recursive: true });
   const problems: string[] = [];
   const { context, page } = await signedIn(browser, app, owner.user.email, owner.password);

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { BrowserContext, Page } from 'playwright-core';
-import { launchBrowser, signedIn, watch } from '../../test/helpers/browser.js';
+import type { Page } from 'playwright-core';
+import { browserFor, signedIn, watch } from '../../test/helpers/browser.js';
 import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
 import { createAgent, createOrg } from '../../test/helpers/factories.js';
@@ -58,15 +58,10 @@ test('dashboard → Knowledge base: documents, editing, refusals, a question, pa
   const agent = await createAgent(app.services, org.id, { role: 'agent' });
   const ownerApi = agentHttp(app.url, await loginAgent(app.url, owner.user.email, owner.password));
 
-  const launching = launchBrowser();
-  const contexts: BrowserContext[] = [];
-  t.after(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
-    await (await launching.catch(() => undefined))?.close();
+  const { browser, contexts } = await browserFor(t, async () => {
     await app.stop();
     await database.close();
   });
-  const browser = await launching;
   mkdirSync(artifacts, { recursive: true });
   const problems: string[] = [];
   const stored = async () => ((await ownerApi.get(`${DOCS}?limit=100`)).body as { items: Doc[] }).items;

@@ -9,8 +9,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import request from 'supertest';
-import type { BrowserContext, Page } from 'playwright-core';
-import { launchBrowser, signedIn, watch } from '../../test/helpers/browser.js';
+import type { Page } from 'playwright-core';
+import { browserFor, signedIn, watch } from '../../test/helpers/browser.js';
 import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
 import { createAgent } from '../../test/helpers/factories.js';
@@ -64,15 +64,10 @@ test('dashboard → Widget & origins: origins, branding with a live preview, fla
   const adminSession = await loginAgent(app.url, admin.user.email, admin.password);
   const adminApi = agentHttp(app.url, adminSession);
 
-  const launching = launchBrowser();
-  const contexts: BrowserContext[] = [];
-  t.after(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
-    await (await launching.catch(() => undefined))?.close();
+  const { browser, contexts } = await browserFor(t, async () => {
     await app.stop();
     await database.close();
   });
-  const browser = await launching;
   mkdirSync(artifacts, { recursive: true });
   const problems: string[] = [];
   const stored = async () => (await ownerApi.get('/api/organization')).body as Org;

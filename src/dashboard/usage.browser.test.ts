@@ -8,8 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { BrowserContext, Locator, Page } from 'playwright-core';
-import { launchBrowser, signedIn, watch } from '../../test/helpers/browser.js';
+import type { Locator, Page } from 'playwright-core';
+import { browserFor, signedIn, watch } from '../../test/helpers/browser.js';
 import { loginAgent, startApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
 import { createAgent } from '../../test/helpers/factories.js';
@@ -40,15 +40,10 @@ test('dashboard → Usage: charts with their numbers, the current minute, the pe
   const agent = await createAgent(app.services, tn.id, { role: 'agent' });
   const ownerApi = agentHttp(app.url, await loginAgent(app.url, owner.user.email, owner.password));
 
-  const launching = launchBrowser();
-  const contexts: BrowserContext[] = [];
-  t.after(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
-    await (await launching.catch(() => undefined))?.close();
+  const { browser, contexts } = await browserFor(t, async () => {
     await app.stop();
     await database.close();
   });
-  const browser = await launching;
   mkdirSync(artifacts, { recursive: true });
   const problems: string[] = [];
 

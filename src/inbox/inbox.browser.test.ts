@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { BrowserContext, Frame, Page } from 'playwright-core';
-import { launchBrowser, signedIn, watch } from '../../test/helpers/browser.js';
+import { browserFor, launchBrowser, signedIn, watch } from '../../test/helpers/browser.js';
 import { loseNext } from '../../test/helpers/faults.js';
 import { startApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
@@ -487,15 +487,10 @@ test('the thread on a bad day: lost messages, resync and a failed rejoin under l
   const app = await startApp(database);
   const { org, channelId } = await createOrg(app.services);
   const agent = await createAgent(app.services, org.id, { role: 'agent' });
-  const launching = launchBrowser();
-  const contexts: BrowserContext[] = [];
-  t.after(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
-    await (await launching.catch(() => undefined))?.close();
+  const { browser, contexts } = await browserFor(t, async () => {
     await app.stop();
     await database.close();
   });
-  const browser = await launching;
   const { context, page } = await signedIn(browser, app, agent.user.email, agent.password);
   contexts.push(context);
   const problems: string[] = [];

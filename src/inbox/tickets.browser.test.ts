@@ -6,8 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { BrowserContext } from 'playwright-core';
-import { launchBrowser, signedIn, watch } from '../../test/helpers/browser.js';
+import { browserFor, signedIn, watch } from '../../test/helpers/browser.js';
 import { startApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
 import { createAgent, createConversation, createOrg, message } from '../../test/helpers/factories.js';
@@ -61,15 +60,10 @@ test('Tickets view: list, detail, assign, open → pending → resolved, filters
   });
   const printer = await app.services.tickets.create(scope, { subject: 'Printer question', priority: 'low' });
 
-  const launching = launchBrowser();
-  const contexts: BrowserContext[] = [];
-  t.after(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
-    await (await launching.catch(() => undefined))?.close();
+  const { browser, contexts } = await browserFor(t, async () => {
     await app.stop();
     await database.close();
   });
-  const browser = await launching;
   mkdirSync(artifacts, { recursive: true });
   const problems: string[] = [];
 

@@ -1,4 +1,5 @@
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { TestContext } from 'node:test';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { loginAgent } from './http.js';
 
 /** Debian's Chromium, headless, with nothing reaching out to the network on its own. */
@@ -38,4 +39,19 @@ export async function signedIn(
     { name: 'session', value: session.cookie.slice('session='.length), url: app.url },
   ]);
   return { context, page: await context.newPage(), session };
+}
+
+/**
+ * A browser for one test, with the contexts the test opens (push them): when the test ends they
+ * are closed, then the browser, then `cleanup` runs (stop the app, close the database).
+ */
+export async function browserFor(t: TestContext, cleanup: () => Promise<void>) {
+  const launching = launchBrowser();
+  const contexts: BrowserContext[] = [];
+  t.after(async () => {
+    for (const c of contexts) await c.close().catch(() => {});
+    await (await launching.catch(() => undefined))?.close();
+    await cleanup();
+  });
+  return { browser: await launching, contexts };
 }

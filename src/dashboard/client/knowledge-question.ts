@@ -1,7 +1,7 @@
 // Automation → Knowledge base, "Try a question": what retrieval finds for a question, that is the
 // passages the bot would answer from, best first, with their headings, scores and links.
 import { api, h, safeUrl } from '../../inbox/client/dom.js';
-import { form, row, select, table } from './ui.js';
+import { form, row, select, table, uid } from './ui.js';
 
 type Hit = {
   document_id: string;
@@ -14,7 +14,6 @@ type Hit = {
 
 const SEARCH = '/api/organization/knowledge/search';
 
-const uid = (prefix: string) => `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
 const passages = (n: number) => `${n} ${n === 1 ? 'passage' : 'passages'}`;
 
 /** A question and what retrieval finds for it: the bot's passages, best first, with their scores. */

@@ -3,7 +3,7 @@
 // and "Try a question" (knowledge-question.ts).
 import { api, ApiError, formatTime, h } from '../../inbox/client/dom.js';
 import { tryQuestion } from './knowledge-question.js';
-import { confirmButton, errorText, form, row, section, table } from './ui.js';
+import { confirmButton, errorText, form, labelled, row, section, table, uid } from './ui.js';
 
 type Format = 'text' | 'markdown';
 type KnowledgeDocument = {
@@ -19,15 +19,12 @@ type KnowledgeDocument = {
   updated_at: string;
 };
 type DocumentPage = { items: KnowledgeDocument[]; next_cursor: string | null };
-type Control = HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement;
-type Field = { el: HTMLElement; control: Control; error: HTMLElement };
 
 const DOCS = '/api/organization/knowledge/documents';
 const PAGE_SIZE = 20;
 /** The languages the server stems (others are matched word for word), offered as suggestions. */
 const LANGUAGES = ['en', 'fr', 'de', 'es', 'it', 'pt', 'nl'];
 
-const uid = (prefix: string) => `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
 const passages = (n: number) => `${n} ${n === 1 ? 'passage' : 'passages'}`;
 
 /** A `request/invalid` refusal as the field it names (`tags.2` → `tags`, the third tag) and why. */
@@ -37,22 +34,6 @@ function refusal(e: unknown): { param: string; index: number | null; reason: str
   if (!m) return null;
   const [param, index] = m[1]!.split('.');
   return { param: param!, index: index === undefined ? null : Number(index), reason: m[2]! };
-}
-
-/** A labelled control with its own error line (and a hint), both named by aria-describedby. */
-function labelled(label: string, control: Control, hint?: string): Field {
-  const id = uid(`kb-${control.name}`);
-  control.id = id;
-  // Divs, not paragraphs: an empty error line takes no room.
-  const error = h('div', { id: `${id}-error`, class: 'error-text field-error', role: 'alert' });
-  const note = hint ? h('div', { id: `${id}-hint`, class: 'muted' }, hint) : null;
-  control.setAttribute('aria-describedby', note ? `${id}-error ${id}-hint` : `${id}-error`);
-  control.addEventListener('input', () => {
-    error.textContent = '';
-    control.removeAttribute('aria-invalid');
-  });
-  const el = h('div', { class: 'field' }, h('label', { for: id }, label), control, note, error);
-  return { el, control, error };
 }
 
 type Editor = {

@@ -2,7 +2,7 @@
 // avatar, beside a live preview. The preview is the real <switchboard-chat> (loaded by the page
 // from /sdk/switchboard-chat.js) in preview mode: it draws the form's values and makes no request.
 import { api, ApiError, h } from '../../inbox/client/dom.js';
-import { errorText, uid } from './ui.js';
+import { errorText, labelled, uid, type Field } from './ui.js';
 
 export type Branding = {
   primary_color?: string;
@@ -64,27 +64,6 @@ function httpUrl(value: string): string | null {
   } catch {
     return null;
   }
-}
-
-type Control = HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement;
-type Field = { el: HTMLElement; control: Control; error: HTMLElement };
-
-/** A labelled control with its own error line and an optional hint, named by aria-describedby. */
-function labelled(label: string, control: Control, hint?: string): Field {
-  const id = uid(`brand-${control.name}`);
-  control.id = id;
-  const error = h('div', { id: `${id}-error`, class: 'error-text field-error', role: 'alert' });
-  const note = hint ? h('div', { id: `${id}-hint`, class: 'muted' }, hint) : null;
-  control.setAttribute('aria-describedby', note ? `${id}-error ${id}-hint` : `${id}-error`);
-  control.addEventListener('input', () => {
-    error.textContent = '';
-    control.removeAttribute('aria-invalid');
-  });
-  return {
-    el: h('div', { class: 'field' }, h('label', { for: id }, label), control, note, error),
-    control,
-    error,
-  };
 }
 
 /**

@@ -169,3 +169,24 @@ export function section(title: string, intro: string, ...children: (Node | null)
 
 /** An id unique on the page, for label/aria wiring (`prefix-x7k2p9`). */
 export const uid = (prefix: string) => `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+
+export type Control = HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement;
+export type Field = { el: HTMLElement; control: Control; error: HTMLElement };
+
+/**
+ * A labelled control with its own error line (a div: empty, it takes no room) and an optional
+ * hint, both named by aria-describedby; typing clears the error.
+ */
+export function labelled(label: string, control: Control, hint?: string): Field {
+  const id = uid(`f-${control.name}`);
+  control.id = id;
+  const error = h('div', { id: `${id}-error`, class: 'error-text field-error', role: 'alert' });
+  const note = hint ? h('div', { id: `${id}-hint`, class: 'muted' }, hint) : null;
+  control.setAttribute('aria-describedby', note ? `${id}-error ${id}-hint` : `${id}-error`);
+  control.addEventListener('input', () => {
+    error.textContent = '';
+    control.removeAttribute('aria-invalid');
+  });
+  const el = h('div', { class: 'field' }, h('label', { for: id }, label), control, note, error);
+  return { el, control, error };
+}

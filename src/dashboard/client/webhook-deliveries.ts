@@ -1,7 +1,7 @@
 // Integration → Webhooks, the delivery log: newest first, paged by cursor, refreshed while
 // deliveries are pending; each delivery's attempts on demand, and redelivery.
 import { api, formatTime, h } from '../../inbox/client/dom.js';
-import { errorText, row, table } from './ui.js';
+import { errorText, row, table, uid } from './ui.js';
 
 export type Delivery = {
   id: string;
@@ -35,7 +35,6 @@ const PAGE_SIZE = 20;
 const POLL_MS = 2000;
 const POLLS = 15;
 
-const uid = (prefix: string) => `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
 // Retries can be seconds apart: an attempt's time has its seconds.
 const attemptTime = (iso: string) =>
   new Date(iso).toLocaleString([], { dateStyle: 'short', timeStyle: 'medium' });

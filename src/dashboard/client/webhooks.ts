@@ -2,14 +2,12 @@
 // which events), a test event, and the delivery log (webhook-deliveries.ts).
 import { api, ApiError, h } from '../../inbox/client/dom.js';
 import { deliveryLog, type Delivery } from './webhook-deliveries.js';
-import { form, section, select } from './ui.js';
+import { form, section, select, uid } from './ui.js';
 
 type Settings = { callback_base_url: string | null; events: string[]; available_events: string[] };
 
 const BASE = '/api/organization/webhooks';
 const DEFAULT_TEST_EVENT = 'conversation-started';
-
-const uid = (prefix: string) => `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
 
 /** `{base}/api/v1/chat-callbacks/{event}`, as the server builds it (a path prefix is kept). */
 function endpointFor(base: string, event: string): string {
