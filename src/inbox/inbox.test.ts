@@ -54,9 +54,16 @@ test('inbox and dashboard pages: role gating, strict CSP, bundles served from /b
     assert.match(html, /href="\/dashboard"/);
     // Every script has a src on this origin; no inline script or handler anywhere.
     const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)];
-    assert.equal(scripts.length, 1);
-    assert.equal(scripts[0]![2]!.trim(), '');
-    const src = /src="([^"]+)"/.exec(scripts[0]![1]!)![1]!;
+    const srcs = scripts.map(([, attrs, body]) => {
+      assert.equal(body!.trim(), '');
+      return /src="([^"]+)"/.exec(attrs!)![1]!;
+    });
+    // The page's bundle; the dashboard also loads <switchboard-chat> for its live preview.
+    const src = srcs.find((s) => s.startsWith('/build/'))!;
+    assert.deepEqual(
+      srcs.filter((s) => s !== src),
+      p === '/dashboard' ? ['/sdk/switchboard-chat.js'] : [],
+    );
     assert.match(src, new RegExp(`^/build/${bundle.replace('.', '\\.')}\\?v=[0-9a-z]+$`));
     assert.doesNotMatch(html, /\son[a-z]+=/i);
     // Nothing loads from another host (no CDN).
