@@ -22,9 +22,11 @@ import { agentApi, requireRole } from './auth/auth.middleware.js';
 import { apiKeyRoutes } from './apikeys/apikeys.routes.js';
 import { conversationRoutes } from './conversations/conversations.routes.js';
 import { ticketRoutes } from './tickets/tickets.routes.js';
+import { cannedRoutes } from './canned/canned.routes.js';
 import { createBot, type Bot } from './bot/bot.js';
 import { openAiAnswerer } from './bot/openai-answerer.js';
 import { widgetHistoryRoutes } from './conversations/widget-history.routes.js';
+import { widgetRatingRoutes } from './ratings/ratings.routes.js';
 import { inboxRoutes } from './inbox/inbox.routes.js';
 import { tenantRoutes } from './tenants/tenants.routes.js';
 import { webhookConsoleRoutes } from './webhooks/webhooks.routes.js';
@@ -45,6 +47,14 @@ import { mobileAdminRoutes, mobilePublicRoutes } from './mobile/mobile.routes.js
 import { createPush, type Push } from './push/push.js';
 import type { Redis } from './shared/redis.js';
 import { widgetRoutes } from './widget/widget.routes.js';
+import {
+  agentAttachmentRoutes,
+  downloadRoutes,
+  rawUploadBodies,
+  relayAttachmentRoutes,
+  widgetAttachmentRoutes,
+} from './attachments/attachments.routes.js';
+import { configureAttachmentUrls } from './attachments/urls.js';
 
 export type AppDeps = {
   config: Config;
@@ -92,6 +102,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     logger,
   });
   const services = createServices({ database, config, bus, logger, quota, now: deps.now });
+  // Attachment links are signed wherever a message leaves the server (DTOs, relay frames).
+  configureAttachmentUrls({ publicUrl: () => config.publicUrl, sessionSecret: config.sessionSecret });
 
   const app = express();
   app.disable('x-powered-by');
@@ -137,6 +149,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
       },
     }),
   );
+  // Uploads are raw file bytes, whatever their Content-Type: no body parser may take them.
+  app.use(rawUploadBodies);
   app.use(
     express.json({
       limit: '256kb',
@@ -162,6 +176,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const publicLimits = publicLimitsOf(config.limits);
   app.use(widgetRoutes({ widget: services.widget, redis, limits: publicLimits }));
   app.use('/api/mobile', mobilePublicRoutes(services, redis, publicLimits));
+  // Attachments: signed downloads, and the widget's end users' uploads (proven as its history is).
+  const uploads = { attachments: services.attachments, config, redis, limits: publicLimits, services };
+  app.use(downloadRoutes(uploads));
+  app.use(widgetAttachmentRoutes(uploads));
   // The relay (its own envelope, CORS and credentials; no agent session) and its usage counts.
   const usage = createUsage({ db: database.prisma, bus, logger });
   // Presence belongs to the Socket.IO gateway, created below: the relay asks it once it exists.
@@ -169,9 +187,15 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const agentsOnline = async (organizationId: string) =>
     ((await late.realtime?.onlineAgents(organizationId)) ?? []).length > 0;
   app.use(
+    '/api/v1/attachments',
+    relayAttachmentRoutes({ ...uploads, now: deps.now, outage: database.outage }),
+  );
+  app.use(
     '/api/v1',
     relayRoutes({ services, config, redis, outage: database.outage, now: deps.now, agentsOnline, usage }),
   );
+  // The embed widget's availability, email and rating (its end user proven as for its history).
+  app.use(widgetRatingRoutes({ services, redis, limits: publicLimits, now: deps.now, agentsOnline }));
   // Errors raised before the relay's router (a malformed JSON body) are in its envelope too.
   app.use('/api/v1', relayErrorHandler(database.outage));
   // Failed end-user proofs per IP: history reads and socket joins share one counter.
@@ -208,9 +232,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
   app.use(widgetHistoryRoutes(services));
   // A refused history read counts as a failed proof of its IP and is answered after its delay.
   app.use('/chat-widget/history', failures.http());
+  // So does a refused attachment upload of the widget (mounted above, before the session).
+  app.use('/api/widget/attachments', failures.http());
+  app.use('/api/conversations', ...agentApi, agentAttachmentRoutes(uploads));
   app.use('/api/conversations', ...agentApi, conversationRoutes(services));
   app.use('/api/api-keys', ...agentApi, apiKeyRoutes(services));
   app.use('/api/tickets', ...agentApi, ticketRoutes(services));
+  app.use('/api/canned-replies', ...agentApi, cannedRoutes(services));
   app.use(channelRoutes(services));
   app.use(tenantRoutes(services));
   app.use(webhookConsoleRoutes(services));

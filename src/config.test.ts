@@ -75,4 +75,56 @@ describe('config', () => {
     assert.equal(c.port, 3000);
     assert.ok(c.encryptionKey.equals(Buffer.alloc(32, 1)));
   });
+
+  test('attachments: local disk under DATA_DIR by default; S3 needs its bucket and both keys or neither', () => {
+    const dir = tmp();
+    const local = loadConfig({ ...pgEnv, DATA_DIR: dir });
+    assert.deepEqual(local.attachments, {
+      maxBytes: 26_214_400,
+      storage: { driver: 'local', dir: path.join(dir, 'attachments') },
+    });
+    const s3 = loadConfig({
+      ...pgEnv,
+      STORAGE_DRIVER: 's3',
+      S3_BUCKET: 'chat-files',
+      S3_ENDPOINT: 'http://127.0.0.1:9000',
+      S3_ACCESS_KEY_ID: 'id',
+      S3_SECRET_ACCESS_KEY: 'secret',
+      S3_FORCE_PATH_STYLE: 'true',
+      ATTACHMENT_MAX_BYTES: '5000000',
+    });
+    assert.deepEqual(s3.attachments, {
+      maxBytes: 5_000_000,
+      storage: {
+        driver: 's3',
+        bucket: 'chat-files',
+        region: 'us-east-1',
+        endpoint: 'http://127.0.0.1:9000',
+        credentials: { accessKeyId: 'id', secretAccessKey: 'secret' },
+        forcePathStyle: true,
+      },
+    });
+    // Without keys: the SDK's own chain (an instance role).
+    const role = loadConfig({ ...pgEnv, STORAGE_DRIVER: 's3', S3_BUCKET: 'chat-files' }).attachments.storage;
+    assert.equal(role.driver === 's3' && role.credentials, undefined);
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ STORAGE_DRIVER: 'ftp' }, /^STORAGE_DRIVER: /],
+      [{ STORAGE_DRIVER: 's3' }, /^S3_BUCKET: required when STORAGE_DRIVER=s3$/],
+      [{ STORAGE_DRIVER: 's3', S3_BUCKET: 'Bad_Bucket' }, /^S3_BUCKET: must be a bucket name/],
+      [
+        { STORAGE_DRIVER: 's3', S3_BUCKET: 'ok-bucket', S3_ACCESS_KEY_ID: 'id' },
+        /^S3_SECRET_ACCESS_KEY: set both/,
+      ],
+      [{ S3_ENDPOINT: 'minio:9000' }, /^S3_ENDPOINT: must be a URL/],
+      [{ S3_FORCE_PATH_STYLE: 'yes' }, /^S3_FORCE_PATH_STYLE: /],
+      [{ ATTACHMENT_MAX_BYTES: '10' }, /^ATTACHMENT_MAX_BYTES: /],
+    ];
+    for (const [env, re] of cases) {
+      assert.throws(
+        () => loadConfig({ ...pgEnv, ...env }),
+        (err: Error) => err instanceof ConfigError && re.test(err.message),
+        JSON.stringify(env),
+      );
+    }
+  });
 });

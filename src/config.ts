@@ -134,6 +134,25 @@ const schema = z.object({
   BOT_LLM_TIMEOUT_MS: intInRange(500, 120_000).default(15_000),
   /** Delivered and failed webhooks are kept this many days for the delivery log. */
   WEBHOOK_RETENTION_DAYS: intInRange(1, 365).default(14),
+  // ---- Attachments (src/attachments): where files sent from devices are kept ------------------
+  /** `local`: files under DATA_DIR/attachments (one node or a shared disk); `s3`: an S3-compatible bucket. */
+  STORAGE_DRIVER: z.enum(['local', 's3']).default('local'),
+  S3_BUCKET: z
+    .string()
+    .regex(
+      /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+      'must be a bucket name (3-63 lower-case letters, digits, . -)',
+    )
+    .optional(),
+  S3_REGION: z.string().min(1).max(64).default('us-east-1'),
+  /** Unset: AWS itself; set for MinIO, R2, Ceph, a local stand-in. */
+  S3_ENDPOINT: url(['https:', 'http:']).optional(),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  /** `true` for servers that serve buckets as paths (`{endpoint}/{bucket}/{key}`), as MinIO does. */
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false'),
+  /** The largest attachment any tenant may send; a tenant's `attachment_max_bytes` (default 10 MB) is capped by it. */
+  ATTACHMENT_MAX_BYTES: intInRange(1024, 1_073_741_824).default(26_214_400),
 });
 
 export type Config = {
@@ -206,6 +225,21 @@ export type Config = {
     leaseS: number;
     worker: boolean;
     retentionDays: number;
+  };
+  attachments: {
+    /** The platform's cap (ATTACHMENT_MAX_BYTES); each tenant's own limit is at most this. */
+    maxBytes: number;
+    storage:
+      | { driver: 'local'; dir: string }
+      | {
+          driver: 's3';
+          bucket: string;
+          region: string;
+          endpoint: string | undefined;
+          /** Unset: the SDK's default chain (instance role, AWS_* variables). */
+          credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+          forcePathStyle: boolean;
+        };
   };
 };
 
@@ -351,5 +385,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       worker: e.WEBHOOK_WORKER === 'on',
       retentionDays: e.WEBHOOK_RETENTION_DAYS,
     },
+    attachments: { maxBytes: e.ATTACHMENT_MAX_BYTES, storage: storageOf(e, dataDir) },
+  };
+}
+
+/** The attachment storage driver's settings; S3 needs its bucket, and both keys or neither. */
+function storageOf(e: z.infer<typeof schema>, dataDir: string): Config['attachments']['storage'] {
+  if (e.STORAGE_DRIVER === 'local') return { driver: 'local', dir: path.join(dataDir, 'attachments') };
+  if (!e.S3_BUCKET) throw new ConfigError('S3_BUCKET: required when STORAGE_DRIVER=s3');
+  if (!e.S3_ACCESS_KEY_ID !== !e.S3_SECRET_ACCESS_KEY) {
+    throw new ConfigError(
+      `${e.S3_ACCESS_KEY_ID ? 'S3_SECRET_ACCESS_KEY' : 'S3_ACCESS_KEY_ID'}: set both S3 keys or neither`,
+    );
+  }
+  return {
+    driver: 's3',
+    bucket: e.S3_BUCKET,
+    region: e.S3_REGION,
+    endpoint: e.S3_ENDPOINT,
+    credentials:
+      e.S3_ACCESS_KEY_ID && e.S3_SECRET_ACCESS_KEY
+        ? { accessKeyId: e.S3_ACCESS_KEY_ID, secretAccessKey: e.S3_SECRET_ACCESS_KEY }
+        : undefined,
+    forcePathStyle: e.S3_FORCE_PATH_STYLE === 'true',
   };
 }

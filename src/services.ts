@@ -1,11 +1,15 @@
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Config } from './config.js';
 import { createAgentService } from './agents/agents.service.js';
 import { createOperatorService } from './relay/operators.service.js';
 import { createApiKeyService } from './apikeys/apikeys.service.js';
+import { createCannedService } from './canned/canned.service.js';
 import { createChannelService } from './channels/channels.service.js';
 import { createConversationService } from './conversations/conversations.service.js';
 import { createHandoverService } from './conversations/handover.service.js';
 import { createMessageService } from './messages/messages.service.js';
+import { createRatingService } from './ratings/ratings.service.js';
 import { createMobileService } from './mobile/mobile.service.js';
 import { createPushService } from './push/push.service.js';
 import { createBackendService } from './relay/backend.service.js';
@@ -21,13 +25,19 @@ import { createEscalationService } from './tickets/escalation.service.js';
 import { createTicketService } from './tickets/tickets.service.js';
 import { createKnowledgeService } from './knowledge/knowledge.service.js';
 import { createWidgetService } from './widget/widget.service.js';
+import { createAttachmentService, DEFAULT_MAX_BYTES } from './attachments/attachments.service.js';
+import { createStorage } from './attachments/storage.js';
 
 export type Services = ReturnType<typeof createServices>;
 
 export type ServiceDeps = {
   /** The database; `prisma` may be a transaction's client (first run builds its demo in one). */
   database: Pick<Database, 'prisma' | 'query'>;
-  config: Pick<Config, 'encryptionKey'> & { webhooks?: Pick<Config['webhooks'], 'allowPrivate'> };
+  config: Pick<Config, 'encryptionKey'> & {
+    webhooks?: Pick<Config['webhooks'], 'allowPrivate'>;
+    /** Attachment storage and cap; tools without it keep files in the system's temporary directory. */
+    attachments?: Config['attachments'];
+  };
   bus: EventBus;
   /** For what services log themselves (a failed message batch); optional in tools and tests. */
   logger?: Logger | undefined;
@@ -51,9 +61,11 @@ export function createServices({ database, config, bus, logger, quota, now }: Se
   const identity = createIdentity(encryptionKey);
   const conversations = createConversationService({ db, bus, identity, quota });
   const handover = createHandoverService({ db, bus });
+  const ratings = createRatingService({ db, bus });
   const messages = createMessageService({ db, query: database.query, bus, logger });
   const push = createPushService({ db, encryptionKey, channels, conversations });
   const apiKeys = createApiKeyService({ db });
+  const canned = createCannedService({ db });
   const widget = createWidgetService({ channels, conversations, messages });
   const mobile = createMobileService({ channels, conversations });
   const visitors = createVisitorService({ db, bus, channels, conversations, identity });
@@ -71,8 +83,19 @@ export function createServices({ database, config, bus, logger, quota, now }: Se
   const webhooks = createWebhookService({ db, bus, allowPrivate: config.webhooks?.allowPrivate ?? false });
   const tickets = createTicketService({ db, bus });
   const escalations = createEscalationService({ db, bus, tickets });
+  const attachmentSettings = config.attachments ?? {
+    maxBytes: DEFAULT_MAX_BYTES,
+    storage: { driver: 'local' as const, dir: path.join(tmpdir(), 'switchboard-attachments') },
+  };
+  const attachments = createAttachmentService({
+    db,
+    storage: createStorage(attachmentSettings.storage),
+    maxBytes: attachmentSettings.maxBytes,
+    logger,
+  });
   return {
     tenants,
+    ratings,
     agents,
     channels,
     conversations,
@@ -80,6 +103,7 @@ export function createServices({ database, config, bus, logger, quota, now }: Se
     messages,
     push,
     apiKeys,
+    canned,
     widget,
     mobile,
     visitors,
@@ -89,6 +113,7 @@ export function createServices({ database, config, bus, logger, quota, now }: Se
     knowledge,
     tickets,
     escalations,
+    attachments,
     quota,
   };
 }

@@ -191,7 +191,13 @@ export function createBot(deps: {
 
   const offs = [
     deps.bus.subscribe('message.created', (e) => {
-      if (e.redelivered || e.message.senderType !== 'end_user' || e.conversation.mode !== 'bot') return;
+      if (
+        e.redelivered ||
+        e.message.internal ||
+        e.message.senderType !== 'end_user' ||
+        e.conversation.mode !== 'bot'
+      )
+        return;
       inOrder(e.conversation.id, () => onVisitorMessage(e));
     }),
     deps.bus.subscribe('conversation.escalated', (e) => {
@@ -209,7 +215,8 @@ export function createBot(deps: {
       SELECT c."id", m."id" AS message_id, m."content"
         FROM "conversations" c
         JOIN LATERAL (SELECT "id", "content", "sender_type" FROM "messages"
-                       WHERE "conversation_id" = c."id" ORDER BY "seq" DESC LIMIT 1) m ON true
+                       WHERE "conversation_id" = c."id" AND NOT "internal"
+                       ORDER BY "seq" DESC LIMIT 1) m ON true
        WHERE c."mode" = 'bot' AND c."updated_at" > now() - make_interval(mins => ${withinMin})
          AND m."sender_type" = 'end_user'
          AND EXISTS (SELECT 1 FROM "knowledge_documents" k WHERE k."organization_id" = c."organization_id")`;

@@ -1,5 +1,7 @@
 import type { Conversation, ConversationSession, EndUser, Message } from '../generated/prisma/client.js';
 import type { MessageReceived, RichMedia } from '../realtime/realtime.contract.js';
+import { contactOf } from '../ratings/ratings.service.js';
+import { signRichMedia } from '../attachments/urls.js';
 
 export type ConversationWithRelations = Conversation & {
   endUser: EndUser;
@@ -9,10 +11,18 @@ export type ConversationWithRelations = Conversation & {
 /** The spec's conversation shape (list items and single conversation alike). */
 export function conversationDto(c: ConversationWithRelations) {
   const open = c.sessions.find((s) => s.status === 'open') ?? null;
+  const contact = contactOf(c.endUser.metadata);
   return {
     id: c.id,
     organization_id: c.organizationId,
-    end_user: { id: c.endUser.id, display_name: c.endUser.displayName, external_id: c.endUser.externalId },
+    end_user: {
+      id: c.endUser.id,
+      display_name: c.endUser.displayName,
+      external_id: c.endUser.externalId,
+      /** The email the visitor left to be answered at (typed by them, not verified), or null. */
+      contact_email: contact?.email ?? null,
+      contact_email_verified: contact?.verified ?? false,
+    },
     channel_id: c.channelId,
     routing_key: c.routingKey,
     mode: c.mode,
@@ -43,11 +53,14 @@ export function messageDto(m: Message) {
     content_type: m.contentType,
     content: m.content,
     // Stored only after validation against its content type: an object, or null for text.
-    rich_media: (m.richMedia ?? null) as RichMedia | null,
+    // Attachment links are signed as they leave: the stored one is the canonical, unsigned URL.
+    rich_media: signRichMedia(m.contentType, (m.richMedia ?? null) as RichMedia | null),
     read_by: m.readBy,
     client_msg_id: m.clientMsgId,
     created_at: m.createdAt.toISOString(),
     seq: m.seq,
+    // Only on notes, so every other message keeps the spec's shape.
+    ...(m.internal ? { internal: true as const } : {}),
   };
 }
 

@@ -13,6 +13,7 @@ import {
   transferBodySchema,
 } from './conversations.schemas.js';
 import type { ConversationService } from './conversations.service.js';
+import { searchQuerySchema } from './search.schemas.js';
 import type { HandoverService } from './handover.service.js';
 
 /** `Link` header value for the next page, or null on the last one. Relative to this request. */
@@ -53,6 +54,11 @@ export function conversationRoutes(deps: {
   // Before `/:id`: the queues the inbox's picker offers (empty: no picker).
   router.get('/queues', async (req, res) => {
     res.json({ queues: await conversations.queues(agentOf(req)) });
+  });
+
+  // Before `/:id`: search by name, external_id, tag or message text, a page at a time.
+  router.get('/search', validate('query', searchQuerySchema), async (req, res) => {
+    res.json(await conversations.search(agentOf(req), valid(req, 'query', searchQuerySchema)));
   });
 
   router.get('/:id', validate('params', idParams), async (req, res) => {

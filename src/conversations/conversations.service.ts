@@ -7,6 +7,9 @@ import type { TenantQuota } from '../shared/tenant-quota.js';
 import type { Identity, IdentityFacts, IdentityMode, IdentityProof } from '../tenants/identity.js';
 import type { ListQuery, ResolveBody, TagsBody } from './conversations.schemas.js';
 import { conversationDto } from './conversations.dto.js';
+import { ratingDto } from '../ratings/ratings.service.js';
+import type { SearchQuery } from './search.schemas.js';
+import { searchConversations } from './search.service.js';
 
 export type ConversationService = ReturnType<typeof createConversationService>;
 
@@ -305,6 +308,11 @@ export function createConversationService({
       return { items: rows.map(conversationDto), total, limit: q.limit, offset: q.offset };
     },
 
+    /** Conversations the agent may see matching `q` (name, external_id, tag, message text), best first. */
+    search(actor: AgentActor, q: SearchQuery) {
+      return searchConversations(db, actor, q, visibleTo(actor));
+    },
+
     /** Which of these conversations the agent may see (their sockets keep only those rooms). */
     async visibleAmong(actor: AgentActor, ids: string[]): Promise<Set<string>> {
       if (!ids.length) return new Set();
@@ -332,8 +340,14 @@ export function createConversationService({
       return [...new Set(rows.flatMap((r) => r.routingKeys))].sort();
     },
 
+    /** The conversation, with the visitor's latest rating of a resolved session (null: none). */
     async get(actor: AgentActor, id: string) {
-      return conversationDto(await requireForAgent(actor, id));
+      const conv = await requireForAgent(actor, id);
+      const rating = await db.rating.findFirst({
+        where: { conversationId: id },
+        orderBy: { updatedAt: 'desc' },
+      });
+      return { ...conversationDto(conv), rating: rating ? ratingDto(rating) : null };
     },
 
     /**

@@ -73,8 +73,12 @@ export const sendMessageSchema = z
     external_id: externalId.optional(),
     user_hash: userHash.optional(),
     client_msg_id: text().trim().min(1).max(100).optional(),
+    /** An internal note: agents only, never shown to the end user. */
+    internal: z.boolean({ error: 'must be true or false' }).default(false),
   })
   .transform((m, ctx) => {
+    if (m.internal && m.sender_type !== 'agent')
+      ctx.addIssue({ code: 'custom', path: ['internal'], message: 'only agents write internal notes' });
     if (m.content_type === 'text') {
       if (m.rich_media != null)
         ctx.addIssue({ code: 'custom', path: ['rich_media'], message: 'not allowed for text' });

@@ -6,6 +6,7 @@ import { AppError } from '../shared/errors.js';
 import type { EventBus } from '../shared/events.js';
 import type { Logger } from '../shared/logger.js';
 import { visibleTo } from '../conversations/conversations.service.js';
+import { requireOwnAttachment } from '../attachments/attachments.service.js';
 import type { HistoryQuery, MarkRead, SendMessage } from './messages.schemas.js';
 import { createMessageWriter, type Stored } from './messages.writer.js';
 
@@ -84,9 +85,11 @@ export function createMessageService({
   async function storeAlone(
     conv: Conversation & { endUser: { externalId: string } },
     sender: { type: SenderType; id: string; agentId: string | null },
-    input: Pick<SendMessage, 'content_type' | 'content' | 'rich_media' | 'client_msg_id'>,
+    input: Pick<SendMessage, 'content_type' | 'content' | 'rich_media' | 'client_msg_id'> &
+      Partial<Pick<SendMessage, 'internal'>>,
     id: string,
   ): Promise<Stored> {
+    const internal = input.internal === true;
     const conversation = {
       id: conv.id,
       organizationId: conv.organizationId,
@@ -108,13 +111,27 @@ export function createMessageService({
       return await db.$transaction(async (tx) => {
         const now = new Date();
         // Locks the conversation row: concurrent sends to one conversation open one session.
+        // A note is not activity the end user sees: it leaves the last message time alone.
         await tx.conversation.update({
           where: { id: conv.id },
-          data: { updatedAt: now, lastMessageAt: now },
+          data: internal ? { updatedAt: now } : { updatedAt: now, lastMessageAt: now },
         });
         let session = await tx.conversationSession.findFirst({
           where: { conversationId: conv.id, status: 'open' },
         });
+        // A note never opens a session (that would start an interaction, assign it and tell
+        // webhooks): it joins the latest one, resolved or not.
+        if (!session && internal) {
+          session = await tx.conversationSession.findFirst({
+            where: { conversationId: conv.id },
+            orderBy: { createdAt: 'desc' },
+          });
+          if (!session)
+            throw new AppError(
+              'conversation/no_open_session',
+              'Nothing to note yet: this conversation has no messages',
+            );
+        }
         const sessionOpened = !session;
         session ??= await tx.conversationSession.create({
           data: {
@@ -137,6 +154,7 @@ export function createMessageService({
             content: input.content,
             richMedia: (input.rich_media as Prisma.InputJsonObject | null) ?? Prisma.DbNull,
             clientMsgId: input.client_msg_id ?? null,
+            internal,
             createdAt: now,
           },
         });
@@ -173,6 +191,7 @@ export function createMessageService({
         WHERE conversation_id = ${conv.id}::uuid
           AND (${all} AND sender_type = 'end_user' OR id = ANY(${all ? [] : ids}::uuid[]))
           AND NOT (read_by ? ${readerId}::text) AND NOT (sender_type::text = ${actor.kind} AND sender_id = ${readerId})
+          AND (${actor.kind} = 'agent' OR NOT internal)
         RETURNING id, seq)
       SELECT id::text AS id FROM read ORDER BY seq`;
     const messageIds = updated.map((r) => r.id);
@@ -215,10 +234,22 @@ export function createMessageService({
           { param: 'sender_type' },
         );
       }
+      if (input.internal && actor.kind !== 'agent') {
+        throw new AppError(
+          'request/invalid',
+          "Invalid parameter 'internal': only agents write internal notes",
+          {
+            param: 'internal',
+          },
+        );
+      }
+      // An attachment's link travels only within its own conversation.
+      await requireOwnAttachment(db, input.conversation_id, input.content_type, input.rich_media);
       const senderId = actor.kind === 'agent' ? actor.userId : actor.externalId;
-      const result = await writer.append(actor, senderId, input, (id) =>
-        sendAlone(actor, senderId, input, id),
-      );
+      // Notes are rare and never open a session: the one-message path, not the batch writer.
+      const result = input.internal
+        ? await sendAlone(actor, senderId, input, randomUUID())
+        : await writer.append(actor, senderId, input, (id) => sendAlone(actor, senderId, input, id));
       const { message, conversation, sessionOpened } = result;
       if (result.duplicate) {
         bus.publish('message.created', { message, conversation, sessionOpened: false, redelivered: true });
@@ -249,6 +280,7 @@ export function createMessageService({
       input: Pick<SendMessage, 'content'> &
         Partial<Pick<SendMessage, 'content_type' | 'rich_media' | 'client_msg_id'>>,
     ): Promise<SendResult> {
+      await requireOwnAttachment(db, conv.id, input.content_type ?? 'text', input.rich_media);
       const result = await storeAlone(
         conv,
         { ...sender, agentId: null },
@@ -282,10 +314,13 @@ export function createMessageService({
       return rows.reverse();
     },
 
-    /** The last `limit` messages, oldest first, for an end user proven by external_id. */
+    /**
+     * The last `limit` messages, oldest first, for an end user proven by external_id: never the
+     * agents' internal notes.
+     */
     async recent(conversationId: string, limit = 100) {
       const rows = await db.message.findMany({
-        where: { conversationId },
+        where: { conversationId, internal: false },
         orderBy: { seq: 'desc' },
         take: limit,
       });
@@ -304,9 +339,15 @@ export function createMessageService({
     /**
      * Catch-up: the messages after `seq` (or after the message `afterId`), oldest first, at most
      * `limit`; with the conversation's last seq when they were read, so a client that got them all
-     * holds everything up to it, numbers that were skipped included.
+     * holds everything up to it, numbers that were skipped included. Internal notes only with
+     * `internal: true` (agents): an end user's copy skips their numbers.
      */
-    async since(conversationId: string, after: { seq: number } | { id: string }, limit = REPLAY_LIMIT) {
+    async since(
+      conversationId: string,
+      after: { seq: number } | { id: string },
+      limit = REPLAY_LIMIT,
+      { internal = false }: { internal?: boolean } = {},
+    ) {
       let seq: number;
       if ('seq' in after) seq = after.seq;
       else {
@@ -323,7 +364,7 @@ export function createMessageService({
         [
           db.conversation.findUnique({ where: { id: conversationId }, select: { lastSeq: true } }),
           db.message.findMany({
-            where: { conversationId, seq: { gt: seq } },
+            where: { conversationId, seq: { gt: seq }, ...(internal ? {} : { internal: false }) },
             orderBy: { seq: 'asc' },
             take: limit + 1,
           }),

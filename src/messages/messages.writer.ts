@@ -46,6 +46,7 @@ function messageFromRow(r: Record<string, unknown>): Message {
     richMedia: (r.rich_media ?? null) as Message['richMedia'],
     readBy: (r.read_by ?? {}) as Message['readBy'],
     clientMsgId: (r.client_msg_id ?? null) as string | null,
+    internal: r.internal === true,
     createdAt: r.created_at instanceof Date ? r.created_at : new Date(r.created_at as string),
   };
 }

@@ -81,7 +81,8 @@ export function pushListener(deps: { db: Db; bus: EventBus; endUsers: EndUserPre
   }
 
   async function onMessage({ message, conversation }: DomainEvents['message.created']) {
-    if (message.senderType !== 'agent' && message.senderType !== 'bot') return;
+    // Internal notes are never pushed to the end user.
+    if (message.internal || (message.senderType !== 'agent' && message.senderType !== 'bot')) return;
     if (endUsers.here(conversation.endUserId)) return;
     const devices = await devicesOf(conversation.organizationId, conversation.endUserId);
     if (!devices.length || (await endUsers.anywhere(conversation.endUserId))) return;

@@ -93,6 +93,8 @@ export type SendMessagePayload = {
   user_hash?: string;
   /** Ours: idempotency key; a retry with the same key answers the stored message. */
   client_msg_id?: string;
+  /** Ours: an internal note, agents only (an end user sending it is refused). */
+  internal?: boolean;
 };
 /** The stored message; `duplicate` when `client_msg_id` had been stored before. */
 export type SendMessageReply = { message: MessageReceived; duplicate: boolean };
@@ -226,6 +228,8 @@ export type MessageReceived = {
    * twice (a retried send is broadcast again): de-duplicate by `id`.
    */
   seq: number;
+  /** Ours: present (true) on an internal note, which only agents ever receive. */
+  internal?: true;
 };
 
 /** `conversation_updated`, to the queue rooms: a new support interaction began. */
@@ -296,6 +300,21 @@ export type Resync = { reason: 'redis_reconnected' | 'access_changed' };
  */
 export type TicketUpdated = { ticket_id: string; kind: 'created' | 'updated'; routing_key: string | null };
 
+/**
+ * Ours: `conversation_rated`, to the queue rooms: the visitor rated a resolved session (or changed
+ * their rating). The end user learns they may rate from `conversation_resolved`.
+ */
+export type ConversationRated = {
+  conversation_id: string;
+  session_id: string;
+  score: number;
+  comment: string | null;
+  updated_at: string;
+};
+
+/** Ours: `contact_left`, to the queue rooms: the visitor left an email to be answered at (unverified). */
+export type ContactLeft = { conversation_id: string; email: string; verified: false };
+
 export interface ServerToClientEvents {
   message_received: (message: MessageReceived) => void;
   conversation_updated: (event: ConversationUpdated) => void;
@@ -309,6 +328,8 @@ export interface ServerToClientEvents {
   agent_status_changed: (event: AgentStatusChanged) => void;
   resync: (event: Resync) => void;
   ticket_updated: (event: TicketUpdated) => void;
+  conversation_rated: (event: ConversationRated) => void;
+  contact_left: (event: ContactLeft) => void;
   error: (event: SocketError) => void;
 }
 

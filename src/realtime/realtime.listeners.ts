@@ -66,6 +66,13 @@ export function registerRealtimeListeners({
     bus.subscribe('message.created', ({ message, conversation, sessionOpened }) => {
       // The typist's message ends their indicator.
       typing.stop(conversation.id, typistKey(message.senderType, message.senderId));
+      // An internal note: the conversation's agents only, never its end user's sockets.
+      if (message.internal) {
+        io.to(convRoom(conversation.id))
+          .except(endUserRoom(conversation.endUserId))
+          .emit('message_received', messageEventDto(message));
+        return;
+      }
       io.to(convRoom(conversation.id)).emit('message_received', messageEventDto(message));
       // A new support interaction: every agent watching the queue sees it arrive (one the bot
       // answers reaches the queue when it escalates).
@@ -123,6 +130,24 @@ export function registerRealtimeListeners({
           resolved_at: e.resolvedAt.toISOString(),
         },
       );
+    }),
+
+    // Agents only: a rating and an email left are for the inbox, the visitor already knows them.
+    bus.subscribe('conversation.rated', (e) => {
+      io.to(queueRoomsOf(e.organizationId, e.routingKey)).emit('conversation_rated', {
+        conversation_id: e.conversationId,
+        session_id: e.rating.session_id,
+        score: e.rating.score,
+        comment: e.rating.comment,
+        updated_at: e.rating.updated_at,
+      });
+    }),
+    bus.subscribe('conversation.contact_left', (e) => {
+      io.to(queueRoomsOf(e.organizationId, e.routingKey)).emit('contact_left', {
+        conversation_id: e.conversationId,
+        email: e.email,
+        verified: false,
+      });
     }),
 
     // The bot handed the conversation over: it arrives in the queue as a new interaction would.

@@ -128,7 +128,14 @@ export function backendRoutes(deps: BackendDeps): Router {
 
   router.get('/conversations/:id', validate('params', idParams), async (req, res) => {
     const { id } = valid(req, 'params', idParams);
-    reply(res, 200, conversationDto(await backend.requireConversation(signed(res).org, id)), 'Conversation.');
+    const c = await backend.requireConversation(signed(res).org, id);
+    // The visitor's latest rating of a resolved session (null: none).
+    reply(
+      res,
+      200,
+      { ...conversationDto(c), rating: await services.ratings.latestFor(c.id) },
+      'Conversation.',
+    );
   });
 
   router.get(

@@ -16,8 +16,19 @@ const cursor = text().trim().min(1).max(200).optional();
 export const listConversationsSchema = z.object({ limit, cursor, visitor_user_id: externalId.optional() });
 export type ListConversations = z.infer<typeof listConversationsSchema>;
 
-/** `GET /api/v1/relay/conversations/:id/messages?limit=&cursor=`: oldest first, from the cursor on. */
-export const listMessagesSchema = z.object({ limit, cursor });
+/**
+ * `GET /api/v1/relay/conversations/:id/messages?limit=&cursor=&include_internal=`: oldest first,
+ * from the cursor on. Agents' internal notes (`internal: true`) only with `include_internal=true`:
+ * a backend that shows the list to its user must not show them by accident.
+ */
+export const listMessagesSchema = z.object({
+  limit,
+  cursor,
+  include_internal: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .default('false')
+    .transform((v) => v === 'true'),
+});
 export type ListMessages = z.infer<typeof listMessagesSchema>;
 
 /** `POST /api/v1/relay/conversations`: the conversation of one of the tenant's users. */

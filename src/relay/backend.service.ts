@@ -179,7 +179,11 @@ export function createBackendService({
         if (!Number.isSafeInteger(after) || after < 0) throw badCursor();
       }
       const rows = await db.message.findMany({
-        where: { conversationId: conv.id, seq: { gt: after } },
+        where: {
+          conversationId: conv.id,
+          seq: { gt: after },
+          ...(q.include_internal ? {} : { internal: false }),
+        },
         orderBy: { seq: 'asc' },
         take: q.limit + 1,
       });

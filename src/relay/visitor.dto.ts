@@ -1,5 +1,6 @@
 import type { Organization, Prisma, VisitorSession } from '../generated/prisma/client.js';
-import { settingsOf } from '../tenants/settings.js';
+import { isOpen } from '../tenants/hours.js';
+import { hoursOf, settingsOf } from '../tenants/settings.js';
 
 /** The organization `config` keys a widget may show (everything else there stays private). */
 const BRANDING_KEYS = [
@@ -36,8 +37,12 @@ export function brandingOf(config: Prisma.JsonValue): Record<string, Scalar> {
 /** The tenant's default locale (`config.locale`), else `fr`. */
 export const defaultLocale = (org: Organization): string => settingsOf(org.config).locale;
 
-/** What a widget needs to render its launcher (`widget_config`). */
-export function widgetConfigDto(org: Organization, o: { isOnline: boolean; locale: string }) {
+/**
+ * What a widget needs to render its launcher (`widget_config`). `now` is the gateway's clock, for
+ * the business hours.
+ */
+export function widgetConfigDto(org: Organization, o: { isOnline: boolean; locale: string; now: Date }) {
+  const open = isOpen(hoursOf(org.config), o.now);
   return {
     tenant_id: org.id,
     tenant_name: org.name,
@@ -46,6 +51,10 @@ export function widgetConfigDto(org: Organization, o: { isOnline: boolean; local
     branding: brandingOf(org.config),
     /** While no agent is online: `message` (show `branding.offline_message`) or `hide` (no launcher). */
     offline_behaviour: settingsOf(org.config).offline_behaviour,
+    /** Within the tenant's business hours (always, without any). */
+    is_open: open,
+    /** Open and an agent online: someone may answer now. Otherwise the widget offers to leave an email. */
+    available: open && o.isOnline,
   };
 }
 

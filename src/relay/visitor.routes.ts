@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import type { Services } from '../services.js';
 import { createPublicLimiter, publicLimitsOf } from '../shared/public-ratelimit.js';
 import type { Redis } from '../shared/redis.js';
+import { contactSchema, ratingSchema } from '../ratings/ratings.schemas.js';
 import { reply } from './relay.envelope.js';
 import { headerOrigin, visitorCors } from './cors.js';
 import { createVisitorTokens } from './tokens.js';
@@ -22,6 +23,8 @@ const PATHS = [
   '/create/visitor-session',
   '/refresh/visitor-token',
   '/identify/visitor',
+  '/visitor/contact',
+  '/visitor/rating',
 ];
 
 /** What the visitor side needs of the relay's dependencies (`RelayDeps`). */
@@ -76,6 +79,7 @@ export function visitorRoutes(deps: VisitorDeps): Router {
     const data = widgetConfigDto(org, {
       isOnline: await isOnline(org.id),
       locale: q.locale ?? defaultLocale(org),
+      now: new Date(now()),
     });
     reply(res, 200, data, 'Widget config.');
   });
@@ -99,7 +103,11 @@ export function visitorRoutes(deps: VisitorDeps): Router {
       201,
       {
         ...sessionTokenDto(session, token),
-        widget_config: widgetConfigDto(org, { isOnline: await isOnline(org.id), locale: session.locale }),
+        widget_config: widgetConfigDto(org, {
+          isOnline: await isOnline(org.id),
+          locale: session.locale,
+          now: new Date(now()),
+        }),
       },
       'Visitor session created.',
     );
@@ -146,6 +154,34 @@ export function visitorRoutes(deps: VisitorDeps): Router {
     );
     const token = await tokenFor(session, org.id);
     reply(res, 200, { ...sessionTokenDto(session, token), user_id: userId }, 'Visitor identified.');
+  });
+
+  // The visitor's own conversation, from a live token: what leaving an email and rating act on.
+  const visitorOf = async (req: Request) => {
+    const token = await tokens.verifyVisitorToken(bearer(req), { allowExpired: false });
+    const { org, conversation } = await visitors.connect(token, headerOrigin(req.headers.origin), clock());
+    return { organizationId: org.id, conversationId: conversation.id, endUserId: conversation.endUserId };
+  };
+  // Per address and token: a script cannot flood one conversation's ratings or its email.
+  const visitorWriteLimit = createPublicLimiter(
+    deps.redis,
+    `${config.realtime.redisPrefix}:relay-visitor-write`,
+    publicLimitsOf(config.limits),
+  )((_b, req) => req.headers.authorization);
+
+  // Outside business hours or with nobody online: an email to be answered at (unverified).
+  router.post('/visitor/contact', visitorWriteLimit, async (req, res) => {
+    const actor = await visitorOf(req);
+    const input = contactSchema.parse(req.body ?? {});
+    reply(res, 200, await services.ratings.leaveContact(actor, input), 'Email saved.');
+  });
+
+  // After an agent resolved the conversation (409 before): 201 the first time, 200 when it changes.
+  router.post('/visitor/rating', visitorWriteLimit, async (req, res) => {
+    const actor = await visitorOf(req);
+    const input = ratingSchema.parse(req.body ?? {});
+    const { rating, created } = await services.ratings.rate(actor, input);
+    reply(res, created ? 201 : 200, rating, created ? 'Rating saved.' : 'Rating updated.');
   });
 
   return router;

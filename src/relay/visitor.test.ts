@@ -270,6 +270,8 @@ for (const mode of dbModes) {
           locale: 'en',
           branding: { primary_color: '#0a7', greeting: 'Hi!' },
           offline_behaviour: 'message',
+          is_open: true,
+          available: false,
         },
         message: 'Widget config.',
       });

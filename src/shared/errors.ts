@@ -58,6 +58,14 @@ export const errorCodes = {
   'ticket/bad_assignee': 400,
   // Knowledge base (src/knowledge/*).
   'knowledge/not_found': 404,
+  // Attachments (src/attachments/*).
+  'attachment/not_found': 404,
+  'attachment/too_large': 413,
+  'attachment/type': 415,
+  'attachment/forbidden': 403,
+  'attachment/signature': 403,
+  // Ratings (src/ratings/*).
+  'rating/not_resolved': 409,
   rate_limited: 429,
   unavailable: 503,
   internal: 500,

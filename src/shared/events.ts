@@ -134,6 +134,20 @@ export type DomainEvents = {
    * `{sender_type}:{sender id}`. The relay WebSocket tells its visitors about agents' typing.
    */
   'typing.changed': { conversationId: string; typist: string; state: 'start' | 'stop' };
+  /** A visitor rated a resolved session (or changed their rating): inboxes show it. */
+  'conversation.rated': {
+    organizationId: string;
+    conversationId: string;
+    routingKey: string | null;
+    rating: { session_id: string; score: number; comment: string | null; updated_at: string };
+  };
+  /** A visitor left an email to be answered at (unverified): inboxes show it. */
+  'conversation.contact_left': {
+    organizationId: string;
+    conversationId: string;
+    routingKey: string | null;
+    email: string;
+  };
   'messages.read': {
     organizationId: string;
     conversationId: string;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Prisma } from '../generated/prisma/client.js';
 import { text } from '../shared/validation.js';
+import { businessHoursOf, type BusinessHours } from './hours.js';
 
 /** A BCP 47 language tag as widgets send it: `fr`, `en`, `pt-BR`, `zh-Hant-TW`. */
 export const localeTag = text()
@@ -40,7 +41,10 @@ export type TenantSettings = {
 
 /** Settings the console may change; `null` clears a branding field. */
 export type SettingsPatch = Partial<Pick<TenantSettings, 'locale' | 'default_mode' | 'offline_behaviour'>> &
-  Partial<Record<BrandingKey, string | null>>;
+  Partial<Record<BrandingKey, string | null>> & {
+    /** When the tenant is open (`null`: always). */
+    business_hours?: BusinessHours | null;
+  };
 
 const asObject = (v: Prisma.JsonValue | undefined): Prisma.JsonObject =>
   typeof v === 'object' && v !== null && !Array.isArray(v) ? v : {};
@@ -75,8 +79,12 @@ export function withSettings(config: Prisma.JsonValue, patch: SettingsPatch): Pr
     if (value === undefined) continue;
     delete nested[key];
     if (value === null) delete next[key];
-    else next[key] = value;
+    else next[key] = value as Prisma.JsonValue;
   }
   if (next.branding !== undefined) next.branding = nested as Prisma.JsonObject;
   return next as Prisma.InputJsonObject;
 }
+
+/** The organization's business hours (`config.business_hours`); `null`: always open. */
+export const hoursOf = (config: Prisma.JsonValue): BusinessHours | null =>
+  businessHoursOf(asObject(config).business_hours);

@@ -1,5 +1,5 @@
 import type { Organization } from '../generated/prisma/client.js';
-import { settingsOf } from './settings.js';
+import { hoursOf, settingsOf } from './settings.js';
 
 /** An organization as its admins see it: the secret only as a hint (`sk_…` and its last four). */
 export function organizationDto(
@@ -30,6 +30,8 @@ export function organizationDto(
     offline_behaviour,
     /** primary_color, greeting, launcher_text, avatar_url, offline_message: those set. */
     branding,
+    /** When the tenant is open, in its time zone (null: always open). */
+    business_hours: hoursOf(o.config),
     created_at: o.createdAt.toISOString(),
   };
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Prisma } from '../generated/prisma/client.js';
 import { origin, origins, text } from '../shared/validation.js';
+import { businessHoursSchema } from './hours.js';
 import { brandingFields, defaultModeSchema, localeTag, offlineBehaviourSchema } from './settings.js';
 
 export const identityModeSchema = z.enum(['anonymous', 'verified', 'off'], {
@@ -45,6 +46,8 @@ export const organizationPatchSchema = z
     launcher_text: brandingFields.launcher_text.nullable().optional(),
     avatar_url: brandingFields.avatar_url.nullable().optional(),
     offline_message: brandingFields.offline_message.nullable().optional(),
+    /** When the tenant is open, in its time zone; `null`: always open. */
+    business_hours: businessHoursSchema.nullable().optional(),
   })
   .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'nothing to change' });
 export type OrganizationPatch = z.output<typeof organizationPatchSchema>;

@@ -5,6 +5,7 @@ import { AppError } from '../shared/errors.js';
 import type { EventBus } from '../shared/events.js';
 import type { IdentityMode, Prisma, UsageDaily } from '../generated/prisma/client.js';
 import type { TenantQuota } from '../shared/tenant-quota.js';
+import { ratingSummary } from '../ratings/ratings.service.js';
 import { stricter, strictWhere } from './identity.js';
 import { withSettings } from './settings.js';
 import type { CreateOrganization, OrganizationPatch } from './tenants.schemas.js';
@@ -217,7 +218,9 @@ export function createTenantService({
       }
       const perMin = org.rateLimitPerMin;
       const current = quota ? await quota.current(id, perMin) : [];
-      return { days: list, totals, quota: { per_minute: perMin }, current_minute: current };
+      // Visitors' ratings given over the same days.
+      const ratings = await ratingSummary(db, id, from);
+      return { days: list, totals, quota: { per_minute: perMin }, current_minute: current, ratings };
     },
 
     async tenantSecret(id: string): Promise<string> {

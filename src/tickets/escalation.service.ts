@@ -66,7 +66,8 @@ export function createEscalationService({
         });
         const transcript = (
           await tx.message.findMany({
-            where: { conversationId: conv.id, sessionId: session.id },
+            // What the visitor and the bot said: agents' internal notes stay out of the ticket.
+            where: { conversationId: conv.id, sessionId: session.id, internal: false },
             orderBy: { seq: 'desc' },
             take: TRANSCRIPT_MESSAGES,
           })

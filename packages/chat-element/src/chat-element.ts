@@ -6,7 +6,9 @@ import {
   type WidgetConfig,
 } from '@switchboard/client-core';
 import { css } from './styles.js';
+import { captionRepeats, mediaOf, mediaOfMsg, setupAttachments, spokenMedia, type Media } from './attach.js';
 import { stringsFor, type Strings } from './strings.js';
+import { setupOfflineRating } from './rating.js';
 
 export type ChatMode = 'launcher' | 'panel' | 'thread';
 
@@ -145,7 +147,31 @@ export class SwitchboardChat extends HTMLElement {
       }
     });
     this.el.input.addEventListener('input', () => this.visitorTyping());
+    this.attachments = setupAttachments({
+      host: this,
+      panel: this.el.panel,
+      form: this.el.form,
+      input: this.el.input,
+      strings: () => this.t,
+      session: async () => {
+        await this.ensureSession();
+        return this.ws && this.client ? { ws: this.ws, client: this.client } : undefined;
+      },
+      showSent: (key, content, media) => this.render({ key, role: 'visitor', content, pending: true, media }),
+    });
+    this.offlineRating = setupOfflineRating({
+      panel: this.el.panel,
+      form: this.el.form,
+      strings: () => this.t,
+      session: async () => {
+        await this.ensureSession();
+        const token = this.ws?.visitorToken;
+        return this.client && token ? { baseUrl: this.client.baseUrl, token } : undefined;
+      },
+    });
   }
+  private readonly attachments: ReturnType<typeof setupAttachments>;
+  private readonly offlineRating: ReturnType<typeof setupOfflineRating>;
 
   /** launcher (default), panel or thread. */
   get mode(): ChatMode {
@@ -245,8 +271,9 @@ export class SwitchboardChat extends HTMLElement {
     this.el.panel.setAttribute('role', launcher ? 'dialog' : 'region');
   }
 
+  /** Nobody to answer now: no agent online, or outside the tenant's business hours. */
   private get offline(): boolean {
-    return this.config?.is_online === false;
+    return this.config?.is_online === false || this.config?.available === false;
   }
 
   /** `hide` while offline: no launcher, unless the visitor already has a conversation. */
@@ -295,12 +322,16 @@ export class SwitchboardChat extends HTMLElement {
     this.el.label.textContent = this.t.message;
     this.el.input.placeholder = this.t.placeholder;
     this.el.send.textContent = this.t.send;
+    this.attachments?.applyStrings();
     this.el.typing.textContent = this.t.typing;
     const notice = this.offline && this.config?.offline_behaviour !== 'hide';
     this.el.offline.hidden = !notice;
     this.el.offline.textContent = notice
       ? (text(this.config?.branding.offline_message) ?? this.t.offline)
       : '';
+    // The email form needs a session: a preview (no network) shows the notice only.
+    this.offlineRating?.setOffline(notice && !this.isPreview);
+    this.offlineRating?.applyStrings();
     this.showGreeting();
     this.setState(this.state);
   }
@@ -431,6 +462,7 @@ export class SwitchboardChat extends HTMLElement {
         if (f.role !== 'visitor') this.el.typing.hidden = f.state !== 'start';
       },
       onError: (e) => this.dispatchEvent(new CustomEvent('switchboard-error', { detail: e })),
+      onRatingRequest: (f) => this.offlineRating.ask(f.session_id),
     });
     this.ws = ws;
     ws.connect();
@@ -444,11 +476,11 @@ export class SwitchboardChat extends HTMLElement {
       m.content_type === 'quick_button' && Array.isArray(m.rich_media?.buttons)
         ? (m.rich_media.buttons as { label: string }[])
         : [];
-    this.render({ key: m.id, role: m.role, content: m.content, buttons });
+    this.render({ key: m.id, role: m.role, content: m.content, buttons, media: mediaOfMsg(m) });
     if (live && m.role !== 'visitor') {
       // A fresh node, so screen readers announce each message once.
       const line = document.createElement('p');
-      line.textContent = `${this.t[m.role]}: ${m.content}`;
+      line.textContent = `${this.t[m.role]}: ${m.content || spokenMedia(m, this.t)}`;
       this.el.live.replaceChildren(line);
     }
     this.dispatchEvent(new CustomEvent('switchboard-message', { detail: m }));
@@ -460,6 +492,7 @@ export class SwitchboardChat extends HTMLElement {
     content: string;
     pending?: boolean;
     buttons?: { label: string }[];
+    media?: Media | undefined;
   }) {
     const li = document.createElement('li');
     li.className = `msg ${m.role}${m.pending ? ' pending' : ''}`;
@@ -467,7 +500,9 @@ export class SwitchboardChat extends HTMLElement {
     const who = document.createElement('span');
     who.className = 'sr-only';
     who.textContent = `${this.t[m.role as keyof Strings] ?? m.role}: `;
-    li.append(who, document.createTextNode(m.content));
+    const media = m.media && mediaOf(m.media, this.t);
+    li.append(who, document.createTextNode(media && captionRepeats(m.media!, m.content) ? '' : m.content));
+    if (media) li.append(media);
     if (m.buttons?.length) {
       const row = document.createElement('div');
       row.className = 'buttons';

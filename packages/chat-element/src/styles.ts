@@ -65,4 +65,26 @@ textarea {
   border: 1px solid rgb(0 0 0 / 0.2); border-radius: calc(var(--_radius) / 2); padding: 8px;
 }
 .send { border: 0; border-radius: calc(var(--_radius) / 2); background: var(--_accent); color: var(--_accent-fg); padding: 0 14px; font-weight: 600; }
+.attach { display: inline-flex; align-items: center; justify-content: center; border: 1px solid rgb(0 0 0 / 0.2); border-radius: calc(var(--_radius) / 2); background: var(--_bg); color: var(--_fg); padding: 0 10px; }
+.attach-progress { height: 4px; margin: 0 10px; background: var(--_bubble); border-radius: 2px; overflow: hidden; }
+.attach-bar { height: 100%; width: 0; background: var(--_accent); transition: width 0.1s linear; }
+.attach-error { margin: 0; padding: 6px 14px; font-size: 0.85rem; color: var(--sb-error, #b91c1c); }
+.panel.dragging { outline: 2px dashed var(--_accent); outline-offset: -4px; }
+.attachment-image { display: block; max-width: 100%; max-height: 240px; margin-top: 4px; border-radius: calc(var(--_radius) / 2); }
+.attachment-file { color: inherit; text-decoration: underline; overflow-wrap: anywhere; }
+/* offline and ratings */
+.contact, .rating { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; padding: 8px 10px; border-top: 1px solid rgb(0 0 0 / 0.08); font-size: 0.9rem; }
+.contact label, .rating > label { flex-basis: 100%; }
+.contact input { flex: 1; font: inherit; color: var(--_fg); background: var(--_bg); border: 1px solid rgb(0 0 0 / 0.2); border-radius: calc(var(--_radius) / 2); padding: 6px 8px; }
+.contact input[aria-invalid='true'] { border-color: var(--sb-error, #b91c1c); }
+.contact button, .rating button { border: 0; border-radius: calc(var(--_radius) / 2); background: var(--_accent); color: var(--_accent-fg); padding: 6px 12px; font-weight: 600; }
+.contact-note, .rating-note { flex-basis: 100%; margin: 0; font-size: 0.85rem; color: var(--_muted); }
+.contact-note:empty, .rating-note:empty { display: none; }
+.rating fieldset { border: 0; margin: 0; padding: 0; flex-basis: 100%; }
+.rating legend { padding: 0; margin-bottom: 4px; font-weight: 600; }
+.stars { display: flex; gap: 2px; }
+.star { font-size: 1.6rem; line-height: 1; color: rgb(0 0 0 / 0.25); cursor: pointer; padding: 0 2px; border-radius: 4px; }
+.star.on { color: #f5a623; }
+.star:has(input:focus-visible) { outline: 2px solid var(--_accent); outline-offset: 1px; }
+.rating textarea { flex: 1 1 100%; }
 `;

@@ -1,5 +1,6 @@
 import { ChatApiError } from './errors.js';
 import type {
+  Attachment,
   ConversationMode,
   Envelope,
   IdentifiedVisitor,
@@ -39,11 +40,28 @@ export type CreateSessionParams = TenantParams & {
 /** The user's id and `hex(hmac_sha256(tenant_secret, user_id))` from your backend, or `"userId:signature"`. */
 export type IdentifyParams = { userId: string; userSignature: string } | { visitorTokenProvider: string };
 
+/** What `uploadAttachment` sends: a `File` or `Blob` (browsers), or bytes (Node). */
+export type AttachmentBody = Blob | ArrayBuffer | Uint8Array;
+
+export type UploadOptions = {
+  /** The file's name as the agent sees it (a `File`'s own name by default). */
+  filename?: string;
+  /** The MIME type; by default the `Blob`'s, else `application/octet-stream` (the server checks the bytes). */
+  contentType?: string;
+  /** Bytes sent so far and the total; in a browser as the upload goes, in Node once at the end. */
+  onProgress?: (loaded: number, total: number) => void;
+  signal?: AbortSignal;
+};
+
+type Answer = { status: number; body: unknown };
+
 /** The visitor API (`/api/v1/fetch|create|refresh|identify/…`): answers unwrapped from the envelope. */
 export class ChatClient {
   readonly baseUrl: string;
   private readonly defaults: TenantParams;
   private readonly fetchFn: typeof fetch;
+  /** A fetch given in the options is used for uploads too (no XMLHttpRequest then). */
+  private readonly customFetch: boolean;
 
   constructor(options: ChatClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
@@ -56,6 +74,7 @@ export class ChatClient {
     const f = options.fetch ?? globalThis.fetch;
     if (typeof f !== 'function') throw new TypeError('ChatClient: no fetch; pass options.fetch');
     this.fetchFn = f.bind(globalThis);
+    this.customFetch = options.fetch !== undefined;
   }
 
   /** The widget's public config, to draw the launcher; creates nothing. */
@@ -95,6 +114,65 @@ export class ChatClient {
     return this.call<IdentifiedVisitor>('POST', '/identify/visitor', { token: visitorToken, body });
   }
 
+  /**
+   * Uploads a file for the visitor's conversation (`POST /api/v1/attachments`, the raw bytes) and
+   * answers the stored `Attachment`; send it with `WSClient.sendAttachment`. In a browser it uses
+   * XMLHttpRequest, for `onProgress`; elsewhere `fetch`. Refusals throw `ChatApiError`:
+   * `attachment/too_large` (413), `attachment/type` (415), `token/…` (401).
+   */
+  async uploadAttachment(
+    visitorToken: string,
+    file: AttachmentBody,
+    options: UploadOptions = {},
+  ): Promise<Attachment> {
+    const named = (file as { name?: unknown }).name;
+    const filename = options.filename ?? (typeof named === 'string' && named ? named : 'file');
+    const blobType = typeof Blob === 'function' && file instanceof Blob ? file.type : '';
+    const headers: Record<string, string> = {
+      Authorization: `Bearer ${visitorToken}`,
+      'Content-Type': options.contentType || blobType || 'application/octet-stream',
+      'X-Filename': encodeURIComponent(filename),
+    };
+    const url = `${this.baseUrl}/api/v1/attachments`;
+    const total =
+      file instanceof ArrayBuffer ? file.byteLength : 'size' in file ? file.size : file.byteLength;
+    const viaXhr = typeof XMLHttpRequest === 'function' && !this.customFetch;
+    let answer: Answer;
+    try {
+      answer = viaXhr
+        ? await xhrPost(url, headers, file, options)
+        : await this.fetchPost(url, headers, file, options.signal);
+    } catch (err) {
+      if ((err as { name?: string }).name === 'AbortError') throw err;
+      throw new ChatApiError(0, 'network/failed', err instanceof Error ? err.message : String(err));
+    }
+    const a = this.unwrap<Attachment>(answer.status, answer.body as Envelope<Attachment> | undefined);
+    if (!viaXhr) options.onProgress?.(total, total);
+    // A relative URL would mean nothing in the page or app that shows it.
+    return { ...a, url: new URL(a.url, `${this.baseUrl}/`).href };
+  }
+
+  private async fetchPost(
+    url: string,
+    headers: Record<string, string>,
+    file: AttachmentBody,
+    signal: AbortSignal | undefined,
+  ): Promise<Answer> {
+    const res = await this.fetchFn(url, {
+      method: 'POST',
+      headers,
+      body: file as BodyInit,
+      ...(signal ? { signal } : {}),
+    });
+    let body: unknown;
+    try {
+      body = await res.json();
+    } catch {
+      body = undefined;
+    }
+    return { status: res.status, body };
+  }
+
   private tenant(params: TenantParams) {
     const tenantId = params.tenantId ?? this.defaults.tenantId;
     const widgetPublicKey = params.widgetPublicKey ?? this.defaults.widgetPublicKey;
@@ -130,15 +208,49 @@ export class ChatClient {
     } catch {
       env = undefined;
     }
-    if (!res.ok || !env || env.error) {
+    return this.unwrap(res.status, env);
+  }
+
+  /** The envelope's data, or its refusal as a `ChatApiError`. */
+  private unwrap<T>(status: number, env: Envelope<T> | undefined): T {
+    const ok = status >= 200 && status < 300;
+    if (!ok || !env || typeof env !== 'object' || env.error) {
       throw new ChatApiError(
-        env?.status_code ?? res.status,
-        env?.error ?? (res.status >= 500 ? 'unavailable' : 'request/failed'),
-        env?.message ?? `HTTP ${res.status}`,
+        env?.status_code ?? status,
+        env?.error ?? (status >= 500 ? 'unavailable' : 'request/failed'),
+        env?.message ?? `HTTP ${status}`,
         env?.param,
         env?.retry_after,
       );
     }
     return env.data;
   }
+}
+
+/** A POST with upload progress (browsers only: fetch cannot report it). */
+function xhrPost(
+  url: string,
+  headers: Record<string, string>,
+  file: AttachmentBody,
+  o: UploadOptions,
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', url);
+    for (const [k, v] of Object.entries(headers)) xhr.setRequestHeader(k, v);
+    xhr.responseType = 'json';
+    if (o.onProgress) {
+      const report = o.onProgress;
+      xhr.upload.onprogress = (e) => {
+        if (e.lengthComputable) report(e.loaded, e.total);
+      };
+    }
+    xhr.onload = () => resolve({ status: xhr.status, body: xhr.response as unknown });
+    xhr.onerror = () => reject(new Error('upload failed'));
+    xhr.ontimeout = () => reject(new Error('upload timed out'));
+    xhr.onabort = () => reject(new DOMException('upload aborted', 'AbortError'));
+    o.signal?.addEventListener('abort', () => xhr.abort(), { once: true });
+    if (o.signal?.aborted) return void xhr.abort();
+    xhr.send(file as XMLHttpRequestBodyInit);
+  });
 }

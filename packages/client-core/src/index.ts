@@ -1,5 +1,12 @@
 export { ChatClient } from './chat-client.js';
-export type { ChatClientOptions, CreateSessionParams, IdentifyParams, TenantParams } from './chat-client.js';
+export type {
+  AttachmentBody,
+  ChatClientOptions,
+  CreateSessionParams,
+  IdentifyParams,
+  TenantParams,
+  UploadOptions,
+} from './chat-client.js';
 export { ChatApiError } from './errors.js';
 export { backoffDelay, CloseCode, WSClient } from './ws-client.js';
 export type {

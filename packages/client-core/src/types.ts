@@ -23,6 +23,10 @@ export type WidgetConfig = {
   branding: Branding;
   /** While no agent is online: `message` shows `branding.offline_message`, `hide` hides the launcher. */
   offline_behaviour?: 'message' | 'hide';
+  /** Within the tenant's business hours (always, when it has none). */
+  is_open?: boolean;
+  /** Open and an agent online; when false the widget offers to leave an email. */
+  available?: boolean;
 };
 
 export type ConversationMode = 'bot' | 'human';
@@ -45,6 +49,21 @@ export type VisitorSession = VisitorToken & { widget_config: WidgetConfig };
 
 /** `POST /identify/visitor`. */
 export type IdentifiedVisitor = VisitorToken & { user_id: string };
+
+/** `POST /api/v1/attachments`: a stored upload, to send as an `image` or `file` message. */
+export type Attachment = {
+  id: string;
+  /** The link a message names (absolute, unsigned: every copy that leaves the server is signed). */
+  url: string;
+  /** A signed download link to show the uploader their file at once (valid about an hour). */
+  preview_url?: string;
+  filename: string;
+  content_type: string;
+  /** Bytes. */
+  size: number;
+  /** `image` for the image types the server shows inline, else `file`. */
+  kind: 'image' | 'file';
+};
 
 /** Who wrote a message, as the visitor sees it. */
 export type Role = 'visitor' | 'agent' | 'bot' | 'system';
@@ -104,9 +123,24 @@ export type ErrorFrame = {
 };
 export type ResumedFrame = { type: 'resumed'; missed: number; last_seq: number; has_more: boolean };
 export type ResyncFrame = { type: 'resync'; reason: string };
+/** An agent resolved the conversation: the visitor may rate it (`POST /api/v1/visitor/rating`). */
+export type RatingRequestFrame = {
+  type: 'rating_request';
+  conversation_id: string;
+  session_id: string;
+  resolved_at: string;
+};
 
 export type ServerFrame =
-  WelcomeFrame | AckFrame | MsgFrame | TypingFrame | PongFrame | ErrorFrame | ResumedFrame | ResyncFrame;
+  | WelcomeFrame
+  | AckFrame
+  | MsgFrame
+  | TypingFrame
+  | PongFrame
+  | ErrorFrame
+  | ResumedFrame
+  | ResyncFrame
+  | RatingRequestFrame;
 
 /** A visitor's message frame. */
 export type OutgoingMsgFrame = {

@@ -1,10 +1,12 @@
 import type {
   AckFrame,
+  Attachment,
   ClientFrame,
   ContentType,
   ErrorFrame,
   MsgFrame,
   OutgoingMsgFrame,
+  RatingRequestFrame,
   ResumedFrame,
   ServerFrame,
   TypingFrame,
@@ -54,6 +56,8 @@ export type WSClientHandlers = {
   onResumed?: (frame: ResumedFrame) => void;
   /** Every close, with its code, before the client decides what to do. */
   onClose?: (code: number, reason: string) => void;
+  /** An agent resolved the conversation: the visitor may rate it. */
+  onRatingRequest?: (frame: RatingRequestFrame) => void;
 };
 
 export type WSClientOptions = WSClientHandlers & {
@@ -235,6 +239,34 @@ export class WSClient {
     return frame.client_msg_id;
   }
 
+  /**
+   * Sends an uploaded attachment (`ChatClient.uploadAttachment`) as a message: `image`
+   * `{url, alt?}` for an image, else `file` `{url, filename, size, mime_type}`. Queued like any
+   * message; answers its `client_msg_id`.
+   */
+  sendAttachment(attachment: Attachment, options: { alt?: string; client_msg_id?: string } = {}): string {
+    const input: SendInput =
+      attachment.kind === 'image'
+        ? {
+            content: options.alt ?? '',
+            content_type: 'image',
+            rich_media: { url: attachment.url, ...(options.alt ? { alt: options.alt } : {}) },
+          }
+        : {
+            content: attachment.filename,
+            content_type: 'file',
+            rich_media: {
+              url: attachment.url,
+              filename: attachment.filename,
+              size: attachment.size,
+              mime_type: attachment.content_type,
+            },
+          };
+    return this.sendMessage(
+      options.client_msg_id ? { ...input, client_msg_id: options.client_msg_id } : input,
+    );
+  }
+
   /** The visitor's typing indicator (dropped while offline). */
   sendTyping(state: 'start' | 'stop'): boolean {
     return this.raw({ type: 'typing', state });
@@ -333,6 +365,9 @@ export class WSClient {
         return;
       case 'resync':
         this.raw({ type: 'resume', last_seq: this.seq });
+        return;
+      case 'rating_request':
+        this.opts.onRatingRequest?.(f);
         return;
       default:
         return; // pong, and frames of a newer server

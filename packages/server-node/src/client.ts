@@ -2,6 +2,7 @@ import { RelayError } from './errors.js';
 import { signRequest } from './hmac.js';
 import type {
   Conversation,
+  ConversationDetail,
   Delivery,
   DeliveryDetail,
   DeliveryStatus,
@@ -267,7 +268,7 @@ export class RelayClient {
     /** Opens the user's conversation, or finds it (`created` says which). */
     create: (input: OpenConversationInput) =>
       this.request<OpenedConversation>('POST', '/conversations', { body: input }),
-    get: (id: string) => this.request<Conversation>('GET', `/conversations/${enc(id)}`),
+    get: (id: string) => this.request<ConversationDetail>('GET', `/conversations/${enc(id)}`),
     /** One page, newest first. */
     list: (params: PageParams & { visitor_user_id?: string } = {}) =>
       this.request<Page<Conversation>>('GET', '/conversations', { query: params }),

@@ -76,6 +76,17 @@ export type Conversation = {
   last_message_at: string | null;
   created_at: string;
 };
+/** The visitor's rating of a resolved session (1–5, an optional comment). */
+export type Rating = {
+  session_id: string;
+  conversation_id: string;
+  score: number;
+  comment: string | null;
+  created_at: string;
+  updated_at: string;
+};
+/** `conversations.get`: the conversation with its latest rating (null: none yet). */
+export type ConversationDetail = Conversation & { rating: Rating | null };
 /** `conversations.create`: the conversation, and whether this call made it. */
 export type OpenedConversation = Conversation & { created: boolean };
 

@@ -72,7 +72,8 @@ describe('RelayClient against the relay', { concurrency: 1 }, () => {
     assert.equal(again.id, convo.id);
     assert.equal(again.created, false);
 
-    const got = await chat.conversations.get(convo.id);
+    const { rating, ...got } = await chat.conversations.get(convo.id);
+    assert.equal(rating, null, 'not rated yet');
     assert.deepEqual(
       { ...got, created: true },
       { ...convo, last_message_at: got.last_message_at, metadata: got.metadata },

@@ -2,6 +2,7 @@
 // Mobile SDK and Webhooks, Automation → Bots and Knowledge base.
 // One page, one section at a time, chosen by the URL hash so each is linkable.
 import { api, byId, formatTime, h } from '../../inbox/client/dom.js';
+import { cannedSection } from './canned.js';
 import { identitySection } from './identity.js';
 import { keysSection } from './keys.js';
 import { knowledgeSection } from './knowledge.js';
@@ -317,6 +318,7 @@ const sections: Record<string, () => Promise<HTMLElement>> = {
   webhooks: webhooksSection,
   bots,
   knowledge: knowledgeSection,
+  'canned-replies': cannedSection,
 };
 
 let seq = 0;

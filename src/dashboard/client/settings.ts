@@ -4,6 +4,7 @@
 import { api, ApiError, h } from '../../inbox/client/dom.js';
 import { brandingPanel, type Organization } from './settings-branding.js';
 import { originsEditor } from './settings-origins.js';
+import { hoursPanel, type BusinessHours } from './settings-hours.js';
 import { errorText, section, uid } from './ui.js';
 
 type Choice<T extends string> = [T, string, string];
@@ -178,6 +179,7 @@ export async function settingsSection(isOwner: boolean): Promise<HTMLElement> {
       originsEditor(org.allowed_origins, (list) => update({ ...org, allowed_origins: list })),
       branding.el,
       flags.el,
+      hoursPanel((org as { business_hours?: BusinessHours }).business_hours ?? null, () => undefined).el,
       danger.el,
     ),
   );

@@ -3,6 +3,7 @@
 // the current minute has used of the tenant's per-minute quota. Refreshed every 10 s while shown.
 import { api, h } from '../../inbox/client/dom.js';
 import { dayChart, type DayChart } from './usage-chart.js';
+import { ratingsCard } from './usage-ratings.js';
 import { errorText, row, section, table, uid } from './ui.js';
 
 type Metric = 'sessions' | 'messages' | 'api_calls' | 'webhooks_sent';
@@ -116,6 +117,7 @@ export async function usageSection(_isOwner: boolean): Promise<HTMLElement> {
   let data = await api<Usage>('GET', `/api/organization/usage?days=${days}`);
 
   const cards = METRICS.map(metricCard);
+  const ratings = ratingsCard();
   const minutes = KINDS.map(minuteRow);
   const quotaText = h('p', { class: 'usage-quota' });
   const status = h('span', { class: 'muted', role: 'status' });
@@ -143,6 +145,7 @@ export async function usageSection(_isOwner: boolean): Promise<HTMLElement> {
     quotaText.textContent = `${n(data.quota.per_minute)} per minute, each for new visitors, messages and API calls.`;
     for (const m of minutes) m.show(data);
     for (const c of cards) c.show(data);
+    ratings.show(data);
     status.textContent = `Updated ${new Date().toLocaleTimeString()}`;
   }
 
@@ -189,6 +192,7 @@ export async function usageSection(_isOwner: boolean): Promise<HTMLElement> {
     ),
     h('h2', {}, 'Per day'),
     picker,
+    ratings.el,
     charts,
   );
   show();

@@ -124,6 +124,7 @@ export function createSending(d: Deps) {
         client_msg_id: item.client_msg_id,
         created_at: item.created_at,
         seq: 0,
+        ...(p.internal ? { internal: true as const } : {}),
       },
       'You',
       true,

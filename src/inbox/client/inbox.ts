@@ -4,6 +4,8 @@
 import { io, type Socket } from 'socket.io-client';
 import { api, ApiError, byId, formatTime, h } from './dom.js';
 import { createHandover } from './handover.js';
+import { mountNotify } from './notify.js';
+import { mountSearch } from './search.js';
 import { createThread } from './thread.js';
 import { mountTickets } from './tickets.js';
 import type { ClientToServerEvents, ConversationDto, Member, ServerToClientEvents } from './types.js';
@@ -170,11 +172,13 @@ function setFilter(f: Filter) {
 }
 
 async function open(id: string) {
+  const previous = state.current;
   state.current = id;
   renderList();
   const conv =
     state.list.find((c) => c.id === id) ?? (await api<ConversationDto>('GET', `/api/conversations/${id}`));
   await thread.open(conv);
+  notifier.switched(previous);
 }
 
 // ---- queues -----------------------------------------------------------------------------
@@ -313,6 +317,20 @@ socket.on('agent_status_changed', (e) => {
 });
 
 const tickets = mountTickets({ socket, me, openConversation: (id) => void open(id).catch(showError) });
+mountSearch({ open: (id) => void open(id).catch(showError), enabled: () => !tickets.active() });
+const notifier = mountNotify({
+  socket,
+  me,
+  current: () => state.current,
+  open: (id) => {
+    if (tickets.active()) location.hash = '#conversations';
+    void open(id).catch(showError);
+  },
+  onUnread: (id) => {
+    state.unread.set(id, (state.unread.get(id) ?? 0) + 1);
+    renderList();
+  },
+});
 
 // ---- keyboard and controls -------------------------------------------------------------
 

@@ -1,4 +1,5 @@
 import { formatBytes, formatTime, h, safeUrl } from './dom.js';
+import { markNote } from './notes.js';
 import type { MessageDto } from './types.js';
 
 type Button = { label?: unknown; value?: unknown };
@@ -74,7 +75,7 @@ function body(m: MessageDto): HTMLElement {
 
 /** One thread row. `who` names the sender as the agent should read it. */
 export function renderMessage(m: MessageDto, who: string, mine: boolean): HTMLLIElement {
-  return h(
+  const row = h(
     'li',
     {
       class: `msg msg-${m.sender_type}${mine ? ' msg-mine' : ''}`,
@@ -90,4 +91,6 @@ export function renderMessage(m: MessageDto, who: string, mine: boolean): HTMLLI
     ),
     body(m),
   );
+  markNote(row, m);
+  return row;
 }

@@ -6,7 +6,11 @@ import { createCatchUp, placeBySeq, type CatchUp } from '../../widget/client/cat
 import { ACK_TIMEOUT_MS, request } from '../../widget/client/delivery.js';
 import { api, ApiError, byId, h } from './dom.js';
 import { renderMessage } from './messages.js';
+import { attachRatingBadge } from './rating.js';
 import { composed, createSending, syncComposer } from './composer.js';
+import { attachUploads } from './attachments.js';
+import { attachNoteToggle } from './notes.js';
+import { attachCanned, cannedManager } from './canned.js';
 import type {
   ClientToServerEvents,
   ConversationDto,
@@ -55,6 +59,7 @@ export function createThread(d: Deps) {
     error: byId('composer-error'),
   };
 
+  const extras = attachRatingBadge({ socket: d.socket, meta: el.meta });
   let conv: ConversationDto | null = null;
   let loaded = new Map<string, MessageDto>();
   /** The newest page has been loaded (so the catch-up cursor is known). */
@@ -89,6 +94,7 @@ export function createThread(d: Deps) {
     el.resolveOpen.disabled = !s;
     el.tagForm.hidden = !s;
     d.onHeader(conv);
+    extras.show(conv);
     el.tags.replaceChildren(
       ...(s?.tags ?? []).map((t) =>
         h(
@@ -305,6 +311,35 @@ export function createThread(d: Deps) {
     if (el.scroller.scrollTop < 60) void loadOlder();
   });
 
+  // Files from the device: attach button, drop on the thread, pasted images; sent as image/file messages.
+  attachUploads({
+    composer: el.composer,
+    dropZone: el.root,
+    conversationId: () => conv?.id ?? null,
+    send: (id, payload) => sending.send(id, payload, '', conv?.id === id),
+    error: (message) => (el.error.textContent = message),
+  });
+  // Reply or internal note; canned replies after `/`, and their manager.
+  const mode = attachNoteToggle(el.composer, el.text);
+  const canned = attachCanned({
+    composer: el.composer,
+    text: el.text,
+    conversationId: () => conv?.id ?? null,
+  });
+  const manager = cannedManager({
+    title: 'Canned replies',
+    scopes: ['mine', 'tenant'],
+    changed: canned.invalidate,
+  });
+  el.composer
+    .querySelector('.composer-foot')
+    ?.prepend(
+      h(
+        'button',
+        { type: 'button', class: 'canned-manage', onclick: () => void manager.open() },
+        'Canned replies…',
+      ),
+    );
   el.composer.addEventListener('change', () => syncComposer(el.composer));
   el.composer.addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -315,7 +350,8 @@ export function createThread(d: Deps) {
     }
     el.error.textContent = '';
     // Sent over the socket (with retries); a refusal gives the text back to the composer.
-    if (conv) sending.send(conv.id, payload, el.text.value, true);
+    if (conv)
+      sending.send(conv.id, mode.isNote() ? { ...payload, internal: true } : payload, el.text.value, true);
     el.composer.reset();
     syncComposer(el.composer);
     lastTypingSent = 0;

@@ -52,3 +52,14 @@ export const ticketTransitions: Record<TicketStatus, readonly TicketStatus[]> = 
 };
 export const ticketStatusList: readonly TicketStatus[] = ['open', 'pending', 'resolved', 'closed'];
 export const ticketPriorityList: readonly TicketPriority[] = ['low', 'normal', 'high', 'urgent'];
+
+/** A hit of `GET /api/conversations/search`: the list's summary and the best message's snippet. */
+export type SearchHit = {
+  conversation: ConversationDto;
+  score: number;
+  message_id: string | null;
+  /** Plain text; matches sit between U+E000 and U+E001 (the client marks them, never as HTML). */
+  snippet: string | null;
+};
+/** A page of search hits, best first; `next_cursor` null on the last page. */
+export type SearchPage = { items: SearchHit[]; next_cursor: string | null };

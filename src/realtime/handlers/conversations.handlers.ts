@@ -34,7 +34,13 @@ export function registerConversationHandlers(
       const lastSeq = await services.messages.lastSeq(input.conversation_id);
       return { conversation_id: input.conversation_id, missed: 0, last_seq: lastSeq, has_more: false };
     }
-    const { messages, lastSeq, hasMore } = await services.messages.since(input.conversation_id, after);
+    // Internal notes are replayed to agents only.
+    const { messages, lastSeq, hasMore } = await services.messages.since(
+      input.conversation_id,
+      after,
+      undefined,
+      { internal: input.external_id === undefined },
+    );
     for (const m of messages) socket.emit('message_received', messageEventDto(m));
     return {
       conversation_id: input.conversation_id,

@@ -1,5 +1,6 @@
 import type { Message } from '../../generated/prisma/client.js';
 import type { RichMedia } from '../../realtime/realtime.contract.js';
+import { signRichMedia } from '../../attachments/urls.js';
 
 // Server → visitor frames of the relay WebSocket (see README "Visitor WebSocket").
 
@@ -40,6 +41,8 @@ export type ServerFrame =
     }
   | { type: 'resumed'; missed: number; last_seq: number; has_more: boolean }
   | { type: 'resync'; reason: string }
+  /** Ours: an agent resolved the conversation; the visitor may rate it (`POST /visitor/rating`). */
+  | { type: 'rating_request'; conversation_id: string; session_id: string; resolved_at: string }
   | ({ type: 'welcome' } & Record<string, unknown>);
 
 export const roleOf = (senderType: string): Role =>
@@ -59,7 +62,7 @@ export function msgFrame(m: Message): MsgFrame {
     sender_id: m.senderId,
     content_type: m.contentType,
     content: m.content,
-    rich_media: (m.richMedia ?? null) as RichMedia | null,
+    rich_media: signRichMedia(m.contentType, (m.richMedia ?? null) as RichMedia | null),
     client_msg_id: m.clientMsgId,
     created_at: m.createdAt.toISOString(),
   };

@@ -113,6 +113,8 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
   const offs = [
     // Every stored message, whoever wrote it: its conversation's visitors, on every node.
     bus.subscribe('message.created', ({ message, conversation }) => {
+      // Internal notes are the agents' own: never on the visitor's WebSocket.
+      if (message.internal) return;
       fanout.publish({ kind: 'frame', conversationId: conversation.id, frame: msgFrame(message) });
     }),
     // Agents' (and bots') typing; the visitor's own is not echoed.
@@ -120,6 +122,19 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
       const role = typistRole(typist);
       if (role === 'visitor') return;
       fanout.publish({ kind: 'frame', conversationId, frame: { type: 'typing', role, state } });
+    }),
+    // The support interaction ended: the visitor is asked to rate it.
+    bus.subscribe('conversation.resolved', ({ conversationId, sessionId, resolvedAt }) => {
+      fanout.publish({
+        kind: 'frame',
+        conversationId,
+        frame: {
+          type: 'rating_request',
+          conversation_id: conversationId,
+          session_id: sessionId,
+          resolved_at: resolvedAt.toISOString(),
+        },
+      });
     }),
     bus.subscribe('organization.suspended', ({ organizationId }) => {
       fanout.publish({ kind: 'close', organizationId, code: CLOSE.forbidden, reason: 'Tenant suspended' });
@@ -175,7 +190,7 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
       locale: session.locale,
       expires_at: token.expiresAt.toISOString(),
       session_expires_at: session.expiresAt.toISOString(),
-      widget_config: widgetConfigDto(org, { isOnline, locale: session.locale }),
+      widget_config: widgetConfigDto(org, { isOnline, locale: session.locale, now: new Date(now()) }),
       heartbeat_s: wsConfig.heartbeatMs / 1000,
       max_frame_bytes: wsConfig.maxPayloadBytes,
     };

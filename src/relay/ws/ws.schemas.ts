@@ -30,6 +30,8 @@ export const msgFrame = z.object({
   content: z.unknown().optional(),
   content_type: z.unknown().optional(),
   rich_media: z.unknown().optional(),
+  // Passed on so the message schema refuses it (agents only), rather than dropped unseen.
+  internal: z.unknown().optional(),
 });
 
 export const typingFrame = z.object({ type: z.literal('typing'), state: z.enum(['start', 'stop']) });
@@ -63,5 +65,6 @@ export function sendInputOf(frame: z.infer<typeof msgFrame>, conversationId: str
     content: frame.content,
     content_type: frame.content_type,
     rich_media: frame.rich_media,
+    internal: frame.internal,
   });
 }

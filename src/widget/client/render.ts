@@ -177,7 +177,11 @@ export function renderMessage(m: WidgetMessage, actions: Actions): HTMLElement {
   row.append(el('span', 'cw-sr', `${SENDERS[m.sender_type] ?? 'Support'}: `));
   const rich = (typeof m.rich_media === 'object' && m.rich_media !== null ? m.rich_media : {}) as Rich;
   const text = typeof m.content === 'string' ? m.content : '';
-  const showText = text && !(m.content_type === 'file' && text === str(rich.filename));
+  // An attachment's caption that only repeats its name is left out.
+  const showText =
+    text &&
+    !(m.content_type === 'file' && text === str(rich.filename)) &&
+    !(m.content_type === 'image' && text === str(rich.alt));
   if (showText) row.append(el('p', 'cw-text', text));
 
   switch (m.content_type) {

@@ -21,6 +21,8 @@ import {
 import { createCatchUp, placeBySeq } from './catchup.js';
 import { createOutbox, renderOutboxNote, request, type OutboxState } from './delivery.js';
 import { el, renderMessage, type WidgetMessage } from './render.js';
+import { setupAttachments, type MediaMessage } from './attach.js';
+import { setupOfflineRating } from './rating.js';
 
 type Config = {
   conversation_id: string;
@@ -34,7 +36,9 @@ type Config = {
   history: WidgetMessage[];
 };
 
-type Pending = { client_msg_id: string; content: string; created_at: string };
+type Pending = { client_msg_id: string; content: string; created_at: string } & Partial<
+  Pick<MediaMessage, 'content_type' | 'rich_media'>
+>;
 
 const TYPING_EVERY_MS = 2000;
 const TYPING_SHOWN_MS = 6000;
@@ -225,7 +229,8 @@ const outbox = createOutbox<Pending, WidgetMessage>(
       request(socket, 'send_message', {
         conversation_id: conversationId,
         content: p.content,
-        content_type: 'text',
+        content_type: p.content_type ?? 'text',
+        ...(p.rich_media ? { rich_media: p.rich_media } : {}),
         sender_type: 'end_user',
         ...proof,
         client_msg_id: p.client_msg_id,
@@ -361,6 +366,28 @@ form.addEventListener('submit', (e) => {
   input.value = '';
   lastTyping = 0;
   input.focus();
+});
+
+// An uploaded file goes out as an image or file message, through the outbox like text.
+setupAttachments({
+  zone: document.querySelector<HTMLElement>('.cw')!,
+  form,
+  input,
+  query: { conversation_id: conversationId, ...proof },
+  send: (m) => {
+    const p: Pending = { client_msg_id: newClientMsgId(), ...m, created_at: new Date().toISOString() };
+    showPending(p);
+    outbox.add(p);
+  },
+});
+
+// The greeting, the offline notice with its email form, and the rating after a resolve.
+setupOfflineRating({
+  form,
+  log,
+  proof: { conversation_id: conversationId, ...proof },
+  socket,
+  hasHistory: config.history.length > 0,
 });
 
 document.addEventListener('visibilitychange', () => {
