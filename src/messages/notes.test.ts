@@ -323,10 +323,38 @@ for (const mode of dbModes) {
         internal: true,
       });
       assert.equal(asVisitor.status, 400);
+      assert.match(asVisitor.body.message, /internal/);
       assert.equal(
         await t.database.prisma.message.count({ where: { conversationId: s.conversation_id } }),
         count,
       );
+
+      // The backend's operator writes a note through the signed API: stored internal, listed
+      // only when asked, and the visitor's socket gets the operator's next reply but never it.
+      const op = await signedCall(t.url, tn, 'POST', '/api/v1/relay/operators', {
+        external_id: 'backend-op-1',
+        display_name: 'Backend Op',
+      });
+      assert.equal(op.status, 201, JSON.stringify(op.body));
+      const byOperator = await signedCall(t.url, tn, 'POST', path, {
+        role: 'agent',
+        operator_external_id: 'backend-op-1',
+        content: 'Signed-API note: refund approved',
+        internal: true,
+      });
+      assert.equal(byOperator.status, 201, JSON.stringify(byOperator.body));
+      const opNote = byOperator.body.data as Msg;
+      assert.equal(opNote.internal, true);
+      const reply = await signedCall(t.url, tn, 'POST', path, {
+        role: 'agent',
+        operator_external_id: 'backend-op-1',
+        content: 'Your refund is on its way',
+      });
+      assert.equal(reply.status, 201, JSON.stringify(reply.body));
+      await v.next('msg', (f) => f.content === 'Your refund is on its way');
+      assert.ok(!v.frames.some((f) => f.content === 'Signed-API note: refund approved'));
+      const listed = (await signedCall(t.url, tn, 'GET', `${path}?limit=100`)).body.data as { items: Msg[] };
+      assert.ok(!listed.items.some((m) => m.id === opNote.id));
     });
   });
 }

@@ -48,7 +48,8 @@ export type MessageRole = (typeof messageRoles)[number];
 
 /**
  * `POST /api/v1/relay/conversations/:id/messages`. The `agent` role speaks as one of the tenant's
- * operators, named by `operator_external_id` (and only then).
+ * operators, named by `operator_external_id` (and only then); with `internal: true` the operator
+ * writes an internal note (agents only ever see it).
  */
 export const backendMessageSchema = z
   .strictObject({
@@ -58,8 +59,16 @@ export const backendMessageSchema = z
       .refine((v) => v.trim() !== '', 'must not be empty'),
     client_msg_id: text().trim().min(1).max(100).optional(),
     operator_external_id: externalId.optional(),
+    internal: z.boolean({ error: 'must be true or false' }).optional(),
   })
   .superRefine((v, ctx) => {
+    if (v.internal && v.role !== 'agent') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['internal'],
+        message: 'is only for role agent: internal notes are written by operators',
+      });
+    }
     if (v.role === 'agent' && v.operator_external_id === undefined) {
       ctx.addIssue({
         code: 'custom',

@@ -223,6 +223,7 @@ export function createBackendService({
             content: input.content,
             sender_type: 'agent',
             ...(input.client_msg_id ? { client_msg_id: input.client_msg_id } : {}),
+            ...(input.internal ? { internal: true } : {}),
           }),
         );
       }
