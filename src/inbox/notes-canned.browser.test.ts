@@ -220,7 +220,9 @@ test('canned reply by keyboard with the visitor’s name; a note for agents only
     await a.page.getByRole('button', { name: 'Edit /hours' }).click();
     await a.page.getByLabel('Title').fill('Hours');
     await a.page.getByRole('button', { name: 'Save' }).click();
-    await a.page.locator('tr[data-shortcut="hours"]', { hasText: 'Hours' }).waitFor({ timeout: T });
+    // Case-sensitive: "Opening hours", the title before, must not count (the cells' text runs
+    // together, "/hoursHours…", so no word boundary).
+    await a.page.locator('tr[data-shortcut="hours"]', { hasText: /Hours/ }).waitFor({ timeout: T });
     assert.equal(
       (await database.prisma.cannedReply.findUniqueOrThrow({ where: { id: hours.id } })).title,
       'Hours',
