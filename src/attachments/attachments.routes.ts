@@ -25,7 +25,7 @@ import { verifySignature } from './urls.js';
 
 /** Upload paths: their bodies are raw bytes, whatever Content-Type the browser gave them. */
 const UPLOAD_PATH =
-  /^\/api\/(conversations\/[^/]+\/attachments|v1\/attachments|widget\/attachments)\/?(\?|$)/;
+  /^\/api\/(conversations\/[^/]+\/attachments|v1\/attachments|v1\/relay\/conversations\/[^/]+\/attachments|widget\/attachments)\/?(\?|$)/;
 
 /**
  * Before the JSON and form parsers: an upload's body is the file itself, so a `.json` or a form
@@ -75,10 +75,55 @@ type UploadDeps = {
 /** Checks the size, reads, sniffs and stores one upload; the owner has been proven. */
 async function upload(deps: UploadDeps, req: Request, owner: UploadOwner) {
   const limit = await deps.attachments.limitFor(owner.organizationId);
-  const filename = cleanFilename(req.get('x-filename'));
-  const bytes = await readBody(req, limit);
-  const stored = await deps.attachments.create(owner, filename, bytes);
-  return attachmentDto(stored, deps.config.publicUrl);
+  return store(deps, owner, cleanFilename(req.get('x-filename')), await readBody(req, limit));
+}
+
+/** Sniffs and stores bytes already read, within the tenant's limit. */
+async function store(
+  deps: Pick<UploadDeps, 'attachments' | 'config'>,
+  owner: UploadOwner,
+  filename: string,
+  bytes: Buffer,
+) {
+  const limit = await deps.attachments.limitFor(owner.organizationId);
+  if (bytes.length > limit) throw tooLarge(limit);
+  return attachmentDto(await deps.attachments.create(owner, filename, bytes), deps.config.publicUrl);
+}
+
+/**
+ * The signed API's upload (`POST /api/v1/relay/conversations/:id/attachments`): HMAC#1 signs the
+ * file's bytes, so they are read into `rawBody` before the signature is checked — limited per
+ * address first, and at most the deployment's ATTACHMENT_MAX_BYTES. Mounted before `requireSigned`.
+ */
+export function signedUploadBody(deps: UploadDeps): RequestHandler[] {
+  const limit = limiterOf(deps, 'signed');
+  return [
+    limit(() => 'upload'),
+    async (req, _res, next) => {
+      (req as Request & { rawBody?: Buffer }).rawBody = await readBody(req, deps.config.attachments.maxBytes);
+      next();
+    },
+  ];
+}
+
+/** The signed API's upload itself, after `requireSigned`: the backend's file into one of its conversations. */
+export async function storeSignedUpload(
+  deps: Pick<UploadDeps, 'attachments' | 'config'>,
+  req: Request,
+  conversation: { id: string; organizationId: string },
+) {
+  const bytes = (req as Request & { rawBody?: Buffer }).rawBody ?? Buffer.alloc(0);
+  return store(
+    deps,
+    {
+      organizationId: conversation.organizationId,
+      conversationId: conversation.id,
+      uploaderType: 'system',
+      uploaderId: 'backend',
+    },
+    cleanFilename(req.get('x-filename')),
+    bytes,
+  );
 }
 
 const limiterOf = (deps: UploadDeps, who: string) =>

@@ -14,7 +14,8 @@ export const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
 export type UploadOwner = {
   organizationId: string;
   conversationId: string;
-  uploaderType: Extract<SenderType, 'agent' | 'end_user'>;
+  /** `system` for the tenant's backend (the signed API). */
+  uploaderType: Extract<SenderType, 'agent' | 'end_user' | 'system'>;
   uploaderId: string;
 };
 

@@ -8,7 +8,9 @@ import S3rver from 's3rver';
 import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
 import { createAgent, createConversation, createOrg, message } from '../../test/helpers/factories.js';
-import { createTenant, createVisitorSession, SHOP } from '../../test/helpers/relay.js';
+import { createTenant, createVisitorSession, SHOP, signedCall } from '../../test/helpers/relay.js';
+import { connectWs, widgetWsUrl } from '../../test/helpers/ws.js';
+import { signRequest } from '../relay/hmac.js';
 import { AppError } from '../shared/errors.js';
 import { msgFrame } from '../relay/ws/ws.frames.js';
 import { pdfBytes, pngBytes } from './attachments.fixtures.js';
@@ -335,6 +337,77 @@ for (const mode of dbModes) {
       const { signUrl } = await import('./urls.js');
       const dl = await fetch(onServer(t, signUrl(a.url)));
       assert.ok(Buffer.from(await dl.arrayBuffer()).equals(png));
+    });
+
+    test("the signed API: the backend uploads (HMAC over the file's bytes) and sends it as the bot", async () => {
+      const tn = await createTenant(t.services);
+      const vs = await createVisitorSession(t.url, tn);
+      const png = pngBytes();
+      const path = `/api/v1/relay/conversations/${vs.conversation_id}/attachments`;
+      const signedPost = (body: Buffer, secret = tn.secret) =>
+        post(`${t.url}${path}`, body, {
+          ...signRequest({ method: 'POST', pathAndQuery: path, body, tenantId: tn.id, secret }),
+          'x-filename': 'label.png',
+          'content-type': 'image/png',
+        });
+      const before = stored().length;
+      // A wrong signature: 401, nothing kept.
+      const forged = await signedPost(png, `sk_${'x'.repeat(43)}`);
+      assert.equal(forged.status, 401);
+      assert.equal(forged.body.error, 'hmac/bad_signature');
+      assert.equal(stored().length, before);
+
+      const up = await signedPost(png);
+      assert.equal(up.status, 201, JSON.stringify(up.body));
+      const a = up.body.data as Uploaded;
+      const row = await t.database.prisma.attachment.findUniqueOrThrow({ where: { id: a.id } });
+      assert.deepEqual([row.conversationId, row.uploaderType], [vs.conversation_id, 'system']);
+
+      const ws = await connectWs(widgetWsUrl(t.url, { token: vs.visitor_token }), { origin: SHOP });
+      try {
+        await ws.next('welcome');
+        const msgPath = `/api/v1/relay/conversations/${vs.conversation_id}/messages`;
+        const sent = await signedCall(t.url, tn, 'POST', msgPath, {
+          role: 'bot',
+          content_type: 'image',
+          rich_media: { url: a.url, alt: 'Your return label' },
+        });
+        assert.equal(sent.status, 201, JSON.stringify(sent.body));
+        const frame = await ws.next('msg', (f) => (f as { content_type?: string }).content_type === 'image');
+        const url = (frame.rich_media as { url: string }).url;
+        assert.match(url, /[?&]sig=/, 'the visitor gets a signed link');
+        assert.ok(Buffer.from(await (await fetch(onServer(t, url))).arrayBuffer()).equals(png));
+      } finally {
+        ws.close();
+      }
+      // Rich media is checked as on every gateway; another conversation's file is refused.
+      const bad = await signedCall(
+        t.url,
+        tn,
+        'POST',
+        `/api/v1/relay/conversations/${vs.conversation_id}/messages`,
+        {
+          role: 'bot',
+          content_type: 'image',
+          rich_media: { alt: 'no url' },
+        },
+      );
+      assert.equal(bad.status, 400);
+      assert.match(bad.body.message, /rich_media/);
+      const other = await createVisitorSession(t.url, tn);
+      const foreign = await signedCall(
+        t.url,
+        tn,
+        'POST',
+        `/api/v1/relay/conversations/${other.conversation_id}/messages`,
+        {
+          role: 'bot',
+          content_type: 'image',
+          rich_media: { url: a.url },
+        },
+      );
+      assert.equal(foreign.status, 403);
+      assert.equal(foreign.body.error, 'attachment/forbidden');
     });
 
     test('a widget end user uploads with conversation_id and external_id; a wrong one is 403', async () => {

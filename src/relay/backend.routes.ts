@@ -19,6 +19,8 @@ import {
 } from './backend.schemas.js';
 import type { Conversation } from '../generated/prisma/client.js';
 import { createNonceStore, requireSigned, type SignedCaller } from './hmac.middleware.js';
+import { signedUploadBody, storeSignedUpload } from '../attachments/attachments.routes.js';
+import { publicLimitsOf } from '../shared/public-ratelimit.js';
 import { operatorRoutes } from './operators.routes.js';
 import { createVisitorTokens } from './tokens.js';
 import { sessionTokenDto } from './visitor.dto.js';
@@ -70,6 +72,14 @@ export function backendRoutes(deps: BackendDeps): Router {
   const now = deps.now ?? Date.now;
   const backend = services.relayBackend;
   const router = Router();
+  const uploads = {
+    attachments: services.attachments,
+    config,
+    redis: deps.redis,
+    limits: publicLimitsOf(config.limits),
+  };
+  // An upload's bytes are what HMAC#1 signs: read before the check (bounded, limited per address).
+  router.post('/conversations/:id/attachments', ...signedUploadBody(uploads));
   router.use(
     requireSigned({
       tenants: services.tenants,
@@ -124,6 +134,13 @@ export function backendRoutes(deps: BackendDeps): Router {
       { items: page.items.map(conversationDto), next_cursor: page.nextCursor },
       'Conversations.',
     );
+  });
+
+  // The backend's file into one of its conversations; sent on as an image/file message.
+  router.post('/conversations/:id/attachments', validate('params', idParams), async (req, res) => {
+    const { id } = valid(req, 'params', idParams);
+    const conversation = await backend.requireConversation(signed(res).org, id);
+    reply(res, 201, await storeSignedUpload(uploads, req, conversation), 'Attachment stored.');
   });
 
   router.get('/conversations/:id', validate('params', idParams), async (req, res) => {

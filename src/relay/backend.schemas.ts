@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { displayName, externalId, origin, routingKey, text } from '../shared/validation.js';
-import { MAX_CONTENT } from '../messages/messages.schemas.js';
+import { displayName, externalId, jsonText, origin, routingKey, text } from '../shared/validation.js';
+import { contentTypes, MAX_CONTENT, richMediaSchemas } from '../messages/messages.schemas.js';
 import { locale, metadata } from './visitor.schemas.js';
 
 /** `GET /api/v1/relay/usage?days=30`: how many UTC days back, today included. */
@@ -54,14 +54,33 @@ export type MessageRole = (typeof messageRoles)[number];
 export const backendMessageSchema = z
   .strictObject({
     role: z.enum(messageRoles, { error: `must be one of ${messageRoles.join(', ')}` }),
-    content: text()
-      .max(MAX_CONTENT, `must be at most ${MAX_CONTENT} characters`)
-      .refine((v) => v.trim() !== '', 'must not be empty'),
+    content: text().max(MAX_CONTENT, `must be at most ${MAX_CONTENT} characters`).default(''),
+    /** `text` (default), or rich media as every gateway takes it: image, file, quick_button, … */
+    content_type: z
+      .enum(contentTypes, { error: `must be one of ${contentTypes.join(', ')}` })
+      .default('text'),
+    rich_media: jsonText.optional().nullable(),
     client_msg_id: text().trim().min(1).max(100).optional(),
     operator_external_id: externalId.optional(),
     internal: z.boolean({ error: 'must be true or false' }).optional(),
   })
   .superRefine((v, ctx) => {
+    if (v.content_type === 'text') {
+      if (v.rich_media != null)
+        ctx.addIssue({ code: 'custom', path: ['rich_media'], message: 'not allowed for text' });
+      if (!v.content.trim())
+        ctx.addIssue({ code: 'custom', path: ['content'], message: 'must not be empty' });
+    } else {
+      const r = richMediaSchemas[v.content_type].safeParse(v.rich_media);
+      if (!r.success) {
+        const issue = r.error.issues[0]!;
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rich_media', ...issue.path.map(String)],
+          message: `${issue.message} (for content_type ${v.content_type})`,
+        });
+      }
+    }
     if (v.internal && v.role !== 'agent') {
       ctx.addIssue({
         code: 'custom',

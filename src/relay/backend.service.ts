@@ -209,7 +209,17 @@ export function createBackendService({
             ? (await db.channel.findUniqueOrThrow({ where: { id: conv.channelId }, select: { botId: true } }))
                 .botId
             : 'system';
-        return messages.sendAsService(conv, { type: input.role, id: senderId }, input);
+        return messages.sendAsService(
+          conv,
+          { type: input.role, id: senderId },
+          {
+            content: input.content,
+            content_type: input.content_type,
+            // Checked against its content type by the schema.
+            rich_media: (input.rich_media ?? null) as Record<string, unknown> | null,
+            ...(input.client_msg_id ? { client_msg_id: input.client_msg_id } : {}),
+          },
+        );
       }
       if (input.role === 'agent') {
         const operator = await operators.requireActive(org, input.operator_external_id ?? '');
@@ -221,6 +231,8 @@ export function createBackendService({
           sendMessageSchema.parse({
             conversation_id: conv.id,
             content: input.content,
+            content_type: input.content_type,
+            rich_media: input.rich_media ?? null,
             sender_type: 'agent',
             ...(input.client_msg_id ? { client_msg_id: input.client_msg_id } : {}),
             ...(input.internal ? { internal: true } : {}),
@@ -237,6 +249,8 @@ export function createBackendService({
         sendMessageSchema.parse({
           conversation_id: conv.id,
           content: input.content,
+          content_type: input.content_type,
+          rich_media: input.rich_media ?? null,
           sender_type: 'end_user',
           ...(input.client_msg_id ? { client_msg_id: input.client_msg_id } : {}),
         }),
