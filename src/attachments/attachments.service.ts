@@ -109,6 +109,25 @@ export function createAttachmentService({
       }
     },
 
+    /**
+     * The stored files of an organization about to be deleted: `purge()` removes them once the
+     * rows are gone (the database cascades rows, not bytes). Best effort: a failure is logged.
+     */
+    async filesOf(organizationId: string) {
+      const rows = await db.attachment.findMany({ where: { organizationId }, select: { storageKey: true } });
+      const keys = rows.map((r) => r.storageKey);
+      return {
+        count: keys.length,
+        purge: async () => {
+          for (const key of keys) {
+            await storage
+              .delete(key)
+              .catch((err: unknown) => logger?.warn({ err, key }, 'attachment purge failed'));
+          }
+        },
+      };
+    },
+
     /** The attachment and its bytes, for a download whose signature was checked. */
     async open(id: string) {
       const a = await db.attachment.findUnique({ where: { id } });

@@ -259,7 +259,23 @@ for (const mode of dbModes) {
     test('deleting: owners only, with the name typed; then nothing of the tenant answers', async () => {
       const tn = await tenant();
       const name = (await tn.owner('get', '/api/organization')).body.name as string;
-      await createVisitorSession(t.url, tn);
+      const visitor = await createVisitorSession(t.url, tn);
+      // A file the visitor sent: its bytes go with the organization.
+      const png = Buffer.from(
+        'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=',
+        'base64',
+      );
+      const up = await request(t.url)
+        .post('/api/v1/attachments')
+        .set('Authorization', `Bearer ${visitor.visitor_token}`)
+        .set('X-Filename', 'dot.png')
+        .set('Content-Type', 'application/octet-stream')
+        .send(png);
+      assert.equal(up.status, 201, JSON.stringify(up.body));
+      const { storageKey } = await t.database.prisma.attachment.findUniqueOrThrow({
+        where: { id: up.body.data.id as string },
+      });
+      await t.services.attachments.storage.get(storageKey);
       const forbidden = await tn.admin('delete', '/api/organization', { confirm_name: name });
       assert.equal(forbidden.status, 403);
       const wrong = await tn.owner('delete', '/api/organization', { confirm_name: `${name}x` });
@@ -272,6 +288,7 @@ for (const mode of dbModes) {
       assert.equal(gone.status, 204, JSON.stringify(gone.body));
       assert.equal(await t.database.prisma.organization.findUnique({ where: { id: tn.id } }), null);
       assert.equal(await t.database.prisma.conversation.count({ where: { organizationId: tn.id } }), 0);
+      await assert.rejects(t.services.attachments.storage.get(storageKey), 'the stored file is gone');
       assert.equal((await tn.owner('get', '/api/organization')).status, 401);
       assert.equal((await tn.admin('get', '/api/organization')).status, 401);
       assert.equal((await widgetConfig(tn)).status, 404);

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { agentApi, agentOf, requireRole } from '../auth/auth.middleware.js';
 import { valid, validate } from '../shared/http.js';
 import { organizationDto } from './tenants.dto.js';
+import type { AttachmentService } from '../attachments/attachments.service.js';
 import { AppError } from '../shared/errors.js';
 import {
   deleteOrganizationSchema,
@@ -18,7 +19,13 @@ import type { TenantService } from './tenants.service.js';
  * key and read the usage; only owners rotate the secret and delete the organization. Session
  * cookie plus X-CSRFToken on writes.
  */
-export function tenantRoutes({ tenants }: { tenants: TenantService }): Router {
+export function tenantRoutes({
+  tenants,
+  attachments,
+}: {
+  tenants: TenantService;
+  attachments: Pick<AttachmentService, 'filesOf'>;
+}): Router {
   const router = Router();
   const admin = [...agentApi, requireRole('admin')];
 
@@ -44,7 +51,9 @@ export function tenantRoutes({ tenants }: { tenants: TenantService }): Router {
           param: 'confirm_name',
         });
       }
+      const files = await attachments.filesOf(organizationId);
       await tenants.remove(organizationId);
+      await files.purge();
       req.log?.warn({ organizationId, userId: agentOf(req).userId }, 'organization deleted by its owner');
       req.session.destroy(() => res.status(204).end());
     },
