@@ -75,7 +75,7 @@ type UploadDeps = {
 /** Checks the size, reads, sniffs and stores one upload; the owner has been proven. */
 async function upload(deps: UploadDeps, req: Request, owner: UploadOwner) {
   const limit = await deps.attachments.limitFor(owner.organizationId);
-  return store(deps, owner, cleanFilename(req.get('x-filename')), await readBody(req, limit));
+  return store(deps, owner, cleanFilename(req.get('x-filename')), await readBody(req, limit), limit);
 }
 
 /** Sniffs and stores bytes already read, within the tenant's limit. */
@@ -84,8 +84,10 @@ async function store(
   owner: UploadOwner,
   filename: string,
   bytes: Buffer,
+  /** The tenant's limit when the caller has already read it (the body was read against it). */
+  known?: number,
 ) {
-  const limit = await deps.attachments.limitFor(owner.organizationId);
+  const limit = known ?? (await deps.attachments.limitFor(owner.organizationId));
   if (bytes.length > limit) throw tooLarge(limit);
   return attachmentDto(await deps.attachments.create(owner, filename, bytes), deps.config.publicUrl);
 }
