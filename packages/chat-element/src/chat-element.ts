@@ -165,7 +165,8 @@ export class SwitchboardChat extends HTMLElement {
       strings: () => this.t,
       session: async () => {
         await this.ensureSession();
-        const token = this.ws?.visitorToken;
+        // A session still starting has no token until its first welcome.
+        const token = this.ws?.visitorToken ?? (this.ws ? await this.welcomed() : undefined);
         return this.client && token ? { baseUrl: this.client.baseUrl, token } : undefined;
       },
     });
@@ -406,6 +407,21 @@ export class SwitchboardChat extends HTMLElement {
       this.dispatchEvent(new CustomEvent('switchboard-error', { detail: err }));
     }
     if (this.mode !== 'launcher' || this.load()) void this.ensureSession();
+  }
+
+  /** The token the next welcome brings (or none after 15 s: the caller says it failed). */
+  private welcomed(): Promise<string | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(this.ws?.visitorToken), 15_000);
+      this.addEventListener(
+        'switchboard-welcome',
+        () => {
+          clearTimeout(timer);
+          resolve(this.ws?.visitorToken);
+        },
+        { once: true },
+      );
+    });
   }
 
   private sessionStarting: Promise<void> | undefined;

@@ -71,6 +71,11 @@ test('<switchboard-chat> outside business hours: offline message, email to the i
 
   const visitorContext = await browser.newContext();
   contexts.push(visitorContext);
+  // A slow session (a busy server): the email sent before it exists waits for it, not fails.
+  await visitorContext.route('**/api/v1/create/visitor-session', async (route) => {
+    await new Promise((r) => setTimeout(r, 1500));
+    await route.continue();
+  });
   const v = await visitorContext.newPage();
   watch(v, problems, 'visitor');
   await v.goto(`${hostUrl}/`);
