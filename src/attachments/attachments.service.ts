@@ -138,7 +138,8 @@ export function createAttachmentService({
 }
 
 /**
- * A message naming an attachment (`…/files/{id}/…` in an image's or a file's url) may be sent
+ * A message naming an attachment (`…/files/{id}/…` in an image's or a file's url, or a carousel
+ * card's image) may be sent
  * only into the conversation the attachment was uploaded to: another conversation's or tenant's
  * link cannot be re-sent, so its bytes cannot travel. Other URLs are the sender's business.
  */
@@ -148,11 +149,28 @@ export async function requireOwnAttachment(
   contentType: string,
   richMedia: Record<string, unknown> | null | undefined,
 ): Promise<void> {
-  if (contentType !== 'image' && contentType !== 'file') return;
-  const id = attachmentIdOf(richMedia?.url);
-  if (!id) return;
-  const found = await db.attachment.findUnique({ where: { id }, select: { conversationId: true } });
-  if (found?.conversationId !== conversationId) {
+  const ids = new Set(attachmentIdsOf(contentType, richMedia));
+  if (!ids.size) return;
+  const found = await db.attachment.findMany({
+    where: { id: { in: [...ids] } },
+    select: { conversationId: true },
+  });
+  if (found.length !== ids.size || found.some((a) => a.conversationId !== conversationId)) {
     throw new AppError('attachment/forbidden', 'This attachment does not belong to this conversation');
   }
+}
+
+/** The attachments a message names: an image's or a file's url, a carousel's card images. */
+function attachmentIdsOf(
+  contentType: string,
+  richMedia: Record<string, unknown> | null | undefined,
+): string[] {
+  if (contentType === 'image' || contentType === 'file') {
+    const id = attachmentIdOf(richMedia?.url);
+    return id ? [id] : [];
+  }
+  if (contentType !== 'carousel' || !Array.isArray(richMedia?.cards)) return [];
+  return (richMedia.cards as { image_url?: unknown }[])
+    .map((c) => attachmentIdOf(c?.image_url))
+    .filter((id): id is string => id !== null);
 }

@@ -149,6 +149,25 @@ for (const mode of dbModes) {
       });
       assert.equal((stored.richMedia as { url: string }).url, a.url, 'the stored URL is the canonical one');
       assert.match(msgFrame(stored).rich_media!.url as string, /\?exp=\d+&sig=/);
+
+      // A carousel card's picture from the same conversation is signed the same way.
+      await t.services.messages.send(
+        agent.actor,
+        message({
+          conversation_id: conv.conversation.id,
+          sender_type: 'agent',
+          content_type: 'carousel',
+          rich_media: {
+            cards: [{ title: 'Mug', image_url: a.url, buttons: [{ label: 'Buy', value: 'buy' }] }],
+          },
+        }),
+      );
+      const carousel = (await history(t, session, conv.conversation.id)).find(
+        (x) => x.content_type === 'carousel',
+      );
+      const card = (carousel!.rich_media as unknown as { cards: { image_url: string }[] }).cards[0]!;
+      assert.match(card.image_url, /\?exp=\d+&sig=/);
+      assert.equal((await fetch(onServer(t, card.image_url))).status, 200);
     });
 
     test('documents download as attachments of type application/octet-stream; CSV is accepted as text', async () => {
@@ -294,6 +313,21 @@ for (const mode of dbModes) {
             err instanceof AppError && err.code === 'attachment/forbidden' && err.status === 403,
         );
       }
+      // Nor as a carousel card's picture (which would be signed for whoever reads it).
+      await assert.rejects(
+        t.services.messages.send(
+          attacker.agent.actor,
+          message({
+            conversation_id: attacker.conv.conversation.id,
+            sender_type: 'agent',
+            content_type: 'carousel',
+            rich_media: {
+              cards: [{ title: 'Free', image_url: a.url, buttons: [{ label: 'Go', value: 'go' }] }],
+            },
+          }),
+        ),
+        (err: unknown) => err instanceof AppError && err.code === 'attachment/forbidden',
+      );
       assert.equal(
         await t.database.prisma.message.count({ where: { conversationId: attacker.conv.conversation.id } }),
         0,

@@ -66,8 +66,19 @@ export function verifySignature(id: string, exp: unknown, sig: unknown): boolean
 
 /** A message's rich media with its attachment links signed, for anything that leaves the server. */
 export function signRichMedia<T>(contentType: string, richMedia: T): T {
-  if ((contentType !== 'image' && contentType !== 'file') || !richMedia || typeof richMedia !== 'object')
-    return richMedia;
+  if (!richMedia || typeof richMedia !== 'object') return richMedia;
+  if (contentType === 'carousel') {
+    const cards = (richMedia as { cards?: unknown }).cards;
+    if (!Array.isArray(cards)) return richMedia;
+    const signed = cards.map((c: unknown) => {
+      const image = (c as { image_url?: unknown } | null)?.image_url;
+      return typeof image === 'string' && attachmentIdOf(image)
+        ? { ...(c as object), image_url: signUrl(image) }
+        : c;
+    });
+    return { ...richMedia, cards: signed };
+  }
+  if (contentType !== 'image' && contentType !== 'file') return richMedia;
   const url = (richMedia as { url?: unknown }).url;
   if (typeof url !== 'string' || !attachmentIdOf(url)) return richMedia;
   return { ...richMedia, url: signUrl(url) };
