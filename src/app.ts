@@ -21,6 +21,7 @@ import { authRoutes } from './auth/auth.routes.js';
 import { agentApi, requireRole } from './auth/auth.middleware.js';
 import { apiKeyRoutes } from './apikeys/apikeys.routes.js';
 import { conversationRoutes } from './conversations/conversations.routes.js';
+import { visitorProfileRoutes } from './conversations/visitor-profile.routes.js';
 import { ticketRoutes } from './tickets/tickets.routes.js';
 import { cannedRoutes } from './canned/canned.routes.js';
 import { createBot, type Bot } from './bot/bot.js';
@@ -236,6 +237,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   app.use('/api/widget/attachments', failures.http());
   app.use('/api/conversations', ...agentApi, agentAttachmentRoutes(uploads));
   app.use('/api/conversations', ...agentApi, conversationRoutes(services));
+  app.use('/api/conversations', ...agentApi, visitorProfileRoutes(services));
   app.use('/api/api-keys', ...agentApi, apiKeyRoutes(services));
   app.use('/api/tickets', ...agentApi, ticketRoutes(services));
   app.use('/api/canned-replies', ...agentApi, cannedRoutes(services));
@@ -324,8 +326,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
       await webhooks.stop();
       await realtime.close();
       sessions.close();
-      // Last, after the sockets: what they counted reaches the database before it closes.
+      // Last, after the sockets: what they counted and acknowledged reaches the database.
       await usage.stop();
+      await services.messages.flushDelivery();
     },
   };
 }

@@ -8,6 +8,7 @@ import { createCannedService } from './canned/canned.service.js';
 import { createChannelService } from './channels/channels.service.js';
 import { createConversationService } from './conversations/conversations.service.js';
 import { createHandoverService } from './conversations/handover.service.js';
+import { createVisitorProfileService } from './conversations/visitor-profile.service.js';
 import { createMessageService } from './messages/messages.service.js';
 import { createRatingService } from './ratings/ratings.service.js';
 import { createMobileService } from './mobile/mobile.service.js';
@@ -61,6 +62,7 @@ export function createServices({ database, config, bus, logger, quota, now }: Se
   const identity = createIdentity(encryptionKey);
   const conversations = createConversationService({ db, bus, identity, quota });
   const handover = createHandoverService({ db, bus });
+  const visitorProfiles = createVisitorProfileService({ db, bus });
   const ratings = createRatingService({ db, bus });
   const messages = createMessageService({ db, query: database.query, bus, logger });
   const push = createPushService({ db, encryptionKey, channels, conversations });
@@ -100,6 +102,7 @@ export function createServices({ database, config, bus, logger, quota, now }: Se
     channels,
     conversations,
     handover,
+    visitorProfiles,
     messages,
     push,
     apiKeys,

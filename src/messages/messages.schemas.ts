@@ -51,6 +51,13 @@ export const richMediaSchemas = {
   }),
 } as const;
 
+/**
+ * A text message that answers a quick button, a carousel button or a dropdown option: `content`
+ * is the label the person chose (what everyone reads), `rich_media.value` the option's value
+ * (what a bot or integration acts on). Optional, so plain text stays `rich_media: null`.
+ */
+export const replySchema = z.strictObject({ value });
+
 export const contentTypes = ['text', 'image', 'file', 'quick_button', 'carousel', 'dropdown'] as const;
 export type ContentTypeName = (typeof contentTypes)[number];
 
@@ -80,11 +87,16 @@ export const sendMessageSchema = z
     if (m.internal && m.sender_type !== 'agent')
       ctx.addIssue({ code: 'custom', path: ['internal'], message: 'only agents write internal notes' });
     if (m.content_type === 'text') {
-      if (m.rich_media != null)
-        ctx.addIssue({ code: 'custom', path: ['rich_media'], message: 'not allowed for text' });
+      const reply = m.rich_media == null ? null : replySchema.safeParse(m.rich_media);
+      if (reply && !reply.success)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rich_media'],
+          message: 'for text, only { value } of a chosen option is allowed',
+        });
       if (!m.content.trim())
         ctx.addIssue({ code: 'custom', path: ['content'], message: 'must not be empty' });
-      return { ...m, rich_media: null };
+      return { ...m, rich_media: reply?.success ? (reply.data as Record<string, unknown>) : null };
     }
     const r = richMediaSchemas[m.content_type].safeParse(m.rich_media);
     if (!r.success) {
@@ -109,6 +121,17 @@ export const markReadSchema = z.object({
   user_hash: userHash.optional(),
 });
 export type MarkRead = Pick<z.output<typeof markReadSchema>, 'conversation_id' | 'message_ids'>;
+
+/**
+ * Ours: `message_delivered`, a receipt: this client holds the conversation's messages up to `seq`.
+ * Clients send it throttled; the server coalesces them further (messages/delivery.ts).
+ */
+export const deliveredSchema = z.object({
+  conversation_id: uuid,
+  seq: z.number().int().min(1).max(2_147_483_647),
+  external_id: externalId.optional(),
+  user_hash: userHash.optional(),
+});
 
 export const historyQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),

@@ -9,10 +9,24 @@ import { visibleTo } from '../conversations/conversations.service.js';
 import { requireOwnAttachment } from '../attachments/attachments.service.js';
 import type { HistoryQuery, MarkRead, SendMessage } from './messages.schemas.js';
 import { createMessageWriter, type Stored } from './messages.writer.js';
+import { createDeliveryBatcher } from './delivery.js';
 
 export type MessageService = ReturnType<typeof createMessageService>;
 
 export type SendResult = Stored;
+
+/**
+ * Ticks after a reload. `agent_*`: what the agents' side received / read of the visitor's
+ * messages; `visitor_*`: what the visitor's side received / read of the agents' and bot's.
+ */
+export type DeliveryState = {
+  agent_delivered_seq: number;
+  visitor_delivered_seq: number;
+  agent_read_seq: number;
+  agent_read_at: string | null;
+  visitor_read_seq: number;
+  visitor_read_at: string | null;
+};
 
 const forbidden = () => new AppError('auth/forbidden', 'Not allowed to access this conversation');
 const notFound = () => new AppError('conversation/not_found', 'Conversation not found');
@@ -43,6 +57,7 @@ export function createMessageService({
   logger?: Logger | undefined;
 }) {
   const writer = createMessageWriter({ query, logger });
+  const delivery = createDeliveryBatcher({ db, bus, logger });
 
   /** The conversation the actor may write to, with its end user's external_id. */
   async function requireConversation(actor: Actor, conversationId: string) {
@@ -218,6 +233,58 @@ export function createMessageService({
 
     /** Messages stored by batch statements, statements run, and statements that failed. */
     writerStats: writer.stats,
+
+    /** Receipts received and UPDATEs they cost (the batcher's bound). */
+    deliveryStats: delivery.stats,
+
+    /** Writes the pending receipts now. */
+    flushDelivery: () => delivery.flush(),
+
+    /**
+     * The actor's clients received the conversation up to `seq`. `checked`: the gateway already
+     * knows the actor may see it (a joined room, a relay session), so no read is spent on it.
+     * Batched: see `createDeliveryBatcher`.
+     */
+    async delivered(actor: Actor, conversationId: string, seq: number, checked = false) {
+      const organizationId = checked
+        ? actor.organizationId
+        : (await requireConversation(actor, conversationId)).organizationId;
+      delivery.ack({ organizationId, conversationId, side: actor.kind, seq });
+      return { conversation_id: conversationId, seq };
+    },
+
+    /**
+     * Where both sides stand, to draw ticks after a reload (joins, the relay welcome): the highest
+     * seq each side's clients received, and the latest message of the other side each side read
+     * (reading a later message means the earlier ones were seen) with when. One statement.
+     */
+    async deliveryState(conversationId: string): Promise<DeliveryState> {
+      const rows = await db.$queryRaw<DeliveryState[]>`
+        SELECT c.agent_delivered_seq, c.visitor_delivered_seq,
+          coalesce(ar.seq, 0) AS agent_read_seq, ar.at AS agent_read_at,
+          coalesce(vr.seq, 0) AS visitor_read_seq, vr.at AS visitor_read_at
+        FROM conversations c JOIN end_users u ON u.id = c.end_user_id
+        LEFT JOIN LATERAL (
+          SELECT m.seq, (SELECT min(value) FROM jsonb_each_text(m.read_by)) AS at FROM messages m
+          WHERE m.conversation_id = c.id AND m.sender_type = 'end_user' AND m.read_by <> '{}'::jsonb
+          ORDER BY m.seq DESC LIMIT 1) ar ON true
+        LEFT JOIN LATERAL (
+          SELECT m.seq, m.read_by->>u.external_id AS at FROM messages m
+          WHERE m.conversation_id = c.id AND m.sender_type <> 'end_user' AND NOT m.internal
+            AND m.read_by ? u.external_id
+          ORDER BY m.seq DESC LIMIT 1) vr ON true
+        WHERE c.id = ${conversationId}::uuid`;
+      return (
+        rows[0] ?? {
+          agent_delivered_seq: 0,
+          visitor_delivered_seq: 0,
+          agent_read_seq: 0,
+          agent_read_at: null,
+          visitor_read_seq: 0,
+          visitor_read_at: null,
+        }
+      );
+    },
 
     /**
      * Stores a message from an end user or an agent and publishes `message.created`.

@@ -74,6 +74,21 @@ export type JoinConversationReply = {
   missed: number;
   last_seq: number;
   has_more: boolean;
+  /** Ours: both sides' delivered and read state, to draw ticks (see `messages_delivered`). */
+  delivery: DeliveryState;
+};
+
+/**
+ * Ours: `agent_*` is what the agents' side received (highest seq) and read (latest visitor
+ * message read, and when) of the visitor's messages; `visitor_*` the same the other way.
+ */
+export type DeliveryState = {
+  agent_delivered_seq: number;
+  visitor_delivered_seq: number;
+  agent_read_seq: number;
+  agent_read_at: string | null;
+  visitor_read_seq: number;
+  visitor_read_at: string | null;
 };
 
 export type LeaveConversationPayload = ConversationRef;
@@ -163,6 +178,16 @@ export type MarkReadReply = {
   read_at: string;
 };
 
+/** Ours: `message_delivered`, a receipt: this client holds the conversation up to `seq`. */
+export type MessageDeliveredPayload = {
+  conversation_id: string;
+  seq: number;
+  external_id?: string;
+  /** `hex(hmac_sha256(tenant_secret, external_id))` from the tenant's backend, where the identity mode asks for it. */
+  user_hash?: string;
+};
+export type MessageDeliveredReply = { conversation_id: string; seq: number };
+
 /** The success part of each event's acknowledgement. */
 export interface ClientEventReplies {
   join_conversation: JoinConversationReply;
@@ -175,6 +200,7 @@ export interface ClientEventReplies {
   join_org_presence: JoinOrgPresenceReply;
   user_typing: EmptyReply;
   mark_read: MarkReadReply;
+  message_delivered: MessageDeliveredReply;
 }
 
 export interface ClientToServerEvents {
@@ -203,6 +229,10 @@ export interface ClientToServerEvents {
   join_org_presence: (ack?: AckCallback<JoinOrgPresenceReply>) => void;
   user_typing: (payload: Wire<UserTypingPayload>, ack?: AckCallback<EmptyReply>) => void;
   mark_read: (payload: Wire<MarkReadPayload>, ack?: AckCallback<MarkReadReply>) => void;
+  message_delivered: (
+    payload: Wire<MessageDeliveredPayload>,
+    ack?: AckCallback<MessageDeliveredReply>,
+  ) => void;
 }
 
 // ---- server → client ----------------------------------------------------------------------------
@@ -240,6 +270,32 @@ export type ConversationUpdated = {
   content: string;
 };
 
+/** Ours: a conversation's latest message as the inbox list shows it (content cut to ~140). */
+export type LastMessagePreview = {
+  sender_type: MessageSenderType;
+  sender_id: string;
+  content_type: ContentType;
+  content: string;
+  created_at: string;
+  internal: boolean;
+};
+
+/**
+ * Ours: `conversation_activity`, to the queue rooms on every message (notes included: only agents
+ * are in them): the list row's preview, time and order follow without a reload.
+ */
+export type ConversationActivity = { conversation_id: string; last_message: LastMessagePreview };
+
+/**
+ * Ours: `visitor_updated`, to the queue rooms: an agent changed the visitor's name or email.
+ */
+export type VisitorUpdated = {
+  conversation_id: string;
+  end_user_id: string;
+  display_name: string | null;
+  email: string | null;
+};
+
 /**
  * `conversation_assigned`, to the queue rooms: claimed, or (ours) transferred, when it also goes
  * to the previous holder's sockets, which learn from `assigned_to` that it is no longer theirs.
@@ -271,6 +327,18 @@ export type MessagesRead = {
   reader_type: ClientSenderType;
   reader_id: string;
   read_at: string;
+};
+
+/**
+ * Ours: `messages_delivered`, to `conv:{id}`: the `recipient_type` side's clients hold every
+ * message up to `seq`, so the other side's messages up to it are delivered. Batched (at most one
+ * per conversation and side per flush interval) and only when `seq` grows.
+ */
+export type MessagesDelivered = {
+  conversation_id: string;
+  recipient_type: ClientSenderType;
+  seq: number;
+  delivered_at: string;
 };
 
 /** `typing_indicator`, to `conv:{id}` except the typist; `bot` is reserved for automated replies. */
@@ -323,6 +391,7 @@ export interface ServerToClientEvents {
   conversation_resolved: (event: ConversationResolved) => void;
   conversation_tagged: (event: ConversationTagged) => void;
   messages_read: (event: MessagesRead) => void;
+  messages_delivered: (event: MessagesDelivered) => void;
   typing_indicator: (event: TypingIndicator) => void;
   typing_cleared: (event: TypingCleared) => void;
   agent_status_changed: (event: AgentStatusChanged) => void;
@@ -330,6 +399,8 @@ export interface ServerToClientEvents {
   ticket_updated: (event: TicketUpdated) => void;
   conversation_rated: (event: ConversationRated) => void;
   contact_left: (event: ContactLeft) => void;
+  conversation_activity: (event: ConversationActivity) => void;
+  visitor_updated: (event: VisitorUpdated) => void;
   error: (event: SocketError) => void;
 }
 

@@ -1,4 +1,4 @@
-import { messageEventDto } from '../conversations/conversations.dto.js';
+import { lastMessageDto, messageEventDto } from '../conversations/conversations.dto.js';
 import type { EventBus } from '../shared/events.js';
 import type { RealtimeServer } from './realtime.types.js';
 import { convRoom, endUserRoom, queueRoomsOf, sessionRoom, unprovenRoom, userRoom } from './rooms.js';
@@ -66,6 +66,14 @@ export function registerRealtimeListeners({
     bus.subscribe('message.created', ({ message, conversation, sessionOpened }) => {
       // The typist's message ends their indicator.
       typing.stop(conversation.id, typistKey(message.senderType, message.senderId));
+      // Every inbox's list row follows (the queue rooms hold agents only, so notes may go too).
+      const last = lastMessageDto(message);
+      if (conversation.mode !== 'bot' || message.internal) {
+        io.to(queueRoomsOf(conversation.organizationId, conversation.routingKey)).emit(
+          'conversation_activity',
+          { conversation_id: conversation.id, last_message: last },
+        );
+      }
       // An internal note: the conversation's agents only, never its end user's sockets.
       if (message.internal) {
         io.to(convRoom(conversation.id))
@@ -160,6 +168,15 @@ export function registerRealtimeListeners({
       });
     }),
 
+    bus.subscribe('visitor.updated', (e) => {
+      io.to(queueRoomsOf(e.organizationId, e.routingKey)).emit('visitor_updated', {
+        conversation_id: e.conversationId,
+        end_user_id: e.endUserId,
+        display_name: e.displayName,
+        email: e.email,
+      });
+    }),
+
     bus.subscribe('ticket.changed', (e) => {
       io.to(queueRoomsOf(e.organizationId, e.routingKey)).emit('ticket_updated', {
         ticket_id: e.ticketId,
@@ -185,6 +202,15 @@ export function registerRealtimeListeners({
         reader_type: e.readerType,
         reader_id: e.readerId,
         read_at: e.readAt.toISOString(),
+      });
+    }),
+
+    bus.subscribe('messages.delivered', (e) => {
+      io.to(convRoom(e.conversationId)).emit('messages_delivered', {
+        conversation_id: e.conversationId,
+        recipient_type: e.recipientType,
+        seq: e.seq,
+        delivered_at: e.deliveredAt.toISOString(),
       });
     }),
 

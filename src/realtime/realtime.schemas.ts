@@ -4,11 +4,12 @@ import type {
   ConversationRef,
   JoinConversationPayload,
   MarkReadPayload,
+  MessageDeliveredPayload,
   SendMessagePayload,
   TransferConversationPayload,
   UserTypingPayload,
 } from './realtime.contract.js';
-import type { markReadSchema, sendMessageSchema } from '../messages/messages.schemas.js';
+import type { deliveredSchema, markReadSchema, sendMessageSchema } from '../messages/messages.schemas.js';
 
 // Client → server payloads of the Socket.IO event reference. `send_message` and `mark_read` are
 // validated by the message service's schemas (rich media included); these cover the rest.
@@ -47,4 +48,5 @@ type _ContractChecks = [
   Accepts<z.input<typeof transferConversationSchema>, TransferConversationPayload>,
   Accepts<z.input<typeof sendMessageSchema>, SendMessagePayload>,
   Accepts<z.input<typeof markReadSchema>, MarkReadPayload>,
+  Accepts<z.input<typeof deliveredSchema>, MessageDeliveredPayload>,
 ];

@@ -107,6 +107,14 @@ for (const mode of dbModes) {
         missed: 0,
         last_seq: 0,
         has_more: false,
+        delivery: {
+          agent_delivered_seq: 0,
+          visitor_delivered_seq: 0,
+          agent_read_seq: 0,
+          agent_read_at: null,
+          visitor_read_seq: 0,
+          visitor_read_at: null,
+        },
       });
 
       // First end-user message: a session opens and the queue hears of it.

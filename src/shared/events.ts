@@ -156,6 +156,14 @@ export type DomainEvents = {
     messageIds: string[];
     readAt: Date;
   };
+  /** The recipient side's clients received the conversation's messages up to `seq` (batched). */
+  'messages.delivered': {
+    organizationId: string;
+    conversationId: string;
+    recipientType: 'end_user' | 'agent';
+    seq: number;
+    deliveredAt: Date;
+  };
   /** A ticket was created or changed (status, priority, subject, assignee). */
   'ticket.changed': {
     organizationId: string;
@@ -178,6 +186,15 @@ export type DomainEvents = {
   };
   /** A webhook was queued (a test event) or set to be sent again: a worker should look now. */
   'webhook.queued': { organizationId: string; eventId: string };
+  /** An agent changed a visitor's name or email (the visitor panel). */
+  'visitor.updated': {
+    organizationId: string;
+    conversationId: string;
+    routingKey: string | null;
+    endUserId: string;
+    displayName: string | null;
+    email: string | null;
+  };
 };
 
 export type EventName = keyof DomainEvents;

@@ -101,7 +101,27 @@ export type WelcomeFrame = {
   has_more: boolean;
   heartbeat_s: number;
   max_frame_bytes: number;
+  /** Where both sides stand (ticks after a reload); absent from older servers. */
+  delivery?: DeliveryState;
 };
+
+/**
+ * `agent_*`: what the agents' side received (highest seq) and read (latest visitor message read,
+ * and when) of the visitor's messages; `visitor_*`: the same the other way.
+ */
+export type DeliveryState = {
+  agent_delivered_seq: number;
+  visitor_delivered_seq: number;
+  agent_read_seq: number;
+  agent_read_at: string | null;
+  visitor_read_seq: number;
+  visitor_read_at: string | null;
+};
+
+/** The agents' side holds the conversation up to `seq`: the visitor's messages up to it are delivered. */
+export type DeliveredFrame = { type: 'delivered'; role: 'agent'; seq: number; delivered_at: string };
+/** An agent read these of the visitor's messages. */
+export type ReadFrame = { type: 'read'; role: 'agent'; message_ids: string[]; read_at: string };
 
 export type AckFrame = {
   type: 'ack';
@@ -140,7 +160,9 @@ export type ServerFrame =
   | ErrorFrame
   | ResumedFrame
   | ResyncFrame
-  | RatingRequestFrame;
+  | RatingRequestFrame
+  | DeliveredFrame
+  | ReadFrame;
 
 /** A visitor's message frame. */
 export type OutgoingMsgFrame = {
@@ -155,4 +177,8 @@ export type ClientFrame =
   | OutgoingMsgFrame
   | { type: 'typing'; state: 'start' | 'stop' }
   | { type: 'ping' }
-  | { type: 'resume'; last_seq?: number; last_message_id?: string };
+  | { type: 'resume'; last_seq?: number; last_message_id?: string }
+  /** A receipt: this client holds the conversation up to `seq` (send it throttled). */
+  | { type: 'delivered'; seq: number }
+  /** The visitor saw these messages (visible, tab focused). */
+  | { type: 'read'; message_ids: string[] };

@@ -7,6 +7,8 @@ import type {
   MsgFrame,
   OutgoingMsgFrame,
   RatingRequestFrame,
+  DeliveredFrame,
+  ReadFrame,
   ResumedFrame,
   ServerFrame,
   TypingFrame,
@@ -58,6 +60,10 @@ export type WSClientHandlers = {
   onClose?: (code: number, reason: string) => void;
   /** An agent resolved the conversation: the visitor may rate it. */
   onRatingRequest?: (frame: RatingRequestFrame) => void;
+  /** The agents' side received the visitor's messages up to `frame.seq`. */
+  onDelivered?: (frame: DeliveredFrame) => void;
+  /** An agent read these of the visitor's messages. */
+  onRead?: (frame: ReadFrame) => void;
 };
 
 export type WSClientOptions = WSClientHandlers & {
@@ -272,6 +278,16 @@ export class WSClient {
     return this.raw({ type: 'typing', state });
   }
 
+  /** A receipt: this client holds the conversation up to `seq` (throttle it; dropped while offline). */
+  sendDelivered(seq: number): boolean {
+    return this.raw({ type: 'delivered', seq });
+  }
+
+  /** The visitor saw these messages (dropped while offline; send again after a reconnect). */
+  sendRead(messageIds: string[]): boolean {
+    return messageIds.length > 0 && this.raw({ type: 'read', message_ids: messageIds.slice(0, 500) });
+  }
+
   private raw(frame: ClientFrame): boolean {
     const ws = this.ws;
     if (!ws || ws.readyState !== 1 || !this.welcomed) return false;
@@ -368,6 +384,12 @@ export class WSClient {
         return;
       case 'rating_request':
         this.opts.onRatingRequest?.(f);
+        return;
+      case 'delivered':
+        this.opts.onDelivered?.(f);
+        return;
+      case 'read':
+        this.opts.onRead?.(f);
         return;
       default:
         return; // pong, and frames of a newer server

@@ -31,22 +31,32 @@ export function registerConversationHandlers(
           ? { id: input.last_message_id }
           : null;
     if (!after) {
-      const lastSeq = await services.messages.lastSeq(input.conversation_id);
-      return { conversation_id: input.conversation_id, missed: 0, last_seq: lastSeq, has_more: false };
+      const [lastSeq, delivery] = await Promise.all([
+        services.messages.lastSeq(input.conversation_id),
+        services.messages.deliveryState(input.conversation_id),
+      ]);
+      return {
+        conversation_id: input.conversation_id,
+        missed: 0,
+        last_seq: lastSeq,
+        has_more: false,
+        delivery,
+      };
     }
     // Internal notes are replayed to agents only.
-    const { messages, lastSeq, hasMore } = await services.messages.since(
-      input.conversation_id,
-      after,
-      undefined,
-      { internal: input.external_id === undefined },
-    );
+    const [{ messages, lastSeq, hasMore }, delivery] = await Promise.all([
+      services.messages.since(input.conversation_id, after, undefined, {
+        internal: input.external_id === undefined,
+      }),
+      services.messages.deliveryState(input.conversation_id),
+    ]);
     for (const m of messages) socket.emit('message_received', messageEventDto(m));
     return {
       conversation_id: input.conversation_id,
       missed: messages.length,
       last_seq: lastSeq,
       has_more: hasMore,
+      delivery,
     };
   });
 

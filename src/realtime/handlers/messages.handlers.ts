@@ -1,10 +1,10 @@
 import { messageEventDto } from '../../conversations/conversations.dto.js';
-import { markReadSchema, sendMessageSchema } from '../../messages/messages.schemas.js';
+import { deliveredSchema, markReadSchema, sendMessageSchema } from '../../messages/messages.schemas.js';
 import { AppError } from '../../shared/errors.js';
 import { convRoom } from '../rooms.js';
 import { Dropped, type HandlerDeps, type SocketContext } from './socket.context.js';
 
-/** Writing and reading messages: send_message, mark_read. */
+/** Writing and reading messages: send_message, mark_read, message_delivered. */
 export function registerMessageHandlers(
   ctx: SocketContext,
   { services, limiter }: Pick<HandlerDeps, 'services' | 'limiter'>,
@@ -56,5 +56,15 @@ export function registerMessageHandlers(
       message_ids: input.message_ids,
     });
     return { ...result };
+  });
+
+  // Receipts are frequent: a socket already in the conversation's room was checked when it joined.
+  on('message_delivered', deliveredSchema, async (input) => {
+    const asEndUser = input.external_id !== undefined || ctx.speaksForEndUser(input.conversation_id);
+    const actor = asEndUser
+      ? await ctx.requireEndUser(input.conversation_id, input.external_id, input.user_hash)
+      : await ctx.requireAgent();
+    const joined = socket.rooms.has(convRoom(input.conversation_id));
+    return services.messages.delivered(actor, input.conversation_id, input.seq, joined);
   });
 }

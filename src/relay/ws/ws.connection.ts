@@ -223,6 +223,20 @@ export function createConnection(id: string, ws: WebSocket, actor: VisitorActor,
         ).catch((err: unknown) => fail(err));
         return deps.track(work);
       }
+      case 'delivered': {
+        const work = services.messages
+          .delivered(actor, actor.conversationId, frame.seq, true)
+          .then(() => undefined)
+          .catch((err: unknown) => fail(err));
+        return deps.track(work);
+      }
+      case 'read': {
+        const work = services.messages
+          .markRead(actor, { conversation_id: actor.conversationId, message_ids: frame.message_ids })
+          .then(() => undefined)
+          .catch((err: unknown) => fail(err));
+        return deps.track(work);
+      }
       case 'msg': {
         // Received before the shutdown began: stored and acked. After: refused, to send again.
         if (deps.closing()) {

@@ -43,6 +43,13 @@ export type ServerFrame =
   | { type: 'resync'; reason: string }
   /** Ours: an agent resolved the conversation; the visitor may rate it (`POST /visitor/rating`). */
   | { type: 'rating_request'; conversation_id: string; session_id: string; resolved_at: string }
+  /**
+   * Ours: the agents' side holds the conversation up to `seq` (so the visitor's messages up to it
+   * are delivered). Batched, and only when `seq` grows.
+   */
+  | { type: 'delivered'; role: 'agent'; seq: number; delivered_at: string }
+  /** Ours: an agent read these of the visitor's messages. */
+  | { type: 'read'; role: 'agent'; message_ids: string[]; read_at: string }
   | ({ type: 'welcome' } & Record<string, unknown>);
 
 export const roleOf = (senderType: string): Role =>

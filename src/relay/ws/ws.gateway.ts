@@ -136,6 +136,23 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
         },
       });
     }),
+    // Receipts of the agents' side: the visitor's ticks (their own side's are not echoed).
+    bus.subscribe('messages.delivered', ({ conversationId, recipientType, seq, deliveredAt }) => {
+      if (recipientType !== 'agent') return;
+      fanout.publish({
+        kind: 'frame',
+        conversationId,
+        frame: { type: 'delivered', role: 'agent', seq, delivered_at: deliveredAt.toISOString() },
+      });
+    }),
+    bus.subscribe('messages.read', ({ conversationId, readerType, messageIds, readAt }) => {
+      if (readerType !== 'agent') return;
+      fanout.publish({
+        kind: 'frame',
+        conversationId,
+        frame: { type: 'read', role: 'agent', message_ids: messageIds, read_at: readAt.toISOString() },
+      });
+    }),
     bus.subscribe('organization.suspended', ({ organizationId }) => {
       fanout.publish({ kind: 'close', organizationId, code: CLOSE.forbidden, reason: 'Tenant suspended' });
     }),
@@ -232,16 +249,28 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
     ws.on('error', (err) => logger.debug({ err, conn: conn.id }, 'relay ws socket error'));
     try {
       if (after) {
-        const { messages, lastSeq, hasMore } = await services.messages.since(actor.conversationId, after);
+        const [{ messages, lastSeq, hasMore }, delivery] = await Promise.all([
+          services.messages.since(actor.conversationId, after),
+          services.messages.deliveryState(actor.conversationId),
+        ]);
         const history = messages.map(msgFrame);
         conn.welcome(
-          { ...welcome, type: 'welcome', history, resumed: true, last_seq: lastSeq, has_more: hasMore },
+          {
+            ...welcome,
+            type: 'welcome',
+            history,
+            resumed: true,
+            last_seq: lastSeq,
+            has_more: hasMore,
+            delivery,
+          },
           history.map((m) => m.id),
         );
       } else {
-        const [messages, lastSeq] = await Promise.all([
+        const [messages, lastSeq, delivery] = await Promise.all([
           services.messages.recent(actor.conversationId, WELCOME_HISTORY),
           services.messages.lastSeq(actor.conversationId),
+          services.messages.deliveryState(actor.conversationId),
         ]);
         const history = messages.map(msgFrame);
         conn.welcome(
@@ -252,6 +281,7 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
             resumed: false,
             last_seq: Math.max(lastSeq, history.at(-1)?.seq ?? 0),
             has_more: false,
+            delivery,
           },
           history.map((m) => m.id),
         );

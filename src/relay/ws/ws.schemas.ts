@@ -46,12 +46,20 @@ export const resumeFrame = z
     path: ['last_seq'],
   });
 
+/** Ours: a receipt, the client holds the conversation's messages up to `seq` (send it throttled). */
+export const deliveredFrame = z.object({ type: z.literal('delivered'), seq: seq.min(1) });
+
+/** Ours: the visitor saw these messages (visible, tab focused). */
+export const readFrame = z.object({ type: z.literal('read'), message_ids: z.array(uuid).min(1).max(500) });
+
 export const visitorFrameSchema = z.discriminatedUnion(
   'type',
-  [msgFrame, typingFrame, pingFrame, resumeFrame],
+  [msgFrame, typingFrame, pingFrame, resumeFrame, deliveredFrame, readFrame],
   {
     error: (issue) =>
-      issue.code === 'invalid_union' ? 'type must be one of msg, typing, ping, resume' : undefined,
+      issue.code === 'invalid_union'
+        ? 'type must be one of msg, typing, ping, resume, delivered, read'
+        : undefined,
   },
 );
 export type VisitorFrame = z.infer<typeof visitorFrameSchema>;
