@@ -2,6 +2,7 @@ import type { Conversation, ConversationSession, EndUser, Message } from '../gen
 import type { MessageReceived, RichMedia } from '../realtime/realtime.contract.js';
 import { contactOf } from '../ratings/ratings.service.js';
 import { signRichMedia } from '../attachments/urls.js';
+import type { Db } from '../shared/db.js';
 
 export type ConversationWithRelations = Conversation & {
   endUser: EndUser;
@@ -42,6 +43,28 @@ export function conversationDto(c: ConversationWithRelations) {
   };
 }
 
+/** The latest message of a conversation as the inbox list shows it (content cut to 140). */
+export type LastMessage = {
+  sender_type: Message['senderType'];
+  /** The agent's user id, the bot's id, or the end user's external_id. */
+  sender_id: string;
+  content_type: Message['contentType'];
+  content: string;
+  created_at: string;
+  internal: boolean;
+};
+
+export const lastMessageDto = (
+  m: Pick<Message, 'senderType' | 'senderId' | 'contentType' | 'content' | 'createdAt' | 'internal'>,
+): LastMessage => ({
+  sender_type: m.senderType,
+  sender_id: m.senderId,
+  content_type: m.contentType,
+  content: m.content.length > 140 ? `${m.content.slice(0, 139)}…` : m.content,
+  created_at: m.createdAt.toISOString(),
+  internal: m.internal,
+});
+
 /** Agent history shape: everything, including session_id and read_by. */
 export function messageDto(m: Message) {
   return {
@@ -74,4 +97,32 @@ export function widgetMessageDto(m: Message) {
 export function messageEventDto(m: Message): MessageReceived {
   const { read_by: _r, ...rest } = messageDto(m);
   return rest;
+}
+
+type LastMessageRow = {
+  conversationId: string;
+  senderType: LastMessage['sender_type'];
+  senderId: string;
+  contentType: LastMessage['content_type'];
+  content: string;
+  createdAt: Date;
+  internal: boolean;
+};
+
+/**
+ * The latest message of each of a page's conversations, in one query: a LATERAL join that takes
+ * the top of the `(conversation_id, seq)` index per id (no N+1, no scan of whole threads).
+ */
+export async function lastMessagesOf(db: Db, ids: string[]): Promise<Map<string, LastMessage>> {
+  if (!ids.length) return new Map();
+  const rows = await db.$queryRaw<LastMessageRow[]>`
+    SELECT p.id AS "conversationId", m.sender_type::text AS "senderType", m.sender_id AS "senderId",
+           m.content_type::text AS "contentType", left(m.content, 141) AS content,
+           m.created_at AS "createdAt", m.internal
+    FROM unnest(${ids}::uuid[]) AS p(id)
+    CROSS JOIN LATERAL (
+      SELECT sender_type, sender_id, content_type, content, created_at, internal FROM messages
+      WHERE conversation_id = p.id ORDER BY seq DESC LIMIT 1
+    ) m`;
+  return new Map(rows.map((r) => [r.conversationId, lastMessageDto(r)]));
 }

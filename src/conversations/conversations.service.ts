@@ -6,7 +6,7 @@ import type { EventBus } from '../shared/events.js';
 import type { TenantQuota } from '../shared/tenant-quota.js';
 import type { Identity, IdentityFacts, IdentityMode, IdentityProof } from '../tenants/identity.js';
 import type { ListQuery, ResolveBody, TagsBody } from './conversations.schemas.js';
-import { conversationDto } from './conversations.dto.js';
+import { conversationDto, lastMessagesOf } from './conversations.dto.js';
 import { ratingDto } from '../ratings/ratings.service.js';
 import type { SearchQuery } from './search.schemas.js';
 import { searchConversations } from './search.service.js';
@@ -32,6 +32,16 @@ export type OpenConversation = {
   routingKey?: string | undefined;
   /** The web-chat embed token it is opened with: the conversation lives as long as that token. */
   embedTokenId?: string | undefined;
+  /** Where and with what the end user opened it, kept in their `metadata` for the visitor panel. */
+  visit?: VisitContext | undefined;
+};
+
+/** The page, referrer, User-Agent and locale of a visit (null: not known). */
+export type VisitContext = {
+  page_url: string | null;
+  referrer: string | null;
+  user_agent: string | null;
+  locale: string | null;
 };
 
 /** The identity columns both end-user queries read (organization, channel, end user). */
@@ -110,6 +120,15 @@ export async function requireWithOpenSession(db: Db, actor: AgentActor, id: stri
   });
   if (!conv) throw notFound();
   return conv;
+}
+
+/** Merges a visit into the end user's metadata in place (one statement: no lost update). */
+export async function recordVisit(db: Db, endUserId: string, visit: VisitContext) {
+  const known = Object.fromEntries(Object.entries(visit).filter(([, v]) => v !== null));
+  if (!Object.keys(known).length) return;
+  await db.$executeRaw`
+    UPDATE end_users SET metadata = metadata || ${JSON.stringify(known)}::jsonb
+    WHERE id = ${endUserId}::uuid`;
 }
 
 export function createConversationService({
@@ -249,6 +268,7 @@ export function createConversationService({
           ...(data.displayName ? { displayName: data.displayName } : {}),
         },
       });
+      if (data.visit) await recordVisit(db, endUser.id, data.visit);
       // A known end user verified for the first time: their unproven sockets are cut off.
       if (row.endUserId && 'verifiedAt' in verifiedAt) verifiedNow(data.organizationId, endUser.id);
       const key = { channelId_endUserId: { channelId: data.channelId, endUserId: endUser.id } };
@@ -305,7 +325,12 @@ export function createConversationService({
         }),
         db.conversation.count({ where }),
       ]);
-      return { items: rows.map(conversationDto), total, limit: q.limit, offset: q.offset };
+      const last = await lastMessagesOf(
+        db,
+        rows.map((r) => r.id),
+      );
+      const items = rows.map((r) => ({ ...conversationDto(r), last_message: last.get(r.id) ?? null }));
+      return { items, total, limit: q.limit, offset: q.offset };
     },
 
     /** Conversations the agent may see matching `q` (name, external_id, tag, message text), best first. */
@@ -347,7 +372,12 @@ export function createConversationService({
         where: { conversationId: id },
         orderBy: { updatedAt: 'desc' },
       });
-      return { ...conversationDto(conv), rating: rating ? ratingDto(rating) : null };
+      const last = await lastMessagesOf(db, [id]);
+      return {
+        ...conversationDto(conv),
+        last_message: last.get(id) ?? null,
+        rating: rating ? ratingDto(rating) : null,
+      };
     },
 
     /**

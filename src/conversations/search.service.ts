@@ -2,7 +2,7 @@ import { Prisma } from '../generated/prisma/client.js';
 import { seesAllQueues, type AgentActor } from '../shared/auth/actor.js';
 import type { Db } from '../shared/db.js';
 import { AppError } from '../shared/errors.js';
-import { conversationDto } from './conversations.dto.js';
+import { conversationDto, lastMessagesOf } from './conversations.dto.js';
 import type { SearchQuery } from './search.schemas.js';
 
 /**
@@ -212,7 +212,7 @@ export async function searchConversations(
   const page = rows.slice(0, query.limit);
   const ids = page.map((r) => r.id);
   if (ids.length === 0) return { items: [], next_cursor: null };
-  const [conversations, snippets] = await Promise.all([
+  const [conversations, snippets, lastOf] = await Promise.all([
     // The list's own access rule, again: nothing reaches the page that the inbox would not show.
     db.conversation.findMany({ where: { id: { in: ids }, ...visible }, include }),
     tsquery
@@ -230,6 +230,8 @@ export async function searchConversations(
           ORDER BY m.conversation_id, ts_rank_cd(${VECTOR}, ${tsquery}::tsquery, ${RANK_NORMALIZATION}::int) DESC,
             m.created_at DESC`
       : [],
+    // The row a hit shows is the list's own: with its last message.
+    lastMessagesOf(db, ids),
   ]);
   const byId = new Map(conversations.map((c) => [c.id, c]));
   const snippetFor = new Map(snippets.map((s) => [s.conversation_id, s]));
@@ -239,7 +241,7 @@ export async function searchConversations(
     const s = snippetFor.get(r.id);
     return [
       {
-        conversation: conversationDto(c),
+        conversation: { ...conversationDto(c), last_message: lastOf.get(c.id) ?? null },
         score: Number(r.score),
         message_id: s?.message_id ?? null,
         snippet: s ? snippetOf(s) : null,

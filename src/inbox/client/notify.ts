@@ -6,6 +6,7 @@
 import type { Socket } from 'socket.io-client';
 import { api, byId } from './dom.js';
 import type { ClientToServerEvents, ConversationDto, ServerToClientEvents } from './types.js';
+import { visitorLabel } from './conversation-list.js';
 
 type Deps = {
   socket: Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -110,7 +111,7 @@ export function mountNotify(d: Deps) {
     if (known) return known;
     try {
       const c = await api<ConversationDto>('GET', `/api/conversations/${id}`);
-      const name = c.end_user.display_name || `Visitor ${c.end_user.external_id.slice(0, 8)}`;
+      const name = visitorLabel(c);
       names.set(id, name);
       return name;
     } catch {
@@ -164,7 +165,7 @@ export function mountNotify(d: Deps) {
     mine.clear();
     for (const c of list) {
       mine.add(c.id);
-      names.set(c.id, c.end_user.display_name || `Visitor ${c.end_user.external_id.slice(0, 8)}`);
+      names.set(c.id, visitorLabel(c));
       follow(c.id);
     }
   }

@@ -4,6 +4,7 @@
 // match markers become <mark> elements, nothing is ever parsed as HTML.
 import { api, ApiError, byId, formatTime, h } from './dom.js';
 import type { ConversationDto, SearchHit, SearchPage } from './types.js';
+import { visitorLabel } from './conversation-list.js';
 
 /** The server's match markers (search.service.ts MARK_START / MARK_END). */
 const MARK_START = '\uE000';
@@ -19,8 +20,7 @@ type Deps = {
   enabled: () => boolean;
 };
 
-const visitorName = (c: ConversationDto) =>
-  c.end_user.display_name || `Visitor ${c.end_user.external_id.slice(0, 8)}`;
+const visitorName = (c: ConversationDto) => visitorLabel(c);
 
 /** `a \uE000b\uE001 c` → text "a ", <mark>b</mark>, text " c". */
 export function markedSnippet(snippet: string): (Node | string)[] {

@@ -1,20 +1,26 @@
 // Wire shapes the inbox reads. Socket.IO payloads come from the server's contract (type-only:
 // nothing of it reaches the bundle); the REST bodies that are not socket payloads are here.
-import type { MessageReceived } from '../../realtime/realtime.contract.js';
+import type { LastMessagePreview, MessageReceived } from '../../realtime/realtime.contract.js';
 import type { ticketDto } from '../../tickets/tickets.dto.js';
 
+export type { LastMessagePreview };
 export type {
+  VisitorUpdated,
   ClientToServerEvents,
   ServerToClientEvents,
   SendMessagePayload,
   TypingCleared,
   TypingIndicator,
+  DeliveryState,
 } from '../../realtime/realtime.contract.js';
 
 export type ConversationDto = {
   id: string;
   end_user: { id: string; display_name: string | null; external_id: string };
   channel_id: string;
+  mode?: 'bot' | 'human';
+  /** The latest message (null: none yet), as the list and `conversation_activity` show it. */
+  last_message?: LastMessagePreview | null;
   /** The queue it waits in (null: the common one). */
   routing_key?: string | null;
   active_session: {
