@@ -215,24 +215,30 @@ test('a visitor chats with an agent through the embedded widget in Chromium', as
     assert.equal(await frame.locator('#cw-input').inputValue(), '');
   });
 
-  await t.test('the agent types and answers with quick buttons; a click sends the value', async () => {
-    await emitAck(agent, 'user_typing', { conversation_id: conversationId, sender_type: 'agent' });
-    await frame.getByText('An agent is typing…').waitFor();
-    await agentSays({
-      content: 'Did that help?',
-      content_type: 'quick_button',
-      rich_media: {
-        buttons: [
-          { label: 'Yes please', value: 'yes_please' },
-          { label: 'No', value: 'no' },
-        ],
-      },
-    });
-    const yes = frame.getByRole('button', { name: 'Yes please' });
-    await yes.click();
-    await eventually(() => fromVisitor('yes_please').length === 1);
-    assert.equal(await yes.isDisabled(), true, 'a choice is made once');
-  });
+  await t.test(
+    'the agent types and answers with quick buttons; a click sends the label, with the value',
+    async () => {
+      await emitAck(agent, 'user_typing', { conversation_id: conversationId, sender_type: 'agent' });
+      await frame.getByText('An agent is typing…').waitFor();
+      await agentSays({
+        content: 'Did that help?',
+        content_type: 'quick_button',
+        rich_media: {
+          buttons: [
+            { label: 'Yes please', value: 'yes_please' },
+            { label: 'No', value: 'no' },
+          ],
+        },
+      });
+      const yes = frame.getByRole('button', { name: 'Yes please' });
+      await yes.click();
+      await eventually(() => fromVisitor('Yes please').length === 1);
+      assert.deepEqual((fromVisitor('Yes please')[0] as { rich_media?: unknown }).rich_media, {
+        value: 'yes_please',
+      });
+      assert.equal(await yes.isDisabled(), true, 'a choice is made once');
+    },
+  );
 
   await t.test('every rich media type renders, and carousel and dropdown answer', async () => {
     await agentSays({
@@ -284,10 +290,11 @@ test('a visitor chats with an agent through the embedded widget in Chromium', as
     assert.equal(await frame.locator('.cw-card').count(), 2);
     await frame.getByText('Short description').waitFor();
     await frame.getByRole('button', { name: 'Buy now' }).click();
-    await eventually(() => fromVisitor('buy_A').length === 1);
+    await eventually(() => fromVisitor('Buy now').length === 1);
     await frame.getByLabel('Select your region:').selectOption('eu');
     await frame.locator('.cw-dropdown button').click();
-    await eventually(() => fromVisitor('eu').length === 1);
+    await eventually(() => fromVisitor('Europe').length === 1);
+    assert.deepEqual((fromVisitor('Europe')[0] as { rich_media?: unknown }).rich_media, { value: 'eu' });
   });
 
   await t.test('accessible: every control is named, text contrast is WCAG AA, Tab reaches Send', async () => {

@@ -157,6 +157,12 @@ export function widgetRoutes({
       userHash: q.user_hash,
       displayName: q.customer_name,
       host,
+      visit: {
+        page_url: q.page_url ?? null,
+        referrer: q.referrer ?? null,
+        user_agent: req.get('user-agent')?.slice(0, 500) ?? null,
+        locale: req.get('accept-language')?.split(',')[0]?.trim().slice(0, 35) || null,
+      },
     });
     const config = {
       conversation_id: conversation.id,

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { displayName, externalId, origin, text, userHash } from '../shared/validation.js';
 
+/** An http(s) address the widget reports (anything else is dropped, never an error). */
+const pageLink = z
+  .string()
+  .max(2000)
+  .transform((v) => (/^https?:\/\//i.test(v) ? v : undefined));
+
 export const embedToken = text().trim().min(1, 'must not be empty').max(200);
 
 /** `GET /chat-widget` query: the spec's parameters plus `origin` and `launcher` from embed.js. */
@@ -15,6 +21,9 @@ export const widgetPageQuerySchema = z.object({
   origin: origin.optional(),
   /** Set by embed.js: the page starts closed behind the launcher bubble. */
   launcher: z.literal('1').optional(),
+  /** Set by embed.js for the agents' visitor panel: the host page's URL and its referrer. */
+  page_url: pageLink.optional(),
+  referrer: pageLink.optional(),
 });
 export type WidgetPageQuery = z.output<typeof widgetPageQuerySchema>;
 

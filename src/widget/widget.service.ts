@@ -1,6 +1,6 @@
 import { effectiveOrigins, type ChannelService } from '../channels/channels.service.js';
 import { widgetMessageDto } from '../conversations/conversations.dto.js';
-import type { ConversationService } from '../conversations/conversations.service.js';
+import type { ConversationService, VisitContext } from '../conversations/conversations.service.js';
 import type { MessageService } from '../messages/messages.service.js';
 import { AppError } from '../shared/errors.js';
 
@@ -75,6 +75,8 @@ export function createWidgetService({
       userHash?: string | undefined;
       displayName?: string | undefined;
       host: HostContext;
+      /** Where and with what the visitor opened the chat (the agents' visitor panel). */
+      visit?: VisitContext | undefined;
     }) {
       const embedToken = await authorize(input.token, input.host);
       const { endUser, conversation } = await conversations.openForEndUser({
@@ -84,6 +86,7 @@ export function createWidgetService({
         userHash: input.userHash,
         displayName: input.displayName,
         embedTokenId: embedToken.id,
+        visit: input.visit,
       });
       const history = (await messages.recent(conversation.id, 100)).map(widgetMessageDto);
       return { embedToken, endUser, conversation, history };

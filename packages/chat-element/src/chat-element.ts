@@ -7,10 +7,40 @@ import {
 } from '@switchboard/client-core';
 import { css } from './styles.js';
 import { captionRepeats, mediaOf, mediaOfMsg, setupAttachments, spokenMedia, type Media } from './attach.js';
-import { stringsFor, type Strings } from './strings.js';
+import { stringsFor, tickWords, type Strings } from './strings.js';
+import { createTicks, type Ticks } from './ticks.js';
 import { setupOfflineRating } from './rating.js';
 
 export type ChatMode = 'launcher' | 'panel' | 'thread';
+
+/** Below this width the open launcher panel takes the whole screen (styles.ts agrees). */
+const PHONE = '(max-width: 600px)';
+
+type Choice = { label: string; value: string };
+
+function choiceList(v: unknown): Choice[] {
+  if (!Array.isArray(v)) return [];
+  return v.filter(
+    (b): b is Choice =>
+      typeof b === 'object' &&
+      b !== null &&
+      typeof (b as Choice).label === 'string' &&
+      typeof (b as Choice).value === 'string',
+  );
+}
+
+/** The buttons (quick buttons, carousel cards' buttons) and dropdown options of a message. */
+function choicesOf(m: MsgFrame): { buttons: Choice[]; options: Choice[] } {
+  const r = (m.rich_media ?? {}) as Record<string, unknown>;
+  if (m.content_type === 'quick_button') return { buttons: choiceList(r.buttons), options: [] };
+  if (m.content_type === 'dropdown') return { buttons: [], options: choiceList(r.options) };
+  if (m.content_type === 'carousel' && Array.isArray(r.cards))
+    return {
+      buttons: r.cards.flatMap((c) => choiceList((c as Record<string, unknown> | null)?.buttons)),
+      options: [],
+    };
+  return { buttons: [], options: [] };
+}
 
 /** What survives a reload of the page, per tab (sessionStorage). */
 type Stored = { token: string };
@@ -80,6 +110,7 @@ export class SwitchboardChat extends HTMLElement {
   private config: WidgetConfig | undefined;
   private t: Strings = stringsFor('en');
   private isOpen = false;
+  private ticks!: Ticks;
   private typingTimer: ReturnType<typeof setTimeout> | undefined;
   private typingSent = false;
   /** Rendered messages by id, and the visitor's own by client_msg_id until acked. */
@@ -129,6 +160,17 @@ export class SwitchboardChat extends HTMLElement {
       send: q('.send'),
     };
     this.el.launcher.addEventListener('click', () => (this.isOpen ? this.close() : this.open()));
+    this.ticks = createTicks({
+      list: this.el.list,
+      mine: (r) => r.classList.contains('visitor'),
+      theirs: (r) => r.classList.contains('agent') || r.classList.contains('bot'),
+      className: 'ticks',
+      srClass: 'sr-only',
+      sendDelivered: (seq) => void this.ws?.sendDelivered(seq),
+      sendRead: (ids) => void this.ws?.sendRead(ids),
+      canRead: () => this.opened && document.visibilityState === 'visible',
+      words: () => (this.t === stringsFor('fr') ? tickWords.fr : tickWords.en),
+    });
     this.el.close.addEventListener('click', () => this.close());
     this.el.panel.addEventListener('keydown', (e) => {
       if (e.key === 'Escape' && this.mode === 'launcher') {
@@ -210,6 +252,7 @@ export class SwitchboardChat extends HTMLElement {
   }
 
   disconnectedCallback() {
+    this.lockPage(); // released: the page scrolls again
     this.ws?.close();
     this.ws = undefined;
     this.client = undefined;
@@ -228,8 +271,10 @@ export class SwitchboardChat extends HTMLElement {
     this.el.panel.hidden = false;
     this.el.launcher.setAttribute('aria-expanded', 'true');
     this.el.launcher.setAttribute('aria-label', this.t.close);
-    this.el.input.focus();
+    this.lockPage();
+    this.el.input.focus({ preventScroll: true });
     void this.ensureSession();
+    this.ticks.markVisible();
     this.dispatchEvent(new CustomEvent('switchboard-open'));
   }
 
@@ -241,17 +286,23 @@ export class SwitchboardChat extends HTMLElement {
     this.el.launcher.setAttribute('aria-expanded', 'false');
     this.el.launcher.setAttribute('aria-label', this.t.open);
     this.applyMode();
+    this.lockPage();
     this.el.launcher.focus();
     this.dispatchEvent(new CustomEvent('switchboard-close'));
   }
 
-  /** Sends a message as the visitor (queued while offline). */
-  send(text: string): string | undefined {
+  /**
+   * Sends a message as the visitor (queued while offline). `value`: the chosen button's or
+   * option's value, sent with its label as `rich_media: {value}`.
+   */
+  send(text: string, value?: string): string | undefined {
     const content = text.trim();
     if (!content) return undefined;
     void this.ensureSession();
     if (!this.ws) return undefined;
-    const id = this.ws.sendMessage(content);
+    const id = this.ws.sendMessage(
+      value ? { content, content_type: 'text', rich_media: { value } } : content,
+    );
     this.render({ key: id, role: 'visitor', content, pending: true });
     this.stopTyping();
     return id;
@@ -449,6 +500,7 @@ export class SwitchboardChat extends HTMLElement {
       },
       recreateSession: async () => {
         this.el.list.replaceChildren();
+        this.ticks.reset();
         this.shown.clear();
         this.hasHistory = false;
         this.showGreeting();
@@ -464,6 +516,15 @@ export class SwitchboardChat extends HTMLElement {
           this.greeting.remove();
         }
         this.save({ token: ws.visitorToken! });
+        const d = w.delivery;
+        if (d)
+          queueMicrotask(() =>
+            this.ticks.snapshot({
+              delivered_seq: d.agent_delivered_seq,
+              read_seq: d.agent_read_seq,
+              read_at: d.agent_read_at,
+            }),
+          );
         this.dispatchEvent(new CustomEvent('switchboard-welcome', { detail: w }));
       },
       onMessage: (m) => this.onMessage(m, this.welcomeDone),
@@ -471,7 +532,10 @@ export class SwitchboardChat extends HTMLElement {
         const li = this.shown.get(a.client_msg_id);
         if (li) {
           li.classList.remove('pending');
+          li.dataset.id = a.id;
+          li.dataset.seq = String(a.seq);
           this.shown.set(a.id, li);
+          this.ticks.refresh();
         }
       },
       onTyping: (f) => {
@@ -479,6 +543,8 @@ export class SwitchboardChat extends HTMLElement {
       },
       onError: (e) => this.dispatchEvent(new CustomEvent('switchboard-error', { detail: e })),
       onRatingRequest: (f) => this.offlineRating.ask(f.session_id),
+      onDelivered: (f) => this.ticks.delivered(f.seq),
+      onRead: (f) => this.ticks.read(f.message_ids, f.read_at),
     });
     this.ws = ws;
     ws.connect();
@@ -488,11 +554,14 @@ export class SwitchboardChat extends HTMLElement {
   private onMessage(m: MsgFrame, live: boolean) {
     if (this.shown.has(m.id) || (m.client_msg_id && this.shown.has(m.client_msg_id))) return;
     if (m.role !== 'visitor') this.el.typing.hidden = true;
-    const buttons =
-      m.content_type === 'quick_button' && Array.isArray(m.rich_media?.buttons)
-        ? (m.rich_media.buttons as { label: string }[])
-        : [];
-    this.render({ key: m.id, role: m.role, content: m.content, buttons, media: mediaOfMsg(m) });
+    const { buttons, options } = choicesOf(m);
+    this.render({ key: m.id, role: m.role, content: m.content, buttons, options, media: mediaOfMsg(m) });
+    const li = this.shown.get(m.id);
+    if (li) {
+      li.dataset.id = m.id;
+      li.dataset.seq = String(m.seq);
+      this.ticks.refresh();
+    }
     if (live && m.role !== 'visitor') {
       // A fresh node, so screen readers announce each message once.
       const line = document.createElement('p');
@@ -507,7 +576,8 @@ export class SwitchboardChat extends HTMLElement {
     role: string;
     content: string;
     pending?: boolean;
-    buttons?: { label: string }[];
+    buttons?: Choice[];
+    options?: Choice[];
     media?: Media | undefined;
   }) {
     const li = document.createElement('li');
@@ -526,15 +596,88 @@ export class SwitchboardChat extends HTMLElement {
         const btn = document.createElement('button');
         btn.type = 'button';
         btn.textContent = b.label;
-        btn.addEventListener('click', () => this.send(b.label));
+        btn.addEventListener('click', () => {
+          for (const other of row.querySelectorAll('button')) other.disabled = true;
+          btn.classList.add('chosen');
+          this.send(b.label, b.value);
+        });
         row.append(btn);
       }
       li.append(row);
     }
+    if (m.options?.length) li.append(this.dropdown(m.options, m.content));
     this.shown.set(m.key, li);
     this.el.list.append(li);
     this.el.list.scrollTop = this.el.list.scrollHeight;
   }
+
+  /** A dropdown message's options: a select and a send button; used once. */
+  private dropdown(options: Choice[], caption: string): HTMLFormElement {
+    const form = document.createElement('form');
+    form.className = 'choose';
+    const select = document.createElement('select');
+    select.setAttribute('aria-label', caption || this.t.choose);
+    const none = document.createElement('option');
+    none.value = '';
+    none.textContent = this.t.choose;
+    none.disabled = none.selected = true;
+    select.append(none);
+    for (const o of options) {
+      const opt = document.createElement('option');
+      opt.value = o.value;
+      opt.textContent = o.label;
+      select.append(opt);
+    }
+    const go = document.createElement('button');
+    go.type = 'submit';
+    go.textContent = this.t.send;
+    form.append(select, go);
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const chosen = options.find((o) => o.value === select.value);
+      if (!chosen) return select.focus();
+      select.disabled = go.disabled = true;
+      this.send(chosen.label, chosen.value);
+    });
+    return form;
+  }
+
+  /**
+   * On a phone the open launcher panel is full screen: the host page must not scroll behind
+   * it. Locked while open there, restored as it was on close. CSSOM, so a strict CSP allows it.
+   */
+  private locked: { html: string; body: string; x: number; y: number } | null = null;
+  /** iOS ignores overflow:hidden for touch scrolling: any scroll goes back where it was. */
+  private readonly hold = () => {
+    const l = this.locked;
+    if (l && (scrollX !== l.x || scrollY !== l.y)) scrollTo(l.x, l.y);
+  };
+  private lockPage() {
+    const want = this.isConnected && this.mode === 'launcher' && this.isOpen && matchMedia(PHONE).matches;
+    const html = document.documentElement.style;
+    const body = document.body.style;
+    if (want && !this.locked) {
+      this.locked = { html: html.overflow, body: body.overflow, x: scrollX, y: scrollY };
+      html.overflow = body.overflow = 'hidden';
+      window.addEventListener('scroll', this.hold, { passive: true });
+      window.visualViewport?.addEventListener('resize', this.fitViewport);
+      this.fitViewport();
+    } else if (!want && this.locked) {
+      html.overflow = this.locked.html;
+      body.overflow = this.locked.body;
+      window.removeEventListener('scroll', this.hold);
+      scrollTo(this.locked.x, this.locked.y);
+      this.locked = null;
+      window.visualViewport?.removeEventListener('resize', this.fitViewport);
+      this.style.removeProperty('--sb-vh');
+    }
+  }
+
+  /** The on-screen keyboard shrinks the visual viewport: the panel follows, composer in view. */
+  private readonly fitViewport = () => {
+    const vv = window.visualViewport;
+    if (vv) this.style.setProperty('--sb-vh', `${Math.round(vv.height)}px`);
+  };
 
   private visitorTyping() {
     if (!this.typingSent && this.el.input.value.trim()) this.typingSent = !!this.ws?.sendTyping('start');

@@ -37,6 +37,7 @@ const en = {
   rateSend: 'Send rating',
   rateChoose: 'Choose from 1 to 5 stars.',
   rateThanks: 'Thanks for your rating!',
+  choose: 'Choose an option',
 };
 export type Strings = typeof en;
 
@@ -79,8 +80,18 @@ const fr: Strings = {
   rateSend: 'Envoyer la note',
   rateChoose: 'Choisissez de 1 à 5 étoiles.',
   rateThanks: 'Merci pour votre note !',
+  choose: 'Choisissez une option',
 };
 
 export function stringsFor(locale: string | null | undefined): Strings {
   return locale?.toLowerCase().startsWith('fr') ? fr : en;
 }
+
+/** The ticks' accessible words, by language (`{time}`: when it was read). */
+export const tickWords: Record<
+  'en' | 'fr',
+  { sending: string; sent: string; delivered: string; read: string }
+> = {
+  en: { sending: 'Sending', sent: 'Sent', delivered: 'Delivered', read: 'Read {time}' },
+  fr: { sending: 'Envoi', sent: 'Envoyé', delivered: 'Distribué', read: 'Lu {time}' },
+};

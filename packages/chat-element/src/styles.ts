@@ -49,7 +49,8 @@ header {
 header h2 { font-size: 1rem; margin: 0; flex: 1; }
 .avatar { width: 32px; height: 32px; border-radius: 50%; object-fit: cover; flex: none; background: rgb(255 255 255 / 0.2); }
 .offline { margin: 0; padding: 8px 14px; font-size: 0.85rem; background: var(--_bubble); color: var(--_fg); border-bottom: 1px solid rgb(0 0 0 / 0.08); }
-.status { font-size: 0.8rem; opacity: 0.9; }
+/* Full strength: white at 0.8rem on the default accent is just above 4.5:1; any fading drops below. */
+.status { font-size: 0.8rem; }
 .close { border: 0; background: transparent; color: inherit; font-size: 1.4rem; line-height: 1; padding: 2px 6px; }
 .messages { list-style: none; margin: 0; padding: 12px; flex: 1; overflow-y: auto; display: flex; flex-direction: column; gap: 8px; }
 .msg { max-width: 80%; padding: 8px 12px; border-radius: var(--_radius); background: var(--_bubble); white-space: pre-wrap; overflow-wrap: anywhere; }
@@ -87,4 +88,26 @@ textarea {
 .star.on { color: #f5a623; }
 .star:has(input:focus-visible) { outline: 2px solid var(--_accent); outline-offset: 1px; }
 .rating textarea { flex: 1 1 100%; }
+/* rich replies */
+.buttons button.chosen { background: var(--_accent); color: var(--_accent-fg); }
+.buttons button:disabled:not(.chosen) { opacity: 0.6; }
+.choose { display: flex; gap: 6px; padding: 0; border: 0; margin-top: 6px; }
+.choose select { flex: 1; font: inherit; min-height: 36px; }
+.choose button { border: 0; border-radius: calc(var(--_radius) / 2); background: var(--_accent); color: var(--_accent-fg); padding: 4px 12px; }
+/* phone: the open launcher panel takes the whole screen, inside the safe area (the host page
+   needs viewport-fit=cover); dvh follows the on-screen keyboard, so the composer stays visible. */
+@media (max-width: 600px) {
+  :host([mode='launcher']) .panel {
+    inset: 0; width: 100vw; height: 100vh; height: 100dvh; height: var(--sb-vh, 100dvh); max-height: none;
+    border-radius: 0; box-shadow: none;
+    padding: env(safe-area-inset-top) env(safe-area-inset-right) env(safe-area-inset-bottom) env(safe-area-inset-left);
+  }
+  :host([mode='launcher']) .panel:not([hidden]) ~ .launcher, :host([mode='launcher']) .launcher[aria-expanded='true'] { display: none; }
+  .close { min-width: 44px; min-height: 44px; font-size: 1.8rem; }
+  textarea { font-size: 16px; }
+}
+/* ticks */
+.msg .ticks { display: block; text-align: right; font-size: 0.75em; white-space: nowrap; opacity: 0.75; }
+/* read: coloured (light on the accent bubble), fully opaque */
+.msg .ticks[data-state='read'] { color: var(--sb-read-tick, #bae6fd); font-weight: 700; opacity: 1; }
 `;

@@ -8,6 +8,7 @@ import type { Socket } from 'socket.io-client';
 import { createOutbox, renderOutboxNote, request } from '../../widget/client/delivery.js';
 import { renderMessage } from './messages.js';
 import { h } from './dom.js';
+import { richPayload } from './rich-composer.js';
 import type { ClientToServerEvents, MessageDto, SendMessagePayload, ServerToClientEvents } from './types.js';
 
 /** What the composer adds to a send_message payload (the thread adds the rest). */
@@ -57,6 +58,9 @@ export function composed(composer: HTMLFormElement): Composed | string {
         ? { content_type: 'quick_button', content, rich_media: { buttons } }
         : 'Add at least one button';
     }
+    case 'carousel':
+    case 'dropdown':
+      return richPayload(kind(composer), form) ?? 'Unknown message type';
     default:
       return content ? { content_type: 'text', content } : 'Write a message first';
   }

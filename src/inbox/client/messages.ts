@@ -53,23 +53,43 @@ function body(m: MessageDto): HTMLElement {
       const cards = Array.isArray(rm.cards) ? (rm.cards as Record<string, unknown>[]) : [];
       return h(
         'div',
-        { class: 'msg-carousel' },
+        {},
         caption,
-        ...cards.map((c) => {
-          const img = safeUrl(c.image_url);
-          return h(
-            'div',
-            { class: 'card' },
-            img ? h('img', { src: img, alt: text(c.title), loading: 'lazy' }) : null,
-            h('strong', {}, text(c.title)),
-            c.subtitle ? h('p', {}, text(c.subtitle)) : null,
-            h('ul', { class: 'choices' }, ...buttonsOf(c.buttons).map((b) => h('li', {}, text(b.label)))),
-          );
-        }),
+        h(
+          'div',
+          // Scrolls sideways when narrow: focusable, so the keyboard can scroll it too.
+          {
+            class: 'msg-carousel',
+            tabindex: 0,
+            role: 'group',
+            'aria-label': `Carousel, ${cards.length} cards`,
+          },
+          ...cards.map((c) => {
+            const img = safeUrl(c.image_url);
+            return h(
+              'div',
+              { class: 'card' },
+              img ? h('img', { src: img, alt: text(c.title), loading: 'lazy' }) : null,
+              h('strong', {}, text(c.title)),
+              c.subtitle ? h('p', {}, text(c.subtitle)) : null,
+              h('ul', { class: 'choices' }, ...buttonsOf(c.buttons).map((b) => h('li', {}, text(b.label)))),
+            );
+          }),
+        ),
       );
     }
-    default:
-      return h('p', { class: 'msg-text' }, m.content);
+    default: {
+      // The answer to a button or an option: its label, and the value it carries in small text.
+      const value = text(rm.value);
+      if (!value) return h('p', { class: 'msg-text' }, m.content);
+      return h(
+        'p',
+        { class: 'msg-text msg-reply', title: `Value: ${value}` },
+        m.content,
+        ' ',
+        h('small', { class: 'msg-reply-value muted' }, value),
+      );
+    }
   }
 }
 

@@ -35,7 +35,17 @@ const CSS =
   '.f{position:fixed;right:20px;bottom:88px;width:380px;height:560px;max-width:calc(100vw - 40px);' +
   'max-height:calc(100vh - 108px);border:0;border-radius:12px;background:#fff;' +
   'box-shadow:0 8px 32px rgba(0,0,0,.18);z-index:2147483647;display:none}' +
-  '.o .f{display:block}';
+  '.o .f{display:block}' +
+  // Phones: the open chat takes the whole screen (inside the safe area; the host page needs
+  // viewport-fit=cover for the insets to be non-zero). dvh follows the on-screen keyboard; the
+  // visualViewport handler below sets --sb-vh for browsers where it does not.
+  '@media (max-width:600px){.o .f{inset:0;top:0;left:0;right:0;bottom:0;width:100vw;max-width:none;' +
+  'height:100vh;height:100dvh;height:var(--sb-vh,100dvh);max-height:none;border-radius:0;box-shadow:none;' +
+  'padding:env(safe-area-inset-top) env(safe-area-inset-right) env(safe-area-inset-bottom) env(safe-area-inset-left);' +
+  'box-sizing:border-box;background:#1d4ed8}.o .b{display:none}}';
+
+/** Below this width the open widget is full screen and the host page is locked behind it. */
+const PHONE = '(max-width: 600px)';
 
 const ICONS =
   '<svg class="c" viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"/></svg>' +
@@ -139,6 +149,9 @@ function start(): void {
     });
     if (userId && userHash) params.set('user_hash', userHash);
     if (hostOrigin !== 'null') params.set('origin', hostOrigin);
+    // For the agents' visitor panel: the page the visitor is on and where they came from.
+    if (/^https?:/.test(location.href)) params.set('page_url', location.href.slice(0, 2000));
+    if (document.referrer) params.set('referrer', document.referrer.slice(0, 2000));
     const title = script!.getAttribute('data-title');
     const name = script!.getAttribute('data-customer-name');
     if (title) params.set('title', title);
@@ -159,15 +172,61 @@ function start(): void {
     return frame;
   }
 
+  // Host page scroll lock while the full-screen widget is open on a phone. CSSOM properties, not a
+  // style attribute, so a strict style-src on the host page does not block them.
+  // iOS Safari ignores overflow:hidden for touch scrolling, and a focus inside the frame may
+  // scroll the page: while locked, any scroll is put back where the visitor left the page.
+  let locked: { overflow: string; bodyOverflow: string; x: number; y: number } | null = null;
+  const phone = typeof matchMedia === 'function' ? matchMedia(PHONE) : null;
+  const hold = () => {
+    if (locked && (scrollX !== locked.x || scrollY !== locked.y)) scrollTo(locked.x, locked.y);
+  };
+  function lockScroll(): void {
+    const want = open && !!phone?.matches;
+    const html = document.documentElement;
+    if (want && !locked) {
+      locked = {
+        overflow: html.style.overflow,
+        bodyOverflow: document.body.style.overflow,
+        x: scrollX,
+        y: scrollY,
+      };
+      html.style.overflow = 'hidden';
+      document.body.style.overflow = 'hidden';
+      window.addEventListener('scroll', hold, { passive: true });
+    } else if (!want && locked) {
+      window.removeEventListener('scroll', hold);
+      html.style.overflow = locked.overflow;
+      document.body.style.overflow = locked.bodyOverflow;
+      scrollTo(locked.x, locked.y);
+      locked = null;
+    }
+  }
+  // The on-screen keyboard shrinks the visual viewport: size the frame to it, so the composer
+  // at its bottom stays visible.
+  function fitViewport(): void {
+    const vv = window.visualViewport;
+    if (open && phone?.matches && vv) box.style.setProperty('--sb-vh', `${Math.round(vv.height)}px`);
+    else box.style.removeProperty('--sb-vh');
+  }
+  window.visualViewport?.addEventListener('resize', fitViewport);
+  phone?.addEventListener?.('change', () => {
+    lockScroll();
+    fitViewport();
+  });
+
   function setOpen(next: boolean, fromWidget = false): void {
     if (next === open) return;
     open = next;
     const f = ensureFrame();
     box.className = open ? 'o' : '';
+    lockScroll();
+    fitViewport();
     if (open) unread = 0;
     label();
     toWidget({ type: open ? OPEN : CLOSE });
-    if (open) f.focus();
+    if (open)
+      f.focus({ preventScroll: true }); // the fixed frame is in view; the page stays put
     else if (fromWidget) button.focus();
     toHost({ type: open ? OPENED : CLOSED });
   }

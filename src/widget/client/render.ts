@@ -23,10 +23,12 @@ type Rich = {
   cards?: unknown;
   placeholder?: unknown;
   options?: unknown;
+  value?: unknown;
 };
 type Card = { image_url?: unknown; title?: unknown; subtitle?: unknown; buttons?: unknown };
 
-export type Actions = { send: (text: string) => void };
+/** `value`: the chosen option's value, sent alongside its label (`rich_media.value`). */
+export type Actions = { send: (text: string, value?: string) => void };
 
 /** The URL if it is absolute http(s), else null. */
 export function safeUrl(value: unknown): string | null {
@@ -84,7 +86,7 @@ function image(url: string, alt: string): HTMLImageElement {
   return img;
 }
 
-/** Buttons that send their value as the visitor's message; used once, then disabled. */
+/** Buttons that send their label as the visitor's message, with the value; used once, then disabled. */
 function buttonGroup(buttons: Button[], label: string, actions: Actions): HTMLElement {
   const group = el('div', 'cw-buttons');
   group.setAttribute('role', 'group');
@@ -95,7 +97,7 @@ function buttonGroup(buttons: Button[], label: string, actions: Actions): HTMLEl
     btn.addEventListener('click', () => {
       for (const other of group.querySelectorAll('button')) other.disabled = true;
       btn.classList.add('cw-btn--chosen');
-      actions.send(b.value);
+      actions.send(b.label, b.value);
     });
     group.append(btn);
   }
@@ -161,7 +163,8 @@ function dropdown(rich: Rich, caption: string, actions: Actions): HTMLElement {
     e.preventDefault();
     if (!select.value) return select.focus();
     select.disabled = send.disabled = true;
-    actions.send(select.value);
+    const chosen = select.selectedOptions[0];
+    actions.send(chosen?.textContent ?? select.value, select.value);
   });
   return form;
 }
@@ -183,6 +186,8 @@ export function renderMessage(m: WidgetMessage, actions: Actions): HTMLElement {
     !(m.content_type === 'file' && text === str(rich.filename)) &&
     !(m.content_type === 'image' && text === str(rich.alt));
   if (showText) row.append(el('p', 'cw-text', text));
+  // An answer to a button or option: its value rides along, shown to nobody.
+  if (m.content_type === 'text' && typeof rich.value === 'string') row.dataset.value = rich.value;
 
   switch (m.content_type) {
     case 'image': {

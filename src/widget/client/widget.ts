@@ -23,6 +23,7 @@ import { createOutbox, renderOutboxNote, request, type OutboxState } from './del
 import { el, renderMessage, type WidgetMessage } from './render.js';
 import { setupAttachments, type MediaMessage } from './attach.js';
 import { setupOfflineRating } from './rating.js';
+import { createTicks } from './ticks.js';
 
 type Config = {
   conversation_id: string;
@@ -36,9 +37,10 @@ type Config = {
   history: WidgetMessage[];
 };
 
-type Pending = { client_msg_id: string; content: string; created_at: string } & Partial<
-  Pick<MediaMessage, 'content_type' | 'rich_media'>
->;
+type Pending = { client_msg_id: string; content: string; created_at: string } & Partial<{
+  content_type: MediaMessage['content_type'] | 'text';
+  rich_media: Record<string, unknown>;
+}>;
 
 const TYPING_EVERY_MS = 2000;
 const TYPING_SHOWN_MS = 6000;
@@ -82,6 +84,7 @@ function setOpen(next: boolean): void {
     setUnread(0);
     input.focus();
     scrollToEnd();
+    ticks.markVisible();
   }
 }
 
@@ -164,7 +167,17 @@ const catchUp = createCatchUp<WidgetMessage>({
   join: (lastSeq) => {
     const join: JoinConversationPayload = { conversation_id: conversationId, ...proof };
     if (lastSeq !== undefined) join.last_seq = lastSeq;
-    return request(socket, 'join_conversation', join);
+    return request(socket, 'join_conversation', join).then((r) => {
+      // Where the agents stand on the visitor's messages (ticks after a reload).
+      const s = r?.ok ? r.delivery : undefined;
+      if (s)
+        ticks.snapshot({
+          delivered_seq: s.agent_delivered_seq,
+          read_seq: s.agent_read_seq,
+          read_at: s.agent_read_at,
+        });
+      return r;
+    });
   },
   show,
   connected: () => socket.connected,
@@ -257,10 +270,15 @@ const outbox = createOutbox<Pending, WidgetMessage>(
  * Queues the visitor's text; it goes out now if connected, else on reconnect or at its next
  * retry, and is stored once whatever happens (`client_msg_id`).
  */
-function send(text: string): void {
+function send(text: string, value?: string): void {
   const content = text.trim();
   if (!content) return;
-  const p: Pending = { client_msg_id: newClientMsgId(), content, created_at: new Date().toISOString() };
+  const p: Pending = {
+    client_msg_id: newClientMsgId(),
+    content,
+    created_at: new Date().toISOString(),
+    ...(value ? { content_type: 'text', rich_media: { value } } : {}),
+  };
   showPending(p);
   outbox.add(p);
 }
@@ -268,6 +286,27 @@ function send(text: string): void {
 // ---- Socket.IO ------------------------------------------------------------------------------
 
 const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io({ reconnectionDelayMax: 5000 });
+
+// Ticks on the visitor's messages; receipts (throttled) and reads for the agents' and bot's.
+const ticks = createTicks({
+  list: log,
+  mine: (r) => r.classList.contains('cw-msg--me'),
+  theirs: (r) => r.classList.contains('cw-msg--them'),
+  className: 'cw-ticks',
+  srClass: 'cw-sr',
+  sendDelivered: (seq) =>
+    socket.emit('message_delivered', { conversation_id: conversationId, seq, ...proof }),
+  sendRead: (ids) =>
+    socket.emit('mark_read', { conversation_id: conversationId, message_ids: ids, ...proof }),
+  canRead: () => open && document.visibilityState === 'visible',
+});
+socket.on('messages_delivered', (e) => {
+  if (e?.conversation_id === conversationId && e.recipient_type === 'agent') ticks.delivered(e.seq);
+});
+socket.on('messages_read', (e) => {
+  if (e?.conversation_id === conversationId && e.reader_type === 'agent')
+    ticks.read(e.message_ids, e.read_at);
+});
 
 /** Counts connections, so a timer of an earlier one does nothing. */
 let connection = 0;
