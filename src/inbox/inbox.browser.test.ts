@@ -178,7 +178,7 @@ test('dashboard → embed snippet on a page → the Assignment Flow between two 
     assert.equal(session.assignedAgentId, agentA.user.id);
     // B sees it in "All", with A on it.
     await b.page.getByRole('tab', { name: /All/ }).click();
-    await item(b.page).locator('.conv-meta', { hasText: 'with Ann' }).waitFor({ timeout: T });
+    await item(b.page).locator('.conv-meta', { hasText: 'Open · Ann' }).waitFor({ timeout: T });
     // A sees it in "Mine".
     await a.page.getByRole('tab', { name: /Mine/ }).click();
     await item(a.page).waitFor({ timeout: T });
@@ -203,18 +203,18 @@ test('dashboard → embed snippet on a page → the Assignment Flow between two 
     await a.page.locator('#typing:empty').waitFor({ state: 'attached', timeout: T });
 
     // Rich media from the composer: an image by URL and quick buttons.
-    await a.page.getByLabel('Image').check();
-    await a.page.getByLabel('URL').fill('https://example.com/invoice.png');
+    await a.page.getByRole('radio', { name: 'Image', exact: true }).check();
+    await a.page.getByLabel('URL', { exact: true }).fill('https://example.com/invoice.png');
     await a.page.locator('#composer-text').fill('Your invoice');
     await a.page.getByRole('button', { name: 'Send' }).click();
     await frame!.locator('img.cw-img').waitFor({ state: 'attached', timeout: T });
-    await a.page.getByLabel('Quick buttons').check();
+    await a.page.getByRole('radio', { name: 'Quick buttons', exact: true }).check();
     await a.page.getByLabel(/Buttons, one per line/).fill('Yes, refund=refund\nNo');
     await a.page.locator('#composer-text').fill('Shall we refund it?');
     await a.page.getByRole('button', { name: 'Send' }).click();
     await frame!.locator('.cw-btn', { hasText: 'Yes, refund' }).waitFor({ timeout: T });
-    await a.page.getByLabel('File', { exact: true }).check();
-    await a.page.getByLabel('URL').fill('https://example.com/files/invoice-42.pdf');
+    await a.page.getByRole('radio', { name: 'File', exact: true }).check();
+    await a.page.getByLabel('URL', { exact: true }).fill('https://example.com/files/invoice-42.pdf');
     await a.page.getByLabel('File name').fill('invoice-42.pdf');
     await a.page.locator('#composer-text').fill('');
     await a.page.getByRole('button', { name: 'Send' }).click();
@@ -246,15 +246,15 @@ test('dashboard → embed snippet on a page → the Assignment Flow between two 
       .locator('#message-list .msg-agent .choices li', { hasText: 'Yes, refund' })
       .waitFor({ timeout: T });
     // A bad URL is refused with the server's reason and nothing is stored.
-    await a.page.getByLabel('Image').check();
-    await a.page.getByLabel('URL').fill('javascript:alert(1)');
+    await a.page.getByRole('radio', { name: 'Image', exact: true }).check();
+    await a.page.getByLabel('URL', { exact: true }).fill('javascript:alert(1)');
     await a.page.getByRole('button', { name: 'Send' }).click();
     await a.page.locator('#composer-error', { hasText: /rich_media.url/ }).waitFor({ timeout: T });
     assert.equal(
       await database.prisma.message.count({ where: { conversationId: conv.id, senderType: 'agent' } }),
       4,
     );
-    await a.page.getByLabel('Text').check();
+    await a.page.getByRole('radio', { name: 'Text', exact: true }).check();
     await shot(a.page, 'inbox-a-thread.png');
     // 1280×800: the page itself never scrolls; the list and the thread scroll inside.
     assert.equal(await a.page.evaluate(() => document.documentElement.scrollHeight <= innerHeight), true);

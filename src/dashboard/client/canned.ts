@@ -33,7 +33,7 @@ export async function cannedSection(): Promise<HTMLElement> {
       await redraw();
     },
   );
-  const heading = add.querySelector('h3')!;
+  const heading = add.querySelector('h2')!;
   const input = (name: string) =>
     add.querySelector<HTMLInputElement | HTMLTextAreaElement>(`[name="${name}"]`)!;
 

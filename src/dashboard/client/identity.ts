@@ -186,7 +186,7 @@ function overrides(bots: Bot[], defaultOptions: HTMLOptionElement[], orgMode: Mo
   return h(
     'section',
     { class: 'panel wide overrides', 'aria-labelledby': 'overrides-title' },
-    h('h3', { id: 'overrides-title' }, 'Channel overrides'),
+    h('h2', { id: 'overrides-title' }, 'Channel overrides'),
     h('p', { class: 'muted' }, 'A channel with a mode of its own uses it instead of the organization’s.'),
     table(
       ['Bot', 'Channel', 'Channel ID', 'Identity mode'],
@@ -217,7 +217,7 @@ function recipe(org: Organization): HTMLElement {
   return h(
     'section',
     { class: 'panel wide', 'aria-labelledby': 'recipe-title' },
-    h('h3', { id: 'recipe-title' }, 'How to compute user_hash'),
+    h('h2', { id: 'recipe-title' }, 'How to compute user_hash'),
     h(
       'p',
       { class: 'muted' },

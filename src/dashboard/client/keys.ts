@@ -41,7 +41,7 @@ function facts(org: Organization): HTMLElement {
   return h(
     'section',
     { class: 'panel', 'aria-labelledby': 'keys-title' },
-    h('h3', { id: 'keys-title' }, 'Keys'),
+    h('h2', { id: 'keys-title' }, 'Keys'),
     h(
       'dl',
       { class: 'facts' },
@@ -128,7 +128,7 @@ function secretRotation(
     return h(
       'section',
       { class: 'panel', 'aria-labelledby': 'rotate-title' },
-      h('h3', { id: 'rotate-title' }, title),
+      h('h2', { id: 'rotate-title' }, title),
       intro,
       h(
         'button',
@@ -244,7 +244,7 @@ export function snippets(org: Organization, callbackBaseUrl: string | null): HTM
   return h(
     'section',
     { class: 'panel wide snippets', 'aria-labelledby': 'snippets-title' },
-    h('h3', { id: 'snippets-title' }, 'Snippets'),
+    h('h2', { id: 'snippets-title' }, 'Snippets'),
     h(
       'p',
       { class: 'muted' },

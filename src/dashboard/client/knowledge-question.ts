@@ -33,7 +33,7 @@ export function tryQuestion(): HTMLElement[] {
   const results = h(
     'section',
     { class: 'panel wide', hidden: true, 'aria-labelledby': `${id}-hits` },
-    h('h3', { id: `${id}-hits` }, 'What the bot would retrieve'),
+    h('h2', { id: `${id}-hits` }, 'What the bot would retrieve'),
     hits,
   );
   const f = form(

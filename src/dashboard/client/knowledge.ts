@@ -139,7 +139,7 @@ function editor(onSaved: () => Promise<void>): Editor {
       await onSaved();
     },
   );
-  const heading = f.querySelector('h3')!;
+  const heading = f.querySelector('h2')!;
   const submit = f.querySelector<HTMLButtonElement>('button[type="submit"]')!;
   submit.after(' ', cancel);
   f.append(status);
@@ -323,7 +323,7 @@ function documentList(onEdit: (id: string) => void, onDeleted: (id: string) => v
   const el = h(
     'section',
     { class: 'panel wide', 'aria-labelledby': 'kb-list-title' },
-    h('h3', { id: 'kb-list-title' }, 'Documents'),
+    h('h2', { id: 'kb-list-title' }, 'Documents'),
     filters,
     status,
     alert,

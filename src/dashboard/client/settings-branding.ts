@@ -204,7 +204,7 @@ export function brandingPanel(
   const f = h(
     'form',
     { class: 'card-form branding-form', 'aria-labelledby': 'branding-title', novalidate: true },
-    h('h3', { id: 'branding-title' }, 'Branding'),
+    h('h2', { id: 'branding-title' }, 'Branding'),
     ...Object.values(fields).map((x) => x.el),
     save,
     alert,

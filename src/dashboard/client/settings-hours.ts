@@ -83,7 +83,7 @@ export function hoursPanel(
   const f = h(
     'form',
     { class: 'card-form hours', 'aria-labelledby': 'hours-title', novalidate: true },
-    h('h3', { id: 'hours-title' }, 'Business hours'),
+    h('h2', { id: 'hours-title' }, 'Business hours'),
     h(
       'p',
       { class: 'muted' },

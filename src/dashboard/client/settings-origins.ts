@@ -127,7 +127,7 @@ export function originsEditor(initial: string[], onSaved: (origins: string[]) =>
   const f = h(
     'form',
     { class: 'card-form origins', 'aria-labelledby': 'origins-title' },
-    h('h3', { id: 'origins-title' }, 'Allowed origins'),
+    h('h2', { id: 'origins-title' }, 'Allowed origins'),
     h(
       'p',
       { class: 'muted' },

@@ -49,7 +49,7 @@ function flagsPanel(org: Organization, onSaved: (org: Organization) => void) {
   const f = h(
     'form',
     { class: 'card-form flags', 'aria-labelledby': 'flags-title' },
-    h('h3', { id: 'flags-title' }, 'Feature flags'),
+    h('h2', { id: 'flags-title' }, 'Feature flags'),
     mode.el,
     offline.el,
     h(
@@ -95,7 +95,7 @@ function flagsPanel(org: Organization, onSaved: (org: Organization) => void) {
 
 /** Owners type the name and delete; others see the button disabled and why. */
 function dangerZone(isOwner: boolean, name: () => string): { el: HTMLElement; renamed: () => void } {
-  const title = h('h3', { id: 'danger-title' }, 'Danger zone');
+  const title = h('h2', { id: 'danger-title' }, 'Danger zone');
   const what = h(
     'p',
     {},

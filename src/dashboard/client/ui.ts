@@ -56,7 +56,7 @@ export function form(
   const f = h(
     'form',
     { class: 'card-form', 'aria-label': title },
-    h('h3', {}, title),
+    h('h2', {}, title),
     ...fields,
     button,
     alert,
@@ -81,7 +81,16 @@ export function table(headers: string[], rows: HTMLTableRowElement[], empty: str
     h(
       'table',
       { class: 'grid' },
-      h('thead', {}, h('tr', {}, ...headers.map((t) => h('th', { scope: 'col' }, t)))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          // A column of buttons has no visible title; screen readers still get one.
+          ...headers.map((t) => h('th', { scope: 'col' }, t || h('span', { class: 'sr-only' }, 'Actions'))),
+        ),
+      ),
       h('tbody', {}, ...rows),
     ),
   );

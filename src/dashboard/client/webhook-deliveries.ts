@@ -285,7 +285,7 @@ export function deliveryLog(base: string): {
   const el = h(
     'section',
     { class: 'panel wide', 'aria-labelledby': 'wh-log-title' },
-    h('h3', { id: 'wh-log-title' }, 'Delivery log'),
+    h('h2', { id: 'wh-log-title' }, 'Delivery log'),
     h(
       'div',
       { class: 'inline-form' },

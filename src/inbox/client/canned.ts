@@ -33,10 +33,10 @@ export function attachCanned({ composer, text, conversationId }: Deps) {
     'aria-label': 'Canned replies',
   });
   list.hidden = true;
-  text.setAttribute('role', 'combobox');
+  // A textarea keeps its textbox role (ARIA allows no combobox on it): it names the list it
+  // completes from and, while open, the highlighted option.
   text.setAttribute('aria-autocomplete', 'list');
   text.setAttribute('aria-controls', list.id);
-  text.setAttribute('aria-expanded', 'false');
   text.insertAdjacentElement('afterend', list);
 
   function load(force = false): Promise<CannedDto[]> {
@@ -68,7 +68,6 @@ export function attachCanned({ composer, text, conversationId }: Deps) {
     shown = [];
     active = -1;
     start = -1;
-    text.setAttribute('aria-expanded', 'false');
     text.removeAttribute('aria-activedescendant');
   }
 
@@ -124,7 +123,6 @@ export function attachCanned({ composer, text, conversationId }: Deps) {
       highlight(0);
     }
     list.hidden = false;
-    text.setAttribute('aria-expanded', 'true');
   }
 
   /** Opens, filters or closes the list for the text before the caret. */

@@ -2,7 +2,9 @@
 // paged history, the composer, typing both ways, team presence, claim, release, transfer, tags
 // and resolve.
 import { io, type Socket } from 'socket.io-client';
-import { api, ApiError, byId, formatTime, h } from './dom.js';
+import { api, ApiError, byId, h } from './dom.js';
+import { createConversationList, PAGE } from './conversation-list.js';
+import { mountVisitorPanel } from './visitor-panel.js';
 import { createHandover } from './handover.js';
 import { mountNotify } from './notify.js';
 import { mountSearch } from './search.js';
@@ -20,11 +22,12 @@ const state = {
   queue: '',
   list: [] as ConversationDto[],
   unread: new Map<string, number>(),
-  preview: new Map<string, string>(),
   team: new Map<string, Member & { online: boolean }>(),
   current: null as string | null,
   /** Sizes of the Unassigned and Mine lists, shown on their tabs. */
   totals: { unassigned: 0, mine: 0 },
+  /** How many the current filter holds on the server. */
+  total: 0,
 };
 
 const listEl = byId<HTMLUListElement>('conversation-list');
@@ -73,44 +76,16 @@ function flash(message: string) {
 
 // ---- conversation list ------------------------------------------------------------------
 
-function visitorName(c: ConversationDto) {
-  return c.end_user.display_name || `Visitor ${c.end_user.external_id.slice(0, 8)}`;
-}
+const rows = createConversationList({
+  el: listEl,
+  me,
+  agentName: (id) => nameOfAgent(id),
+  onOpen: (id) => void open(id).catch(showError),
+  onNearEnd: () => void loadMore().catch(showError),
+});
 
 function renderList() {
-  listEl.replaceChildren(
-    ...state.list.map((c) => {
-      const unread = state.unread.get(c.id) ?? 0;
-      const assigned = c.active_session?.assigned_agent_id;
-      const status = !c.active_session
-        ? 'resolved'
-        : assigned
-          ? `with ${nameOfAgent(assigned)}`
-          : 'unassigned';
-      return h(
-        'li',
-        {},
-        h(
-          'button',
-          {
-            type: 'button',
-            class: `conv${c.id === state.current ? ' active' : ''}${unread ? ' has-unread' : ''}`,
-            'data-id': c.id,
-            'aria-current': c.id === state.current ? 'true' : null,
-            onclick: () => void open(c.id),
-          },
-          h('span', { class: 'conv-name' }, visitorName(c)),
-          unread ? h('span', { class: 'badge', 'aria-label': `${unread} unread` }, unread) : null,
-          h('span', { class: 'conv-preview' }, state.preview.get(c.id) ?? status),
-          h(
-            'span',
-            { class: 'conv-meta' },
-            `${status}${c.routing_key ? ` · ${c.routing_key}` : ''} · ${formatTime(c.updated_at)}`,
-          ),
-        ),
-      );
-    }),
-  );
+  rows.render({ list: state.list, unread: state.unread, current: state.current, total: state.total });
   emptyEl.hidden = state.list.length > 0;
   const total = [...state.unread.values()].reduce((a, b) => a + b, 0);
   document.title = `${total ? `(${total}) ` : ''}Inbox · Switchboard`;
@@ -135,10 +110,50 @@ async function totalOf(filter: Filter): Promise<number> {
   return res.ok ? Number(res.headers.get('x-total-count') ?? 0) : 0;
 }
 
+/** A page of the current filter's list and how many it holds in all. */
+async function pageOf(offset: number): Promise<{ items: ConversationDto[]; total: number }> {
+  const res = await fetch(
+    `/api/conversations/?filter=${state.filter}&limit=${PAGE}&offset=${offset}${queueParam()}`,
+    { credentials: 'same-origin' },
+  );
+  if (!res.ok) throw new ApiError(res.status, 'list', 'Could not load the conversations');
+  return {
+    items: (await res.json()) as ConversationDto[],
+    total: Number(res.headers.get('x-total-count') ?? 0),
+  };
+}
+
+/** Every page loaded so far, read again (the list scrolled far keeps its length). */
+async function loadPages() {
+  const pages = Math.max(1, Math.ceil(state.list.length / PAGE));
+  const got = await Promise.all(Array.from({ length: pages }, (_, i) => pageOf(i * PAGE)));
+  const seen = new Set<string>();
+  const list = got.flatMap((p) => p.items).filter((c) => !seen.has(c.id) && seen.add(c.id));
+  return { list, total: got[0]?.total ?? 0 };
+}
+
+let loadingMore = false;
+/** The next page, when the list's end comes into view. */
+async function loadMore() {
+  if (loadingMore || state.list.length >= state.total) return;
+  loadingMore = true;
+  try {
+    const seq = refreshSeq;
+    const page = await pageOf(state.list.length);
+    if (seq !== refreshSeq) return;
+    const have = new Set(state.list.map((c) => c.id));
+    state.list = [...state.list, ...page.items.filter((c) => !have.has(c.id))];
+    state.total = page.total;
+    renderList();
+  } finally {
+    loadingMore = false;
+  }
+}
+
 async function refreshList() {
   const seq = ++refreshSeq;
-  const [list, unread, unassigned, mine] = await Promise.all([
-    api<ConversationDto[]>('GET', `/api/conversations/?filter=${state.filter}&limit=100${queueParam()}`),
+  const [{ list, total }, unread, unassigned, mine] = await Promise.all([
+    loadPages(),
     api<Record<string, number>>('GET', '/api/inbox/unread'),
     totalOf('unassigned'),
     totalOf('mine'),
@@ -146,6 +161,7 @@ async function refreshList() {
   // A slower, older answer must not overwrite a newer one (filters switched meanwhile).
   if (seq !== refreshSeq) return;
   state.list = list;
+  state.total = total;
   state.totals = { unassigned, mine };
   state.unread = new Map(Object.entries(unread).filter(([id]) => id !== state.current || document.hidden));
   renderList();
@@ -171,15 +187,24 @@ function setFilter(f: Filter) {
   void refreshList().catch(showError);
 }
 
+const inboxEl = byId('inbox');
 async function open(id: string) {
   const previous = state.current;
   state.current = id;
+  // On a phone the thread takes the screen; its back button shows the list again.
+  inboxEl.classList.add('has-thread');
   renderList();
   const conv =
     state.list.find((c) => c.id === id) ?? (await api<ConversationDto>('GET', `/api/conversations/${id}`));
   await thread.open(conv);
+  visitorPanel.show(conv);
   notifier.switched(previous);
 }
+
+byId('thread-back').addEventListener('click', () => {
+  inboxEl.classList.remove('has-thread');
+  if (state.current) rows.focus(state.current);
+});
 
 // ---- queues -----------------------------------------------------------------------------
 
@@ -262,10 +287,33 @@ socket.on('conversation_updated', (e) => {
     const viewing = e.conversation_id === state.current && !document.hidden;
     if (!viewing) state.unread.set(e.conversation_id, (state.unread.get(e.conversation_id) ?? 0) + 1);
   }
-  const preview = e.content || (e.content_type !== 'text' ? `[${e.content_type.replace('_', ' ')}]` : '');
-  if (preview) state.preview.set(e.conversation_id, preview);
   renderList();
   scheduleRefresh();
+});
+
+/** A message in a conversation: its row shows it and moves to the top (newest first). */
+function activity(id: string, last: NonNullable<ConversationDto['last_message']>) {
+  const i = state.list.findIndex((c) => c.id === id);
+  const c = state.list[i];
+  if (!c) return;
+  c.last_message = last;
+  c.updated_at = last.created_at;
+  state.list.splice(i, 1);
+  state.list.unshift(c);
+}
+socket.on('conversation_activity', (e) => {
+  const known = state.list.some((c) => c.id === e.conversation_id);
+  activity(e.conversation_id, e.last_message);
+  renderList();
+  // New to this list (or its counts changed): the server's answer settles it.
+  if (!known || e.last_message.sender_type === 'end_user') scheduleRefresh(300);
+});
+socket.on('visitor_updated', (e) => {
+  for (const c of state.list) {
+    if (c.end_user.id === e.end_user_id) c.end_user.display_name = e.display_name;
+  }
+  renderList();
+  visitorPanel.updated(e);
 });
 
 socket.on('conversation_assigned', (e) => {
@@ -316,6 +364,7 @@ socket.on('agent_status_changed', (e) => {
   renderTeam();
 });
 
+const visitorPanel = mountVisitorPanel({ open: (id) => void open(id).catch(showError), onError: flash });
 const tickets = mountTickets({ socket, me, openConversation: (id) => void open(id).catch(showError) });
 mountSearch({ open: (id) => void open(id).catch(showError), enabled: () => !tickets.active() });
 const notifier = mountNotify({
@@ -344,7 +393,7 @@ function move(step: number) {
   const next = state.list[Math.min(state.list.length - 1, Math.max(0, i < 0 ? 0 : i + step))];
   if (next) {
     void open(next.id);
-    document.querySelector<HTMLButtonElement>(`.conv[data-id="${next.id}"]`)?.focus();
+    rows.focus(next.id);
   }
 }
 

@@ -1,13 +1,16 @@
 // The open conversation: paged history, live messages in seq order with gap-safe catch-up,
 // composer (text and rich media) with retries, typing, claim, tags and resolve (release and
 // transfer are handover.ts, drawn with the header).
+import { visitorLabel } from './conversation-list.js';
 import type { Socket } from 'socket.io-client';
 import { createCatchUp, placeBySeq, type CatchUp } from '../../widget/client/catchup.js';
 import { ACK_TIMEOUT_MS, request } from '../../widget/client/delivery.js';
 import { api, ApiError, byId, h } from './dom.js';
 import { renderMessage } from './messages.js';
+import { attachInboxTicks } from './ticks.js';
 import { attachRatingBadge } from './rating.js';
 import { composed, createSending, syncComposer } from './composer.js';
+import { attachRichComposer } from './rich-composer.js';
 import { attachUploads } from './attachments.js';
 import { attachNoteToggle } from './notes.js';
 import { attachCanned, cannedManager } from './canned.js';
@@ -62,6 +65,7 @@ export function createThread(d: Deps) {
   const extras = attachRatingBadge({ socket: d.socket, meta: el.meta });
   let conv: ConversationDto | null = null;
   let loaded = new Map<string, MessageDto>();
+  const ticks = attachInboxTicks({ socket: d.socket, list: el.list, current: () => conv?.id });
   /** The newest page has been loaded (so the catch-up cursor is known). */
   let started = false;
   /** The seq of the oldest message loaded: anything older comes with an older page. */
@@ -72,8 +76,7 @@ export function createThread(d: Deps) {
   let lastTypingSent = 0;
   let typingTimer: ReturnType<typeof setTimeout> | undefined;
 
-  const visitor = () =>
-    conv ? conv.end_user.display_name || `Visitor ${conv.end_user.external_id.slice(0, 8)}` : '';
+  const visitor = () => (conv ? visitorLabel(conv) : '');
 
   function who(m: MessageDto) {
     if (m.sender_type === 'end_user') return visitor();
@@ -174,7 +177,10 @@ export function createThread(d: Deps) {
           lastSeq === undefined
             ? { conversation_id: conversationId }
             : { conversation_id: conversationId, last_seq: lastSeq },
-        ),
+        ).then((r) => {
+          ticks.joined(conversationId, r?.ok ? r.delivery : undefined);
+          return r;
+        }),
       show: showLive,
       connected: () => d.socket.connected,
       onJoined: () => joined?.(),
@@ -251,6 +257,7 @@ export function createThread(d: Deps) {
     oldestSeq = Infinity;
     hasOlder = true;
     el.list.replaceChildren();
+    ticks.reset();
     el.historyStatus.textContent = '';
     el.error.textContent = '';
     setTyping('');
@@ -340,6 +347,8 @@ export function createThread(d: Deps) {
         'Canned replies…',
       ),
     );
+  // Carousel and dropdown forms, and a preview of the rich message before it is sent.
+  attachRichComposer({ composer: el.composer, compose: composed });
   el.composer.addEventListener('change', () => syncComposer(el.composer));
   el.composer.addEventListener('submit', (ev) => {
     ev.preventDefault();
