@@ -150,6 +150,8 @@ test('inbox list and visitor panel', async (t) => {
     assert.equal(preview, `${name}: Hello from the checkout`);
     const meta = (await row(a.page).locator('.conv-meta').textContent())!;
     assert.equal(meta, 'Open · Unassigned');
+    // Unread, as the server counts it for this agent (not only what arrived live).
+    await row(a.page).locator('.badge[aria-label="1 unread"]').waitFor({ timeout: T });
     const time = row(a.page).locator('time');
     assert.match((await time.getAttribute('datetime'))!, /^\d{4}-\d{2}-\d{2}T/);
     assert.ok(await time.getAttribute('title'));
