@@ -1,8 +1,8 @@
 // Delivery ticks on the visitor's messages in <switchboard-chat> (pending → sent → delivered →
 // read), and the receipts (`delivered` frames, throttled) and reads (`read` frames, when the
 // message is on screen, the panel open and the tab visible) for the agents' and bot's. Works on the
-// list's DOM: rows carry `data-id` and `data-seq` once stored. The same logic as the embed widget's
-// ticks.ts; a copy, since the element is built and shipped on its own.
+// list's DOM: rows carry `data-id` and `data-seq` once stored. The embed widget and the inbox use
+// this module too (bundled from here: the element ships on its own, so the code lives with it).
 
 export type TickState = 'pending' | 'sent' | 'delivered' | 'read';
 
@@ -26,8 +26,15 @@ export type TicksOptions = {
   /** Whether the reader can see the list now (panel open, tab focused). */
   canRead?: () => boolean;
   throttleMs?: number;
-  words: () => TickWords;
+  /** The accessible words (English when omitted). */
+  words?: () => TickWords;
+  /** Whether a row is still unsent (default: the `pending` class). */
+  isPending?: (row: HTMLElement) => boolean;
+  /** A row of this class failed to send: no tick (default `failed`). */
+  failedClass?: string;
 };
+
+const ENGLISH: TickWords = { sending: 'Sending', sent: 'Sent', delivered: 'Delivered', read: 'Read {time}' };
 
 const GLYPH: Record<TickState, string> = { pending: '🕓', sent: '✓', delivered: '✓✓', read: '✓✓' };
 
@@ -56,6 +63,8 @@ export function tickLabel(words: TickWords, state: TickState, readAt: string | n
 
 export function createTicks(o: TicksOptions) {
   const throttleMs = o.throttleMs ?? 500;
+  const isPending = o.isPending ?? ((row: HTMLElement) => row.classList.contains('pending'));
+  const failedClass = o.failedClass ?? 'failed';
   let deliveredSeq = 0;
   let readSeq = 0;
   let readAt: string | null = null;
@@ -70,7 +79,7 @@ export function createTicks(o: TicksOptions) {
   const seqOf = (row: HTMLElement) => (row.dataset.seq ? Number(row.dataset.seq) : NaN);
 
   function stateOf(row: HTMLElement): [TickState, string | null] {
-    if (row.classList.contains('pending') || !row.dataset.id) return ['pending', null];
+    if (isPending(row) || !row.dataset.id) return ['pending', null];
     const at = readIds.get(row.dataset.id);
     if (at !== undefined) return ['read', at];
     const seq = seqOf(row);
@@ -82,8 +91,8 @@ export function createTicks(o: TicksOptions) {
   function draw(row: HTMLElement) {
     const [state, at] = stateOf(row);
     let t = row.querySelector<HTMLElement>(`:scope > .${o.className}`);
-    if (row.classList.contains('failed')) return t?.remove();
-    const label = tickLabel(o.words(), state, at);
+    if (row.classList.contains(failedClass)) return t?.remove();
+    const label = tickLabel(o.words?.() ?? ENGLISH, state, at);
     if (t && t.dataset.state === state && t.dataset.label === label) return;
     if (!t) {
       t = document.createElement('span');
