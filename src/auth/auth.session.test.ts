@@ -114,3 +114,30 @@ test('the login token is bound to its own cookie: not to another, nor to a forge
     assert.equal(res.body.error, 'auth/csrf', `try ${i}`);
   }
 });
+
+test('requests of a signed-in agent do not each write the session: its expiry moves at most once a minute', async () => {
+  const a = await newAgent();
+  const page = await loginPage();
+  const form = await request(app.url)
+    .post('/auth/login')
+    .set({ Cookie: page.cookie, 'X-Forwarded-For': randomIp() })
+    .type('form')
+    .send({ _csrf: page.csrf, email: a.user.email, password: a.password });
+  assert.equal(form.status, 303);
+  const session = form.headers['set-cookie']![0]!.split(';')[0]!;
+  const sid = sidOf(session);
+  const expiry = async () =>
+    (await app.database.prisma.httpSession.findUniqueOrThrow({ where: { id: sid } })).expiresAt.getTime();
+  assert.equal((await request(app.url).get('/auth/me').set('Cookie', session)).status, 200);
+  const first = await expiry();
+  for (let i = 0; i < 10; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal((await request(app.url).get('/auth/me').set('Cookie', session)).status, 200);
+  }
+  assert.equal(await expiry(), first, 'ten requests within the minute: no write');
+  // Signing out still ends it at once.
+  const token = (await request(app.url).get('/auth/me').set('Cookie', session)).body.csrf_token as string;
+  const out = await request(app.url).post('/auth/logout').set({ Cookie: session, 'X-CSRFToken': token });
+  assert.ok(out.status === 200 || out.status === 303 || out.status === 204, String(out.status));
+  assert.equal((await request(app.url).get('/auth/me').set('Cookie', session)).status, 401);
+});

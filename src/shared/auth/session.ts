@@ -102,6 +102,9 @@ const LEGACY_REDIS_PREFIX = 'sb:sess:';
  * `legacyRedis`: a session not found here is looked up once where earlier versions kept it, and
  * moved here, so upgrading logs nobody out either.
  */
+const TOUCH_EVERY_MS = 60_000;
+const TOUCHED_MAX = 10_000;
+
 export class DatabaseSessionStore extends Store {
   private readonly pruneTimer: NodeJS.Timeout;
   constructor(
@@ -150,13 +153,26 @@ export class DatabaseSessionStore extends Store {
   }
 
   override destroy(sid: string, cb?: (err?: unknown) => void) {
+    this.touched.delete(sid);
     this.db.httpSession
       .deleteMany({ where: { id: sid } })
       .then(() => cb?.())
       .catch((err: unknown) => cb?.(err));
   }
 
+  /** When this node last pushed each session's expiry forward (bounded: cleared when full). */
+  private readonly touched = new Map<string, number>();
+
+  /**
+   * Pushes the expiry forward at most once per `TOUCH_EVERY_MS` per session and node, not a write
+   * on every request an agent makes (the expiry is days away; a minute of drift changes nothing).
+   */
   override touch(sid: string, sess: SessionData, cb?: (err?: unknown) => void) {
+    const now = Date.now();
+    const last = this.touched.get(sid);
+    if (last !== undefined && now - last < TOUCH_EVERY_MS) return void cb?.();
+    if (this.touched.size >= TOUCHED_MAX) this.touched.clear();
+    this.touched.set(sid, now);
     this.db.httpSession
       .updateMany({ where: { id: sid }, data: { expiresAt: this.expiry(sess) } })
       .then(() => cb?.())
