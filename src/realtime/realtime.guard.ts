@@ -3,7 +3,8 @@ import type { Config } from '../config.js';
 import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { createOutage } from '../shared/outage.js';
-import { createLimiter, isProofFailure, type FailureThrottle } from '../shared/public-ratelimit.js';
+import { createHotLimiter } from '../shared/local-ratelimit.js';
+import { isProofFailure, type FailureThrottle } from '../shared/public-ratelimit.js';
 import type { Redis } from '../shared/redis.js';
 
 export type GuardLimits = Config['limits'];
@@ -112,7 +113,11 @@ export function createSocketGuard(deps: {
   logger: Logger;
 }) {
   const { redis, prefix, limits, failures, logger } = deps;
-  const ipEvents = createLimiter(redis, `${prefix}:rl:events`, limits.ipEvents, limits.eventWindowS);
+  // Taken on every event: counted on this node and synced to Redis (issue 23).
+  const ipEvents = createHotLimiter(redis, `${prefix}:rl:events`, limits.ipEvents, limits.eventWindowS, {
+    name: 'socket event limit',
+    logger,
+  });
   const slots = createConnectionSlots({ redis, prefix, max: limits.socketsPerIp, logger });
   const outage = createOutage('redis (socket event limit)', logger);
   const windowMs = limits.eventWindowS * 1000;

@@ -1,5 +1,5 @@
 import { RateLimiterRes } from 'rate-limiter-flexible';
-import { createLimiter } from '../shared/public-ratelimit.js';
+import { createHotLimiter } from '../shared/local-ratelimit.js';
 import type { Logger } from '../shared/logger.js';
 import { createOutage } from '../shared/outage.js';
 import type { Redis } from '../shared/redis.js';
@@ -23,7 +23,11 @@ export function createEndUserLimiter(deps: {
 }) {
   const { redis, prefix, points, durationS, logger } = deps;
   const keyPrefix = `${prefix}:rl:enduser`;
-  const limiter = createLimiter(redis, keyPrefix, points, durationS);
+  // Counted on this node and synced to Redis: no Redis round trip per message (issue 23).
+  const limiter = createHotLimiter(redis, keyPrefix, points, durationS, {
+    name: 'end-user rate limit',
+    logger,
+  });
   let dropped = 0;
   const outage = createOutage('redis (end-user rate limit)', logger);
 

@@ -1,8 +1,8 @@
-import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterRes } from 'rate-limiter-flexible';
 import { AppError } from './errors.js';
 import type { Logger } from './logger.js';
 import { createOutage } from './outage.js';
-import { createLimiter } from './public-ratelimit.js';
+import { createHotLimiter, type PointLimiter } from './local-ratelimit.js';
 import type { Redis } from './redis.js';
 
 /**
@@ -33,13 +33,17 @@ export function createTenantQuota(deps: {
 }) {
   const { redis, prefix, logger, windowS = 60 } = deps;
   // One limiter per (kind, limit): tenants with the same limit share it, keyed by organization.
-  const limiters = new Map<string, RateLimiterAbstract>();
+  const limiters = new Map<string, PointLimiter>();
   const outage = createOutage('redis (tenant quota)', logger);
   const limiterFor = (kind: QuotaKind, perMin: number) => {
     const name = `${kind}:${perMin}`;
     let limiter = limiters.get(name);
     if (!limiter) {
-      limiter = createLimiter(redis, `${prefix}:quota:${kind}:${windowS}`, perMin, windowS);
+      // Taken on every visitor message: counted on this node and synced to Redis (issue 23).
+      limiter = createHotLimiter(redis, `${prefix}:quota:${kind}:${windowS}`, perMin, windowS, {
+        name: 'tenant quota',
+        logger,
+      });
       limiters.set(name, limiter);
     }
     return limiter;
