@@ -287,6 +287,14 @@ export type LastMessagePreview = {
 export type ConversationActivity = { conversation_id: string; last_message: LastMessagePreview };
 
 /**
+ * Ours: `conversation_activity_batch`, for sockets that asked at the handshake
+ * (`auth: { activity: 'batch' }`): the queue's `conversation_activity` of the last 100 ms at most,
+ * the latest per conversation, oldest first, instead of one event per message (issue 23: a busy
+ * queue otherwise costs every agent a write per message).
+ */
+export type ConversationActivityBatch = { items: ConversationActivity[] };
+
+/**
  * Ours: `visitor_updated`, to the queue rooms: an agent changed the visitor's name or email.
  */
 export type VisitorUpdated = {
@@ -400,6 +408,7 @@ export interface ServerToClientEvents {
   conversation_rated: (event: ConversationRated) => void;
   contact_left: (event: ContactLeft) => void;
   conversation_activity: (event: ConversationActivity) => void;
+  conversation_activity_batch: (event: ConversationActivityBatch) => void;
   visitor_updated: (event: VisitorUpdated) => void;
   error: (event: SocketError) => void;
 }

@@ -1,8 +1,20 @@
 import { lastMessageDto, messageEventDto } from '../conversations/conversations.dto.js';
 import type { EventBus } from '../shared/events.js';
+import type { ConversationActivity } from './realtime.contract.js';
 import type { RealtimeServer } from './realtime.types.js';
-import { convRoom, endUserRoom, queueRoomsOf, sessionRoom, unprovenRoom, userRoom } from './rooms.js';
+import {
+  activityBatchRoom,
+  convRoom,
+  endUserRoom,
+  queueRoomsOf,
+  sessionRoom,
+  unprovenRoom,
+  userRoom,
+} from './rooms.js';
 import { typistKey, type TypingTracker } from './typing.js';
+
+/** How long a queue's activity gathers before a batch goes to the sockets that asked for batches. */
+export const ACTIVITY_BATCH_MS = 100;
 
 /** Rooms named per disconnect: the adapter carries the list to every node in one message. */
 const DISCONNECT_BATCH = 500;
@@ -62,6 +74,31 @@ export function registerRealtimeListeners({
   bus: EventBus;
   typing: TypingTracker;
 }): () => void {
+  // Queue room → conversation → its latest activity, until the next batch (this node's messages;
+  // every node sends its own batches through the adapter).
+  const pending = new Map<string, Map<string, ConversationActivity>>();
+  let timer: NodeJS.Timeout | null = null;
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    for (const [room, items] of pending) {
+      io.to(activityBatchRoom(room)).emit('conversation_activity_batch', { items: [...items.values()] });
+    }
+    pending.clear();
+  };
+  const activity = (rooms: string[], item: ConversationActivity) => {
+    // Sockets that take batches get this one in the next; the others now.
+    io.to(rooms).except(rooms.map(activityBatchRoom)).emit('conversation_activity', item);
+    for (const room of rooms) {
+      let items = pending.get(room);
+      if (!items) pending.set(room, (items = new Map()));
+      // Latest last: a batch is in the order the conversations last moved.
+      items.delete(item.conversation_id);
+      items.set(item.conversation_id, item);
+    }
+    timer ??= setTimeout(flush, ACTIVITY_BATCH_MS);
+  };
+
   const offs = [
     bus.subscribe('message.created', ({ message, conversation, sessionOpened }) => {
       // The typist's message ends their indicator.
@@ -69,10 +106,10 @@ export function registerRealtimeListeners({
       // Every inbox's list row follows (the queue rooms hold agents only, so notes may go too).
       const last = lastMessageDto(message);
       if (conversation.mode !== 'bot' || message.internal) {
-        io.to(queueRoomsOf(conversation.organizationId, conversation.routingKey)).emit(
-          'conversation_activity',
-          { conversation_id: conversation.id, last_message: last },
-        );
+        activity(queueRoomsOf(conversation.organizationId, conversation.routingKey), {
+          conversation_id: conversation.id,
+          last_message: last,
+        });
       }
       // An internal note: the conversation's agents only, never its end user's sockets.
       if (message.internal) {
@@ -224,5 +261,8 @@ export function registerRealtimeListeners({
 
     registerCutOffListeners(bus, io),
   ];
-  return () => offs.forEach((off) => off());
+  return () => {
+    offs.forEach((off) => off());
+    flush();
+  };
 }

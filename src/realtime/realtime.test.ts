@@ -459,6 +459,34 @@ for (const mode of dbModes) {
       });
     });
 
+    test(
+      'queue activity: per message, or in batches for a socket that asked at the handshake',
+      both,
+      async () => {
+        const w = await world(1);
+        const live = w.agents[0]!;
+        const batched = await open({ cookie: live.cookie, auth: { activity: 'batch' } });
+        for (const s of [live.socket, batched]) assert.equal((await emitAck(s, 'join_queue')).ok, true);
+        const liveSees = record<{ conversation_id: string }>(live.socket, 'conversation_activity');
+        const liveBatches = record(live.socket, 'conversation_activity_batch');
+        const batchedSees = record(batched, 'conversation_activity');
+        const batches = record<{ items: { conversation_id: string; last_message: { content: string } }[] }>(
+          batched,
+          'conversation_activity_batch',
+        );
+        for (const text of ['one', 'two', 'three']) assert.equal((await visitorSend(w, text)).ok, true);
+        await eventually(() => liveSees.length === 3 && batches.length > 0);
+        await new Promise((r) => setTimeout(r, 250));
+        // The latest of the conversation, in a batch or two (100 ms each): nothing per message.
+        assert.equal(batchedSees.length, 0);
+        assert.equal(liveBatches.length, 0);
+        const items = batches.flatMap((b) => b.items);
+        assert.ok(items.length >= 1 && items.length <= 3, `${items.length} items`);
+        assert.equal(items.at(-1)!.conversation_id, w.conv.conversation.id);
+        assert.equal(items.at(-1)!.last_message.content, 'three');
+      },
+    );
+
     test('end-user rate limit: the excess is dropped silently and counted', both, async () => {
       const w = await world(1);
       const convId = w.conv.conversation.id;

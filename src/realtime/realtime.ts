@@ -275,6 +275,9 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
         () => socket.connected,
       ),
     });
+    // The handshake's request (headers, session, parser state) is read only up to here: dropped,
+    // it costs nothing for the life of the connection (Socket.IO's memory-usage advice).
+    (socket.conn as { request: unknown }).request = null;
     if (agent) {
       const who = { userId: agent.userId, organizationId: agent.organizationId };
       const connected = track(presence.connect(who));

@@ -22,6 +22,12 @@ export const sessionRoom = (sessionId: string) =>
   `sess:${createHash('sha256').update(sessionId).digest('hex').slice(0, 32)}`;
 
 /**
+ * The sockets of a queue room that asked for `conversation_activity_batch` (handshake
+ * `auth: { activity: 'batch' }`) instead of one `conversation_activity` per message.
+ */
+export const activityBatchRoom = (queue: string) => `batch:${queue}`;
+
+/**
  * Agents restricted to some queues (routing keys) must not hear about the others, so they listen
  * to one sub-room per key instead of the organization's queue room; everyone else is in
  * `org:{org_id}:queue` itself.

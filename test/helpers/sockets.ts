@@ -8,7 +8,7 @@ export type Ack = { ok: boolean; error?: string; message?: unknown; [k: string]:
  */
 export async function connectSocket(
   url: string,
-  opts: { cookie?: string; origin?: string; reconnection?: boolean } = {},
+  opts: { cookie?: string; origin?: string; reconnection?: boolean; auth?: Record<string, unknown> } = {},
 ): Promise<Socket> {
   const headers: Record<string, string> = {};
   if (opts.cookie) headers.cookie = opts.cookie;
@@ -16,6 +16,7 @@ export async function connectSocket(
   const socket = connectClient(url, {
     transports: ['websocket'],
     extraHeaders: headers,
+    ...(opts.auth ? { auth: opts.auth } : {}),
     reconnection: opts.reconnection ?? false,
     reconnectionDelay: 100,
     reconnectionDelayMax: 200,

@@ -34,7 +34,11 @@ const listEl = byId<HTMLUListElement>('conversation-list');
 const emptyEl = byId('list-empty');
 const connEl = byId('connection');
 
-const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io({ withCredentials: true });
+// The queue's activity in batches (every 100 ms at most), not an event per message per agent.
+const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io({
+  withCredentials: true,
+  auth: { activity: 'batch' },
+});
 
 export const nameOfAgent = (id: string | null | undefined) =>
   id ? (id === me ? 'you' : (state.team.get(id)?.display_name ?? 'another agent')) : 'nobody';
@@ -301,13 +305,21 @@ function activity(id: string, last: NonNullable<ConversationDto['last_message']>
   state.list.splice(i, 1);
   state.list.unshift(c);
 }
-socket.on('conversation_activity', (e) => {
-  const known = state.list.some((c) => c.id === e.conversation_id);
-  activity(e.conversation_id, e.last_message);
+function onActivity(
+  items: { conversation_id: string; last_message: NonNullable<ConversationDto['last_message']> }[],
+) {
+  let refresh = false;
+  for (const e of items) {
+    const known = state.list.some((c) => c.id === e.conversation_id);
+    activity(e.conversation_id, e.last_message);
+    // New to this list (or its counts changed): the server's answer settles it.
+    if (!known || e.last_message.sender_type === 'end_user') refresh = true;
+  }
   renderList();
-  // New to this list (or its counts changed): the server's answer settles it.
-  if (!known || e.last_message.sender_type === 'end_user') scheduleRefresh(300);
-});
+  if (refresh) scheduleRefresh(300);
+}
+socket.on('conversation_activity', (e) => onActivity([e]));
+socket.on('conversation_activity_batch', (e) => onActivity(e.items));
 socket.on('visitor_updated', (e) => {
   for (const c of state.list) {
     if (c.end_user.id === e.end_user_id) c.end_user.display_name = e.display_name;

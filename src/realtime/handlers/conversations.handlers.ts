@@ -1,6 +1,6 @@
 import { messageEventDto } from '../../conversations/conversations.dto.js';
 import { conversationRef, joinConversationSchema, transferConversationSchema } from '../realtime.schemas.js';
-import { convRoom, queueRoomsFor } from '../rooms.js';
+import { activityBatchRoom, convRoom, queueRoomsFor } from '../rooms.js';
 import type { HandlerDeps, SocketContext } from './socket.context.js';
 
 /**
@@ -88,7 +88,10 @@ export function registerConversationHandlers(
 
   on('join_queue', null, async () => {
     const agent = await ctx.requireAgent();
-    await socket.join(queueRoomsFor(agent));
+    const rooms = queueRoomsFor(agent);
+    // Asked at the handshake: the queue's activity in batches (the inbox does), not per message.
+    const batched = (socket.handshake.auth as { activity?: unknown }).activity === 'batch';
+    await socket.join(batched ? [...rooms, ...rooms.map(activityBatchRoom)] : rooms);
     return {};
   });
 }
