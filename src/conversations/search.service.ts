@@ -161,23 +161,31 @@ export function rankingQuery(
     : Prisma.empty;
   return Prisma.sql`
     WITH text_hits AS (${textHits}),
+    -- Who the visitor is: only end users whose id or name holds the needle (an exact or prefix
+    -- match does too), not a score computed for every conversation of the organization.
     who AS (
       SELECT c.id AS conversation_id,
         (CASE WHEN lower(e.external_id) = ${needle} THEN ${WEIGHT.externalIdExact}::float8
               WHEN lower(e.external_id) LIKE ${contains} THEN ${WEIGHT.externalId}::float8 ELSE 0 END)
         + (CASE WHEN lower(e.display_name) = ${needle} THEN ${WEIGHT.nameExact}::float8
                 WHEN lower(e.display_name) LIKE ${prefix} THEN ${WEIGHT.namePrefix}::float8
-                WHEN lower(e.display_name) LIKE ${contains} THEN ${WEIGHT.name}::float8 ELSE 0 END)
-        + coalesce((SELECT max(CASE WHEN lower(t) = ${needle} THEN ${WEIGHT.tagExact}::float8
-                                    WHEN lower(t) LIKE ${prefix} THEN ${WEIGHT.tagPrefix}::float8 ELSE 0 END)
-                    FROM conversation_sessions s, unnest(s.tags) AS t
-                    WHERE s.conversation_id = c.id), 0) AS score
-      FROM conversations c JOIN end_users e ON e.id = c.end_user_id
-      WHERE ${visible}
+                WHEN lower(e.display_name) LIKE ${contains} THEN ${WEIGHT.name}::float8 ELSE 0 END) AS score
+      FROM end_users e JOIN conversations c ON c.end_user_id = e.id
+      WHERE e.organization_id = ${org}::uuid
+        AND (lower(e.external_id) LIKE ${contains} OR lower(e.display_name) LIKE ${contains})
+        AND ${visible}
+    ),
+    -- A session's tag that is the needle or starts with it (the best one per conversation).
+    tagged AS (
+      SELECT s.conversation_id,
+        max(CASE WHEN lower(t) = ${needle} THEN ${WEIGHT.tagExact}::float8 ELSE ${WEIGHT.tagPrefix}::float8 END) AS score
+      FROM conversation_sessions s, unnest(s.tags) AS t
+      WHERE s.organization_id = ${org}::uuid AND lower(t) LIKE ${prefix}
+      GROUP BY s.conversation_id
     ),
     scored AS (
       SELECT c.id, c.updated_at, round(sum(x.score)::numeric, 6) AS score
-      FROM (SELECT * FROM text_hits UNION ALL SELECT * FROM who WHERE score > 0) x
+      FROM (SELECT * FROM text_hits UNION ALL SELECT * FROM who UNION ALL SELECT * FROM tagged) x
       JOIN conversations c ON c.id = x.conversation_id
       WHERE ${visible}
       GROUP BY c.id, c.updated_at

@@ -476,7 +476,9 @@ export function createMessageService({
       const rows = await db.$queryRaw<{ conversation_id: string; n: number }[]>`
         SELECT m.conversation_id::text AS conversation_id, count(*)::int AS n
         FROM messages m
+        -- The organization's open sessions first (its index), never every tenant's backlog.
         JOIN conversation_sessions s ON s.id = m.session_id AND s.status = 'open'
+          AND s.organization_id = ${actor.organizationId}::uuid
           AND (s.assigned_agent_id IS NULL OR s.assigned_agent_id = ${actor.userId}::uuid)
         JOIN conversations c ON c.id = m.conversation_id
         WHERE m.organization_id = ${actor.organizationId}::uuid
