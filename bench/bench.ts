@@ -4,6 +4,9 @@
 // last line of output is one JSON object. Usage and defaults: bench/README.md.
 import { abuseStep } from './lib/abuse.js';
 import { botStep } from './lib/bot.js';
+import { DEFAULT_SCALE, QUICK_SCALE, dataScaleStep, parseScale } from './lib/datascale.js';
+import { writeDataScaleChart } from './lib/datascale-report.js';
+import { gatewaysParams, gatewaysStep } from './lib/gateways.js';
 import { measureRetrieval } from './lib/retrieval.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,7 +17,15 @@ import { closeRedis, connectRedis } from '../src/shared/redis.js';
 import { ormBaseline } from './baselines/orm.js';
 import { freePort, rootDir, startServer, stopProcess, type ServerProc } from './lib/procs.js';
 import { renderSvg, renderTable, summary, type BenchResult } from './lib/report.js';
-import { agentOf, isNew, plans, runWorkload, type Params, type RunResult } from './lib/run.js';
+import {
+  agentOf,
+  isNew,
+  plans,
+  redisServerPids,
+  runWorkload,
+  type Params,
+  type RunResult,
+} from './lib/run.js';
 import {
   AGENT_PASSWORD,
   BENCH_SECRETS,
@@ -45,6 +56,10 @@ const { values: o } = parseArgs({
     skip: { type: 'string', default: '' },
     'no-build': { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
+    'server-env': { type: 'string', default: '' },
+    datascale: { type: 'boolean', default: false },
+    scale: { type: 'string' },
+    'datascale-samples': { type: 'string' },
     out: { type: 'string' },
     pg: {
       type: 'string',
@@ -87,6 +102,15 @@ const skip = new Set(
 );
 // Quick: the headline figures only (server against baseline), to stay well under a minute.
 for (const s of quick ? ['two-nodes', 'restart', 'micro'] : []) skip.add(s);
+// Data-scale curves: minutes of seeding, so --quick leaves them out unless --datascale asks.
+if (quick && !o.datascale) skip.add('datascale');
+const dataScale = (() => {
+  try {
+    return o.scale ? parseScale(o.scale) : quick ? QUICK_SCALE : DEFAULT_SCALE;
+  } catch (err) {
+    usage((err as Error).message);
+  }
+})();
 const outDir = path.resolve(o.out ?? path.join(rootDir, 'bench/results'));
 const t0 = Date.now();
 const log = (s: string) => process.stderr.write(`[bench ${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}\n`);
@@ -186,11 +210,18 @@ async function main() {
       ...BENCH_SECRETS,
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
-      // The per-visitor flood limit still runs (one Redis call per message) but never drops a
-      // benchmark message: loss must mean loss. Keys of this run only.
+      // The per-visitor flood limit still runs (counted here, synced to Redis every 100 ms) but
+      // never drops a benchmark message: loss must mean loss. Keys of this run only.
       END_USER_RATE_LIMIT: '1000',
       REALTIME_REDIS_PREFIX: `sbbench:${t0}`,
       PUBLIC_URL: `http://127.0.0.1:${port}`,
+      // --server-env A=1,B=2: settings to try (an A/B run), last so they win.
+      ...Object.fromEntries(
+        (o['server-env'] ?? '')
+          .split(',')
+          .filter((kv) => kv.includes('='))
+          .map((kv) => [kv.slice(0, kv.indexOf('=')).trim(), kv.slice(kv.indexOf('=') + 1)]),
+      ),
     });
     const start = async (port: number) => {
       const srv = await startServer(serverArgs, serverEnv(port), port);
@@ -219,6 +250,7 @@ async function main() {
       : await runWorkload('server', plans(s, cookies, [node.url], params, 'r1'), params, {
           serverPids: () => [node.proc.pid!],
           dbPids: () => backendPids(db),
+          redisPids: redisServerPids,
           log,
           whileConnected: skip.has('restart')
             ? undefined
@@ -298,6 +330,49 @@ async function main() {
       await stop(srv);
     }
 
+    // 1d. The relay's gateways: raw WebSocket visitors against plain ws, signed calls against the
+    // same read with a session, webhook deliveries to a local receiver, the bot over 1,000 documents.
+    if (!skip.has('gateways') && !skip.has('server')) {
+      const gwPort = await freePort();
+      const adminKey = `ak_bench_${t0}_${'g'.repeat(16)}`;
+      const srv = await startServer(
+        serverArgs,
+        {
+          ...serverEnv(gwPort),
+          ADMIN_KEY: adminKey,
+          REALTIME_REDIS_PREFIX: `sbbench:${t0}:gateways`,
+          // Hundreds of visitor sessions from one address; webhooks to this process.
+          PUBLIC_RATE_LIMIT_PER_TARGET: '1000000',
+          PUBLIC_RATE_LIMIT_PER_IP: '1000000',
+          WEBHOOK_ALLOW_PRIVATE: 'true',
+          WEBHOOK_RETRY_BASE_MS: '1000',
+        },
+        gwPort,
+      );
+      servers.push(srv);
+      result.gateways = await gatewaysStep(srv.url, adminKey, gatewaysParams(quick), log, srv.proc.pid);
+      log(`gateways: ${JSON.stringify(result.gateways)}`);
+      await stop(srv);
+    }
+
+    // 1e. Data-scale curves: a database of its own grown to each --scale size, the inbox's reads and
+    // writes timed over HTTP at each (bench/lib/datascale.ts).
+    if (!skip.has('datascale') && !skip.has('server')) {
+      result.datascale = await dataScaleStep({
+        pgUrl: o.pg!,
+        sizes: dataScale,
+        samples: num(o['datascale-samples'], 100, 50),
+        start: async (env) => {
+          const p = await freePort();
+          const srv = await startServer(serverArgs, { ...serverEnv(p), ...env }, p);
+          servers.push(srv);
+          return srv;
+        },
+        stop,
+        log,
+      });
+    }
+
     // 2. The bare Socket.IO baseline, same workload.
     const bare = await startServer(
       ['--import', 'tsx', 'bench/baselines/bare-socketio.ts'],
@@ -312,12 +387,31 @@ async function main() {
     result.runs.push(base);
     await stop(bare);
 
+    // 2b. The same bare server broadcasting through the Redis adapter: what fan-out across nodes
+    // costs on its own (this run's CPU per message minus the baseline's).
+    if (!skip.has('baseline-redis')) {
+      const bareRedis = await startServer(
+        ['--import', 'tsx', 'bench/baselines/bare-socketio.ts'],
+        { BARE_REDIS_URL: o.redis!, BARE_REDIS_PREFIX: `sbbench:${t0}:bare` },
+        await freePort(),
+      );
+      servers.push(bareRedis);
+      const run = await runWorkload('baseline-redis', plans(s, [], [bareRedis.url], params, 'b2'), params, {
+        serverPids: () => [bareRedis.proc.pid!],
+        redisPids: redisServerPids,
+        log,
+      });
+      result.runs.push(run);
+      await stop(bareRedis);
+    }
+
     // 3. Two nodes sharing PostgreSQL and Redis.
     if (!skip.has('two-nodes')) {
       const [a, b] = await Promise.all([start(await freePort()), start(await freePort())]);
       const two = await runWorkload('two-nodes', plans(s, cookies, [a.url, b.url], params, 'n2'), params, {
         serverPids: () => [a.proc.pid!, b.proc.pid!],
         dbPids: () => backendPids(db),
+        redisPids: redisServerPids,
         log,
       });
       result.runs.push({ ...two, ...(await persisted(two)) });
@@ -341,6 +435,7 @@ async function main() {
   result.duration_s = round((Date.now() - t0) / 1000, 1);
   mkdirSync(outDir, { recursive: true });
   const base = quick ? 'quick' : 'latest';
+  writeDataScaleChart(result, outDir, base);
   const forJson = { ...result, runs: result.runs.map(({ prefixes: _p, ...r }) => stripSamples(r)) };
   writeFileSync(path.join(outDir, `${base}.json`), JSON.stringify(forJson, null, 2) + '\n');
   writeFileSync(path.join(outDir, `${base}.svg`), renderSvg(result));

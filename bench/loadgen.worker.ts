@@ -78,8 +78,9 @@ function bucket(): [number, number] {
   return stats.timeline[i]!;
 }
 
-function connect(url: string, extraHeaders?: Record<string, string>): Socket {
+function connect(url: string, extraHeaders?: Record<string, string>, auth?: Record<string, string>): Socket {
   return io(url, {
+    ...(auth ? { auth } : {}),
     // One connection per client (no multiplexing), WebSocket only, as a native app connects.
     forceNew: true,
     transports: ['websocket'],
@@ -145,7 +146,8 @@ function markBack(socket: Socket) {
 }
 
 function startAgent(p: AgentPlan): Agent {
-  const socket = connect(p.url, { cookie: p.cookie });
+  // As the inbox: the queue's activity in batches, not an event per message (the baselines send none).
+  const socket = connect(p.url, { cookie: p.cookie }, { activity: 'batch' });
   const agent: Agent = { plan: p, socket, claimed: new Set(), ready: false };
   trackReconnect(socket);
   const join = () => {

@@ -1,9 +1,16 @@
 // The bare baseline: a minimal Socket.IO server with the same events and rooms as the real one
 // and nothing else: no authentication, no validation, no persistence, no Redis. The ratio of the
 // real server's throughput to this one's is what stays comparable across machines.
+//
+// With BARE_REDIS_URL set (the `baseline-redis` run) the same server broadcasts through
+// @socket.io/redis-adapter, configured as the real server's (its own pub/sub connections, RESP2,
+// no auto-pipelining, key BARE_REDIS_PREFIX): the difference between the two runs is what the
+// adapter costs per message on its own.
+import { createAdapter } from '@socket.io/redis-adapter';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 
 type Ack = ((res: unknown) => void) | undefined;
@@ -15,6 +22,16 @@ const queue = `org:${ORG}:queue`;
 const open = new Set<string>();
 const http = createServer();
 const io = new Server(http);
+const redisUrl = process.env.BARE_REDIS_URL;
+const links: Redis[] = [];
+if (redisUrl) {
+  const link = () =>
+    new Redis(redisUrl, { protocol: 2, enableAutoPipelining: false, maxRetriesPerRequest: null });
+  links.push(link(), link());
+  io.adapter(
+    createAdapter(links[0]!, links[1]!, { key: process.env.BARE_REDIS_PREFIX ?? 'sbbench:bare:sio' }),
+  );
+}
 
 io.on('connection', (socket) => {
   socket.on('join_queue', (ack: Ack) => {
@@ -63,4 +80,9 @@ io.on('connection', (socket) => {
 http.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   process.stdout.write(`listening ${(http.address() as AddressInfo).port}\n`);
 });
-process.on('SIGTERM', () => io.close(() => process.exit(0)));
+process.on('SIGTERM', () =>
+  io.close(() => {
+    for (const l of links) l.disconnect();
+    process.exit(0);
+  }),
+);

@@ -3,6 +3,9 @@
 import type { ormBaseline } from '../baselines/orm.js';
 import type { AbuseResult } from './abuse.js';
 import type { BotResult } from './bot.js';
+import type { DataScaleResult } from './datascale.js';
+import { dataScaleSummary, renderDataScaleTable } from './datascale-report.js';
+import type { GatewaysResult } from './gateways.js';
 import type { Params, RunResult } from './run.js';
 import { round } from './stats.js';
 
@@ -26,8 +29,11 @@ export type BenchResult = {
   abuse?: AbuseResult;
   retrieval?: { recallAt3: number; documents: number; questions: number; p50Ms: number; p95Ms: number };
   bot?: BotResult;
+  gateways?: GatewaysResult;
   /** packages/client-core bundled and minified, and gzipped, in bytes. */
   client_core_size?: { bytes: number; gzip: number };
+  /** Data-scale curves (bench/lib/datascale.ts). */
+  datascale?: DataScaleResult;
   transport?: Record<string, unknown> & { socketio_vs_ws: number };
   server_errors?: string[];
   summary?: ReturnType<typeof summary>;
@@ -40,6 +46,7 @@ const ratio = (a: number | undefined, b: number | undefined) => (a && b ? round(
 export function summary(r: BenchResult) {
   const server = r.runs.find((x) => x.name === 'server');
   const base = r.runs.find((x) => x.name === 'baseline');
+  const baseRedis = r.runs.find((x) => x.name === 'baseline-redis');
   const two = r.runs.find((x) => x.name === 'two-nodes');
   const lost = (x: Run | undefined) =>
     x ? x.steady.lost + x.capacity.lost + Math.max(0, x.persisted_missing ?? 0) : null;
@@ -61,6 +68,7 @@ export function summary(r: BenchResult) {
     rss_per_1000_conn_mb: server?.rss_per_1000_conn_mb ?? null,
     server_cpu_pct: server?.steady.cpu_pct.server_pct ?? null,
     reconnect_s: r.reconnect?.total_s ?? null,
+    ...cpuSummary(server, base, baseRedis, two),
     two_nodes_msgs_per_s: two?.capacity.msgs_per_s ?? null,
     two_nodes_scaling: ratio(two?.capacity.msgs_per_s, server?.capacity.msgs_per_s),
     two_nodes_lost: lost(two),
@@ -73,6 +81,41 @@ export function summary(r: BenchResult) {
     bot_answer_p50_ms: r.bot?.p50_ms ?? null,
     bot_answer_p95_ms: r.bot?.p95_ms ?? null,
     client_core_gzip_bytes: r.client_core_size?.gzip ?? null,
+    ...dataScaleSummary(r.datascale),
+    ws_vs_plain: r.gateways?.ws.ratio ?? null,
+    ws_msgs_per_s: r.gateways?.ws.server.per_s ?? null,
+    signed_vs_unsigned: r.gateways?.signed.ratio ?? null,
+    signed_calls_per_s: r.gateways?.signed.signed.per_s ?? null,
+    webhooks_per_s: r.gateways?.webhooks.deliveries_per_s ?? null,
+    webhooks_lost: r.gateways?.webhooks.lost ?? null,
+    bot_p95_ms: r.gateways?.bot.p95_ms ?? null,
+  };
+}
+
+/**
+ * CPU per delivered message, µs of one core, capacity phase (the steady phase's server figure
+ * beside it): the server and its PostgreSQL backends, the baselines, and the Redis adapter's own
+ * cost (bare Socket.IO with the adapter minus without).
+ */
+function cpuSummary(server?: Run, base?: Run, baseRedis?: Run, two?: Run) {
+  const us = (x: Run | undefined, group: string) => x?.capacity.cpu_us_per_msg?.[group] ?? null;
+  const adapter = us(baseRedis, 'server') !== null && us(base, 'server') !== null;
+  return {
+    server_cpu_us_per_msg: us(server, 'server'),
+    server_cpu_us_per_msg_steady: server?.steady.cpu_us_per_msg?.server ?? null,
+    pg_cpu_us_per_msg: us(server, 'postgres'),
+    redis_cpu_us_per_msg: us(server, 'redis'),
+    baseline_cpu_us_per_msg: us(base, 'server'),
+    baseline_redis_cpu_us_per_msg: us(baseRedis, 'server'),
+    redis_adapter_cpu_us_per_msg: adapter ? round(us(baseRedis, 'server')! - us(base, 'server')!, 1) : null,
+    server_cpu_vs_baseline: ratio(us(server, 'server') ?? undefined, us(base, 'server') ?? undefined),
+    server_cpu_vs_baseline_redis: ratio(
+      us(server, 'server') ?? undefined,
+      us(baseRedis, 'server') ?? undefined,
+    ),
+    baseline_redis_msgs_per_s: baseRedis?.capacity.msgs_per_s ?? null,
+    ratio_to_baseline_redis: ratio(server?.capacity.msgs_per_s, baseRedis?.capacity.msgs_per_s),
+    two_nodes_cpu_us_per_msg: us(two, 'server'),
   };
 }
 
@@ -95,6 +138,9 @@ export function renderTable(r: BenchResult): string {
     [`capacity: msg/s (${r.params.inFlight} in flight)`, ...r.runs.map((x) => fmt(x.capacity.msgs_per_s))],
     ['capacity: p50 / p95 / p99 ms', ...r.runs.map((x) => latency(x.capacity.latency_ms))],
     ['capacity: CPU % server / pg / loadgen', ...r.runs.map((x) => cpu(x.capacity.cpu_pct))],
+    ['steady: CPU µs/msg server / pg / redis', ...r.runs.map((x) => perMsg(x.steady.cpu_us_per_msg))],
+    ['capacity: CPU µs/msg server / pg / redis', ...r.runs.map((x) => perMsg(x.capacity.cpu_us_per_msg))],
+    ['capacity: loadgen CPU µs/msg', ...r.runs.map((x) => fmt(x.capacity.cpu_us_per_msg?.loadgen))],
     ['sent / persisted', ...r.runs.map((x) => `${x.steady.sent + x.capacity.sent} / ${fmt(x.persisted)}`)],
     [
       'lost / duplicated',
@@ -112,6 +158,9 @@ export function renderTable(r: BenchResult): string {
     out.push('');
     out.push(
       `server / baseline capacity: ${fmt(s.ratio)}   two nodes / one node: ${fmt(s.two_nodes_scaling)}`,
+    );
+    out.push(
+      `CPU per message (capacity, µs of a core): server ${fmt(s.server_cpu_us_per_msg)} + PostgreSQL ${fmt(s.pg_cpu_us_per_msg)}; bare Socket.IO ${fmt(s.baseline_cpu_us_per_msg)} (server ${fmt(s.server_cpu_vs_baseline)}×), with the Redis adapter ${fmt(s.baseline_redis_cpu_us_per_msg)}: the adapter costs ${fmt(s.redis_adapter_cpu_us_per_msg)} µs/msg`,
     );
   }
   if (r.reconnect) {
@@ -137,6 +186,7 @@ export function renderTable(r: BenchResult): string {
       `bot: ${b.questions} visitors asked one question each: answered ${b.answered}, no answer ${b.no_answer}, failed ${b.failed}; question → answer p50 ${fmt(b.p50_ms)} / p95 ${fmt(b.p95_ms)} / max ${fmt(b.max_ms)} ms`,
     );
   }
+  if (r.gateways) out.push(...gatewayLines(r.gateways));
   if (r.abuse) {
     const a = r.abuse;
     const j = (x: AbuseResult['visitor_quiet']) =>
@@ -159,6 +209,7 @@ export function renderTable(r: BenchResult): string {
       `transport (closed loop, ${String(r.transport.pairs)} rooms): ws ${t.ws?.msgs_per_s}/s p99 ${t.ws?.p99_ms} ms, bare Socket.IO ${t.socketio?.msgs_per_s}/s p99 ${t.socketio?.p99_ms} ms (${t.socketio_vs_ws}×)`,
     );
   }
+  if (r.datascale) out.push(...renderDataScaleTable(r.datascale));
   const errors = r.runs.flatMap((x) => x.errors.map((e) => `${x.name}: ${e}`));
   if (errors.length) out.push('', 'errors seen by clients:', ...errors.slice(0, 10).map((e) => `  ${e}`));
   if (r.server_errors?.length) {
@@ -167,7 +218,22 @@ export function renderTable(r: BenchResult): string {
   return out.join('\n');
 }
 
+function gatewayLines(g: GatewaysResult): string[] {
+  const loop = (x: GatewaysResult['ws']['server']) =>
+    `${x.per_s}/s p50 ${fmt(x.p50_ms)} / p99 ${fmt(x.p99_ms)} ms, CPU server ${fmt(x.server_cpu_pct)} % / client ${x.client_cpu_pct} %${Object.keys(x.errors).length ? ` (errors ${JSON.stringify(x.errors)})` : ''}`;
+  const w = g.webhooks;
+  const b = g.bot;
+  return [
+    `raw WebSocket visitors (${g.ws.visitors}, sessions ${g.ws.sessions_per_s}/s, first messages answered in ${fmt(g.ws.server.warmup_s)} s; msg → ack closed loop): server ${loop(g.ws.server)}; plain ws ${loop(g.ws.plain_ws)} (${fmt(g.ws.ratio)}×)`,
+    `signed API (${g.signed.concurrency} callers, ${g.signed.route}): HMAC#1 ${loop(g.signed.signed)}; operator session ${loop(g.signed.session)} (${fmt(g.signed.ratio)}×); sign ${g.signed.hmac_sign_us} µs, verify ${g.signed.hmac_verify_us} µs in-process`,
+    `webhooks: ${w.messages_stored}/${w.messages_sent} messages in ${w.conversations} conversations (${w.generate_per_s}/s) → ${w.deliveries_per_s} deliveries/s, lag p50 ${fmt(w.lag_ms.p50)} / p95 ${fmt(w.lag_ms.p95)} / max ${fmt(w.lag_ms.max)} ms, drained ${w.drain_s} s after the last message; lost ${w.lost}, duplicates ${w.duplicates}, bad signatures ${w.bad_signatures}`,
+    `bot over ${b.documents} documents (loaded in ${b.load_s} s, recall@3 ${fmt(b.recall_at_3)}): ${b.questions} questions, answered ${b.answered}, failed ${b.failed}; p50 ${fmt(b.p50_ms)} / p95 ${fmt(b.p95_ms)} / max ${fmt(b.max_ms)} ms`,
+  ];
+}
+
 const latency = (l: RunResult['steady']['latency_ms']) => `${fmt(l.p50)} / ${fmt(l.p95)} / ${fmt(l.p99)}`;
+const perMsg = (c: Record<string, number | null> | undefined) =>
+  `${fmt(c?.server)} / ${fmt(c?.postgres)} / ${fmt(c?.redis)}`;
 const cpu = (c: Record<string, number>) =>
   `${fmt(c.server_pct)} / ${fmt(c.postgres_pct)} / ${fmt(c.loadgen_pct)}`;
 

@@ -1,5 +1,6 @@
 // One workload run: load generators against one or more server URLs, through the phases
 // connect (ramp) → idle → steady (open loop, fixed rate) → capacity (closed loop) → report.
+import { readdirSync, readFileSync } from 'node:fs';
 import { percentile, round } from './stats.js';
 import { CpuMeter, rssOf, Worker } from './procs.js';
 import type { AgentPlan, LoadReport, VisitorPlan, WorkerPlan } from './protocol.js';
@@ -35,6 +36,9 @@ export type PhaseResult = {
   latencies: number[];
 };
 
+/** CPU per delivered message, in µs of one core, by process group (server, postgres, loadgen, redis). */
+export type CpuPerMessage = Record<string, number | null>;
+
 export type RunResult = {
   name: string;
   nodes: number;
@@ -43,11 +47,28 @@ export type RunResult = {
   connect_failed: number;
   rss_idle_mb: number | null;
   rss_per_1000_conn_mb: number | null;
-  steady: PhaseResult & { cpu_pct: Record<string, number> };
-  capacity: PhaseResult & { cpu_pct: Record<string, number> };
+  steady: PhaseResult & { cpu_pct: Record<string, number>; cpu_us_per_msg: CpuPerMessage };
+  capacity: PhaseResult & { cpu_pct: Record<string, number>; cpu_us_per_msg: CpuPerMessage };
   errors: string[];
   prefixes: string[];
 };
+
+/**
+ * The local Redis server's processes (by name, from /proc), so its CPU per message can be shown;
+ * none when Redis runs elsewhere. Shared with whatever else uses that Redis.
+ */
+export function redisServerPids(): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'redis-server') out.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out;
+}
 
 /** Conversation `i` is new (its visitor says hello and an agent claims it during the ramp). */
 export const isNew = (i: number, share: number) => Math.floor((i + 1) * share) > Math.floor(i * share);
@@ -93,7 +114,22 @@ export function plans(
   return out;
 }
 
-function merge(reports: LoadReport[], seconds: number, cpu: Record<string, number>) {
+/**
+ * CPU per delivered message: what each group used over the metered window (the phase and its drain)
+ * divided by the deliveries to the other party, in µs of one core. The machine's share is left out.
+ */
+function perMessage(cpu: Record<string, number>, meteredS: number, delivered: number): CpuPerMessage {
+  const out: CpuPerMessage = {};
+  for (const [name, pct] of Object.entries(cpu)) {
+    if (name === 'machine_busy_pct') continue;
+    // Negative: a process of the group ended during the phase (a pooled backend), its CPU unknown.
+    out[name.replace(/_pct$/, '')] =
+      delivered && pct >= 0 ? round(((pct / 100) * meteredS * 1e6) / delivered, 1) : null;
+  }
+  return out;
+}
+
+function merge(reports: LoadReport[], seconds: number, cpu: Record<string, number>, meteredS: number) {
   const latencies = reports.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const timeline: [number, number][] = [];
   for (const r of reports) {
@@ -122,12 +158,15 @@ function merge(reports: LoadReport[], seconds: number, cpu: Record<string, numbe
     timeline: timeline.map((t) => t ?? [0, 0]),
     latencies,
     cpu_pct: cpu,
+    cpu_us_per_msg: perMessage(cpu, meteredS, delivered),
   };
 }
 
 export type RunHooks = {
   serverPids: () => number[];
   dbPids?: () => Promise<number[]>;
+  /** The Redis server's process (shared with anything else on the machine: read it as a hint). */
+  redisPids?: () => number[];
   log: (s: string) => void;
   /** Runs with every client connected, before the workers close (the restart test). */
   whileConnected?: (workers: Worker[]) => Promise<void>;
@@ -169,13 +208,16 @@ export async function runWorkload(
     const growth = rssIdle.reduce((a, b) => a + b, 0) - rssBefore.reduce((a, b) => a + b, 0);
 
     const dbPids = (await hooks.dbPids?.()) ?? [];
+    const redisPids = hooks.redisPids?.() ?? [];
     const meter = new CpuMeter(() => ({
       server_pct: hooks.serverPids(),
       postgres_pct: dbPids,
       loadgen_pct: workers.map((w) => w.proc.pid!),
+      ...(redisPids.length ? { redis_pct: redisPids } : {}),
     }));
     const phase = async (mode: 'open' | 'closed', seconds: number) => {
       const startWall = Date.now();
+      const meterStart = performance.now();
       meter.begin();
       const reports = await Promise.all(
         workers.map((w) => {
@@ -193,11 +235,12 @@ export async function runWorkload(
         }),
       );
       const cpu = meter.end();
+      const meteredS = (performance.now() - meterStart) / 1000;
       const lastWall = Math.max(...reports.map((r) => r.lastWall));
       // Sustained: what was delivered over the time it took to deliver it (a backlog counts).
       const spent = Math.max(seconds, (lastWall - startWall) / 1000);
       errors.push(...reports.flatMap((r) => r.errors));
-      return { result: merge(reports, spent, cpu), prefixes: reports.map((r) => r.prefix) };
+      return { result: merge(reports, spent, cpu, meteredS), prefixes: reports.map((r) => r.prefix) };
     };
     hooks.log(`${name}: steady ${p.steadyS} s at ${p.rate} msg/s`);
     const steady = await phase('open', p.steadyS);
@@ -206,7 +249,9 @@ export async function runWorkload(
     );
     hooks.log(`${name}: capacity ${p.capacityS} s with ${p.inFlight} in flight`);
     const capacity = await phase('closed', p.capacityS);
-    hooks.log(`${name}: capacity ${capacity.result.msgs_per_s} msg/s, lost ${capacity.result.lost}`);
+    hooks.log(
+      `${name}: capacity ${capacity.result.msgs_per_s} msg/s, server ${capacity.result.cpu_us_per_msg.server} µs/msg, lost ${capacity.result.lost}`,
+    );
     await hooks.whileConnected?.(workers);
     return {
       name,
