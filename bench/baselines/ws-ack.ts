@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 
-const http = createServer();
+const http = createServer((_req, res) => res.writeHead(404).end());
 const wss = new WebSocketServer({ server: http });
 const seqs = new WeakMap<object, number>();
 

@@ -48,7 +48,9 @@ export async function startServer(
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}:\n${out}`);
     if (out.includes('listening')) break;
-    const ok = await fetch(`${url}/healthz`).then(
+    // Bounded: a server that accepts the connection but never answers plain HTTP (a bare `ws`
+    // baseline) must not hold the loop past its deadline.
+    const ok = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) }).then(
       (r) => r.ok,
       () => false,
     );
