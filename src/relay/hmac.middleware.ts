@@ -72,8 +72,8 @@ export function createNonceStore(deps: {
 
 /**
  * HMAC#1 verification of the tenant backend's calls (docs/hmac.md), in this order: the four
- * headers, the tenant, its status, the timestamp window, the signature (current secret, or the
- * previous one during its grace), the nonce (recorded only once the signature held, so nobody
+ * headers, the tenant, the timestamp window, the signature (current secret, or the previous one
+ * during its grace), the tenant's status, the nonce (recorded only once the signature held, so nobody
  * can spend a tenant's nonces), then the tenant's `rate_limit_per_min` (`api_calls`) and its usage.
  * The verified tenant is `res.locals.signed`.
  */
@@ -106,8 +106,6 @@ export function requireSigned(deps: {
       }
       throw err;
     });
-    const refusal = organizationRefusal(org.status);
-    if (refusal) throw refusal;
     const nowMs = deps.now();
     const live = [open(org.tenantSecretEnc)];
     if (org.tenantSecretPrevEnc && org.tenantSecretPrevUntil && org.tenantSecretPrevUntil.getTime() > nowMs) {
@@ -122,6 +120,11 @@ export function requireSigned(deps: {
       windowS: deps.windowS,
       nowMs,
     });
+    // The status is told only to a caller who proved the secret, and as a signature refusal (401):
+    // an unsigned probe cannot tell a suspended tenant from an active one.
+    if (organizationRefusal(org.status)) {
+      throw new AppError('hmac/tenant_suspended', 'This tenant is suspended: signed calls are refused');
+    }
     // A nonce outlives the window on either side of its timestamp: a replay is stale or refused.
     if (!(await deps.nonces.claim(org.id, headers.nonce, 2 * deps.windowS))) {
       throw new AppError(

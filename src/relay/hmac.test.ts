@@ -298,10 +298,14 @@ for (const mode of dbModes) {
       assert.equal((await call(other, 'GET', usage, { nonce })).status, 200);
     });
 
-    test('a suspended tenant: 403 organization/suspended, even correctly signed', async () => {
+    test('a suspended tenant: 401 hmac/tenant_suspended when correctly signed, bad_signature when not', async () => {
       const tn = await provision();
       await t.services.tenants.suspend(tn.id);
-      await refused(call(tn, 'GET', '/api/v1/relay/usage'), 403, 'organization/suspended');
+      await refused(call(tn, 'GET', '/api/v1/relay/usage'), 401, 'hmac/tenant_suspended');
+      // Without the secret nobody learns the tenant's status.
+      await refused(call(tn, 'GET', '/api/v1/relay/usage', { secret: 'sk_attacker' }), 401, 'hmac/bad_signature');
+      await t.services.tenants.reactivate(tn.id);
+      assert.equal((await call(tn, 'GET', '/api/v1/relay/usage')).status, 200);
     });
 
     test('a rotated secret: the old one verifies during its grace, not after; the new one always', async () => {

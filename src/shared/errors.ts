@@ -48,6 +48,7 @@ export const errorCodes = {
   'hmac/stale_timestamp': 401,
   'hmac/bad_signature': 401,
   'hmac/replayed_nonce': 401,
+  'hmac/tenant_suspended': 401,
   // Webhooks (src/webhooks/*).
   'webhook/url_refused': 400,
   'webhook/not_configured': 409,
