@@ -7,6 +7,7 @@ import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
 import { createAgent, createConversation, createOrg, message } from '../../test/helpers/factories.js';
 import { agentHttp, ISO_8601 } from '../../test/helpers/http.js';
 import type { UserRole } from '../../src/generated/prisma/client.js';
+import { LIST_COUNT_CAP } from './conversations.service.js';
 
 const postgres = dbModes.find((m) => m.name === 'postgres')!;
 const pglite = dbModes.find((m) => m.name === 'pglite')!;
@@ -148,6 +149,40 @@ test('list pages with limit/offset, X-Total-Count and a Link to the next page', 
   const beyond = await http.get('/api/conversations/?offset=50');
   assert.deepEqual(beyond.body, []);
   assert.equal(beyond.headers['x-total-count'], '5');
+});
+
+test('past 10,000 conversations the list is not counted: no X-Total-Count, a Link while pages are full', async () => {
+  const { org, channelId, agents } = await seed(app, ['admin']);
+  const http = agents[0]!.http;
+  // 10,001 conversations (a big tenant's history), written set-based.
+  const n = LIST_COUNT_CAP + 1;
+  await app.database.prisma.$executeRawUnsafe(
+    `INSERT INTO end_users (id, organization_id, external_id, created_at, updated_at)
+     SELECT gen_random_uuid(), $1::uuid, 'cap_' || i, now(), now() FROM generate_series(1, $2::int) i`,
+    org.id,
+    n,
+  );
+  await app.database.prisma.$executeRawUnsafe(
+    `INSERT INTO conversations (id, organization_id, channel_id, end_user_id, created_at, updated_at)
+     SELECT gen_random_uuid(), $1::uuid, $2::uuid, e.id, now() - make_interval(secs => row_number() OVER ()), now() - make_interval(secs => row_number() OVER ())
+     FROM end_users e WHERE e.organization_id = $1::uuid AND e.external_id LIKE 'cap\\_%'`,
+    org.id,
+    channelId,
+  );
+  const first = await http.get('/api/conversations/?filter=all&limit=100');
+  assert.equal(first.status, 200);
+  assert.equal(first.body.length, 100);
+  assert.equal(first.headers['x-total-count'], undefined);
+  assert.equal(first.headers.link, '</api/conversations/?filter=all&limit=100&offset=100>; rel="next"');
+  // The last, short page ends the Link chain.
+  const last = await http.get(`/api/conversations/?filter=all&limit=100&offset=${n - 1}`);
+  assert.equal(last.body.length, 1);
+  assert.equal(last.headers.link, undefined);
+  // One fewer and the count is exact again.
+  const one = await app.database.prisma.conversation.findFirstOrThrow({ where: { organizationId: org.id } });
+  await app.database.prisma.conversation.delete({ where: { id: one.id } });
+  const exact = await http.get('/api/conversations/?filter=all&limit=1');
+  assert.equal(exact.headers['x-total-count'], String(LIST_COUNT_CAP));
 });
 
 test('bad parameters are 400 naming the parameter, as JSON', async () => {

@@ -20,10 +20,12 @@ import type { HandoverService } from './handover.service.js';
 function nextLink(
   req: Request,
   q: { filter: string; limit: number; offset: number; routing_key?: string | undefined },
-  total: number,
+  total: number | null,
+  returned: number,
 ) {
   const offset = q.offset + q.limit;
-  if (offset >= total) return null;
+  // Past the count's cap the total is unknown: there is a next page while this one is full.
+  if (total === null ? returned < q.limit : offset >= total) return null;
   const params = new URLSearchParams({ filter: q.filter, limit: String(q.limit), offset: String(offset) });
   if (q.routing_key !== undefined) params.set('routing_key', q.routing_key);
   return `<${req.baseUrl}/?${params}>; rel="next"`;
@@ -31,8 +33,8 @@ function nextLink(
 
 /**
  * The agents' conversation API under `/api/conversations` (mounted behind `agentApi`: session,
- * CSRF). Bodies are the spec's shapes; list paging travels in `X-Total-Count` and `Link` headers
- * so the body stays a plain array.
+ * CSRF). Bodies are the spec's shapes; list paging travels in `X-Total-Count` (left out past
+ * `LIST_COUNT_CAP`) and `Link` headers so the body stays a plain array.
  */
 export function conversationRoutes(deps: {
   conversations: ConversationService;
@@ -45,8 +47,8 @@ export function conversationRoutes(deps: {
   router.get('/', validate('query', listQuerySchema), async (req, res) => {
     const q = valid(req, 'query', listQuerySchema);
     const page = await conversations.list(agentOf(req), q);
-    res.setHeader('X-Total-Count', String(page.total));
-    const link = nextLink(req, q, page.total);
+    if (page.total !== null) res.setHeader('X-Total-Count', String(page.total));
+    const link = nextLink(req, q, page.total, page.items.length);
     if (link) res.setHeader('Link', link);
     res.json(page.items);
   });

@@ -18,6 +18,12 @@ const include = {
   sessions: { where: { status: 'open' as const }, take: 1 },
 } satisfies Prisma.ConversationInclude;
 
+/**
+ * The most conversations a list counts: past it `X-Total-Count` is left out (as GitLab's API does
+ * past 10,000) and the list pages on by its `Link` while pages come back full.
+ */
+export const LIST_COUNT_CAP = 10_000;
+
 const notFound = () => new AppError('conversation/not_found', 'Conversation not found');
 
 /** What a gateway (widget page, native open) gives to open an end user's conversation. */
@@ -304,7 +310,10 @@ export function createConversationService({
       return { endUser, conversation };
     },
 
-    /** The inbox list: unassigned (open, nobody on it), mine (open, on me), or all. Newest first. */
+    /**
+     * The inbox list: unassigned (open, nobody on it), mine (open, on me), or all. Newest first.
+     * `total` is exact up to `LIST_COUNT_CAP`, null past it.
+     */
     async list(actor: AgentActor, q: ListQuery) {
       const where: Prisma.ConversationWhereInput = { ...visibleTo(actor) };
       // One queue, within what the agent sees (never beyond it: AND, not a replacement).
@@ -323,14 +332,17 @@ export function createConversationService({
           take: q.limit,
           skip: q.offset,
         }),
-        db.conversation.count({ where }),
+        // Counted up to the cap only: an exact count past it reads every row of a big tenant's
+        // list (21 ms at 100k conversations) for a figure nobody pages through. In the list's
+        // order, so the cap is read off its index (Prisma would order by id: every row sorted).
+        db.conversation.count({ where, take: LIST_COUNT_CAP + 1, orderBy: { updatedAt: 'desc' } }),
       ]);
       const last = await lastMessagesOf(
         db,
         rows.map((r) => r.id),
       );
       const items = rows.map((r) => ({ ...conversationDto(r), last_message: last.get(r.id) ?? null }));
-      return { items, total, limit: q.limit, offset: q.offset };
+      return { items, total: total > LIST_COUNT_CAP ? null : total, limit: q.limit, offset: q.offset };
     },
 
     /** Conversations the agent may see matching `q` (name, external_id, tag, message text), best first. */

@@ -107,7 +107,11 @@ export function createConversationList(d: Deps) {
     const active = c.id === view.current;
     return h(
       'li',
-      { 'aria-setsize': Math.max(view.total, view.list.length), 'aria-posinset': index + 1 },
+      // -1: the size is unknown (past the server's count cap).
+      {
+        'aria-setsize': view.total > 10_000 ? -1 : Math.max(view.total, view.list.length),
+        'aria-posinset': index + 1,
+      },
       h(
         'button',
         {

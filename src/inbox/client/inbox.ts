@@ -80,6 +80,11 @@ function flash(message: string) {
 
 // ---- conversation list ------------------------------------------------------------------
 
+/** The server counts a list up to this many and leaves `X-Total-Count` out past it. */
+const COUNT_CAP = 10_000;
+/** A count as the filter tabs show it: "10,000+" past the server's cap. */
+const countText = (n: number) => (n > COUNT_CAP ? `${COUNT_CAP.toLocaleString('en')}+` : n ? String(n) : '');
+
 const rows = createConversationList({
   el: listEl,
   me,
@@ -98,12 +103,22 @@ function renderList() {
   }
   for (const [f, n] of Object.entries(state.totals)) {
     const el = document.querySelector(`[data-count="${f}"]`);
-    if (el) el.textContent = n ? String(n) : '';
+    if (el) el.textContent = countText(n);
   }
   byId('inbox').setAttribute('aria-busy', 'false');
 }
 
 const queueParam = () => (state.queue ? `&routing_key=${encodeURIComponent(state.queue)}` : '');
+
+/**
+ * A list's total from its `X-Total-Count`; when left out (past the cap), at least one more than
+ * what was read so far while pages come back full.
+ */
+function totalFrom(res: Response, offset: number, read: number, limit: number): number {
+  const header = res.headers.get('x-total-count');
+  if (header !== null) return Number(header);
+  return read < limit ? offset + read : Math.max(COUNT_CAP + 1, offset + read + 1);
+}
 
 let refreshSeq = 0;
 /** How many conversations a filter holds, from the list's X-Total-Count (one row fetched). */
@@ -111,7 +126,7 @@ async function totalOf(filter: Filter): Promise<number> {
   const res = await fetch(`/api/conversations/?filter=${filter}&limit=1${queueParam()}`, {
     credentials: 'same-origin',
   });
-  return res.ok ? Number(res.headers.get('x-total-count') ?? 0) : 0;
+  return res.ok ? totalFrom(res, 0, 1, 1) : 0;
 }
 
 /** A page of the current filter's list and how many it holds in all. */
@@ -121,10 +136,8 @@ async function pageOf(offset: number): Promise<{ items: ConversationDto[]; total
     { credentials: 'same-origin' },
   );
   if (!res.ok) throw new ApiError(res.status, 'list', 'Could not load the conversations');
-  return {
-    items: (await res.json()) as ConversationDto[],
-    total: Number(res.headers.get('x-total-count') ?? 0),
-  };
+  const items = (await res.json()) as ConversationDto[];
+  return { items, total: totalFrom(res, offset, items.length, PAGE) };
 }
 
 /** Every page loaded so far, read again (the list scrolled far keeps its length). */
