@@ -228,6 +228,38 @@ export function createMessageService({
     };
   }
 
+  const noDelivery: DeliveryState = {
+    agent_delivered_seq: 0,
+    visitor_delivered_seq: 0,
+    agent_read_seq: 0,
+    agent_read_at: null,
+    visitor_read_seq: 0,
+    visitor_read_at: null,
+  };
+
+  /** The conversation's last seq and where both sides stand (`deliveryState`), in one statement. */
+  async function joinState(conversationId: string): Promise<{ lastSeq: number; delivery: DeliveryState }> {
+    const rows = await db.$queryRaw<(DeliveryState & { last_seq: number })[]>`
+      SELECT c.last_seq, c.agent_delivered_seq, c.visitor_delivered_seq,
+        coalesce(ar.seq, 0) AS agent_read_seq, ar.at AS agent_read_at,
+        coalesce(vr.seq, 0) AS visitor_read_seq, vr.at AS visitor_read_at
+      FROM conversations c JOIN end_users u ON u.id = c.end_user_id
+      LEFT JOIN LATERAL (
+        SELECT m.seq, (SELECT min(value) FROM jsonb_each_text(m.read_by)) AS at FROM messages m
+        WHERE m.conversation_id = c.id AND m.sender_type = 'end_user' AND m.read_by <> '{}'::jsonb
+        ORDER BY m.seq DESC LIMIT 1) ar ON true
+      LEFT JOIN LATERAL (
+        SELECT m.seq, m.read_by->>u.external_id AS at FROM messages m
+        WHERE m.conversation_id = c.id AND m.sender_type <> 'end_user' AND NOT m.internal
+          AND m.read_by ? u.external_id
+        ORDER BY m.seq DESC LIMIT 1) vr ON true
+      WHERE c.id = ${conversationId}::uuid`;
+    const row = rows[0];
+    if (!row) return { lastSeq: 0, delivery: noDelivery };
+    const { last_seq, ...delivery } = row;
+    return { lastSeq: Number(last_seq), delivery };
+  }
+
   return {
     requireConversation,
 
@@ -259,32 +291,11 @@ export function createMessageService({
      * (reading a later message means the earlier ones were seen) with when. One statement.
      */
     async deliveryState(conversationId: string): Promise<DeliveryState> {
-      const rows = await db.$queryRaw<DeliveryState[]>`
-        SELECT c.agent_delivered_seq, c.visitor_delivered_seq,
-          coalesce(ar.seq, 0) AS agent_read_seq, ar.at AS agent_read_at,
-          coalesce(vr.seq, 0) AS visitor_read_seq, vr.at AS visitor_read_at
-        FROM conversations c JOIN end_users u ON u.id = c.end_user_id
-        LEFT JOIN LATERAL (
-          SELECT m.seq, (SELECT min(value) FROM jsonb_each_text(m.read_by)) AS at FROM messages m
-          WHERE m.conversation_id = c.id AND m.sender_type = 'end_user' AND m.read_by <> '{}'::jsonb
-          ORDER BY m.seq DESC LIMIT 1) ar ON true
-        LEFT JOIN LATERAL (
-          SELECT m.seq, m.read_by->>u.external_id AS at FROM messages m
-          WHERE m.conversation_id = c.id AND m.sender_type <> 'end_user' AND NOT m.internal
-            AND m.read_by ? u.external_id
-          ORDER BY m.seq DESC LIMIT 1) vr ON true
-        WHERE c.id = ${conversationId}::uuid`;
-      return (
-        rows[0] ?? {
-          agent_delivered_seq: 0,
-          visitor_delivered_seq: 0,
-          agent_read_seq: 0,
-          agent_read_at: null,
-          visitor_read_seq: 0,
-          visitor_read_at: null,
-        }
-      );
+      return (await joinState(conversationId)).delivery;
     },
+
+    /** A join's answer without a catch-up: the conversation's last seq and `deliveryState`, one statement. */
+    joinState,
 
     /**
      * Stores a message from an end user or an agent and publishes `message.created`.

@@ -31,10 +31,7 @@ export function registerConversationHandlers(
           ? { id: input.last_message_id }
           : null;
     if (!after) {
-      const [lastSeq, delivery] = await Promise.all([
-        services.messages.lastSeq(input.conversation_id),
-        services.messages.deliveryState(input.conversation_id),
-      ]);
+      const { lastSeq, delivery } = await services.messages.joinState(input.conversation_id);
       return {
         conversation_id: input.conversation_id,
         missed: 0,

@@ -267,10 +267,9 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
           history.map((m) => m.id),
         );
       } else {
-        const [messages, lastSeq, delivery] = await Promise.all([
+        const [messages, { lastSeq, delivery }] = await Promise.all([
           services.messages.recent(actor.conversationId, WELCOME_HISTORY),
-          services.messages.lastSeq(actor.conversationId),
-          services.messages.deliveryState(actor.conversationId),
+          services.messages.joinState(actor.conversationId),
         ]);
         const history = messages.map(msgFrame);
         conn.welcome(
