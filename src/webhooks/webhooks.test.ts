@@ -1,8 +1,9 @@
-// Signed webhooks end to end (issue 17, /tmp/wh/contract.md): a real receiver on loopback checks
-// every call with its own HMAC#1 verifier (test/helpers/webhook-receiver.ts), and a Python one
-// with the standard library only. Configuration, the live events and their data, the four test
-// events, per-conversation order, retries with their attempt log, failure and redelivery, secret
-// rotation, the receiver's replay and window checks, and a node killed mid-delivery.
+// Signed webhooks end to end (issue 17; the contract: README.md, section "Webhooks"): a real
+// receiver on loopback checks every call with its own HMAC#1 verifier
+// (test/helpers/webhook-receiver.ts), and a Python one with the standard library only.
+// Configuration, the live events and their data, the four test events, per-conversation order,
+// retries with their attempt log, failure and redelivery, secret rotation, the receiver's replay
+// and window checks, and a node killed mid-delivery.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';

@@ -3,7 +3,7 @@ import type { Usage } from '../relay/usage.js';
 import type { Db } from '../shared/db.js';
 import type { EventBus } from '../shared/events.js';
 import type { Logger } from '../shared/logger.js';
-import { createWebhookWorker } from './webhooks.worker.js';
+import { createWebhookWorker, type WebhookPolicy } from './webhooks.worker.js';
 
 export type Webhooks = ReturnType<typeof createWebhooks>;
 
@@ -16,6 +16,14 @@ const CAUSES = [
   'conversation.resolved',
   'webhook.queued',
 ] as const;
+
+/** The longest wait between two attempts: with the defaults, 12 attempts span about a day. */
+export const WEBHOOK_MAX_DELAY_MS = 6 * 3600_000;
+
+/** The worker's policy as the configuration sets it. */
+export function webhookPolicy(config: Pick<Config, 'webhooks'>): WebhookPolicy {
+  return { ...config.webhooks, maxDelayMs: WEBHOOK_MAX_DELAY_MS };
+}
 
 /** The worker looks within this long of a cause on this node, instead of at its next poll. */
 const KICK_DELAY_MS = 25;
@@ -38,7 +46,7 @@ export function createWebhooks(deps: {
     encryptionKey: config.encryptionKey,
     logger: deps.logger.child({ component: 'webhooks' }),
     usage: deps.usage,
-    policy: { ...config.webhooks, maxDelayMs: 6 * 3600_000 },
+    policy: webhookPolicy(config),
   });
   let pending: NodeJS.Timeout | undefined;
   const kick = () => {
