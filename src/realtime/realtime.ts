@@ -6,6 +6,7 @@ import { Server } from 'socket.io';
 import type { Services } from '../services.js';
 import type { Config } from '../config.js';
 import type { AgentActor } from '../shared/auth/actor.js';
+import { SESSION_COOKIE } from '../shared/auth/session.js';
 import type { EventBus } from '../shared/events.js';
 import type { Logger } from '../shared/logger.js';
 import type { Outage } from '../shared/outage.js';
@@ -155,10 +156,14 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     }
   }
 
-  // Sessions are read on the handshake only, not on every long-polling request.
+  // Sessions are read on the handshake only, not on every long-polling request, and only when it
+  // carries a session cookie: for a visitor express-session would make an empty session whose
+  // closures, cookie and hooks on the response live as long as the connection (engine.io keeps
+  // the upgrade's response until the socket closes): about a tenth of an idle socket's memory.
   io.engine.use(((req: HandshakeRequest, res, next) => {
-    if (req._query?.sid === undefined) deps.sessionMiddleware(req as never, res as never, next);
-    else next();
+    if (req._query?.sid === undefined && req.headers.cookie?.includes(`${SESSION_COOKIE}=`)) {
+      deps.sessionMiddleware(req as never, res as never, next);
+    } else next();
   }) as RequestHandler);
 
   const presence = createPresence({
