@@ -308,8 +308,13 @@ async function main() {
       cwd: rootDir,
       encoding: 'utf8',
     });
-    if (size.status === 0)
-      result.client_core_size = JSON.parse(size.stdout) as { bytes: number; gzip: number };
+    // A failed measurement must fail the run, not leave the figure out of the report unnoticed.
+    if (size.status !== 0) {
+      throw new Error(
+        `client-core size: size.mjs exited with ${size.status ?? size.signal}: ${size.stderr || size.error?.message}`,
+      );
+    }
+    result.client_core_size = JSON.parse(size.stdout) as { bytes: number; gzip: number };
 
     // 1c. The bot: retrieval quality on the help-centre fixture, and how fast visitors get answers.
     if (!skip.has('bot')) {

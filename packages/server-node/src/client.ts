@@ -1,6 +1,8 @@
 import { RelayError } from './errors.js';
 import { signRequest } from './hmac.js';
 import type {
+  Attachment,
+  ContentType,
   Conversation,
   ConversationDetail,
   Delivery,
@@ -63,9 +65,33 @@ export type OpenConversationInput = {
   metadata?: JsonObject;
   routing_key?: string;
 };
+type MessageBody = {
+  /** Required for `text`; a caption (or `''`, the default) for rich media. */
+  content?: string;
+  /** `text` by default. */
+  content_type?: ContentType;
+  /** The fields of a rich-media message (`{url, alt}` for an image, …); none for `text`. */
+  rich_media?: JsonObject | null;
+  client_msg_id?: string;
+};
 export type SendMessageInput =
-  | { role: Exclude<MessageRole, 'agent'>; content: string; client_msg_id?: string }
-  | { role: 'agent'; content: string; operator_external_id: string; client_msg_id?: string };
+  | (MessageBody & { role: Exclude<MessageRole, 'agent'> })
+  | (MessageBody & {
+      role: 'agent';
+      operator_external_id: string;
+      /** An internal note: only agents see it; the visitor and webhooks never do. */
+      internal?: boolean;
+    });
+export type ListMessagesParams = PageParams & {
+  /** Operators' internal notes too (left out by default). */
+  include_internal?: boolean;
+};
+export type UploadAttachmentInput = {
+  /** Sent URI-encoded in `X-Filename`; the relay keeps a cleaned version. */
+  filename: string;
+  /** A hint only: the relay trusts what the bytes prove (default `application/octet-stream`). */
+  content_type?: string;
+};
 export type EscalateInput = { reason?: string; subject?: string; priority?: TicketPriority };
 export type ListTicketsParams = PageParams & {
   status?: TicketStatus;
@@ -195,10 +221,29 @@ export class RelayClient {
    * One signed call; the envelope's `data` on success. GETs are tried again (freshly signed, a new
    * nonce each time) on 503 and network errors; nothing else is, since it may have taken effect.
    */
-  async request<T>(method: string, path: string, o: { query?: Query; body?: unknown } = {}): Promise<T> {
+  async request<T>(
+    method: string,
+    path: string,
+    o: {
+      query?: Query;
+      /** Sent as JSON. */
+      body?: unknown;
+      /** Sent as they are (and signed as they are), with their own headers: a file upload. */
+      raw?: { bytes: Uint8Array; headers: Record<string, string> };
+    } = {},
+  ): Promise<T> {
     const pathAndQuery = `${new URL(this.baseUrl).pathname.replace(/\/+$/, '')}/api/v1/relay${path}${queryString(o.query)}`;
     const url = new URL(this.baseUrl).origin + pathAndQuery;
-    const body = o.body === undefined ? undefined : JSON.stringify(o.body);
+    const body: string | Uint8Array | undefined = o.raw
+      ? o.raw.bytes
+      : o.body === undefined
+        ? undefined
+        : JSON.stringify(o.body);
+    const contentHeaders: Record<string, string> = o.raw
+      ? o.raw.headers
+      : body === undefined
+        ? {}
+        : { 'content-type': 'application/json' };
     const retries = method === 'GET' ? this.#maxRetries : 0;
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = {
@@ -210,14 +255,15 @@ export class RelayClient {
           body: body ?? '',
         }),
         accept: 'application/json',
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...contentHeaders,
       };
       let res: Response;
       try {
         res = await this.#fetch(url, {
           method,
           headers,
-          ...(body === undefined ? {} : { body }),
+          // A Uint8Array is a valid body; this lib's DOM-less typing only lacks the ArrayBufferLike case.
+          ...(body === undefined ? {} : { body: body as string | Uint8Array<ArrayBuffer> }),
           signal: AbortSignal.timeout(this.#timeoutMs),
         });
       } catch (err) {
@@ -284,11 +330,28 @@ export class RelayClient {
     /** Sends as the visitor, the bot, the platform (`system`) or an operator (`agent`). */
     send: (conversationId: string, input: SendMessageInput) =>
       this.request<SentMessage>('POST', `/conversations/${enc(conversationId)}/messages`, { body: input }),
-    /** One page, oldest first. */
-    list: (conversationId: string, params: PageParams = {}) =>
+    /** One page, oldest first; internal notes only with `include_internal: true`. */
+    list: (conversationId: string, params: ListMessagesParams = {}) =>
       this.request<Page<Message>>('GET', `/conversations/${enc(conversationId)}/messages`, { query: params }),
-    iterate: (conversationId: string, params: { limit?: number } = {}) =>
+    iterate: (conversationId: string, params: Omit<ListMessagesParams, 'cursor'> = {}) =>
       paginate((cursor) => this.messages.list(conversationId, { ...params, ...(cursor ? { cursor } : {}) })),
+  };
+
+  readonly attachments = {
+    /**
+     * Stores a file in the conversation (the raw bytes are the signed body) and returns its URL;
+     * send it with `messages.send({content_type: 'image' | 'file', rich_media: {url, …}})`.
+     */
+    upload: (conversationId: string, bytes: Uint8Array, input: UploadAttachmentInput) =>
+      this.request<Attachment>('POST', `/conversations/${enc(conversationId)}/attachments`, {
+        raw: {
+          bytes,
+          headers: {
+            'content-type': input.content_type ?? 'application/octet-stream',
+            'x-filename': enc(input.filename),
+          },
+        },
+      }),
   };
 
   readonly tickets = {

@@ -90,6 +90,9 @@ export type ConversationDetail = Conversation & { rating: Rating | null };
 /** `conversations.create`: the conversation, and whether this call made it. */
 export type OpenedConversation = Conversation & { created: boolean };
 
+/** A message's `content_type`: `text`, or rich media (`rich_media` then holds its fields). */
+export type ContentType = 'text' | 'image' | 'file' | 'quick_button' | 'carousel' | 'dropdown';
+
 export type Message = {
   id: string;
   conversation_id: string;
@@ -103,6 +106,21 @@ export type Message = {
   client_msg_id: string | null;
   created_at: string;
   seq: number;
+  /** Only on an operator's internal note (listed with `include_internal: true`). */
+  internal?: true;
+};
+/** A file stored by `attachments.upload`: name `url` in an image or file message's `rich_media`. */
+export type Attachment = {
+  id: string;
+  /** The canonical URL a message names (the relay signs every copy it sends out). */
+  url: string;
+  /** A signed link to the file, valid for an hour. */
+  preview_url: string;
+  filename: string;
+  /** The type the bytes proved to be (whatever the upload claimed). */
+  content_type: string;
+  size: number;
+  kind: 'image' | 'file';
 };
 /** A message just sent: its `role`, and `duplicate` when `client_msg_id` had been used. */
 export type SentMessage = Message & { role: MessageRole; duplicate: boolean };

@@ -17,6 +17,10 @@ import type { TestApp } from '../../../test/helpers/app.js';
 import { createVisitorSession } from '../../../test/helpers/relay.js';
 import { ISO, newClient, newTenant, SHOP, startRelay, stopRelay, UUID } from './helpers.js';
 
+/** A 1×1 PNG. */
+const PNG_1X1 =
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=';
+
 /** The promise's rejection, as a RelayError. */
 async function refusal(p: Promise<unknown>): Promise<RelayError> {
   try {
@@ -159,6 +163,92 @@ describe('RelayClient against the relay', { concurrency: 1 }, () => {
     assert.deepEqual(
       all.map((x) => x.id),
       sent.map((x) => x.id),
+    );
+  });
+
+  test('messages: rich media, internal notes and include_internal', async () => {
+    const convo = await chat.conversations.create({ visitor_user_id: `user-${randomUUID()}` });
+    const op = await chat.operators.create({ external_id: `op-${randomUUID().slice(0, 8)}` });
+    const buttons = await chat.messages.send(convo.id, {
+      role: 'bot',
+      content: 'Pick one',
+      content_type: 'quick_button',
+      rich_media: { buttons: [{ label: 'Track', value: 'track' }] },
+    });
+    assert.equal(buttons.content_type, 'quick_button');
+    assert.deepEqual(buttons.rich_media, { buttons: [{ label: 'Track', value: 'track' }] });
+    const note = await chat.messages.send(convo.id, {
+      role: 'agent',
+      content: 'VIP: be nice',
+      operator_external_id: op.external_id,
+      internal: true,
+    });
+    assert.equal(note.internal, true);
+    const visible = await chat.messages.list(convo.id);
+    assert.deepEqual(
+      visible.items.map((m) => m.id),
+      [buttons.id],
+      'notes are left out by default',
+    );
+    const everything = await chat.messages.list(convo.id, { include_internal: true });
+    assert.deepEqual(
+      everything.items.map((m) => [m.id, m.internal]),
+      [
+        [buttons.id, undefined],
+        [note.id, true],
+      ],
+    );
+    const iterated = await collect(chat.messages.iterate(convo.id, { include_internal: true, limit: 1 }));
+    assert.deepEqual(
+      iterated.map((m) => m.id),
+      [buttons.id, note.id],
+    );
+    // The relay's own checks reach the caller, naming the field.
+    const notForVisitors = await refusal(
+      chat.messages.send(convo.id, { role: 'visitor', content: 'x', content_type: 'image', rich_media: {} }),
+    );
+    assert.equal(notForVisitors.status_code, 400);
+    assert.match(notForVisitors.param ?? '', /^rich_media/);
+  });
+
+  test('attachments.upload: the raw bytes are signed and stored, then sent as an image message', async () => {
+    const convo = await chat.conversations.create({ visitor_user_id: `user-${randomUUID()}` });
+    const png = Buffer.from(PNG_1X1, 'base64');
+    const att = await chat.attachments.upload(convo.id, png, {
+      filename: 'pixel été.png',
+      content_type: 'image/png',
+    });
+    assert.match(att.id, UUID);
+    assert.equal(att.filename, 'pixel été.png', 'the URI-encoded X-Filename is decoded');
+    assert.equal(att.content_type, 'image/png');
+    assert.equal(att.size, png.length);
+    assert.equal(att.kind, 'image');
+    assert.match(att.url, /^https?:\/\//);
+    // The bytes decide the type, not the hint: a text file claimed as an image is a file.
+    const text = await chat.attachments.upload(convo.id, new TextEncoder().encode('order 42\n'), {
+      filename: 'order.txt',
+      content_type: 'image/png',
+    });
+    assert.equal(text.kind, 'file');
+    assert.equal(text.size, 9);
+
+    const sent = await chat.messages.send(convo.id, {
+      role: 'bot',
+      content_type: 'image',
+      rich_media: { url: att.url, alt: 'a pixel' },
+    });
+    assert.equal(sent.content_type, 'image');
+    const listed = (await chat.messages.list(convo.id)).items.find((m) => m.id === sent.id)!;
+    assert.ok(String(listed.rich_media?.url).startsWith(att.url), 'the stored URL, signed on the way out');
+
+    const other = await newClient(t);
+    const hidden = await refusal(other.attachments.upload(convo.id, png, { filename: 'x.png' }));
+    assert.equal(hidden.status_code, 404, "another tenant's conversation is not found");
+    // A wrong secret fails HMAC#1 over the bytes.
+    const forged = new RelayClient({ baseUrl: t.url, tenantId: chat.tenantId, tenantSecret: 'sk_wrong' });
+    assert.equal(
+      (await refusal(forged.attachments.upload(convo.id, png, { filename: 'x.png' }))).status_code,
+      401,
     );
   });
 

@@ -12,11 +12,16 @@ import {
   signRequest,
   toNodeHttp,
   type MessageRole,
+  WEBHOOK_EVENT_TYPES,
   type WebhookEvent,
+  type WebhookEventType,
   type WebhookHandler,
   type WebhookRequest,
 } from '@switchboard/server-node';
-import type { TestApp } from '../../../test/helpers/app.js';
+import { loginAgent, type TestApp } from '../../../test/helpers/app.js';
+import { createAgent } from '../../../test/helpers/factories.js';
+import { agentHttp } from '../../../test/helpers/http.js';
+import { createVisitorSession } from '../../../test/helpers/relay.js';
 import { freshPostgresDatabase } from '../../../test/helpers/db.js';
 import { openPostgres } from '../../../src/shared/db.js';
 import { ISO, listen, newTenant, startRelay, stopRelay, until, UUID } from './helpers.js';
@@ -120,6 +125,111 @@ describe('webhooks from the relay', { concurrency: 1 }, () => {
     const delivered = seen.filter((s) => s.req.url.endsWith('/message-received'));
     assert.ok(delivered.every((s) => s.status === 200 && s.body.received === true));
     assert.equal(delivered[0]!.req.url, '/hooks/api/v1/chat-callbacks/message-received');
+  });
+
+  test('all nine events, driven through the real API, are verified and reach their own callbacks', async () => {
+    // A tenant of its own with a knowledge base (its widget conversations start with the bot, so
+    // they can be escalated) and a backend with a callback for every event.
+    const tn = await newTenant(t.url);
+    const nine = new RelayClient({ baseUrl: t.url, tenantId: tn.id, tenantSecret: tn.secret });
+    const got: WebhookEvent[] = [];
+    const dispatched: string[] = [];
+    const record =
+      <T extends WebhookEventType>(name: T) =>
+      (event: WebhookEvent<T>) => {
+        assert.equal(event.type, name, 'each callback gets its own event type');
+        dispatched.push(name);
+        got.push(event as WebhookEvent);
+      };
+    const handler = createWebhookHandler({
+      client: nine,
+      handlers: {
+        'conversation-started': record('conversation-started'),
+        'message-received': record('message-received'),
+        'agent-assigned': record('agent-assigned'),
+        'agent-released': record('agent-released'),
+        'agent-resolved': record('agent-resolved'),
+        'ticket-created': record('ticket-created'),
+        'ticket-assigned': record('ticket-assigned'),
+        'ticket-resolved': record('ticket-resolved'),
+        'escalation-triggered': record('escalation-triggered'),
+      },
+      onUnhandled: () => assert.fail('every event has a handler'),
+    });
+    const answers: { url: string; status: number }[] = [];
+    const backend = await listen(
+      toNodeHttp(async (req) => {
+        const out = await handler(req);
+        answers.push({ url: req.url, status: out.status });
+        return out;
+      }),
+    );
+    try {
+      await nine.webhooks.configure({ callback_base_url: backend.url });
+      const find = <T extends WebhookEventType>(type: T, match: (e: WebhookEvent<T>) => boolean) =>
+        until(() => (got as WebhookEvent<T>[]).find((e) => e.type === type && match(e)));
+
+      // A conversation the signed API opens; an agent claims it, releases it, claims it, resolves it.
+      const convo = await nine.conversations.create({ visitor_user_id: 'nine-user' });
+      await nine.messages.send(convo.id, { role: 'visitor', content: 'Hello' });
+      const start = await find('conversation-started', (e) => e.data.conversation_id === convo.id);
+      await find('message-received', (e) => e.data.conversation_id === convo.id);
+      const agent = await createAgent(t.services, tn.id);
+      const ann = agentHttp(t.url, await loginAgent(t.url, agent.user.email, agent.password));
+      assert.equal((await ann.post(`/api/conversations/${convo.id}/assign`)).status, 200);
+      const assigned = await find('agent-assigned', (e) => e.data.conversation_id === convo.id);
+      assert.equal(assigned.data.agent?.id, agent.user.id);
+      assert.equal(assigned.data.previous_agent, null);
+      assert.equal(assigned.data.session_id, start.data.session_id);
+      assert.equal((await ann.post(`/api/conversations/${convo.id}/release`)).status, 200);
+      const released = await find('agent-released', (e) => e.data.conversation_id === convo.id);
+      assert.equal(released.data.agent?.id, agent.user.id);
+      assert.equal((await ann.post(`/api/conversations/${convo.id}/assign`)).status, 200);
+      assert.equal((await ann.post(`/api/conversations/${convo.id}/resolve`, {})).status, 200);
+      const resolved = await find('agent-resolved', (e) => e.data.conversation_id === convo.id);
+      assert.equal(resolved.data.agent?.id, agent.user.id);
+      assert.match(resolved.data.resolved_at, ISO);
+
+      // Tickets: filed, assigned to an operator, resolved.
+      const op = await nine.operators.create({ external_id: 'nine-op', display_name: 'Grace' });
+      const ticket = await nine.tickets.create({ subject: 'Late parcel', conversation_id: convo.id });
+      await find('ticket-created', (e) => e.data.ticket_id === ticket.id);
+      await nine.tickets.update(ticket.id, { assignee_external_id: op.external_id });
+      const tAssigned = await find('ticket-assigned', (e) => e.data.ticket_id === ticket.id);
+      assert.equal(tAssigned.data.assignee?.id, op.id);
+      assert.equal(tAssigned.data.previous_assignee, null);
+      await nine.tickets.update(ticket.id, { status: 'resolved' });
+      const tResolved = await find('ticket-resolved', (e) => e.data.ticket_id === ticket.id);
+      assert.equal(tResolved.data.status, 'resolved');
+      assert.match(tResolved.data.resolved_at, ISO);
+
+      // Escalation: a widget visitor's bot conversation handed to the humans.
+      await nine.knowledge.create({ title: 'Opening hours', body: 'The shop opens at nine every morning.' });
+      const { widget_public_key: pk } = await nine.rotateWidgetKey();
+      const visitor = await createVisitorSession(t.url, { id: nine.tenantId, pk });
+      const esc = await nine.conversations.escalate(visitor.conversation_id, { reason: 'vip' });
+      assert.equal(esc.escalated, true);
+      const escalated = await find(
+        'escalation-triggered',
+        (e) => e.data.conversation_id === visitor.conversation_id,
+      );
+      assert.equal(escalated.data.reason, 'vip');
+      assert.match(escalated.data.escalated_at, ISO);
+
+      assert.deepEqual(new Set(dispatched), new Set(WEBHOOK_EVENT_TYPES), 'all nine reached a callback');
+      for (const type of WEBHOOK_EVENT_TYPES) {
+        const calls = answers.filter((a) => a.url === `/api/v1/chat-callbacks/${type}`);
+        assert.ok(calls.length > 0, `${type} was delivered`);
+        assert.ok(
+          calls.every((a) => a.status === 200),
+          `${type}: every request verified and answered 200`,
+        );
+      }
+      assert.ok(got.every((e) => e.tenant_id === nine.tenantId));
+    } finally {
+      await nine.webhooks.configure({ callback_base_url: null });
+      await backend.close();
+    }
   });
 
   test('an event without a handler is answered {"received": true} and logged', async () => {

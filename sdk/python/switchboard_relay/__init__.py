@@ -16,6 +16,7 @@ from .errors import (  # noqa: E402
     RelayValidationError,
 )
 from .models import (  # noqa: E402
+    Attachment,
     Conversation,
     ConversationMode,
     ConversationStatus,

@@ -14,6 +14,7 @@ import httpx
 from . import __version__
 from .errors import RelayConnectionError, RelayError, error_for
 from .models import (
+    Attachment,
     Conversation,
     Delivery,
     Escalation,
@@ -64,6 +65,16 @@ def _val(v: Any) -> Any:
 def _body(**fields: Any) -> Dict[str, Any]:
     """The fields given: None and UNSET are left out."""
     return {k: _val(v) for k, v in fields.items() if v is not None and v is not UNSET}
+
+
+class _Raw:
+    """A body sent (and signed) as these bytes, with its own headers: a file upload."""
+
+    __slots__ = ("data", "headers")
+
+    def __init__(self, data: bytes, headers: Dict[str, str]) -> None:
+        self.data = bytes(data)
+        self.headers = headers
 
 
 def _query(**params: Any) -> Dict[str, str]:
@@ -130,18 +141,51 @@ class _Endpoints:
         content: str = "",
         client_msg_id: Optional[str] = None,
         operator_external_id: Optional[str] = None,
+        content_type: Optional[str] = None,
+        rich_media: Optional[Dict[str, Any]] = None,
+        internal: Optional[bool] = None,
     ) -> Message:
-        """Post a message as the visitor, the bot, the system, or an operator (role agent)."""
-        body = _body(role=role, content=content, client_msg_id=client_msg_id, operator_external_id=operator_external_id)
+        """Post a message as the visitor, the bot, the system, or an operator (role agent).
+
+        `content_type` is `text` by default; `image`, `file`, `quick_button`, `carousel` or
+        `dropdown` take their fields in `rich_media` (`content` is then an optional caption).
+        `internal=True` (role agent only) writes an internal note that only agents see."""
+        body = _body(
+            role=role,
+            content=content,
+            client_msg_id=client_msg_id,
+            operator_external_id=operator_external_id,
+            content_type=content_type,
+            rich_media=rich_media,
+            internal=internal,
+        )
         path = "/api/v1/relay/conversations/%s/messages" % _seg(conversation_id)
         return self._call("POST", path, body=body, parse=_model(Message))
 
     def list_messages(
-        self, conversation_id: str, limit: Optional[int] = None, cursor: Optional[str] = None
+        self,
+        conversation_id: str,
+        limit: Optional[int] = None,
+        cursor: Optional[str] = None,
+        include_internal: Optional[bool] = None,
     ) -> Page[Message]:
-        """One page, oldest first."""
+        """One page, oldest first; operators' internal notes only with `include_internal=True`."""
         path = "/api/v1/relay/conversations/%s/messages" % _seg(conversation_id)
-        return self._call("GET", path, query=_query(limit=limit, cursor=cursor), parse=_page(Message))
+        q = _query(limit=limit, cursor=cursor, include_internal=include_internal)
+        return self._call("GET", path, query=q, parse=_page(Message))
+
+    def upload_attachment(
+        self, conversation_id: str, data: bytes, filename: str, content_type: Optional[str] = None
+    ) -> Attachment:
+        """Store a file in the conversation: the bytes themselves are the signed body. Send its
+        `url` with `send_message(content_type="image" or "file", rich_media={"url": ..., ...})`.
+        `content_type` is only a hint: the relay keeps the type the bytes prove."""
+        path = "/api/v1/relay/conversations/%s/attachments" % _seg(conversation_id)
+        headers = {
+            "Content-Type": content_type or "application/octet-stream",
+            "X-Filename": quote(filename, safe=""),
+        }
+        return self._call("POST", path, body=_Raw(data, headers), parse=_model(Attachment))
 
     def escalate(
         self,
@@ -410,11 +454,15 @@ class _Endpoints:
     def _prepare(
         self, http: Any, method: str, path: str, query: Optional[Mapping[str, Any]], body: Any
     ) -> httpx.Request:
-        raw = b"" if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        url = self.settings.base_url + path + ("?" + urlencode(query) if query else "")
         headers = {"Accept": "application/json", "User-Agent": "switchboard-relay-python/" + __version__}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
+        if isinstance(body, _Raw):
+            raw = body.data
+            headers.update(body.headers)
+        else:
+            raw = b"" if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+        url = self.settings.base_url + path + ("?" + urlencode(query) if query else "")
         request = http.build_request(method, url, content=raw, headers=headers)
         # Sign the path and query exactly as httpx puts them on the request line.
         path_and_query = request.url.raw_path.decode("ascii")
@@ -489,8 +537,12 @@ class RelayClient(_Endpoints):
         """Every conversation, newest first, a page at a time."""
         return self._iterate(self.list_conversations, visitor_user_id=visitor_user_id, limit=page_size)
 
-    def iter_messages(self, conversation_id: str, page_size: Optional[int] = None) -> Iterator[Message]:
-        return self._iterate(lambda **kw: self.list_messages(conversation_id, **kw), limit=page_size)
+    def iter_messages(
+        self, conversation_id: str, page_size: Optional[int] = None, include_internal: Optional[bool] = None
+    ) -> Iterator[Message]:
+        return self._iterate(
+            lambda **kw: self.list_messages(conversation_id, **kw), limit=page_size, include_internal=include_internal
+        )
 
     def iter_tickets(self, page_size: Optional[int] = None, **filters: Any) -> Iterator[Ticket]:
         return self._iterate(self.list_tickets, limit=page_size, **filters)
@@ -551,8 +603,12 @@ class AsyncRelayClient(_Endpoints):
         """Every conversation, newest first: `async for c in chat.iter_conversations()`."""
         return self._iterate(self.list_conversations, visitor_user_id=visitor_user_id, limit=page_size)
 
-    def iter_messages(self, conversation_id: str, page_size: Optional[int] = None) -> AsyncIterator[Message]:
-        return self._iterate(lambda **kw: self.list_messages(conversation_id, **kw), limit=page_size)
+    def iter_messages(
+        self, conversation_id: str, page_size: Optional[int] = None, include_internal: Optional[bool] = None
+    ) -> AsyncIterator[Message]:
+        return self._iterate(
+            lambda **kw: self.list_messages(conversation_id, **kw), limit=page_size, include_internal=include_internal
+        )
 
     def iter_tickets(self, page_size: Optional[int] = None, **filters: Any) -> AsyncIterator[Ticket]:
         return self._iterate(self.list_tickets, limit=page_size, **filters)

@@ -28,7 +28,9 @@ class MessageRole(_Str):
 
 
 class ConversationStatus(_Str):
-    """A conversation's current session: open, or resolved by an agent."""
+    """A conversation session's status (the spec's Conversation Session): open, or resolved by an
+    agent. The signed API's conversations carry no status (the spec's Conversation has none), so
+    `Conversation` has no `status` field."""
 
     OPEN = "open"
     RESOLVED = "resolved"
@@ -95,7 +97,6 @@ class Conversation(RelayModel):
     locale: Optional[str] = None
     metadata: Dict[str, Any] = Field(default_factory=dict)
     routing_key: Optional[str] = None
-    status: Optional[ConversationStatus] = None
     mode: Optional[ConversationMode] = None
     last_message_at: Optional[datetime] = None
     created_at: Optional[datetime] = None
@@ -116,6 +117,8 @@ class Message(RelayModel):
     client_msg_id: Optional[str] = None
     created_at: Optional[datetime] = None
     duplicate: Optional[bool] = None
+    internal: bool = False
+    """An operator's internal note (listed only with `include_internal=True`)."""
 
     @property
     def effective_role(self) -> Optional[MessageRole]:
@@ -128,6 +131,22 @@ class Message(RelayModel):
             "bot": MessageRole.BOT,
             "system": MessageRole.SYSTEM,
         }.get(self.sender_type or "")
+
+
+class Attachment(RelayModel):
+    """A file stored by `upload_attachment`: name its `url` in an image or file message."""
+
+    id: str
+    url: str
+    """The canonical URL a message names (the relay signs every copy it sends out)."""
+    preview_url: Optional[str] = None
+    """A signed link to the file, valid for an hour."""
+    filename: str
+    content_type: str
+    """The type the bytes proved to be, whatever the upload claimed."""
+    size: int
+    kind: str
+    """`image` or `file`."""
 
 
 class Person(RelayModel):

@@ -1,10 +1,12 @@
 """Every method of the synchronous client, and some of the asynchronous one, against the relay."""
 
 import asyncio
+import base64
 import socket
 import unittest
 
 from switchboard_relay import (
+    Attachment,
     AsyncRelayClient,
     Conversation,
     Escalation,
@@ -32,6 +34,10 @@ from switchboard_relay import (
 from .support import ORIGIN, admin, live, open_widget_conversation, provision_tenant, unique
 
 MISSING = "00000000-0000-4000-8000-000000000000"
+# A 1x1 PNG.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+)
 
 
 @live
@@ -92,6 +98,57 @@ class ConversationTests(unittest.TestCase):
         everything = list(self.chat.iter_messages(convo.id, page_size=2))
         self.assertEqual([m.effective_role for m in everything], [MessageRole.VISITOR, MessageRole.SYSTEM, MessageRole.BOT])
         self.assertEqual([m.seq for m in everything], sorted(m.seq for m in everything))
+
+    def test_rich_media_and_internal_notes(self) -> None:
+        convo = self.chat.create_conversation(visitor_user_id=unique("rich"))
+        ext = unique("note-op")
+        self.chat.create_operator(ext)
+        buttons = self.chat.send_message(
+            convo.id,
+            role="bot",
+            content="Pick one",
+            content_type="quick_button",
+            rich_media={"buttons": [{"label": "Track", "value": "track"}]},
+        )
+        self.assertEqual(buttons.content_type, "quick_button")
+        self.assertEqual(buttons.rich_media, {"buttons": [{"label": "Track", "value": "track"}]})
+        note = self.chat.send_message(
+            convo.id, role="agent", content="VIP: be nice", operator_external_id=ext, internal=True
+        )
+        self.assertTrue(note.internal)
+        self.assertEqual([m.id for m in self.chat.list_messages(convo.id).items], [buttons.id])
+        listed = self.chat.list_messages(convo.id, include_internal=True).items
+        self.assertEqual([(m.id, m.internal) for m in listed], [(buttons.id, False), (note.id, True)])
+        self.assertEqual(
+            [m.id for m in self.chat.iter_messages(convo.id, page_size=1, include_internal=True)],
+            [buttons.id, note.id],
+        )
+        with self.assertRaises(RelayValidationError) as ctx:
+            self.chat.send_message(convo.id, role="visitor", content="x", internal=True)
+        self.assertEqual(ctx.exception.param, "internal")
+
+    def test_upload_attachment(self) -> None:
+        convo = self.chat.create_conversation(visitor_user_id=unique("files"))
+        att = self.chat.upload_attachment(convo.id, PNG, "pixel été.png", content_type="image/png")
+        self.assertIsInstance(att, Attachment)
+        self.assertEqual(
+            (att.filename, att.content_type, att.size, att.kind), ("pixel été.png", "image/png", len(PNG), "image")
+        )
+        self.assertTrue(att.url.startswith("http"))
+        # The relay trusts the bytes, not the hint.
+        text = self.chat.upload_attachment(convo.id, b"order 42\n", "order.txt", content_type="image/png")
+        self.assertEqual((text.kind, text.size), ("file", 9))
+        sent = self.chat.send_message(convo.id, role="bot", content_type="image", rich_media={"url": att.url, "alt": "px"})
+        self.assertEqual(sent.content_type, "image")
+        listed = [m for m in self.chat.list_messages(convo.id).items if m.id == sent.id][0]
+        self.assertTrue(listed.rich_media["url"].startswith(att.url))
+        with RelayClient(provision_tenant()) as other, self.assertRaises(RelayNotFoundError):
+            other.upload_attachment(convo.id, PNG, "x.png")
+        forged = RelayClient(
+            RelaySettings(base_url=self.chat.settings.base_url, tenant_id=self.chat.settings.tenant_id, tenant_secret="sk_wrong")
+        )
+        with forged, self.assertRaises(RelayAuthError):
+            forged.upload_attachment(convo.id, PNG, "x.png")
 
     def test_shared_client_from_env(self) -> None:
         self.assertIs(get_chat_client(), get_chat_client())
@@ -299,5 +356,14 @@ class AsyncClientTests(unittest.TestCase):
                 with self.assertRaises(RelayNotFoundError):
                     await chat.get_ticket(MISSING)
                 self.assertTrue((await chat.get_webhooks()).available_events)
+                att = await chat.upload_attachment(convo.id, PNG, "a.png")
+                self.assertEqual((att.kind, att.size), ("image", len(PNG)))
+                ext = unique("async-op")
+                await chat.create_operator(ext)
+                note = await chat.send_message(
+                    convo.id, role="agent", content="note", operator_external_id=ext, internal=True
+                )
+                notes = [m.id async for m in chat.iter_messages(convo.id, include_internal=True) if m.internal]
+                self.assertEqual(notes, [note.id])
 
         asyncio.run(scenario())

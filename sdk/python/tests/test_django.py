@@ -4,9 +4,11 @@ default `urlpatterns` (settings from Django's settings, then the environment) an
 
 import json
 import os
+import socketserver
+import threading
 import unittest
 import uuid
-from typing import Any, List
+from typing import Any, Dict, List
 from unittest import mock
 
 import django
@@ -28,10 +30,21 @@ if not dj.configured:
 from django.test import Client, override_settings  # noqa: E402
 from django.urls import include, path  # noqa: E402
 
-from switchboard_relay import RelaySettings, WebhookEvent, WebhookEventType, get_chat_client, reset_chat_client, sign_request  # noqa: E402
+import httpx  # noqa: E402
+
+from switchboard_relay import (  # noqa: E402
+    MessageRole,
+    RelayClient,
+    RelaySettings,
+    WebhookEvent,
+    WebhookEventType,
+    get_chat_client,
+    reset_chat_client,
+    sign_request,
+)
 from switchboard_relay.adapters import django as relay_django  # noqa: E402
 
-from .support import live, unique  # noqa: E402
+from .support import admin, live, provision_tenant, unique, wait_for  # noqa: E402
 
 TENANT = "0190f5a2-7c3e-7a41-9b2d-5e8f1c6a3d70"
 SECRET = "sk_test_django_adapter"
@@ -140,3 +153,111 @@ class DjangoQuickStartTests(unittest.TestCase):
             reset_chat_client()
 
 
+
+
+class WsgiThread:
+    """A Django project served by wsgiref on 127.0.0.1 (a free port) in a thread: a real HTTP
+    server, so what arrives is what the relay's worker sent."""
+
+    def __init__(self) -> None:
+        from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+        from django.core.handlers.wsgi import WSGIHandler
+
+        class Quiet(WSGIRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        class Threaded(socketserver.ThreadingMixIn, WSGIServer):
+            daemon_threads = True
+
+        self.httpd = make_server("127.0.0.1", 0, WSGIHandler(), server_class=Threaded, handler_class=Quiet)
+        self.url = "http://127.0.0.1:%d" % self.httpd.server_port
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self) -> "WsgiThread":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(10)
+
+
+@admin
+class DjangoLiveWebhookTests(unittest.TestCase):
+    """The relay's worker delivers real webhooks to a Django endpoint served over HTTP."""
+
+    def test_real_webhooks_reach_a_django_endpoint(self) -> None:
+        settings = provision_tenant()
+        received: List[WebhookEvent] = []
+        arrived = threading.Lock()
+
+        def record(event: WebhookEvent) -> None:
+            with arrived:
+                received.append(event)
+
+        async def record_async(event: WebhookEvent) -> None:
+            record(event)
+
+        handled = [
+            WebhookEventType.CONVERSATION_STARTED,
+            WebhookEventType.TICKET_CREATED,
+            WebhookEventType.TICKET_ASSIGNED,
+            WebhookEventType.TICKET_RESOLVED,
+        ]
+        handlers: Dict[Any, Any] = {kind: record for kind in handled}
+        handlers[WebhookEventType.MESSAGE_RECEIVED] = record_async  # an async handler under WSGI
+
+        class LiveUrls:
+            urlpatterns = relay_django.relay_urlpatterns(handlers=handlers, settings=settings, prefix="hooks")
+
+        def of(kind: WebhookEventType) -> List[WebhookEvent]:
+            with arrived:
+                return [e for e in received if e.type is kind]
+
+        def delivered(chat: RelayClient, delivery_id: str) -> Any:
+            d = chat.get_delivery(delivery_id)
+            return d if d.status and d.status.value == "delivered" else None
+
+        with override_settings(ROOT_URLCONF=LiveUrls, ALLOWED_HOSTS=["127.0.0.1"]), WsgiThread() as server, RelayClient(
+            settings
+        ) as chat:
+            chat.configure_webhooks(callback_base_url=server.url + "/hooks")
+            user = unique("dj-hook-user")
+            convo = chat.create_conversation(visitor_user_id=user, visitor_display_name="Mary")
+            sent = chat.send_message(convo.id, role="visitor", content="Where is my order?")
+            started = wait_for(lambda: of(WebhookEventType.CONVERSATION_STARTED), what="conversation-started")[0]
+            self.assertEqual((started.conversation_id, started.data["visitor_user_id"]), (convo.id, user))
+            self.assertEqual(started.tenant_id, settings.tenant_id)
+            message = wait_for(lambda: of(WebhookEventType.MESSAGE_RECEIVED), what="message-received")[0]
+            self.assertEqual((message.message.id, message.message.content), (sent.id, "Where is my order?"))
+            self.assertIs(message.message.role, MessageRole.VISITOR)
+
+            ext = unique("dj-op")
+            op = chat.create_operator(ext, display_name="Grace")
+            ticket = chat.create_ticket("Late parcel", conversation_id=convo.id)
+            created = wait_for(lambda: of(WebhookEventType.TICKET_CREATED), what="ticket-created")[0]
+            self.assertEqual(created.ticket.id, ticket.id)
+            chat.update_ticket(ticket.id, assignee_external_id=ext)
+            assigned = wait_for(lambda: of(WebhookEventType.TICKET_ASSIGNED), what="ticket-assigned")[0]
+            self.assertEqual(assigned.ticket.id, ticket.id)
+            self.assertEqual(assigned.ticket.assignee.id, op.id)
+            chat.update_ticket(ticket.id, status="resolved")
+            resolved = wait_for(lambda: of(WebhookEventType.TICKET_RESOLVED), what="ticket-resolved")[0]
+            self.assertEqual(resolved.ticket.id, ticket.id)
+
+            # No handler for it: the Django view acknowledges it, so the relay records a delivery.
+            test = chat.send_test_webhook(WebhookEventType.AGENT_RELEASED)
+            done = wait_for(lambda: delivered(chat, test.id), what="the unhandled test event")
+            self.assertEqual(done.attempt_log[-1].status_code, 200)
+            self.assertIn('"received":true', done.attempt_log[-1].response_excerpt.replace(" ", ""))
+
+            # A tampered copy of a real request is refused by the same server.
+            path = "/hooks/api/v1/chat-callbacks/message-received"
+            body = json.dumps({"id": str(uuid.uuid4()), "type": "message-received", "data": {}}).encode()
+            headers = sign_request(settings.tenant_id, settings.tenant_secret, "POST", path, body)
+            self.assertEqual(httpx.post(server.url + path, content=body + b" ", headers=headers).status_code, 401)
+            chat.configure_webhooks(callback_base_url=None)
+        self.assertEqual(len(of(WebhookEventType.MESSAGE_RECEIVED)), 1)

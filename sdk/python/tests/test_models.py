@@ -88,6 +88,12 @@ class ModelTests(unittest.TestCase):
         doc = KnowledgeDocument.parse_obj({"id": "d", "title": "T", "tags": ["a"]})
         self.assertEqual(doc.tags, ["a"])
 
+    def test_a_conversation_has_no_status(self) -> None:
+        # The spec's Conversation has no status (its sessions do), and the relay sends none: a field
+        # that is always None would only mislead. An answer that carries one still parses.
+        self.assertNotIn("status", Conversation.__fields__)
+        self.assertEqual(Conversation.parse_obj({"id": "c", "status": "open"}).status, "open")  # type: ignore[attr-defined]
+
     def test_messages_without_role_have_an_effective_one(self) -> None:
         self.assertIs(Message.parse_obj({"id": "m", "sender_type": "end_user"}).effective_role, MessageRole.VISITOR)
 
