@@ -2,8 +2,8 @@ import { RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../config.js';
 import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { createOutage } from '../shared/outage.js';
-import { createHotLimiter } from '../shared/local-ratelimit.js';
+import { createOutage, type Outage } from '../shared/outage.js';
+import { createHotLimiter, type PointLimiter } from '../shared/local-ratelimit.js';
 import { isProofFailure, type FailureThrottle } from '../shared/public-ratelimit.js';
 import type { Redis } from '../shared/redis.js';
 
@@ -99,6 +99,113 @@ function createConnectionSlots(deps: {
   };
 }
 
+/** What a socket's limits share with its node's guard. */
+type GuardShared = {
+  limits: GuardLimits;
+  ipEvents: PointLimiter;
+  failures: FailureThrottle;
+  outage: Outage;
+  logger: Logger;
+  windowMs: number;
+  /** Events refused by this node's limits since it started. */
+  refused: number;
+};
+
+/** The socket a limit acts on: whether anybody still waits for its work, and how to drop it. */
+type LimitedSocket = { readonly connected: boolean; disconnect(close?: boolean): unknown };
+
+/**
+ * The limits of one socket (a class, so an idle socket holds its counters, not closures): events
+ * per socket in memory, per IP or agent account on every node, end-user proofs one at a time.
+ */
+export class SocketLimits {
+  private windowStart = 0;
+  private count = 0;
+  private failed = 0;
+  // End-user proofs of one socket run one at a time: a burst of guesses is a queue, not a
+  // thousand concurrent queries.
+  private proofs: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly node: GuardShared,
+    private readonly owner: SocketOwner,
+    private readonly socket: LimitedSocket,
+  ) {}
+
+  private get quotaKey() {
+    return this.owner.agentId ? `agent:${this.owner.agentId}` : `ip:${this.owner.ip}`;
+  }
+
+  /** Counts one event against the socket's quota, at once (before any I/O): a refusal to send back, or null. */
+  admitLocal(): AppError | null {
+    const { limits, windowMs } = this.node;
+    const now = Date.now();
+    if (now - this.windowStart >= windowMs) {
+      this.windowStart = now;
+      this.count = 0;
+    }
+    this.count += 1;
+    if (this.count <= (this.owner.agentId ? limits.agentSocketEvents : limits.socketEvents)) return null;
+    this.node.refused += 1;
+    return tooMany('events on this connection', retryAfter(this.windowStart + windowMs - now));
+  }
+
+  /** Counts one event against the IP's (or agent's) quota on every node; throws over it. */
+  async admitShared(): Promise<void> {
+    const { node } = this;
+    try {
+      await node.ipEvents.consume(this.quotaKey);
+      node.outage.ok();
+    } catch (res) {
+      if (!(res instanceof RateLimiterRes)) {
+        // Redis and the in-memory insurance both failed: the limit is a guard, not a gate.
+        node.outage.failed(res);
+        return;
+      }
+      node.refused += 1;
+      if (res.consumedPoints === node.limits.ipEvents + 1) {
+        node.logger.warn(
+          { owner: this.quotaKey, windowS: node.limits.eventWindowS },
+          'socket event limit hit',
+        );
+      }
+      throw tooMany(
+        this.owner.agentId ? 'events from this account' : 'events from this address',
+        retryAfter(res.msBeforeNext),
+      );
+    }
+  }
+
+  /**
+   * Runs an end-user proof (an external_id checked against a conversation), one at a time per
+   * socket. A refusal counts as a failure of the IP and is answered after the IP's delay; at the
+   * socket's `joinFailuresPerSocket`-th the socket is dropped.
+   */
+  proof<T>(fn: () => Promise<T>): Promise<T> {
+    const { node, owner, socket } = this;
+    const run = this.proofs.then(async () => {
+      if (!socket.connected) throw new AppError('auth/forbidden', 'Disconnected');
+      try {
+        return await fn();
+      } catch (err) {
+        if (!isProofFailure(err)) throw err;
+        this.failed += 1;
+        await node.failures.failed(owner.ip);
+        if (this.failed < node.limits.joinFailuresPerSocket) throw err;
+        if (this.failed === node.limits.joinFailuresPerSocket) {
+          node.logger.warn({ ip: owner.ip, failures: this.failed }, 'socket dropped after failed joins');
+        }
+        // After the answer is on its way.
+        setImmediate(() => socket.disconnect(true));
+        const e = err as AppError;
+        throw new AppError(e.code, `${e.message}. Too many failed attempts: disconnecting`);
+      }
+    });
+    this.proofs = run.catch(() => undefined);
+    return run;
+  }
+}
+
 /**
  * Limits on what one client may make a node do over Socket.IO (issue 14): every client → server
  * event counts against its socket (in memory: a socket lives on one node) and its IP (anonymous
@@ -113,108 +220,35 @@ export function createSocketGuard(deps: {
   logger: Logger;
 }) {
   const { redis, prefix, limits, failures, logger } = deps;
-  // Taken on every event: counted on this node and synced to Redis (issue 23).
-  const ipEvents = createHotLimiter(redis, `${prefix}:rl:events`, limits.ipEvents, limits.eventWindowS, {
-    name: 'socket event limit',
+  const node: GuardShared = {
+    limits,
+    // Taken on every event: counted on this node and synced to Redis (issue 23).
+    ipEvents: createHotLimiter(redis, `${prefix}:rl:events`, limits.ipEvents, limits.eventWindowS, {
+      name: 'socket event limit',
+      logger,
+    }),
+    failures,
+    outage: createOutage('redis (socket event limit)', logger),
     logger,
-  });
+    windowMs: limits.eventWindowS * 1000,
+    refused: 0,
+  };
   const slots = createConnectionSlots({ redis, prefix, max: limits.socketsPerIp, logger });
-  const outage = createOutage('redis (socket event limit)', logger);
-  const windowMs = limits.eventWindowS * 1000;
-  let refused = 0;
 
   return {
     /** Takes a connection slot for an anonymous socket from `ip`; false: refuse the connection. */
     acquireSlot: (ip: string, socketId: string) => slots.acquire(ip, socketId),
     releaseSlot: (ip: string, socketId: string) => slots.release(ip, socketId),
 
-    /** The limits of one socket. `isConnected` tells queued work that nobody waits for it any more. */
-    forSocket(owner: SocketOwner, disconnect: () => void, isConnected: () => boolean) {
-      const quotaKey = owner.agentId ? `agent:${owner.agentId}` : `ip:${owner.ip}`;
-      const socketLimit = owner.agentId ? limits.agentSocketEvents : limits.socketEvents;
-      let windowStart = 0;
-      let count = 0;
-      let failed = 0;
-      // End-user proofs of one socket run one at a time: a burst of guesses is a queue, not a
-      // thousand concurrent queries.
-      let proofs: Promise<unknown> = Promise.resolve();
-
-      return {
-        /**
-         * Counts one event against the socket's quota, at once (before any I/O): a refusal to send
-         * back, or null.
-         */
-        admitLocal(): AppError | null {
-          const now = Date.now();
-          if (now - windowStart >= windowMs) {
-            windowStart = now;
-            count = 0;
-          }
-          count += 1;
-          if (count <= socketLimit) return null;
-          refused += 1;
-          return tooMany('events on this connection', retryAfter(windowStart + windowMs - now));
-        },
-
-        /** Counts one event against the IP's (or agent's) quota on every node; throws over it. */
-        async admitShared(): Promise<void> {
-          try {
-            await ipEvents.consume(quotaKey);
-            outage.ok();
-          } catch (res) {
-            if (!(res instanceof RateLimiterRes)) {
-              // Redis and the in-memory insurance both failed: the limit is a guard, not a gate.
-              outage.failed(res);
-              return;
-            }
-            refused += 1;
-            if (res.consumedPoints === limits.ipEvents + 1) {
-              logger.warn({ owner: quotaKey, windowS: limits.eventWindowS }, 'socket event limit hit');
-            }
-            throw tooMany(
-              owner.agentId ? 'events from this account' : 'events from this address',
-              retryAfter(res.msBeforeNext),
-            );
-          }
-        },
-
-        /**
-         * Runs an end-user proof (an external_id checked against a conversation), one at a time
-         * per socket. A refusal counts as a failure of the IP and is answered after the IP's delay;
-         * at the socket's `joinFailuresPerSocket`-th the socket is dropped.
-         */
-        proof<T>(fn: () => Promise<T>): Promise<T> {
-          const run = proofs.then(async () => {
-            if (!isConnected()) throw new AppError('auth/forbidden', 'Disconnected');
-            try {
-              return await fn();
-            } catch (err) {
-              if (!isProofFailure(err)) throw err;
-              failed += 1;
-              await failures.failed(owner.ip);
-              if (failed < limits.joinFailuresPerSocket) throw err;
-              if (failed === limits.joinFailuresPerSocket) {
-                logger.warn({ ip: owner.ip, failures: failed }, 'socket dropped after failed joins');
-              }
-              // After the answer is on its way.
-              setImmediate(disconnect);
-              const e = err as AppError;
-              throw new AppError(e.code, `${e.message}. Too many failed attempts: disconnecting`);
-            }
-          });
-          proofs = run.catch(() => undefined);
-          return run;
-        },
-      };
-    },
+    /** The limits of one socket. */
+    forSocket: (owner: SocketOwner, socket: LimitedSocket) => new SocketLimits(node, owner, socket),
 
     /** Events refused by this node's limits since it started. */
     get refused() {
-      return refused;
+      return node.refused;
     },
     close: () => slots.close(),
   };
 }
 
 export type SocketGuard = ReturnType<typeof createSocketGuard>;
-export type SocketLimits = ReturnType<SocketGuard['forSocket']>;

@@ -23,7 +23,7 @@ import { registerAccessListener } from './access.listener.js';
 import { createSocketGuard } from './realtime.guard.js';
 import { registerRealtimeListeners } from './realtime.listeners.js';
 import { createEndUserLimiter } from './realtime.ratelimit.js';
-import { registerSocketHandlers } from './realtime.socket.js';
+import { createSocketHandlers } from './realtime.socket.js';
 import type { RealtimeServer } from './realtime.types.js';
 import { convRoom, endUserRoom, presenceRoom } from './rooms.js';
 import { createTypingTracker, type TypingTracker } from './typing.js';
@@ -262,24 +262,27 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       .catch(() => next());
   });
 
+  // The event handlers, once for the node; each socket gets a context and one listener.
+  const attachHandlers = createSocketHandlers({
+    services,
+    presence,
+    typing,
+    limiter,
+    logger,
+    ...(deps.outage ? { outage: deps.outage } : {}),
+    inflight: { closing: () => closing, track: (work) => void trackWork(work) },
+  });
+
   io.on('connection', (socket) => {
     const agent = agents.get(socket) ?? null;
     const req = socket.request as HandshakeRequest;
     const ip = addresses.get(socket) ?? clientIp(req, config.trustProxy);
-    registerSocketHandlers(socket, agent, agent ? req.sessionID : undefined, {
-      services,
-      presence,
-      typing,
-      limiter,
-      logger,
-      ...(deps.outage ? { outage: deps.outage } : {}),
-      inflight: { closing: () => closing, track: (work) => void trackWork(work) },
-      limits: guard.forSocket(
-        { ip, agentId: agent?.userId },
-        () => socket.disconnect(true),
-        () => socket.connected,
-      ),
-    });
+    attachHandlers(
+      socket,
+      agent,
+      agent ? req.sessionID : undefined,
+      guard.forSocket({ ip, agentId: agent?.userId }, socket),
+    );
     // The handshake's request (headers, session, parser state) is read only up to here: dropped,
     // it costs nothing for the life of the connection (Socket.IO's memory-usage advice).
     (socket.conn as { request: unknown }).request = null;

@@ -1,19 +1,14 @@
 import { messageEventDto } from '../../conversations/conversations.dto.js';
 import { conversationRef, joinConversationSchema, transferConversationSchema } from '../realtime.schemas.js';
 import { activityBatchRoom, convRoom, queueRoomsFor } from '../rooms.js';
-import type { HandlerDeps, SocketContext } from './socket.context.js';
+import type { HandlerDeps, On } from './socket.context.js';
 
 /**
  * Conversation rooms and the queue: join_conversation, leave_conversation, claim_conversation,
  * release_conversation, transfer_conversation, join_queue.
  */
-export function registerConversationHandlers(
-  ctx: SocketContext,
-  { services }: Pick<HandlerDeps, 'services'>,
-) {
-  const { socket, on } = ctx;
-
-  on('join_conversation', joinConversationSchema, async (input) => {
+export function registerConversationHandlers(on: On, { services }: Pick<HandlerDeps, 'services'>) {
+  on('join_conversation', joinConversationSchema, async (ctx, input) => {
     if (input.external_id !== undefined) {
       await ctx.joinAsEndUser(
         await ctx.requireEndUser(input.conversation_id, input.external_id, input.user_hash),
@@ -21,7 +16,7 @@ export function registerConversationHandlers(
     } else {
       const agent = await ctx.requireAgent();
       await services.conversations.requireForAgent(agent, input.conversation_id);
-      await socket.join(convRoom(input.conversation_id));
+      await ctx.socket.join(convRoom(input.conversation_id));
     }
     // Catch-up: joined first, so nothing falls between the query and the room.
     const after =
@@ -47,7 +42,7 @@ export function registerConversationHandlers(
       }),
       services.messages.deliveryState(input.conversation_id),
     ]);
-    for (const m of messages) socket.emit('message_received', messageEventDto(m));
+    for (const m of messages) ctx.socket.emit('message_received', messageEventDto(m));
     return {
       conversation_id: input.conversation_id,
       missed: messages.length,
@@ -57,38 +52,38 @@ export function registerConversationHandlers(
     };
   });
 
-  on('leave_conversation', conversationRef, async ({ conversation_id }) => {
-    await socket.leave(convRoom(conversation_id));
+  on('leave_conversation', conversationRef, async (ctx, { conversation_id }) => {
+    await ctx.socket.leave(convRoom(conversation_id));
     await ctx.leaveAsEndUser(conversation_id);
     return { conversation_id };
   });
 
-  on('claim_conversation', conversationRef, async ({ conversation_id }) => {
+  on('claim_conversation', conversationRef, async (ctx, { conversation_id }) => {
     const agent = await ctx.requireAgent();
     const result = await services.conversations.assign(agent, conversation_id);
     // The listener joins every tab of the agent; this one is joined before the ack.
-    await socket.join(convRoom(conversation_id));
+    await ctx.socket.join(convRoom(conversation_id));
     return { conversation_id, ...result };
   });
 
   // The listeners tell the queue and move the new holder's tabs into `conv:{id}`.
-  on('release_conversation', conversationRef, async ({ conversation_id }) => {
+  on('release_conversation', conversationRef, async (ctx, { conversation_id }) => {
     const agent = await ctx.requireAgent();
     return { conversation_id, ...(await services.handover.release(agent, conversation_id)) };
   });
 
-  on('transfer_conversation', transferConversationSchema, async ({ conversation_id, agent_id }) => {
+  on('transfer_conversation', transferConversationSchema, async (ctx, { conversation_id, agent_id }) => {
     const agent = await ctx.requireAgent();
     const result = await services.handover.transfer(agent, conversation_id, { agent_id });
     return { conversation_id, ...result };
   });
 
-  on('join_queue', null, async () => {
+  on('join_queue', null, async (ctx) => {
     const agent = await ctx.requireAgent();
     const rooms = queueRoomsFor(agent);
     // Asked at the handshake: the queue's activity in batches (the inbox does), not per message.
-    const batched = (socket.handshake.auth as { activity?: unknown }).activity === 'batch';
-    await socket.join(batched ? [...rooms, ...rooms.map(activityBatchRoom)] : rooms);
+    const batched = (ctx.socket.handshake.auth as { activity?: unknown }).activity === 'batch';
+    await ctx.socket.join(batched ? [...rooms, ...rooms.map(activityBatchRoom)] : rooms);
     return {};
   });
 }

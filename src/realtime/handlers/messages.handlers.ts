@@ -2,18 +2,16 @@ import { messageEventDto } from '../../conversations/conversations.dto.js';
 import { deliveredSchema, markReadSchema, sendMessageSchema } from '../../messages/messages.schemas.js';
 import { AppError } from '../../shared/errors.js';
 import { convRoom } from '../rooms.js';
-import { Dropped, type HandlerDeps, type SocketContext } from './socket.context.js';
+import { Dropped, type HandlerDeps, type On } from './socket.context.js';
 
 /** Writing and reading messages: send_message, mark_read, message_delivered. */
 export function registerMessageHandlers(
-  ctx: SocketContext,
+  on: On,
   { services, limiter }: Pick<HandlerDeps, 'services' | 'limiter'>,
 ) {
-  const { socket, on } = ctx;
-
   // Validation first (the message service's schema, rich media included, in one pass), then who
   // is sending, then the end-user limit, then the store.
-  on('send_message', sendMessageSchema, async (input) => {
+  on('send_message', sendMessageSchema, async (ctx, input) => {
     if (input.sender_type === 'end_user') {
       const actor = await ctx.requireEndUser(input.conversation_id, input.external_id, input.user_hash);
       const quota = await limiter.take(actor.organizationId, actor.externalId);
@@ -41,11 +39,11 @@ export function registerMessageHandlers(
     }
     const agent = await ctx.requireAgent();
     const { message, duplicate } = await services.messages.send(agent, input);
-    await socket.join(convRoom(input.conversation_id));
+    await ctx.socket.join(convRoom(input.conversation_id));
     return { message: messageEventDto(message), duplicate };
   });
 
-  on('mark_read', markReadSchema, async (input) => {
+  on('mark_read', markReadSchema, async (ctx, input) => {
     // The reader is the end user if this socket speaks for one here, else the agent.
     const asEndUser = input.external_id !== undefined || ctx.speaksForEndUser(input.conversation_id);
     const actor = asEndUser
@@ -59,12 +57,12 @@ export function registerMessageHandlers(
   });
 
   // Receipts are frequent: a socket already in the conversation's room was checked when it joined.
-  on('message_delivered', deliveredSchema, async (input) => {
+  on('message_delivered', deliveredSchema, async (ctx, input) => {
     const asEndUser = input.external_id !== undefined || ctx.speaksForEndUser(input.conversation_id);
     const actor = asEndUser
       ? await ctx.requireEndUser(input.conversation_id, input.external_id, input.user_hash)
       : await ctx.requireAgent();
-    const joined = socket.rooms.has(convRoom(input.conversation_id));
+    const joined = ctx.socket.rooms.has(convRoom(input.conversation_id));
     return services.messages.delivered(actor, input.conversation_id, input.seq, joined);
   });
 }

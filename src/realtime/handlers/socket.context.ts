@@ -24,8 +24,6 @@ export type HandlerDeps = {
   outage?: Outage;
   /** Shutdown: refuse new events while closing, and let the ones under way finish first. */
   inflight?: { closing: () => boolean; track: (work: Promise<void>) => void };
-  /** This socket's abuse limits (events per socket and per IP, failed proofs); none in some tests. */
-  limits?: SocketLimits;
 };
 
 /** The acknowledgement callback of a raw event, if the client asked for one (the last argument). */
@@ -73,29 +71,64 @@ function parsePayload<S extends ZodType>(schema: S, raw: unknown): z.output<S> {
   return schema.parse(value);
 }
 
+/** A handler: the payload parsed by its schema (nothing for payload-less events), the ack's reply. */
+type Run<E extends ClientEvent, S extends ZodType | null> = (
+  ctx: SocketContext,
+  input: Parsed<S>,
+) => Promise<ClientEventReplies[E]>;
+
+/** Registers a handler in the node's table (the handler factories' `on`). */
+export type On = <E extends ClientEvent, S extends ZodType | null>(
+  event: E,
+  schema: S,
+  run: Run<E, S>,
+) => void;
+
+/** Every client event's handler, built once per node and shared by all of its sockets. */
+export type HandlerTable = ReadonlyMap<
+  string,
+  { schema: ZodType | null; run: (ctx: SocketContext, input: unknown) => Promise<object> }
+>;
+
+/** An empty table and the `on` that fills it. */
+export function createHandlerTable(): { table: HandlerTable; on: On } {
+  const table = new Map<
+    string,
+    { schema: ZodType | null; run: (ctx: SocketContext, input: unknown) => Promise<object> }
+  >();
+  const on: On = (event, schema, run) => {
+    table.set(event, { schema, run: run as (ctx: SocketContext, input: unknown) => Promise<object> });
+  };
+  return { table, on };
+}
+
+/** What a socket's context needs of its node. */
+export type ContextDeps = Pick<HandlerDeps, 'services' | 'logger' | 'inflight' | 'outage'>;
+
 /**
- * The per-socket state and helpers every handler factory uses: event registration with its
- * parse → run → ack cycle, and who the socket speaks for (its agent, the end users it proved).
+ * One socket's state — who it speaks for (its agent, the end users it proved) — and the helpers
+ * every handler uses. A class, not closures: its methods are shared by every socket of the node,
+ * so an idle connection costs one object, not a closure per event and helper (issue 23).
  */
-export type SocketContext = ReturnType<typeof createSocketContext>;
-
-/** `agentAtConnect` comes from the session at handshake; null for end users' sockets. */
-export function createSocketContext(
-  socket: RealtimeSocket,
-  agentAtConnect: AgentActor | null,
-  deps: Pick<HandlerDeps, 'services' | 'logger' | 'inflight' | 'outage' | 'limits'>,
-) {
-  const { services, logger, inflight, outage, limits } = deps;
-  let agent = agentAtConnect;
-  let agentCheckedAt = Date.now();
+export class SocketContext {
+  private agent: AgentActor | null;
+  private agentCheckedAt = Date.now();
   /** Conversations this socket joined or wrote to as an end user. */
-  const endUsers = new Map<string, ConversationEndUser>();
+  private readonly endUsers = new Map<string, ConversationEndUser>();
 
-  /** Events with a handler on this socket; anything else is `unknown_event`. */
-  const known = new Set<string>();
+  /** `agentAtConnect` comes from the session at handshake; null for end users' sockets. */
+  constructor(
+    readonly socket: RealtimeSocket,
+    agentAtConnect: AgentActor | null,
+    private readonly deps: ContextDeps,
+    private readonly table: HandlerTable,
+    private readonly limits: SocketLimits | undefined,
+  ) {
+    this.agent = agentAtConnect;
+  }
 
   /** A failure: the `error` event (unless a silent drop) and `{ ok: false, error, message }`. */
-  function fail(event: string, err: unknown, ack: RawAck | undefined) {
+  private fail(event: string, err: unknown, ack: RawAck | undefined) {
     if (err instanceof Dropped) {
       ack?.({
         ok: false,
@@ -106,11 +139,12 @@ export function createSocketContext(
       return;
     }
     const e = toAppError(err);
-    if (e.code === 'unavailable' && !(err instanceof AppError)) outage?.failed(err);
+    const { socket } = this;
+    if (e.code === 'unavailable' && !(err instanceof AppError)) this.deps.outage?.failed(err);
     else if (e.status >= 500) {
       // One line per failure; the stack only for whoever asks for debug logs.
-      logger.error({ event, socket: socket.id, err: errorSummary(err) }, 'socket handler failed');
-      logger.debug({ err, event, socket: socket.id }, 'socket handler failed (stack)');
+      this.deps.logger.error({ event, socket: socket.id, err: errorSummary(err) }, 'socket handler failed');
+      this.deps.logger.debug({ err, event, socket: socket.id }, 'socket handler failed (stack)');
     }
     socket.emit('error', { message: e.message });
     const retryAfter = e.details?.retry_after;
@@ -123,94 +157,72 @@ export function createSocketContext(
   }
 
   /**
-   * One event's cycle, for every event (known or not): the limits first (the socket's at once,
-   * before any I/O; then the IP's), then `run`, whose result is the ack's `{ ok: true, ...reply }`.
+   * One event's cycle, for every event (known or not; socket.io's `onAny` sees them all): the
+   * limits first (the socket's at once, before any I/O; then the IP's), then the handler — its
+   * schema validates the payload (parsed from unknown: it may be a JSON string) — whose result is
+   * the ack's `{ ok: true, ...reply }`; failures become the `error` event and `{ ok: false, error,
+   * message }`. An event without a handler is answered `unknown_event` after the same limits (a
+   * client must not wait forever for an ack that never comes).
    */
-  function handle(event: string, args: unknown[], run: (payload: unknown) => Promise<object>) {
-    // Raw arguments: the payload is parsed from unknown (it may be a JSON string), and events
-    // without a payload may still be sent one, so the ack is whatever function comes last.
+  dispatch(event: unknown, args: unknown[]) {
+    // Events without a payload may still be sent one, so the ack is whatever function comes last.
     const ack = typeof args.at(-1) === 'function' ? (args.pop() as RawAck) : undefined;
-    if (inflight?.closing()) {
+    const name = typeof event === 'string' ? event : String(event);
+    if (this.deps.inflight?.closing()) {
       const message = 'The server is restarting; send again after reconnecting';
-      socket.emit('error', { message });
+      this.socket.emit('error', { message });
       ack?.({ ok: false, error: 'unavailable', message } satisfies AckError);
       return;
     }
-    const refused = limits?.admitLocal();
-    if (refused) return fail(event, refused, ack);
+    const refused = this.limits?.admitLocal();
+    if (refused) return this.fail(name, refused, ack);
+    const handler = typeof event === 'string' ? this.table.get(event) : undefined;
     const work = (async () => {
       try {
-        await limits?.admitShared();
-        const result = await run(args[0]);
+        await this.limits?.admitShared();
+        if (!handler) {
+          const shown = typeof event === 'string' ? event.slice(0, 64) : typeof event;
+          throw new AppError('unknown_event', `Unknown event '${shown}'`);
+        }
+        const input = handler.schema ? parsePayload(handler.schema, args[0]) : undefined;
+        const result = await handler.run(this, input);
         ack?.({ ok: true, ...result });
       } catch (err) {
-        fail(event, err, ack);
+        this.fail(name, err, ack);
       }
     })();
-    inflight?.track(work);
-  }
-
-  /**
-   * Registers a handler: validate (once, here), run, answer the ack with `{ ok: true, ...reply }`;
-   * failures become the `error` event and `{ ok: false, error, message }`.
-   */
-  function on<E extends ClientEvent, S extends ZodType | null>(
-    event: E,
-    schema: S,
-    fn: (input: Parsed<S>) => Promise<ClientEventReplies[E]>,
-  ) {
-    known.add(event);
-    const listener = (...args: unknown[]) =>
-      handle(event, args, (payload) => {
-        const input = (schema ? parsePayload(schema, payload) : undefined) as Parsed<S>;
-        return fn(input);
-      });
-    // socket.io's listener type does not resolve for a generic event name; `E` keeps it honest.
-    socket.on(event, listener as never);
-  }
-
-  /**
-   * Any event without a handler (socket.io's `onAny` sees every event): answered
-   * `unknown_event` and the `error` event, after the same limits; nothing else happens.
-   */
-  function onUnknown() {
-    socket.onAny((event: unknown, ...args: unknown[]) => {
-      if (typeof event === 'string' && known.has(event)) return;
-      const name = typeof event === 'string' ? event.slice(0, 64) : typeof event;
-      handle(String(event), args, () =>
-        Promise.reject(new AppError('unknown_event', `Unknown event '${name}'`)),
-      );
-    });
+    this.deps.inflight?.track(work);
   }
 
   /** The agent of this socket, re-read now and then so a deactivated agent loses access. */
-  async function requireAgent(): Promise<AgentActor> {
-    if (!agent) throw signInFirst();
+  async requireAgent(): Promise<AgentActor> {
+    const { socket } = this;
+    if (!this.agent) throw signInFirst();
     // Marked when an admin changed their role or queues: re-read now, not at the next recheck.
-    const marked = socket.rooms.has(refreshRoom(agent.userId));
-    if (marked) await socket.leave(refreshRoom(agent.userId));
-    if (marked || Date.now() - agentCheckedAt > AGENT_RECHECK_MS) {
-      const fresh = await services.agents.actorFor(agent.userId);
+    const marked = socket.rooms.has(refreshRoom(this.agent.userId));
+    if (marked) await socket.leave(refreshRoom(this.agent.userId));
+    if (marked || Date.now() - this.agentCheckedAt > AGENT_RECHECK_MS) {
+      const fresh = await this.deps.services.agents.actorFor(this.agent.userId);
       if (!fresh) {
         socket.disconnect(true);
         throw new AppError('auth/unauthenticated', 'Your session has ended; sign in again');
       }
-      agent = fresh;
-      agentCheckedAt = Date.now();
+      this.agent = fresh;
+      this.agentCheckedAt = Date.now();
     }
-    return agent;
+    return this.agent;
   }
 
   /**
    * The end user of a conversation, proven by external_id and, where the identity mode asks for
    * it, user_hash (remembered per socket: later events need neither).
    */
-  async function requireEndUser(
+  async requireEndUser(
     conversationId: string,
     externalId: string | undefined,
     userHash?: string,
   ): Promise<ConversationEndUser> {
-    const known = endUsers.get(conversationId);
+    const known = this.endUsers.get(conversationId);
     if (known && (externalId === undefined || known.externalId === externalId)) return known;
     if (externalId === undefined) {
       throw new AppError(
@@ -221,45 +233,42 @@ export function createSocketContext(
     }
     const prove = async () => {
       // Another event of this socket may have proven it while this one waited its turn.
-      const again = endUsers.get(conversationId);
+      const again = this.endUsers.get(conversationId);
       if (again && again.externalId === externalId) return again;
-      const actor = await services.conversations.requireForEndUser(conversationId, { externalId, userHash });
-      endUsers.set(conversationId, actor);
+      const actor = await this.deps.services.conversations.requireForEndUser(conversationId, {
+        externalId,
+        userHash,
+      });
+      this.endUsers.set(conversationId, actor);
       // Their own room from the first proof (typing, mark_read), so a revocation reaches this socket;
       // without a hash, also the room that is cut off once they are verified.
-      await socket.join(
+      await this.socket.join(
         userHash === undefined
           ? [endUserRoom(actor.endUserId), unprovenRoom(actor.endUserId)]
           : endUserRoom(actor.endUserId),
       );
       return actor;
     };
-    return limits ? limits.proof(prove) : prove();
+    return this.limits ? this.limits.proof(prove) : prove();
   }
 
-  return {
-    socket,
-    on,
-    onUnknown,
-    requireAgent,
-    requireEndUser,
+  /** Whether this socket proved an end user for the conversation. */
+  speaksForEndUser(conversationId: string) {
+    return this.endUsers.has(conversationId);
+  }
 
-    /** Whether this socket proved an end user for the conversation. */
-    speaksForEndUser: (conversationId: string) => endUsers.has(conversationId),
+  /** Conversation rooms of an end user: the conversation's, and their own (push checks it). */
+  async joinAsEndUser(actor: ConversationEndUser) {
+    await this.socket.join([convRoom(actor.conversationId), endUserRoom(actor.endUserId)]);
+  }
 
-    /** Conversation rooms of an end user: the conversation's, and their own (push checks it). */
-    async joinAsEndUser(actor: ConversationEndUser) {
-      await socket.join([convRoom(actor.conversationId), endUserRoom(actor.endUserId)]);
-    },
-
-    /** Forgets the conversation's end user; their own room goes with their last conversation here. */
-    async leaveAsEndUser(conversationId: string) {
-      const actor = endUsers.get(conversationId);
-      endUsers.delete(conversationId);
-      if (actor && ![...endUsers.values()].some((a) => a.endUserId === actor.endUserId)) {
-        await socket.leave(endUserRoom(actor.endUserId));
-        await socket.leave(unprovenRoom(actor.endUserId));
-      }
-    },
-  };
+  /** Forgets the conversation's end user; their own room goes with their last conversation here. */
+  async leaveAsEndUser(conversationId: string) {
+    const actor = this.endUsers.get(conversationId);
+    this.endUsers.delete(conversationId);
+    if (actor && ![...this.endUsers.values()].some((a) => a.endUserId === actor.endUserId)) {
+      await this.socket.leave(endUserRoom(actor.endUserId));
+      await this.socket.leave(unprovenRoom(actor.endUserId));
+    }
+  }
 }

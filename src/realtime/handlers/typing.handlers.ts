@@ -1,37 +1,33 @@
 import { typingSchema } from '../realtime.schemas.js';
 import { convRoom } from '../rooms.js';
 import { typistKey } from '../typing.js';
-import type { HandlerDeps, SocketContext } from './socket.context.js';
+import type { HandlerDeps, On } from './socket.context.js';
 
-/** Typing indicators: user_typing; a socket's indicators end when it disconnects. */
+/** Typing indicators: user_typing (a socket's indicators end when it disconnects: `realtime.socket.ts`). */
 export function registerTypingHandlers(
-  ctx: SocketContext,
+  on: On,
   { services, typing }: Pick<HandlerDeps, 'services' | 'typing'>,
 ) {
-  const { socket, on } = ctx;
-
-  on('user_typing', typingSchema, async (input) => {
+  on('user_typing', typingSchema, async (ctx, input) => {
     let typist: string;
     if (input.sender_type === 'end_user') {
       const actor = await ctx.requireEndUser(input.conversation_id, input.external_id, input.user_hash);
       typist = typistKey('end_user', actor.externalId);
     } else {
       const agent = await ctx.requireAgent();
-      if (!socket.rooms.has(convRoom(input.conversation_id))) {
+      if (!ctx.socket.rooms.has(convRoom(input.conversation_id))) {
         await services.conversations.requireForAgent(agent, input.conversation_id);
       }
       typist = typistKey('agent', agent.userId);
     }
     // Coalesced: a burst of keystrokes relays one indicator per interval; the rest are acked and
     // dropped (the indicator is prolonged all the same).
-    if (typing.touch(input.conversation_id, typist, socket.id)) {
-      socket.to(convRoom(input.conversation_id)).emit('typing_indicator', {
+    if (typing.touch(input.conversation_id, typist, ctx.socket.id)) {
+      ctx.socket.to(convRoom(input.conversation_id)).emit('typing_indicator', {
         conversation_id: input.conversation_id,
         sender_type: input.sender_type,
       });
     }
     return {};
   });
-
-  socket.on('disconnect', () => typing.dropSocket(socket.id));
 }
