@@ -56,7 +56,15 @@ export type ServiceDeps = {
 export function createServices({ database, config, bus, logger, quota, now }: ServiceDeps) {
   const db = database.prisma;
   const { encryptionKey } = config;
-  const tenants = createTenantService({ db, encryptionKey, bus, quota, ...(now ? { now } : {}) });
+  const tenants = createTenantService({
+    db,
+    encryptionKey,
+    bus,
+    quota,
+    // A tenant's own attachment limit stays within the platform's.
+    attachmentMaxBytes: config.attachments?.maxBytes ?? DEFAULT_MAX_BYTES,
+    ...(now ? { now } : {}),
+  });
   const agents = createAgentService({ db, bus });
   const channels = createChannelService({ db, bus });
   const identity = createIdentity(encryptionKey);

@@ -40,3 +40,19 @@ export function pngBytes(w = 4, h = 3, rgb: [number, number, number] = [220, 40,
 
 /** A minimal PDF (its magic number is all the sniffer needs). */
 export const pdfBytes = () => Buffer.from('%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n');
+
+/**
+ * A PNG that is also an HTML page with a script: the markup in a text chunk and again after the
+ * end, where a browser sniffing the bytes as HTML would run it. Decodes as a 4×3 image.
+ */
+export function polyglotPngBytes(marker = 'pwned'): Buffer {
+  const html = `<html><body><script>document.title='${marker}';window.${marker}=1</script></body></html>`;
+  const png = pngBytes();
+  const iend = png.length - 12;
+  return Buffer.concat([
+    png.subarray(0, iend),
+    chunk('tEXt', Buffer.from(`Comment\0${html}`, 'latin1')),
+    png.subarray(iend),
+    Buffer.from(html, 'latin1'),
+  ]);
+}

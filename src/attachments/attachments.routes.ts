@@ -266,15 +266,17 @@ export function widgetAttachmentRoutes(deps: UploadDeps & { services: Services }
 }
 
 /** `filename*` for any name, and a plain ASCII `filename` for old clients. */
-function disposition(kind: 'inline' | 'attachment', name: string): string {
+function disposition(name: string): string {
   const ascii = name.replace(/[^\x20-\x7e]|["\\%]/g, '_');
-  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 }
 
 /**
- * `GET /files/:id/:filename?exp=…&sig=…`: a signed, expiring link (403 otherwise). Raster images
- * inline with their type; everything else a download as `application/octet-stream`. Never
- * rendered as a page: `nosniff` and a sandbox with nothing allowed.
+ * `GET /files/:id/:filename?exp=…&sig=…`: a signed, expiring link (403 otherwise). Every file is
+ * served as a download (`Content-Disposition: attachment`): an `<img>` still renders a raster image,
+ * but navigating to the link never shows it as a document on our origin. Raster images keep their
+ * type (so `<img>` decodes them); everything else is `application/octet-stream`. `nosniff` and a
+ * sandbox with nothing allowed stop any content from being run as a page.
  */
 export function downloadRoutes(deps: { attachments: AttachmentService }): Router {
   const router = Router();
@@ -285,19 +287,18 @@ export function downloadRoutes(deps: { attachments: AttachmentService }): Router
       throw new AppError('attachment/signature', 'This link is not valid or has expired');
     }
     const { attachment, stream, size } = await deps.attachments.open(id.data);
-    const inline = INLINE_IMAGES.has(attachment.contentType);
+    const image = INLINE_IMAGES.has(attachment.contentType);
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Content-Security-Policy', "default-src 'none'; sandbox");
     res.setHeader('Cache-Control', 'private, max-age=3600');
     res.setHeader('Content-Length', String(size));
-    if (inline) {
+    res.setHeader('Content-Disposition', disposition(attachment.filename));
+    if (image) {
       res.setHeader('Content-Type', attachment.contentType);
-      res.setHeader('Content-Disposition', disposition('inline', attachment.filename));
       // The relay's web component shows it on the tenant's own site.
       res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
     } else {
       res.setHeader('Content-Type', 'application/octet-stream');
-      res.setHeader('Content-Disposition', disposition('attachment', attachment.filename));
     }
     stream.on('error', (err) => {
       req.log?.warn({ err }, 'attachment stream failed');

@@ -89,7 +89,7 @@ for (const mode of dbModes) {
       await t.database.close();
     });
 
-    test('an agent uploads an image, sends it, and the history carries a signed link that downloads it inline', async () => {
+    test('an agent uploads an image, sends it, and the history carries a signed link that downloads it (as an attachment)', async () => {
       const { session, conv, agent, agentUpload } = await setup(t);
       const png = pngBytes();
       // The browser's type is only a hint: a PNG claimed as text is still a PNG.
@@ -135,7 +135,7 @@ for (const mode of dbModes) {
       assert.equal(res.headers.get('cross-origin-resource-policy'), 'cross-origin');
       assert.match(
         res.headers.get('content-disposition')!,
-        /^inline; .*filename\*=UTF-8''Screen%20shot%20%C3%BC\.png/,
+        /^attachment; .*filename\*=UTF-8''Screen%20shot%20%C3%BC\.png/,
       );
 
       // The end user's widget history and the relay frame sign it too.

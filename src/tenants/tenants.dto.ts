@@ -1,6 +1,12 @@
 import type { Organization } from '../generated/prisma/client.js';
 import { hoursOf, settingsOf } from './settings.js';
 
+/** `config.attachment_max_bytes` when set to a number. */
+const attachmentMaxOf = (config: unknown): number | null => {
+  const v = (config as { attachment_max_bytes?: unknown } | null)?.attachment_max_bytes;
+  return typeof v === 'number' ? v : null;
+};
+
 /** An organization as its admins see it: the secret only as a hint (`sk_…` and its last four). */
 export function organizationDto(
   o: Organization & {
@@ -32,6 +38,8 @@ export function organizationDto(
     branding,
     /** When the tenant is open, in its time zone (null: always open). */
     business_hours: hoursOf(o.config),
+    /** The tenant's own limit on one attachment, in bytes (null: the platform's). */
+    attachment_max_bytes: attachmentMaxOf(o.config),
     created_at: o.createdAt.toISOString(),
   };
 }

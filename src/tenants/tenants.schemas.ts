@@ -4,6 +4,10 @@ import { origin, origins, text } from '../shared/validation.js';
 import { businessHoursSchema } from './hours.js';
 import { brandingFields, defaultModeSchema, localeTag, offlineBehaviourSchema } from './settings.js';
 
+/** The bounds of a tenant's attachment limit; ATTACHMENT_MAX_BYTES can be at most the ceiling. */
+export const ATTACHMENT_MIN_BYTES = 1024;
+export const ATTACHMENT_CEILING_BYTES = 1_073_741_824;
+
 export const identityModeSchema = z.enum(['anonymous', 'verified', 'off'], {
   error: 'must be anonymous, verified or off',
 });
@@ -48,6 +52,17 @@ export const organizationPatchSchema = z
     offline_message: brandingFields.offline_message.nullable().optional(),
     /** When the tenant is open, in its time zone; `null`: always open. */
     business_hours: businessHoursSchema.nullable().optional(),
+    /**
+     * The largest file its visitors and agents may attach, in bytes (`null`: the default, 10 MB).
+     * Never above the platform's cap (ATTACHMENT_MAX_BYTES), which the service checks.
+     */
+    attachment_max_bytes: z
+      .number({ error: 'must be a number of bytes' })
+      .int('must be a whole number of bytes')
+      .min(ATTACHMENT_MIN_BYTES, `must be at least ${ATTACHMENT_MIN_BYTES} bytes (1 KB)`)
+      .max(ATTACHMENT_CEILING_BYTES, `must be at most ${ATTACHMENT_CEILING_BYTES} bytes (1 GB)`)
+      .nullable()
+      .optional(),
   })
   .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'nothing to change' });
 export type OrganizationPatch = z.output<typeof organizationPatchSchema>;

@@ -26,6 +26,7 @@ export function createTenantService({
   encryptionKey,
   bus,
   quota,
+  attachmentMaxBytes,
   now = Date.now,
 }: {
   db: Db;
@@ -33,6 +34,8 @@ export function createTenantService({
   bus: EventBus;
   /** Each organization's `rate_limit_per_min` (for the current minute's reading); none in tools. */
   quota?: TenantQuota | undefined;
+  /** The platform's cap on attachments (ATTACHMENT_MAX_BYTES): no tenant's limit may exceed it. */
+  attachmentMaxBytes?: number | undefined;
   /** The time grace periods start from (tests move it). */
   now?: () => number;
 }) {
@@ -173,6 +176,14 @@ export function createTenantService({
      */
     async configure(id: string, patch: OrganizationPatch) {
       const { identity_mode, name, allowed_origins, ...settings } = patch;
+      const wanted = settings.attachment_max_bytes;
+      if (typeof wanted === 'number' && attachmentMaxBytes !== undefined && wanted > attachmentMaxBytes) {
+        throw new AppError(
+          'request/invalid',
+          `Invalid parameter 'attachment_max_bytes': must be at most ${attachmentMaxBytes} bytes (this server's limit)`,
+          { param: 'attachment_max_bytes' },
+        );
+      }
       await db.$transaction(async (tx) => {
         const [row] = await tx.$queryRaw<{ config: Prisma.JsonValue }[]>`
           SELECT config FROM organizations WHERE id = ${id}::uuid FOR UPDATE`;

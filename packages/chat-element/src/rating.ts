@@ -2,6 +2,7 @@
 // (`POST /api/v1/visitor/contact`); once an agent resolves the conversation (a `rating_request`
 // frame) it asks for 1–5 stars and a comment (`POST /api/v1/visitor/rating`). Stars are a radio
 // group: arrow keys move between them, as everywhere else.
+import { ChatApiError, type ChatClient } from '@switchboard/client-core';
 import type { Strings } from './strings.js';
 
 /** What the offline form and the rating need of the element. */
@@ -10,29 +11,30 @@ export type OfflineRatingHost = {
   /** The message form: both blocks go just above it. */
   form: HTMLFormElement;
   strings: () => Strings;
-  /** The session's base URL and a live visitor token (the session started if need be). */
-  session: () => Promise<{ baseUrl: string; token: string } | undefined>;
+  /** The session's client and a live visitor token (the session started if need be). */
+  session: () => Promise<{ client: ChatClient; token: string } | undefined>;
 };
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const MAX_COMMENT = 1000;
 let ids = 0;
 
-async function post(
+/** Runs one of the client core's calls with the session; a refusal's message is the server's. */
+async function withSession(
   host: OfflineRatingHost,
-  path: string,
-  body: unknown,
+  call: (client: ChatClient, token: string) => Promise<unknown>,
 ): Promise<{ ok: boolean; message?: string }> {
   const s = await host.session();
   if (!s) return { ok: false };
-  const res = await fetch(`${s.baseUrl}/api/v1/visitor/${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${s.token}` },
-    body: JSON.stringify(body),
-  });
-  if (res.ok) return { ok: true };
-  const answer = (await res.json().catch(() => ({}))) as { message?: string };
-  return { ok: false, ...(answer.message ? { message: answer.message } : {}) };
+  try {
+    await call(s.client, s.token);
+    return { ok: true };
+  } catch (err) {
+    // A network failure says nothing the visitor can use: the element's own wording then.
+    return err instanceof ChatApiError && err.status_code > 0 && err.message
+      ? { ok: false, message: err.message }
+      : { ok: false };
+  }
 }
 
 /** Builds both blocks (hidden) and returns what the element drives. */
@@ -141,7 +143,7 @@ export function setupOfflineRating(host: OfflineRatingHost) {
     }
     email.removeAttribute('aria-invalid');
     contactSend.disabled = true;
-    void post(host, 'contact', { email: value })
+    void withSession(host, (client, token) => client.leaveContact(token, value))
       .then((r) => {
         if (r.ok) {
           contactDone = value;
@@ -165,7 +167,9 @@ export function setupOfflineRating(host: OfflineRatingHost) {
     }
     rateSend.disabled = true;
     const text = comment.value.trim();
-    void post(host, 'rating', { score, ...(text ? { comment: text } : {}), session_id: sessionId })
+    void withSession(host, (client, token) =>
+      client.submitRating(token, { score, comment: text, ...(sessionId ? { sessionId } : {}) }),
+    )
       .then((r) => {
         if (r.ok) {
           rated = true;

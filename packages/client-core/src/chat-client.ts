@@ -53,6 +53,27 @@ export type UploadOptions = {
   signal?: AbortSignal;
 };
 
+/** What `submitRating` sends: 1–5 stars and an optional comment (at most 1000 characters). */
+export type RatingParams = {
+  score: number;
+  comment?: string;
+  /** The resolved session to rate (a `rating_request` frame's `session_id`); the latest one by default. */
+  sessionId?: string;
+};
+
+/** A visitor's rating as the server stored it. */
+export type Rating = {
+  session_id: string;
+  conversation_id: string;
+  score: number;
+  comment: string | null;
+  created_at: string;
+  updated_at: string;
+};
+
+/** The email a visitor left, as the server keeps it: typed by them, so never verified. */
+export type VisitorContact = { email: string; verified: boolean };
+
 type Answer = { status: number; body: unknown };
 
 /** The visitor API (`/api/v1/fetch|create|refresh|identify/…`): answers unwrapped from the envelope. */
@@ -112,6 +133,28 @@ export class ChatClient {
         ? { visitor_token_provider: params.visitorTokenProvider }
         : { user_id: params.userId, user_signature: params.userSignature };
     return this.call<IdentifiedVisitor>('POST', '/identify/visitor', { token: visitorToken, body });
+  }
+
+  /**
+   * Leaves an email to be answered at (`POST /api/v1/visitor/contact`), for when the tenant is
+   * closed or nobody is online; agents see it on the conversation, marked unverified. A bad address
+   * is a `ChatApiError` with code `request/invalid` and `param` `email`.
+   */
+  leaveContact(visitorToken: string, email: string): Promise<VisitorContact> {
+    return this.call<VisitorContact>('POST', '/visitor/contact', { token: visitorToken, body: { email } });
+  }
+
+  /**
+   * Rates the visitor's conversation after an agent resolved it (`POST /api/v1/visitor/rating`);
+   * rating again updates it. Before any resolve: `ChatApiError` `rating/…` (409); a score outside
+   * 1–5: `request/invalid` (400).
+   */
+  submitRating(visitorToken: string, params: RatingParams): Promise<Rating> {
+    const comment = params.comment?.trim();
+    const body: Record<string, unknown> = { score: params.score };
+    if (comment) body.comment = comment;
+    if (params.sessionId) body.session_id = params.sessionId;
+    return this.call<Rating>('POST', '/visitor/rating', { token: visitorToken, body });
   }
 
   /**

@@ -4,8 +4,11 @@ export type {
   ChatClientOptions,
   CreateSessionParams,
   IdentifyParams,
+  Rating,
+  RatingParams,
   TenantParams,
   UploadOptions,
+  VisitorContact,
 } from './chat-client.js';
 export { ChatApiError } from './errors.js';
 export { backoffDelay, CloseCode, WSClient } from './ws-client.js';
