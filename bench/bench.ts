@@ -81,8 +81,8 @@ function usage(msg: string): never {
 }
 
 const params: Params = {
-  visitors: num(o.visitors, 5000, 500),
-  agents: num(o.agents, 50, 10),
+  visitors: num(o.visitors, 10000, 500),
+  agents: num(o.agents, 100, 10),
   rate: num(o.rate, 1000, 200),
   inFlight: num(o['in-flight'], 200, 100),
   rampS: num(o.ramp, 10, 3),
