@@ -303,7 +303,11 @@ for (const mode of dbModes) {
       await t.services.tenants.suspend(tn.id);
       await refused(call(tn, 'GET', '/api/v1/relay/usage'), 401, 'hmac/tenant_suspended');
       // Without the secret nobody learns the tenant's status.
-      await refused(call(tn, 'GET', '/api/v1/relay/usage', { secret: 'sk_attacker' }), 401, 'hmac/bad_signature');
+      await refused(
+        call(tn, 'GET', '/api/v1/relay/usage', { secret: 'sk_attacker' }),
+        401,
+        'hmac/bad_signature',
+      );
       await t.services.tenants.reactivate(tn.id);
       assert.equal((await call(tn, 'GET', '/api/v1/relay/usage')).status, 200);
     });
