@@ -244,7 +244,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
   app.use(channelRoutes(services));
   app.use(tenantRoutes(services));
   app.use(webhookConsoleRoutes(services));
-  app.use(knowledgeConsoleRoutes(services));
+  // The console's dry run answers with the bot's own answerer (the model when one is configured).
+  const botModel = config.bot.llm ? openAiAnswerer(config.bot.llm) : undefined;
+  app.use(knowledgeConsoleRoutes({ ...services, botModel }));
   app.use(teamRoutes(services));
   app.use('/api/mobile/channels', ...agentApi, requireRole('admin'), mobileAdminRoutes(services));
   app.use(inboxRoutes(services));
@@ -302,7 +304,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     knowledge: services.knowledge,
     messages: services.messages,
     escalations: services.escalations,
-    model: config.bot.llm ? openAiAnswerer(config.bot.llm) : undefined,
+    model: botModel,
     agentsOnline,
   });
   return {

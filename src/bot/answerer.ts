@@ -69,11 +69,14 @@ export const sourcesOf = (hits: KnowledgeHit[]) => {
     .map((h) => ({ title: h.title, url: h.url }));
 };
 
+/** The extractive answerer's threshold: a best passage scoring under it is no answer. */
+export const MIN_SCORE = 0.01;
+
 /**
  * The default answerer, with no model: the best passage itself, clipped to whole sentences, with
  * its source. A question whose best passage scores under `minScore` has no answer.
  */
-export function extractiveAnswerer({ minScore = 0.01, maxChars = 700 } = {}): Answerer {
+export function extractiveAnswerer({ minScore = MIN_SCORE, maxChars = 700 } = {}): Answerer {
   return {
     name: 'extractive',
     answer({ locale, hits }) {

@@ -1,11 +1,14 @@
 // The tenant console in real headless Chromium, as an owner runs it: rotates the tenant secret from
 // Tenant keys and the old one keeps signing until its grace period ends (the app's clock is moved,
-// not slept); rotates the widget key and the snippets follow; pastes the script-tag snippet into a
-// page of an allowed site and the widget there opens a session; adds an operator restricted to a
+// not slept); rotates the widget key and each snippet carries the tenant id, the new key and the
+// server's address in its own places (never the secret); pastes the script-tag snippet into a page
+// of an allowed site and the widget there opens a session; runs the client-core snippet, as shown,
+// in Node against the server (a session from an allowed origin, a message sent); adds an operator restricted to a
 // queue and sees a delegated operator marked as such; and every section renders at 1280×800 and
 // 390×844 without a CSP violation (screenshots in test/artifacts, not committed).
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -87,6 +90,14 @@ test('the tenant console: keys and their rotation, snippets that work, operators
       Math.floor((Date.now() + offset) / 1000),
     );
   let newSecret = '';
+  let locale = '';
+  /** The code of the snippet with this caption, as the page shows it. */
+  const snippet = async (caption: string) =>
+    (await page
+      .locator('.snippets figure.code-block')
+      .filter({ has: page.locator('figcaption strong', { hasText: caption }) })
+      .locator('pre')
+      .textContent())!;
 
   await t.test('the owner rotates the secret; the old one signs until the grace period ends', async () => {
     assert.equal((await signedWith(tn.secret)).status, 200);
@@ -132,13 +143,45 @@ test('the tenant console: keys and their rotation, snippets that work, operators
     await page.getByRole('status').filter({ hasText: 'New widget public key' }).waitFor({ timeout: T });
     const pk = (await page.locator('.public-key').textContent())!;
     assert.notEqual(pk, before);
-    const snippets = (await page.locator('.snippets .code-block').allTextContents()).join('\n');
-    assert.ok(snippets.includes(pk), 'the snippets use the new key');
-    assert.ok(!snippets.includes(before), 'and not the old one');
-    assert.ok(snippets.includes(tn.id));
-    assert.ok(snippets.includes(`${app.url}/sdk/switchboard-chat.js`));
-    assert.ok(!snippets.includes(newSecret), 'never the secret');
-    assert.match(snippets, /SWITCHBOARD_TENANT_SECRET=sk_\.\.\. .*ending in/);
+    const all = (await page.locator('.snippets .code-block pre').allTextContents()).join('\n');
+    assert.ok(!all.includes(before), 'not the old key');
+    assert.ok(!all.includes(newSecret) && !all.includes(tn.secret), 'never the secret');
+
+    // Each snippet, its values in their own places.
+    locale = ((await (await page.request.get(`${app.url}/api/organization`)).json()) as { locale: string })
+      .locale;
+    const tag = await snippet('Script tag (any site)');
+    assert.ok(tag.includes(`<script src="${app.url}/sdk/switchboard-chat.js" defer></script>`), tag);
+    assert.ok(tag.includes(`<switchboard-chat tenant-id="${tn.id}" widget-key="${pk}"`), tag);
+    assert.ok(tag.includes(`base-url="${app.url}" locale="${locale}"></switchboard-chat>`), tag);
+
+    const core = await snippet('Client core (TypeScript, browsers and Node)');
+    assert.ok(core.startsWith("import { ChatClient, WSClient } from '@switchboard/client-core';"), core);
+    const client = core.slice(core.indexOf('new ChatClient({'), core.indexOf('});'));
+    assert.ok(client.includes(`  baseUrl: '${app.url}',\n`), client);
+    assert.ok(client.includes(`  tenantId: '${tn.id}',\n`), client);
+    assert.ok(client.includes(`  widgetPublicKey: '${pk}',\n`), client);
+    // In Node, the tenant's allowed origin (a browser sends its page's).
+    assert.ok(client.includes(`.location?.origin ?? '${site.origin}',\n`), client);
+    const socket = core.slice(core.indexOf('new WSClient('));
+    assert.ok(socket.includes(`    baseUrl: '${app.url}',\n`), socket);
+
+    const angular = await snippet('Angular provider');
+    assert.ok(angular.startsWith("import { provideSwitchboardChat } from '@switchboard/angular';"), angular);
+    assert.ok(angular.includes(`      tenantId: '${tn.id}',\n`), angular);
+    assert.ok(angular.includes(`      publicKey: '${pk}',\n`), angular);
+    assert.ok(angular.includes(`      baseUrl: '${app.url}',\n`), angular);
+
+    const env = (await snippet('Server SDK environment (Node and Python)')).split('\n');
+    assert.equal(env[0], `SWITCHBOARD_BASE_URL=${app.url}`);
+    assert.equal(env[1], `SWITCHBOARD_TENANT_ID=${tn.id}`);
+    assert.match(
+      env[2]!,
+      new RegExp(
+        `^SWITCHBOARD_TENANT_SECRET=sk_\\.\\.\\. +# the secret ending in ${newSecret.slice(-4)}: server-side only$`,
+      ),
+    );
+    assert.ok(!env.join('\n').includes(pk), 'no widget key on the server side');
     const stored = await database.prisma.organization.findUniqueOrThrow({ where: { id: tn.id } });
     assert.equal(stored.widgetPublicKey, pk);
   });
@@ -164,6 +207,56 @@ test('the tenant console: keys and their rotation, snippets that work, operators
     assert.equal(sessions.length, 1);
     assert.equal(sessions[0]!.origin, site.origin);
     await v.screenshot({ path: path.join(artifacts, 'console-snippet-site-phone.png') });
+  });
+
+  await t.test('the client-core snippet, run as shown in Node, opens a session and sends', async () => {
+    const core = await snippet('Client core (TypeScript, browsers and Node)');
+    // Node 20: the snippet's own instruction, followed (Node 22+ has a WebSocket of its own).
+    const node20 = Number(process.versions.node.split('.')[0]) < 22;
+    const code = node20
+      ? `import { WebSocket } from 'ws';\n${core.replace('const ws = new WSClient(\n  {\n', '$&    WebSocket,\n')}`
+      : core;
+    if (node20) assert.ok(code.includes('    WebSocket,\n    baseUrl'), 'WebSocket passed to WSClient');
+    // Beside the project's node_modules, where @switchboard/client-core and ws resolve.
+    const file = path.join(artifacts, 'snippet-client-core.mts');
+    writeFileSync(file, code);
+    // It type-checks, strictly, as a Node project's TypeScript would.
+    const tsc = spawnSync(
+      process.execPath,
+      [
+        path.join(rootDir, 'node_modules', 'typescript', 'bin', 'tsc'),
+        ...['--ignoreConfig', '--noEmit', '--strict', '--skipLibCheck', '--types', 'node'],
+        ...['--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', file],
+      ],
+      { cwd: rootDir, encoding: 'utf8' },
+    );
+    assert.equal(tsc.status, 0, tsc.stdout + tsc.stderr);
+    const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: rootDir });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      const deadline = Date.now() + 20_000;
+      let sent = null;
+      while (!sent && Date.now() < deadline) {
+        sent = await database.prisma.message.findFirst({
+          where: { conversation: { organizationId: tn.id }, senderType: 'end_user', content: 'Hello!' },
+          include: { conversation: true },
+        });
+        if (!sent) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(sent, `the snippet's message reached the server; its output: ${output}`);
+      const session = await database.prisma.visitorSession.findFirstOrThrow({
+        where: { organizationId: tn.id, conversationId: sent.conversationId },
+      });
+      assert.equal(session.origin, site.origin, 'the allowed origin the snippet names');
+      assert.equal(session.locale, locale, "the tenant's locale the snippet asks for");
+      assert.doesNotMatch(output, /Error/);
+    } finally {
+      child.kill();
+      await exited;
+    }
   });
 
   await t.test('team: an operator restricted to a queue; a delegated operator marked', async () => {

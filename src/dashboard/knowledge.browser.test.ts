@@ -1,7 +1,10 @@
 // Dashboard → Knowledge base in real headless Chromium: an owner adds a Markdown document and sees
 // it listed with its passage count, edits it, is refused a bad URL beside the field (nothing is
-// saved), tries a question and sees the document's passage first, deletes it; the list pages by
-// cursor and filters by tag and title. An agent gets neither the section nor the API.
+// saved), tries a question and sees what the bot would answer (the reply as the dry-run API gives
+// it, its source link, the passage it comes from) and the document's passage first, deletes it; the
+// list pages by cursor and filters by tag and title; a question whose best passage scores under
+// the bot's threshold shows that the bot would not answer. An agent gets neither the section nor
+// the API.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -13,7 +16,8 @@ import { dbModes } from '../../test/helpers/db.js';
 import { createAgent, createOrg } from '../../test/helpers/factories.js';
 import { agentHttp } from '../../test/helpers/http.js';
 import { rootDir } from '../shared/paths.js';
-import type { KnowledgeDocumentDto } from '../knowledge/knowledge.dto.js';
+import type { AnswerDryRunDto, KnowledgeDocumentDto } from '../knowledge/knowledge.dto.js';
+import { MIN_SCORE } from '../bot/answerer.js';
 
 const T = 10_000;
 const DOCS = '/api/organization/knowledge/documents';
@@ -42,6 +46,7 @@ const BODY = [
   'Refunds reach your card within 5 business days once the warehouse has scanned the parcel.',
 ].join('\n');
 const REFUNDS = 'Refunds reach your card within 5 business days once the warehouse has scanned the parcel.';
+const ANSWER = '/api/organization/knowledge/answer';
 const EXCHANGES = '\n\n## Exchanges\n\nWant another size instead? Choose Exchange on the return label page.';
 
 async function openSection(page: Page, app: TestApp) {
@@ -201,7 +206,34 @@ test('dashboard → Knowledge base: documents, editing, refusals, a question, pa
     const link = first.getByRole('link', { name: 'Returns, refunds and exchanges' });
     assert.equal(await link.getAttribute('href'), 'https://help.example.com/returns');
     assert.equal(await link.getAttribute('rel'), 'noopener noreferrer');
-    await first.scrollIntoViewIfNeeded();
+
+    // What the bot would answer: the reply exactly as the dry run composes it, its source, its passage.
+    const run = (
+      await ownerApi.get(`${ANSWER}?q=${encodeURIComponent('How long until my refund reaches my card?')}`)
+    ).body as AnswerDryRunDto;
+    assert.equal(run.outcome, 'answer');
+    const reply = `${REFUNDS}\n\nSource: Returns, refunds and exchanges — https://help.example.com/returns`;
+    assert.equal(run.reply!.text, reply);
+    const answer = page.getByRole('region', { name: 'What the bot would answer' });
+    await answer.waitFor({ timeout: T });
+    assert.match(
+      (await answer.locator('.kb-outcome').textContent())!,
+      /^The bot would answer, from the best passage/,
+    );
+    assert.equal(await answer.locator('.kb-reply-text').innerText(), reply);
+    assert.deepEqual(await answer.locator('.kb-button').allTextContents(), ['Talk to a person']);
+    const source = answer.locator('.kb-source').getByRole('link', { name: 'Returns, refunds and exchanges' });
+    assert.equal(await source.getAttribute('href'), 'https://help.example.com/returns');
+    assert.equal(await source.getAttribute('rel'), 'noopener noreferrer');
+    const used = answer.locator('.kb-used-passage');
+    assert.equal(await used.count(), 1);
+    assert.match(
+      (await used.textContent())!,
+      /^Returns, refunds and exchanges › Returns › Refunds \(score \d\.\d{3}\)$/,
+    );
+    assert.equal(await used.getAttribute('data-document-id'), doc.id);
+    assert.equal((await first.locator('td').allTextContents())[5], 'Used');
+    await answer.scrollIntoViewIfNeeded();
     await shot(page, 'dashboard-knowledge-question.png');
 
     // Nothing to find is said so.
@@ -209,6 +241,22 @@ test('dashboard → Knowledge base: documents, editing, refusals, a question, pa
     await form.getByRole('button', { name: 'Try it' }).click();
     await form.getByRole('status').filter({ hasText: 'Nothing matches' }).waitFor({ timeout: T });
     assert.equal(await hits.count(), 0);
+    assert.equal(
+      await answer.locator('.kb-outcome').textContent(),
+      'The bot would not answer: nothing in the knowledge base matches. It would reply as below; a ' +
+        'second question in a row without an answer hands the conversation to your team.',
+    );
+    assert.equal(
+      await answer.locator('.kb-reply-text').innerText(),
+      "Sorry, I couldn't find an answer to that. Could you put it another way?",
+    );
+    assert.equal(await answer.locator('.kb-source').count(), 0);
+
+    // Asking for a person: the bot hands over, it says nothing itself.
+    await form.getByLabel('Question', { exact: true }).fill('Can I talk to a real person?');
+    await form.getByRole('button', { name: 'Try it' }).click();
+    await answer.locator('.kb-outcome[data-outcome="escalate"]').waitFor({ timeout: T });
+    assert.equal(await answer.locator('.kb-reply-text').count(), 0);
     assert.equal(await page.getByRole('heading', { name: 'What the bot would retrieve' }).count(), 0);
   });
 
@@ -290,9 +338,51 @@ test('dashboard → Knowledge base: documents, editing, refusals, a question, pa
     assert.equal((await agentApi.get(DOCS)).status, 403);
     assert.equal((await agentApi.get(`${DOCS}/${someId}`)).status, 403);
     assert.equal((await agentApi.get('/api/organization/knowledge/search?q=plants')).status, 403);
+    assert.equal((await agentApi.get(`${ANSWER}?q=plants`)).status, 403);
     assert.equal((await agentApi.post(DOCS, { title: 'Nope', body: 'Nope' })).status, 403);
     assert.equal((await agentApi.delete(`${DOCS}/${someId}`)).status, 403);
     assert.equal((await stored()).length, 21);
+  });
+
+  await t.test('a best passage under the score threshold: the bot would not answer', async () => {
+    // "plants" is in every one of 41 passages: it tells them apart by almost nothing.
+    for (let i = 21; i < 41; i++) {
+      const res = await ownerApi.post(DOCS, {
+        title: `Bulk note ${i}`,
+        body: `Internal note number ${i} about the office plants.`,
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+    }
+    const run = (await ownerApi.get(`${ANSWER}?q=plants`)).body as AnswerDryRunDto;
+    assert.equal(run.outcome, 'no_answer');
+    const best = run.passages[0]!.score;
+    assert.ok(best > 0 && best < MIN_SCORE, `best score ${best}`);
+
+    const form = page.getByRole('form', { name: 'Try a question' });
+    await form.getByLabel('Question', { exact: true }).fill('plants');
+    await form.getByRole('button', { name: 'Try it' }).click();
+    await form.getByRole('status').filter({ hasText: 'best first' }).waitFor({ timeout: T });
+    const answer = page.getByRole('region', { name: 'What the bot would answer' });
+    assert.equal(
+      await answer.locator('.kb-outcome').textContent(),
+      `The bot would not answer: the best passage scores ${best.toFixed(3)}, under the ` +
+        `${MIN_SCORE.toFixed(3)} it needs. It would reply as below; a second question in a row ` +
+        'without an answer hands the conversation to your team.',
+    );
+    assert.equal(
+      await answer.locator('.kb-reply-text').innerText(),
+      "Sorry, I couldn't find an answer to that. Could you put it another way?",
+    );
+    assert.deepEqual(await answer.locator('.kb-button').allTextContents(), ['Talk to a person']);
+    assert.equal(await answer.locator('.kb-source').count(), 0);
+    assert.equal(await answer.locator('.kb-used-passage').count(), 0);
+    // The passages are still listed, none of them used.
+    const hits = page.locator('tr.kb-hit');
+    assert.equal(await hits.count(), 3);
+    for (const cells of await Promise.all((await hits.all()).map((r) => r.locator('td').allTextContents())))
+      assert.equal(cells[5], '—');
+    await answer.scrollIntoViewIfNeeded();
+    await shot(page, 'dashboard-knowledge-no-answer.png');
   });
 
   assert.deepEqual(problems, []);

@@ -1,11 +1,17 @@
 // Dashboard → Widget & origins in real headless Chromium: an owner edits the allowed origins (a bad
-// one is refused beside the field and nothing is saved) and the relay follows the saved list;
+// one is refused beside the field and nothing is saved) and the relay follows the saved list; a
+// page served from an origin the owner adds then removes loads the widget by its script tag: once
+// refused, the relay answers its widget config 403 without CORS permission, the browser does not
+// send its visitor-session call (nor can it read the 403 origin/forbidden that call gets when
+// another tenant allows the site), and the widget never connects, as the explanation says;
 // edits the branding and sees the live preview (<switchboard-chat preview>) change before saving,
 // then the widget config carries it; sets the feature flags and new visitor sessions and the widget
 // config follow; an admin may not delete the organization; the owner deletes it by typing its
 // name. An agent gets neither the section nor the API.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import request from 'supertest';
@@ -38,6 +44,22 @@ type Org = {
   offline_behaviour: string;
   branding: Record<string, string>;
 };
+
+/** A site of the test's own on loopback: serves `html` at `/` (its origin is what it is allowed as, or not). */
+async function hostSite() {
+  const page = { html: '<!doctype html><title>empty</title>' };
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(page.html);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    page,
+    origin: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
 
 async function openSection(page: Page, app: TestApp) {
   await page.goto(`${app.url}/dashboard#settings`);
@@ -159,6 +181,166 @@ test('dashboard → Widget & origins: origins, branding with a live preview, fla
     assert.equal(res.status, 400);
     assert.equal(res.body.error, 'request/invalid');
     assert.deepEqual((await stored()).allowed_origins, [KEPT, SHOP, APP]);
+  });
+
+  await t.test('a page on a refused origin: the widget is refused, in a real browser', async () => {
+    const site = await hostSite();
+    try {
+      site.page.html =
+        `<!doctype html><html lang="en"><head><title>Shop</title></head><body><h1>Shop</h1>` +
+        `<script src="${app.url}/sdk/switchboard-chat.js" defer></script>` +
+        `<switchboard-chat tenant-id="${tn.id}" widget-key="${tn.pk}" base-url="${app.url}"></switchboard-chat>` +
+        `</body></html>`;
+      const sessionsFrom = (origin: string) =>
+        database.prisma.visitorSession.count({ where: { organizationId: tn.id, origin } });
+      /**
+       * A visitor on the site. What the relay answered its browser (status, CORS permission) is read
+       * from Chromium's network log, which has it even when the browser hides it from the page.
+       */
+      const visit = async () => {
+        const ctx = await browser.newContext();
+        contexts.push(ctx);
+        const v = await ctx.newPage();
+        const sent = new Map<string, { method: string; path: string }>();
+        const raw = new Map<string, { status: number; acao: string | undefined }>();
+        const blocked: string[] = [];
+        v.on('console', (m) => {
+          if (/blocked by CORS policy/.test(m.text())) blocked.push(m.text());
+        });
+        v.on('pageerror', (e) => problems.push(`visitor: ${e.message}`));
+        const cdp = await ctx.newCDPSession(v);
+        cdp.on('Network.requestWillBeSent', (e) =>
+          sent.set(e.requestId, { method: e.request.method, path: new URL(e.request.url).pathname }),
+        );
+        cdp.on('Network.responseReceivedExtraInfo', (e) => {
+          const acao = Object.entries(e.headers).find(
+            ([k]) => k.toLowerCase() === 'access-control-allow-origin',
+          );
+          raw.set(e.requestId, { status: e.statusCode, acao: acao?.[1] });
+        });
+        await cdp.send('Network.enable');
+        await v.goto(site.origin);
+        /** The relay's answers to the browser for this path, oldest first. */
+        const answers = (path: string) =>
+          [...sent]
+            .filter(([id, r]) => r.path === path && raw.has(id))
+            .map(([id, r]) => ({ ...r, ...raw.get(id)! }));
+        const answered = async (path: string) => {
+          for (const deadline = Date.now() + T; !answers(path).length; await v.waitForTimeout(50))
+            assert.ok(Date.now() < deadline, `no answer to ${path}`);
+          return answers(path);
+        };
+        return { v, answers, answered, blocked, widget: v.locator('switchboard-chat') };
+      };
+      /** The same call as the browser's, its Origin header included, from Node: the code it was given. */
+      const codeOf = async (method: 'GET' | 'POST') => {
+        const url =
+          method === 'GET'
+            ? `${app.url}/api/v1/fetch/widget-config?${new URLSearchParams({ tenant_id: tn.id, widget_public_key: tn.pk, origin: site.origin })}`
+            : `${app.url}/api/v1/create/visitor-session`;
+        const res = await fetch(url, {
+          method,
+          headers: { origin: site.origin, 'content-type': 'application/json' },
+          ...(method === 'POST'
+            ? { body: JSON.stringify({ tenant_id: tn.id, widget_public_key: tn.pk, origin: site.origin }) }
+            : {}),
+        });
+        return [res.status, ((await res.json()) as Envelope).error];
+      };
+
+      // Allowed: the owner adds the site's origin; its widget opens a session there.
+      await originField.fill(site.origin);
+      await originField.press('Enter');
+      await origins.getByRole('button', { name: 'Save origins' }).click();
+      await origins
+        .getByRole('status')
+        .filter({ hasText: 'Saved: 4 origins allowed.' })
+        .waitFor({ timeout: T });
+      const ok = await visit();
+      await ok.widget.locator('.launcher').click();
+      await ok.v.waitForFunction(
+        () => document.querySelector('switchboard-chat')?.getAttribute('data-state') === 'open',
+        null,
+        { timeout: T },
+      );
+      assert.equal(await sessionsFrom(site.origin), 1);
+      const [config] = await ok.answered('/api/v1/fetch/widget-config');
+      assert.deepEqual([config!.status, config!.acao], [200, site.origin]);
+
+      // Refused: the owner removes it. The explanation beside the list says what the visitor gets.
+      assert.deepEqual(await origins.locator('.origin-rules li').allTextContents(), [
+        'A site not listed is refused: its widget-config call answers 403 origin/forbidden without ' +
+          'CORS permission, and the browser does not even send its visitor-session call, so no ' +
+          'conversation starts. Its visitors see a launcher without your branding that, opened, keeps ' +
+          'saying “Reconnecting…”; the browser’s console says the calls were blocked by CORS policy.',
+        'An app or server (no browser) naming an origin not listed gets 403 origin/forbidden when it ' +
+          'creates a visitor session.',
+        'An empty list allows no site at all.',
+      ]);
+      await origins.getByRole('button', { name: `Remove ${site.origin}` }).click();
+      await origins.getByRole('button', { name: 'Save origins' }).click();
+      await origins
+        .getByRole('status')
+        .filter({ hasText: 'Saved: 3 origins allowed.' })
+        .waitFor({ timeout: T });
+      assert.deepEqual((await stored()).allowed_origins, [KEPT, SHOP, APP]);
+      const refused = await visit();
+      // The widget config: 403 (origin/forbidden), without CORS permission, so the page cannot read it.
+      const [refusedConfig] = await refused.answered('/api/v1/fetch/widget-config');
+      assert.deepEqual([refusedConfig!.status, refusedConfig!.acao], [403, undefined]);
+      assert.deepEqual(await codeOf('GET'), [403, 'origin/forbidden']);
+      assert.ok(
+        refused.blocked.some((m) => /fetch\/widget-config.*No 'Access-Control-Allow-Origin'/.test(m)),
+        refused.blocked.join('\n'),
+      );
+      // Without the branding, and opened it never connects: the browser refuses the session call
+      // itself (its CORS preflight gets no permission), so the call never reaches the relay.
+      await refused.widget.locator('.launcher').click();
+      assert.equal(await refused.widget.locator('.title').textContent(), 'Chat');
+      await refused.v.waitForFunction(
+        () => document.querySelector('switchboard-chat')?.getAttribute('data-state') === 'reconnecting',
+        null,
+        { timeout: T },
+      );
+      assert.equal(await refused.widget.locator('.status').textContent(), 'Reconnecting…');
+      assert.ok(
+        refused.blocked.some((m) => /create\/visitor-session.*preflight/.test(m)),
+        refused.blocked.join('\n'),
+      );
+      assert.deepEqual(
+        refused.answers('/api/v1/create/visitor-session').filter((a) => a.method === 'POST'),
+        [],
+        'never sent',
+      );
+      assert.equal(await sessionsFrom(site.origin), 1, 'no new session');
+
+      // The same site allowed by another tenant: the preflight passes, the session call is sent, and
+      // this tenant's relay answers it 403 origin/forbidden, still unreadable by the page.
+      await createTenant(app.services, { origins: [site.origin] });
+      const other = await visit();
+      await other.widget.locator('.launcher').click();
+      await other.v.waitForFunction(
+        () => document.querySelector('switchboard-chat')?.getAttribute('data-state') === 'reconnecting',
+        null,
+        { timeout: T },
+      );
+      const posts = (await other.answered('/api/v1/create/visitor-session')).filter(
+        (a) => a.method === 'POST',
+      );
+      assert.ok(posts.length > 0, 'sent');
+      for (const post of posts) assert.deepEqual([post.status, post.acao], [403, undefined]);
+      assert.deepEqual(await codeOf('POST'), [403, 'origin/forbidden']);
+      assert.equal(await sessionsFrom(site.origin), 1, 'no new session');
+      await other.v.screenshot({ path: path.join(artifacts, 'settings-refused-origin.png') });
+
+      // An empty list allows no site at all.
+      assert.equal((await patch(app, adminSession, { allowed_origins: [] })).status, 200);
+      assert.equal((await visitorSession(SHOP)).body.error, 'origin/forbidden');
+      assert.equal((await patch(app, adminSession, { allowed_origins: [KEPT, SHOP, APP] })).status, 200);
+      assert.equal((await visitorSession(SHOP)).status, 201);
+    } finally {
+      await site.close();
+    }
   });
 
   const preview = page.locator('.settings-preview switchboard-chat');

@@ -1,5 +1,6 @@
 // Dashboard → Usage in real headless Chromium, after real relay traffic (visitor sessions, signed
-// API calls, end users' messages through the signed API) whose counts were flushed: an owner reads
+// API calls, end users' messages through the signed API, and the webhooks it made the server
+// deliver to a local receiver, signatures verified) whose counts were flushed: an owner reads
 // today's values in each chart's table, sees a uPlot canvas per chart sized to its box (desktop and
 // phone), the current minute's meters with refusals, a refresh, and 7 days instead of 30. An agent
 // gets neither the section nor the API.
@@ -9,12 +10,14 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
+import request from 'supertest';
 import { browserFor, signedIn, watch } from '../../test/helpers/browser.js';
 import { loginAgent, startApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
 import { createAgent } from '../../test/helpers/factories.js';
 import { agentHttp } from '../../test/helpers/http.js';
 import { createTenant, createVisitorSession, signedCall } from '../../test/helpers/relay.js';
+import { startWebhookReceiver } from '../../test/helpers/webhook-receiver.js';
 import { rootDir } from '../shared/paths.js';
 
 const T = 10_000;
@@ -33,20 +36,33 @@ test('dashboard → Usage: charts with their numbers, the current minute, the pe
   const database = await dbModes[0]!.open();
   const app = await startApp(database, {
     redis: true,
-    env: { REALTIME_REDIS_PREFIX: `sb:usage:${randomUUID().slice(0, 8)}` },
+    // The tenant's webhook receiver is on loopback.
+    env: { REALTIME_REDIS_PREFIX: `sb:usage:${randomUUID().slice(0, 8)}`, WEBHOOK_ALLOW_PRIVATE: 'true' },
   });
+  // The server process runs the delivery worker (server.ts); the test app is that process here.
+  app.webhooks.start();
   const tn = await createTenant(app.services, { rateLimitPerMin: QUOTA });
+  const hooks = await startWebhookReceiver({ secrets: (id) => (id === tn.id ? tn.secret : undefined) });
   const owner = await createAgent(app.services, tn.id, { role: 'owner' });
   const agent = await createAgent(app.services, tn.id, { role: 'agent' });
-  const ownerApi = agentHttp(app.url, await loginAgent(app.url, owner.user.email, owner.password));
+  const ownerSession = await loginAgent(app.url, owner.user.email, owner.password);
+  const ownerApi = agentHttp(app.url, ownerSession);
 
   const { browser, contexts } = await browserFor(t, async () => {
     await app.stop();
+    await hooks.close();
     await database.close();
   });
   mkdirSync(artifacts, { recursive: true });
   const problems: string[] = [];
 
+  // Webhooks on, every event, to the receiver.
+  const configured = await request(app.url)
+    .put('/api/organization/webhooks')
+    .set('Cookie', ownerSession.cookie)
+    .set('X-CSRFToken', ownerSession.csrf)
+    .send({ callback_base_url: hooks.url });
+  assert.equal(configured.status, 200, JSON.stringify(configured.body));
   // Real traffic: 3 visitor sessions (3 new visitors), then the backend's signed calls: 2 end-user
   // messages into the first session's conversation and 2 reads.
   const sessions = [];
@@ -61,13 +77,26 @@ test('dashboard → Usage: charts with their numbers, the current minute, the pe
     assert.equal((await signedCall(app.url, signed, 'GET', '/api/v1/relay/conversations')).status, 200);
   }
   const SIGNED_CALLS = 4;
+  // The webhooks that traffic made, each delivered and verified by the receiver.
+  const events = { where: { organizationId: tn.id } };
+  const undelivered = { where: { organizationId: tn.id, status: { not: 'delivered' as const } } };
+  for (const deadline = Date.now() + 20_000; ;) {
+    const made = await database.prisma.webhookEvent.count(events);
+    if (made > 0 && (await database.prisma.webhookEvent.count(undelivered)) === 0) break;
+    assert.ok(Date.now() < deadline, `webhooks still undelivered: ${made} made`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const WEBHOOKS = await database.prisma.webhookEvent.count(events);
+  assert.ok(WEBHOOKS > 0);
+  assert.equal(hooks.events().length, WEBHOOKS, 'each one received once, its signature verified');
+  assert.ok(hooks.events().every((r) => r.body!.tenant_id === tn.id));
   await app.usage.flush();
   const stored = (await ownerApi.get('/api/organization/usage?days=30')).body as Usage;
   const counted = stored.days.at(-1)!;
   assert.equal(counted.day, today());
   assert.deepEqual(
     { ...counted, day: undefined },
-    { day: undefined, sessions: 3, messages: 2, api_calls: SIGNED_CALLS, webhooks_sent: 0 },
+    { day: undefined, sessions: 3, messages: 2, api_calls: SIGNED_CALLS, webhooks_sent: WEBHOOKS },
   );
 
   const { context, page } = await signedIn(browser, app, owner.user.email, owner.password);
@@ -126,7 +155,12 @@ test('dashboard → Usage: charts with their numbers, the current minute, the pe
     await chartsFit();
     assert.equal(await page.locator('.usage-chart .uplot canvas').count(), 4);
     await shot(page, 'dashboard-usage-desktop.png');
-    const expected = { sessions: '3', messages: '2', api_calls: String(SIGNED_CALLS), webhooks_sent: '0' };
+    const expected = {
+      sessions: '3',
+      messages: '2',
+      api_calls: String(SIGNED_CALLS),
+      webhooks_sent: String(WEBHOOKS),
+    };
     for (const [metric, value] of Object.entries(expected)) {
       assert.equal(await card(metric).locator('.usage-total').textContent(), `${value} in the last 30 days`);
       const rows = await numbers(card(metric));
@@ -141,6 +175,10 @@ test('dashboard → Usage: charts with their numbers, the current minute, the pe
     assert.match(
       (await card('sessions').locator('.usage-plot').getAttribute('aria-label'))!,
       /^Sessions per day, 30 days: 3 in all/,
+    );
+    assert.match(
+      (await card('webhooks_sent').locator('.usage-plot').getAttribute('aria-label'))!,
+      new RegExp(`^Webhooks sent per day, 30 days: ${WEBHOOKS} in all`),
     );
   });
 

@@ -1,3 +1,4 @@
+import type { DryRun } from '../bot/answer-path.js';
 import type { KnowledgeDocument } from '../generated/prisma/client.js';
 
 /** A document as it is stored, with how many passages it was split into. */
@@ -37,3 +38,35 @@ export const knowledgeHitDto = (h: KnowledgeHit) => ({
   content: h.content,
   score: h.score,
 });
+
+/**
+ * What the bot would do with a question, as the console shows it: the outcome, the reply exactly
+ * as it would be sent (text and buttons), its sources, and the passages retrieved (those it
+ * answered from marked `used`).
+ */
+export function answerDryRunDto(run: DryRun, minScore: number) {
+  if (run.outcome === 'escalate') {
+    return {
+      outcome: run.outcome,
+      reason: run.reason,
+      reply: null,
+      sources: [],
+      passages: [],
+      answerer: null,
+      fell_back: false,
+      min_score: null,
+    };
+  }
+  return {
+    outcome: run.outcome,
+    reason: run.outcome === 'no_answer' ? ('no_answer' as const) : null,
+    reply: run.reply,
+    sources: run.sources,
+    passages: run.hits.map((h) => ({ ...knowledgeHitDto(h), used: h.used })),
+    answerer: run.answerer,
+    fell_back: run.fellBack,
+    // The extractive answerer's threshold; a model decides for itself.
+    min_score: run.answerer === 'extractive' ? minScore : null,
+  };
+}
+export type AnswerDryRunDto = ReturnType<typeof answerDryRunDto>;

@@ -83,3 +83,11 @@ export const searchSchema = z.object({
   language: language.optional(),
 });
 export type SearchQuery = z.output<typeof searchSchema>;
+
+/** `GET …/knowledge/answer?q=&language=`: what the bot would reply to a visitor's question. */
+export const answerSchema = z.object({
+  q: searchSchema.shape.q,
+  /** The conversation's language (the widget's locale); none: English words, every document. */
+  language: language.optional(),
+});
+export type AnswerQuery = z.output<typeof answerSchema>;

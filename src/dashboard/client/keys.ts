@@ -9,6 +9,7 @@ export type Organization = {
   name: string;
   widget_public_key: string;
   tenant_secret_hint: string;
+  allowed_origins: string[];
   previous_secret_valid_until: string | null;
   previous_secret_seconds_left: number | null;
   locale: string;
@@ -203,12 +204,18 @@ export function snippets(org: Organization, callbackBaseUrl: string | null): HTM
     `<script src="${base}/sdk/switchboard-chat.js" defer></script>\n` +
     `<switchboard-chat tenant-id="${org.id}" widget-key="${org.widget_public_key}"\n` +
     `  base-url="${base}" locale="${org.locale}"></switchboard-chat>`;
+  // Outside a browser there is no page origin: the client names one the tenant allows.
+  const nodeOrigin = org.allowed_origins[0] ?? 'https://your-site.example';
   const clientCore =
-    `import { ChatClient, WSClient } from '@switchboard/client-core';\n\n` +
+    `import { ChatClient, WSClient } from '@switchboard/client-core';\n` +
+    `// Node 20 has no WebSocket of its own: npm i ws, add  import { WebSocket } from 'ws';\n` +
+    `// and pass  WebSocket,  in WSClient's options below. Browsers and Node 22+ need nothing.\n\n` +
     `const client = new ChatClient({\n` +
     `  baseUrl: '${base}',\n` +
     `  tenantId: '${org.id}',\n` +
     `  widgetPublicKey: '${org.widget_public_key}',\n` +
+    `  // A browser sends its page's origin; elsewhere (Node, an app) one of your allowed origins.\n` +
+    `  origin: (globalThis as { location?: { origin: string } }).location?.origin ?? '${nodeOrigin}',\n` +
     `});\n` +
     `const session = await client.createVisitorSession({ locale: '${org.locale}' });\n` +
     `const ws = new WSClient(\n` +

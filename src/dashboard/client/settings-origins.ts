@@ -140,9 +140,16 @@ export function originsEditor(initial: string[], onSaved: (origins: string[]) =>
       h(
         'li',
         {},
-        'A site or app not listed is refused: its widget-config and visitor-session calls answer ' +
-          '403 origin/forbidden, and browsers also block the page from reading the answer (CORS), ' +
-          'so the widget does not appear.',
+        'A site not listed is refused: its widget-config call answers 403 origin/forbidden without ' +
+          'CORS permission, and the browser does not even send its visitor-session call, so no ' +
+          'conversation starts. Its visitors see a launcher without your branding that, opened, keeps ' +
+          'saying “Reconnecting…”; the browser’s console says the calls were blocked by CORS policy.',
+      ),
+      h(
+        'li',
+        {},
+        'An app or server (no browser) naming an origin not listed gets 403 origin/forbidden when it ' +
+          'creates a visitor session.',
       ),
       h('li', {}, 'An empty list allows no site at all.'),
     ),

@@ -4,6 +4,7 @@
 import { api, ApiError, h } from '../../inbox/client/dom.js';
 import { brandingPanel, type Organization } from './settings-branding.js';
 import { originsEditor } from './settings-origins.js';
+import { attachmentsPanel } from './settings-attachments.js';
 import { hoursPanel, type BusinessHours } from './settings-hours.js';
 import { errorText, section, uid } from './ui.js';
 
@@ -180,6 +181,7 @@ export async function settingsSection(isOwner: boolean): Promise<HTMLElement> {
       branding.el,
       flags.el,
       hoursPanel((org as { business_hours?: BusinessHours }).business_hours ?? null, () => undefined).el,
+      attachmentsPanel((org as { attachment_max_bytes?: number | null }).attachment_max_bytes ?? null).el,
       danger.el,
     ),
   );
