@@ -368,7 +368,11 @@ describe('the bot on postgres', () => {
       await ws.next('welcome');
       ws.send({ type: 'msg', client_msg_id: 'm1', content: 'How long does delivery to Germany take?' });
       const answer = await ws.next('msg', (f) => f.role === 'bot');
-      assert.match(String(answer.content), /^Two to four working days \[1\]\./);
+      // The model's answer, then the source it cites, as a link like an extractive answer's.
+      assert.equal(
+        answer.content,
+        'Two to four working days [1].\n\nSource: Delivery times and costs — https://help.shop.example/delivery',
+      );
       assert.equal(calls.length, 1);
       const call = calls[0]!;
       assert.equal(call.auth, 'Bearer sk-local-test');

@@ -1,34 +1,25 @@
-import type { Conversation } from '../generated/prisma/client.js';
+import type { Conversation, Prisma } from '../generated/prisma/client.js';
 import type { Db } from '../shared/db.js';
 import type { DomainEvents, EventBus } from '../shared/events.js';
 import type { Logger } from '../shared/logger.js';
 import type { MessageService } from '../messages/messages.service.js';
 import type { EscalationService } from '../tickets/escalation.service.js';
-import {
-  extractiveAnswerer,
-  wordsFor,
-  type Answerer,
-  type BotAnswer,
-  type KnowledgeHit,
-} from './answerer.js';
+import { wordsFor, type Answerer } from './answerer.js';
+import { createAnswerPath, type KnowledgeSearch } from './answer-path.js';
+import { settingsOf } from '../tenants/settings.js';
 import { asksForHuman } from './human-request.js';
 
 export type Bot = ReturnType<typeof createBot>;
-
-/** What the bot needs of the knowledge base. */
-export type KnowledgeSearch = {
-  search(
-    organizationId: string,
-    question: string,
-    opts: { limit?: number; language?: string | undefined },
-  ): Promise<KnowledgeHit[]>;
-};
+export type { KnowledgeSearch } from './answer-path.js';
 
 /** Questions in a row without an answer before the bot hands over. */
 const MISSES_BEFORE_HANDOVER = 2;
-const SUGGESTIONS = 2;
 
-type Conv = Conversation & { endUser: { externalId: string }; channel: { botId: string } };
+type Conv = Conversation & {
+  endUser: { externalId: string };
+  channel: { botId: string };
+  organization: { config: Prisma.JsonValue };
+};
 
 /** "about 20 minutes", "about 3 hours". */
 function humanDuration(ms: number, locale: string | null) {
@@ -60,7 +51,7 @@ export function createBot(deps: {
   agentsOnline: (organizationId: string) => Promise<boolean>;
 }) {
   const { db, logger } = deps;
-  const extractive = extractiveAnswerer();
+  const path = createAnswerPath({ knowledge: deps.knowledge, model: deps.model, logger });
   const lanes = new Map<string, Promise<void>>();
 
   /** Runs `work` after the conversation's previous work, never two at once for one conversation. */
@@ -77,7 +68,11 @@ export function createBot(deps: {
   async function load(conversationId: string): Promise<Conv | null> {
     return db.conversation.findUnique({
       where: { id: conversationId },
-      include: { endUser: { select: { externalId: true } }, channel: { select: { botId: true } } },
+      include: {
+        endUser: { select: { externalId: true } },
+        channel: { select: { botId: true } },
+        organization: { select: { config: true } },
+      },
     });
   }
 
@@ -94,28 +89,6 @@ export function createBot(deps: {
         : { content, client_msg_id: key },
     );
 
-  async function answer(
-    conv: Conv,
-    question: string,
-  ): Promise<{ answer: BotAnswer | null; hits: KnowledgeHit[] }> {
-    const locale = conv.locale ?? 'en';
-    const hits = await deps.knowledge.search(conv.organizationId, question, {
-      limit: 3,
-      language: conv.locale?.slice(0, 2),
-    });
-    if (deps.model) {
-      try {
-        return { answer: await deps.model.answer({ question, locale, hits }), hits };
-      } catch (err) {
-        logger.warn(
-          { err, conversationId: conv.id },
-          'the model answerer failed; answering from the passages',
-        );
-      }
-    }
-    return { answer: await extractive.answer({ question, locale, hits }), hits };
-  }
-
   /** A visitor's message: answered, or counted as a miss, or escalated. */
   async function onVisitorMessage(e: {
     message: { id: string; content: string };
@@ -125,14 +98,16 @@ export function createBot(deps: {
     const key = `bot:${e.message.id}`;
     // Escalated meanwhile (by an earlier message, the backend): the humans have it now.
     if (!conv || conv.mode !== 'bot') return;
-    const words = wordsFor(conv.locale);
     const question = e.message.content.trim();
     if (!question) return;
-    if (asksForHuman(question)) {
+    // The words of English, the visitor's language and the tenant's.
+    if (asksForHuman(question, [conv.locale, settingsOf(conv.organization.config).locale])) {
       await deps.escalations.escalate(conv.organizationId, conv.id, { reason: 'visitor_request' });
       return;
     }
-    const { answer: found, hits } = await answer(conv, question);
+    const { answer: found, hits } = await path.compose(conv.organizationId, question, conv.locale, {
+      conversationId: conv.id,
+    });
     if (!found) {
       const { botMisses } = await db.conversation.update({
         where: { id: conv.id },
@@ -143,17 +118,13 @@ export function createBot(deps: {
         await deps.escalations.escalate(conv.organizationId, conv.id, { reason: 'no_answer' });
         return;
       }
-      await say(conv, key, words.noAnswer, [{ label: words.human, value: words.human }]);
+      const reply = path.noAnswerReply(conv.locale);
+      await say(conv, key, reply.text, reply.buttons);
       return;
     }
     if (conv.botMisses > 0) await db.conversation.update({ where: { id: conv.id }, data: { botMisses: 0 } });
-    // Follow-up suggestions: the other documents found, whose titles the visitor can tap to ask.
-    const used = new Set(found.sources.map((s) => s.title));
-    const suggestions = [...new Set(hits.map((h) => h.title))]
-      .filter((t) => !used.has(t))
-      .slice(0, SUGGESTIONS)
-      .map((t) => ({ label: t.slice(0, 80), value: t.slice(0, 256) }));
-    await say(conv, key, found.text, [{ label: words.human, value: words.human }, ...suggestions]);
+    // Under the answer: a person, and the other documents found, whose titles the visitor can tap.
+    await say(conv, key, found.text, path.answerButtons(found, hits, conv.locale));
   }
 
   /** The visitor is told a person is coming, and how long it usually takes when nobody is online. */

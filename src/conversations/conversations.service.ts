@@ -8,6 +8,7 @@ import type { Identity, IdentityFacts, IdentityMode, IdentityProof } from '../te
 import type { ListQuery, ResolveBody, TagsBody } from './conversations.schemas.js';
 import { conversationDto, lastMessagesOf } from './conversations.dto.js';
 import { ratingDto } from '../ratings/ratings.service.js';
+import { settingsOf } from '../tenants/settings.js';
 import type { SearchQuery } from './search.schemas.js';
 import { searchConversations } from './search.service.js';
 
@@ -238,12 +239,12 @@ export function createConversationService({
      */
     async openForEndUser(data: OpenConversation) {
       const [row] = await db.$queryRaw<
-        (IdentityRow & { endUserId: string | null; rateLimitPerMin: number })[]
+        (IdentityRow & { endUserId: string | null; rateLimitPerMin: number; orgConfig: Prisma.JsonValue })[]
       >`
         SELECT o.identity_mode::text AS "orgMode", ch.identity_mode::text AS "channelMode",
                o.tenant_secret_enc AS "secretEnc", o.tenant_secret_prev_enc AS "prevSecretEnc",
                o.tenant_secret_prev_until AS "prevSecretUntil", e.verified_at AS "verifiedAt",
-               e.id AS "endUserId", o.rate_limit_per_min AS "rateLimitPerMin"
+               e.id AS "endUserId", o.rate_limit_per_min AS "rateLimitPerMin", o.config AS "orgConfig"
         FROM organizations o
         JOIN channels ch ON ch.id = ${data.channelId}::uuid AND ch.organization_id = o.id
         LEFT JOIN end_users e ON e.organization_id = o.id AND e.external_id = ${data.externalId}
@@ -288,6 +289,9 @@ export function createConversationService({
               channelId: data.channelId,
               endUserId: endUser.id,
               routingKey: data.routingKey ?? null,
+              // The bot answers first where the tenant says so (its default mode; the bot speaks
+              // only with a knowledge base to answer from).
+              mode: settingsOf(row.orgConfig).default_mode,
               ...(data.embedTokenId ? { metadata: { embed_token_id: data.embedTokenId } } : {}),
             },
             include,

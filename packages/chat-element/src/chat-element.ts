@@ -209,7 +209,7 @@ export class SwitchboardChat extends HTMLElement {
         await this.ensureSession();
         // A session still starting has no token until its first welcome.
         const token = this.ws?.visitorToken ?? (this.ws ? await this.welcomed() : undefined);
-        return this.client && token ? { baseUrl: this.client.baseUrl, token } : undefined;
+        return this.client && token ? { client: this.client, token } : undefined;
       },
     });
   }
@@ -586,8 +586,18 @@ export class SwitchboardChat extends HTMLElement {
     const who = document.createElement('span');
     who.className = 'sr-only';
     who.textContent = `${this.t[m.role as keyof Strings] ?? m.role}: `;
+    li.append(who);
+    // The bot is named on screen too, so nobody mistakes its answers for a person's.
+    if (m.role === 'bot') {
+      const name = document.createElement('span');
+      name.className = 'who';
+      name.setAttribute('part', 'sender');
+      name.setAttribute('aria-hidden', 'true');
+      name.textContent = this.t.bot;
+      li.append(name);
+    }
     const media = m.media && mediaOf(m.media, this.t);
-    li.append(who, document.createTextNode(media && captionRepeats(m.media!, m.content) ? '' : m.content));
+    li.append(document.createTextNode(media && captionRepeats(m.media!, m.content) ? '' : m.content));
     if (media) li.append(media);
     if (m.buttons?.length) {
       const row = document.createElement('div');

@@ -56,6 +56,7 @@ header h2 { font-size: 1rem; margin: 0; flex: 1; }
 .msg { max-width: 80%; padding: 8px 12px; border-radius: var(--_radius); background: var(--_bubble); white-space: pre-wrap; overflow-wrap: anywhere; }
 .msg.visitor { align-self: flex-end; background: var(--_accent); color: var(--_accent-fg); }
 .msg.pending { opacity: 0.6; }
+.msg .who { display: block; font-size: 0.75em; font-weight: 600; }
 .msg.system { align-self: center; background: transparent; color: var(--_muted); font-size: 0.85rem; }
 .buttons { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 6px; }
 .buttons button { border: 1px solid var(--_accent); color: var(--_accent); background: var(--_bg); border-radius: 999px; padding: 4px 10px; }

@@ -171,13 +171,20 @@ function dropdown(rich: Rich, caption: string, actions: Actions): HTMLElement {
 
 const SENDERS: Record<string, string> = { end_user: 'You', agent: 'Agent', bot: 'Bot' };
 
-/** One message as DOM: sender (for screen readers), text, rich media, time. */
+/** One message as DOM: sender (for screen readers; the bot's shown too), text, rich media, time. */
 export function renderMessage(m: WidgetMessage, actions: Actions): HTMLElement {
   const mine = m.sender_type === 'end_user';
   const row = el('div', `cw-msg ${mine ? 'cw-msg--me' : 'cw-msg--them'}`);
   if (m.id) row.dataset.id = m.id;
   if (typeof m.seq === 'number') row.dataset.seq = String(m.seq);
   row.append(el('span', 'cw-sr', `${SENDERS[m.sender_type] ?? 'Support'}: `));
+  // The bot is named on screen too, so nobody mistakes its answers for a person's.
+  if (m.sender_type === 'bot') {
+    const name = el('span', 'cw-who', SENDERS.bot);
+    name.setAttribute('aria-hidden', 'true');
+    row.classList.add('cw-msg--bot');
+    row.append(name);
+  }
   const rich = (typeof m.rich_media === 'object' && m.rich_media !== null ? m.rich_media : {}) as Rich;
   const text = typeof m.content === 'string' ? m.content : '';
   // An attachment's caption that only repeats its name is left out.
