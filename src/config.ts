@@ -56,6 +56,8 @@ const schema = z.object({
   WS_MAX_BUFFERED_BYTES: intInRange(1024, 268_435_456).default(1_048_576),
   PUBLIC_URL: url(['http:', 'https:']).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `/metrics` (Prometheus text) is served only when set, to requests bearing it (`Authorization: Bearer …`). */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** PostgreSQL: wait for a connection (pooled or new), a statement on the server, any answer. */
   DATABASE_CONNECT_TIMEOUT_MS: intInRange(100, 600_000).default(10_000),
   DATABASE_STATEMENT_TIMEOUT_MS: intInRange(100, 600_000).default(10_000),
@@ -178,6 +180,8 @@ export type Config = {
   };
   publicUrl: string;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
+  /** `/metrics`: off unless a token is set; then only for requests bearing it. */
+  metrics: { token: string | undefined };
   shutdownTimeoutMs: number;
   trustProxy: boolean;
   /** `postgres` when DATABASE_URL is set, else the embedded database in DATA_DIR. */
@@ -332,6 +336,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     encryptionKey: /^[0-9a-f]{64}$/i.test(key) ? Buffer.from(key, 'hex') : Buffer.from(key, 'base64'),
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     logLevel: e.LOG_LEVEL,
+    metrics: { token: e.METRICS_TOKEN },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_S * 1000,
     trustProxy: e.TRUST_PROXY === 'true',
     dbMode,

@@ -239,12 +239,13 @@ export function createConversationService({
      */
     async openForEndUser(data: OpenConversation) {
       const [row] = await db.$queryRaw<
-        (IdentityRow & { endUserId: string | null; rateLimitPerMin: number; orgConfig: Prisma.JsonValue })[]
+        (IdentityRow & { endUserId: string | null; rateLimitPerMin: number; orgConfig: Prisma.JsonValue; hasKnowledge: boolean })[]
       >`
         SELECT o.identity_mode::text AS "orgMode", ch.identity_mode::text AS "channelMode",
                o.tenant_secret_enc AS "secretEnc", o.tenant_secret_prev_enc AS "prevSecretEnc",
                o.tenant_secret_prev_until AS "prevSecretUntil", e.verified_at AS "verifiedAt",
-               e.id AS "endUserId", o.rate_limit_per_min AS "rateLimitPerMin", o.config AS "orgConfig"
+               e.id AS "endUserId", o.rate_limit_per_min AS "rateLimitPerMin", o.config AS "orgConfig",
+               EXISTS (SELECT 1 FROM knowledge_documents k WHERE k.organization_id = o.id) AS "hasKnowledge"
         FROM organizations o
         JOIN channels ch ON ch.id = ${data.channelId}::uuid AND ch.organization_id = o.id
         LEFT JOIN end_users e ON e.organization_id = o.id AND e.external_id = ${data.externalId}
@@ -289,9 +290,9 @@ export function createConversationService({
               channelId: data.channelId,
               endUserId: endUser.id,
               routingKey: data.routingKey ?? null,
-              // The bot answers first where the tenant says so (its default mode; the bot speaks
-              // only with a knowledge base to answer from).
-              mode: settingsOf(row.orgConfig).default_mode,
+              // The bot answers first where the tenant says so (its default mode) and has a
+              // knowledge base to answer from; without one there is no bot: a person from the start.
+              mode: row.hasKnowledge ? settingsOf(row.orgConfig).default_mode : 'human',
               ...(data.embedTokenId ? { metadata: { embed_token_id: data.embedTokenId } } : {}),
             },
             include,

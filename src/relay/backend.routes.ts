@@ -57,6 +57,8 @@ const conversationDto = (c: WithEndUser) => ({
   visitor_user_id: c.endUser.externalId,
   visitor_display_name: c.endUser.displayName,
   locale: c.locale,
+  /** `bot` while the bot answers, `human` once escalated (or from the start). */
+  mode: c.mode,
   metadata: c.metadata,
   routing_key: c.routingKey,
   last_message_at: c.lastMessageAt?.toISOString() ?? null,

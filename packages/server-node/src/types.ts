@@ -71,6 +71,8 @@ export type Conversation = {
   visitor_user_id: string;
   visitor_display_name: string | null;
   locale: string | null;
+  /** `bot` while the bot answers, `human` once escalated (or from the start). */
+  mode: 'bot' | 'human';
   metadata: JsonObject | null;
   routing_key: string | null;
   last_message_at: string | null;

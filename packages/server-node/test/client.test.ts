@@ -70,6 +70,8 @@ describe('RelayClient against the relay', { concurrency: 1 }, () => {
     assert.equal(convo.visitor_user_id, 'user-123');
     assert.equal(convo.visitor_display_name, 'Mary');
     assert.equal(convo.locale, 'en');
+    // No knowledge base, so no bot: a person from the start.
+    assert.equal(convo.mode, 'human');
     assert.deepEqual(convo.metadata, { order_id: 'ORD-9981' });
     assert.match(convo.created_at, ISO);
     const again = await chat.conversations.create({ visitor_user_id: 'user-123' });

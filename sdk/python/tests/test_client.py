@@ -9,6 +9,7 @@ from switchboard_relay import (
     Attachment,
     AsyncRelayClient,
     Conversation,
+    ConversationMode,
     Escalation,
     KnowledgeDocument,
     KnowledgeHit,
@@ -62,6 +63,7 @@ class ConversationTests(unittest.TestCase):
         )
         self.assertIsInstance(convo, Conversation)
         self.assertTrue(convo.created)
+        self.assertEqual(convo.mode, ConversationMode.HUMAN)  # no knowledge base: no bot
         self.assertEqual((convo.visitor_display_name, convo.metadata, convo.routing_key), ("Zoë 🐍", {"order_id": "ORD-9981"}, "sales"))
         again = self.chat.create_conversation(visitor_user_id=user)
         self.assertEqual(again.id, convo.id)
