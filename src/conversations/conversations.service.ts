@@ -239,7 +239,12 @@ export function createConversationService({
      */
     async openForEndUser(data: OpenConversation) {
       const [row] = await db.$queryRaw<
-        (IdentityRow & { endUserId: string | null; rateLimitPerMin: number; orgConfig: Prisma.JsonValue; hasKnowledge: boolean })[]
+        (IdentityRow & {
+          endUserId: string | null;
+          rateLimitPerMin: number;
+          orgConfig: Prisma.JsonValue;
+          hasKnowledge: boolean;
+        })[]
       >`
         SELECT o.identity_mode::text AS "orgMode", ch.identity_mode::text AS "channelMode",
                o.tenant_secret_enc AS "secretEnc", o.tenant_secret_prev_enc AS "prevSecretEnc",
