@@ -229,7 +229,7 @@ export function relayAttachmentRoutes(
   return router;
 }
 
-const widgetQuery = z.object({
+export const widgetQuery = z.object({
   conversation_id: uuid,
   external_id: externalId,
   user_hash: userHash.optional(),

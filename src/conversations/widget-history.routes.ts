@@ -8,7 +8,7 @@ import type { ConversationService } from './conversations.service.js';
 
 const WIDGET_HISTORY_LIMIT = 100;
 
-const historyQuery = z.object({ external_id: externalId, user_hash: userHash.optional() });
+export const historyQuery = z.object({ external_id: externalId, user_hash: userHash.optional() });
 
 /**
  * The end user's history, public: `external_id` is the credential. A wrong one and an unknown

@@ -10,7 +10,11 @@ import { hoursOf, settingsOf } from '../tenants/settings.js';
 import { contactSchema, ratingSchema } from './ratings.schemas.js';
 
 /** The widget's end user, proven as its history proves them (same origin as the widget page). */
-const proof = z.object({ conversation_id: uuid, external_id: externalId, user_hash: userHash.optional() });
+export const proof = z.object({
+  conversation_id: uuid,
+  external_id: externalId,
+  user_hash: userHash.optional(),
+});
 
 /**
  * The embed widget's offline and rating calls under `/api/widget/*`: availability (business hours
