@@ -24,6 +24,8 @@ export function createPush(deps: {
   /** Whether the end user is connected (then no push): provided by the realtime gateway. */
   endUsers: EndUserPresence;
   credentials: Pick<PushService, 'credentialFor'>;
+  /** Each send's provider and outcome (metrics). */
+  onAttempt?: ((provider: string, outcome: string) => void) | undefined;
 }) {
   const { config } = deps;
   const ca = config.push.caFile ? readFileSync(config.push.caFile, 'utf8') : undefined;
@@ -35,6 +37,7 @@ export function createPush(deps: {
     apns: createApnsSender({ host: config.push.apnsHost, ca }),
     logger,
     retry: { baseMs: config.push.retryBaseMs, maxAttempts: config.push.maxAttempts, maxDelayMs: 15 * 60_000 },
+    onAttempt: deps.onAttempt,
   });
   const unsubscribe = pushListener({
     db: deps.db,

@@ -33,6 +33,8 @@ export function createPushWorker(deps: {
   apns: ReturnType<typeof createApnsSender>;
   logger: Logger;
   retry: RetryPolicy;
+  /** Each send's provider and outcome (metrics). */
+  onAttempt?: ((provider: string, outcome: string) => void) | undefined;
 }) {
   const { db, logger, retry } = deps;
 
@@ -77,6 +79,7 @@ export function createPushWorker(deps: {
     } catch (err) {
       outcome = { ok: false, kind: 'transient', reason: `error: ${(err as Error).message}`.slice(0, 500) };
     }
+    deps.onAttempt?.(job.deviceToken.platform, outcome.ok ? 'ok' : outcome.kind);
     const now = new Date();
     if (outcome.ok) {
       await db.pushJob.update({ where: { id: job.id }, data: { status: 'sent', lastError: null } });

@@ -39,6 +39,8 @@ export function createWebhooks(deps: {
   logger: Logger;
   bus: EventBus;
   usage?: Pick<Usage, 'countWebhookSent'> | undefined;
+  /** Each delivery attempt's outcome: the receiver's status code, or `error` (the metrics). */
+  onAttempt?: ((status: string) => void) | undefined;
 }) {
   const { config } = deps;
   const worker = createWebhookWorker({
@@ -47,6 +49,7 @@ export function createWebhooks(deps: {
     logger: deps.logger.child({ component: 'webhooks' }),
     usage: deps.usage,
     policy: webhookPolicy(config),
+    onAttempt: deps.onAttempt,
   });
   let pending: NodeJS.Timeout | undefined;
   const kick = () => {

@@ -136,6 +136,8 @@ export function createWebhookWorker(deps: {
   logger: Logger;
   policy: WebhookPolicy;
   usage?: Pick<Usage, 'countWebhookSent'> | undefined;
+  /** Each POST's outcome: the receiver's HTTP status, or `error` (metrics). */
+  onAttempt?: ((status: string) => void) | undefined;
 }) {
   const { db, logger, policy } = deps;
   let lastPrune = 0;
@@ -203,6 +205,7 @@ export function createWebhookWorker(deps: {
 
   async function handle(event: Claimed, org: Organization | undefined) {
     const outcome = await send(event, org);
+    deps.onAttempt?.(outcome.statusCode === null ? 'error' : String(outcome.statusCode));
     await db.webhookAttempt.create({
       data: {
         eventId: event.id,
