@@ -12,7 +12,7 @@ import { databaseProbe, healthRoutes, type Probe } from './health/health.routes.
 import type { Database } from './shared/db.js';
 import { createEventBus, type EventBus } from './shared/events.js';
 import { createErrorHandler, notFoundHandler } from './shared/http.js';
-import { redactUrl, type Logger } from './shared/logger.js';
+import { accessFields, redactUrl, type Logger } from './shared/logger.js';
 import { paths } from './shared/paths.js';
 import { createSessionMiddleware } from './shared/auth/session.js';
 import { createPassport } from './auth/auth.passport.js';
@@ -31,6 +31,7 @@ import { widgetRatingRoutes } from './ratings/ratings.routes.js';
 import { inboxRoutes } from './inbox/inbox.routes.js';
 import { tenantRoutes } from './tenants/tenants.routes.js';
 import { webhookConsoleRoutes } from './webhooks/webhooks.routes.js';
+import { openApiRoutes } from './openapi/openapi.routes.js';
 import { knowledgeConsoleRoutes } from './knowledge/knowledge.routes.js';
 import { createWebhooks, type Webhooks } from './webhooks/webhooks.js';
 import { relayRoutes } from './relay/relay.routes.js';
@@ -56,6 +57,8 @@ import {
   widgetAttachmentRoutes,
 } from './attachments/attachments.routes.js';
 import { configureAttachmentUrls } from './attachments/urls.js';
+import { createMetrics } from './metrics/metrics.js';
+import { metricsRoutes } from './metrics/metrics.routes.js';
 
 export type AppDeps = {
   config: Config;
@@ -102,16 +105,26 @@ export async function createApp(deps: AppDeps): Promise<App> {
     windowS: config.limits.tenantQuotaWindowS,
     logger,
   });
-  const services = createServices({ database, config, bus, logger, quota, now: deps.now });
+  // Prometheus metrics of this app (served at /metrics only when METRICS_TOKEN is set).
+  const metrics = createMetrics({ database, redis, bus });
+  const services = createServices({
+    database: metrics.instrument(database),
+    config,
+    bus,
+    logger,
+    quota,
+    now: deps.now,
+  });
   // Attachment links are signed wherever a message leaves the server (DTOs, relay frames).
   configureAttachmentUrls({ publicUrl: () => config.publicUrl, sessionSecret: config.sessionSecret });
 
   const app = express();
   app.disable('x-powered-by');
+  app.use(metrics.http());
   app.set('trust proxy', config.trustProxy);
   app.use(
     pinoHttp({
-      logger,
+      logger: logger.child({ component: 'http' }),
       genReqId: (req, res) => {
         const given = req.headers['x-request-id'];
         const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -134,7 +147,16 @@ export async function createApp(deps: AppDeps): Promise<App> {
       // with its stack at debug, by the error handler: the access line is a plain warning.
       customLogLevel: (_req, res, err) =>
         res.statusCode === 503 ? 'info' : err || res.statusCode >= 500 ? 'warn' : 'info',
-      customErrorObject: (_req, _res, _err, val: Record<string, unknown>) => ({ ...val, err: undefined }),
+      // One line per request with what an operator filters on (see accessFields).
+      customSuccessObject: (req, res, val: Record<string, unknown>) => ({
+        ...val,
+        ...accessFields(req, res, val),
+      }),
+      customErrorObject: (req, res, _err, val: Record<string, unknown>) => ({
+        ...val,
+        ...accessFields(req, res, val),
+        err: undefined,
+      }),
     }),
   );
   app.use(
@@ -168,6 +190,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
   // Redis's probe is completed once the adapter exists (below): its links count too.
   if (redis) probes.redis = async () => void (await redis.ping());
   app.use(healthRoutes(probes));
+  // The REST surfaces described for client generators (OpenAPI 3.1, from the routes' zod schemas).
+  app.use(openApiRoutes());
+  app.use(metricsRoutes({ metrics, token: config.metrics.token }));
   app.use('/static', express.static(`${paths.public}/static`, { maxAge: '1h' }));
   // Browser bundles: pages link them with ?v=<mtime>, so revalidating is cheap and never stale.
   app.use('/build', express.static(`${paths.public}/build`, { maxAge: 0 }));
@@ -282,6 +307,18 @@ export async function createApp(deps: AppDeps): Promise<App> {
     agentsOnline,
     slots: realtime.slots,
   });
+  metrics.observe({
+    sockets: () => {
+      let agent = 0;
+      for (const s of realtime.io.of('/').sockets.values()) if (s.data?.userId) agent += 1;
+      const all = realtime.io.of('/').sockets.size;
+      return { agent, visitor: all - agent, websocket: widgetSocket.connections() };
+    },
+    floodDrops: () => ({ socketio: realtime.stats().droppedMessages, websocket: widgetSocket.dropped() }),
+    socketRefusals: () => realtime.stats().refusedEvents,
+    writer: services.messages.writerStats,
+  });
+  metrics.afterGateways();
   if (redis) {
     probes.redis = async () => {
       await redis.ping();
@@ -295,8 +332,16 @@ export async function createApp(deps: AppDeps): Promise<App> {
     bus,
     endUsers: realtime.endUsers,
     credentials: services.push,
+    onAttempt: metrics.pushAttempt,
   });
-  const webhooks = createWebhooks({ db: database.prisma, config, logger, bus, usage });
+  const webhooks = createWebhooks({
+    db: database.prisma,
+    config,
+    logger,
+    bus,
+    usage,
+    onAttempt: metrics.webhookAttempt,
+  });
   const bot = createBot({
     db: database.prisma,
     bus,

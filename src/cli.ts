@@ -17,6 +17,7 @@ import { DatabaseInUseError, openDatabase, type Database } from './shared/db.js'
 import { AppError } from './shared/errors.js';
 import { createEventBus, type EventBus } from './shared/events.js';
 import { zodToAppError } from './shared/http.js';
+import { reencryptSecrets } from './shared/key-rotation.js';
 
 const USAGE = `Usage: npm run cli -- <command> [options] [--json]
 
@@ -38,6 +39,8 @@ Commands:
                                             how end users prove who they are (see README)
   rotate-secret --org ID [--grace-hours H]  a new tenant secret (shown once); the old one
                                             keeps verifying H hours (default 24, 0: not at all)
+  rotate-encryption-key                     re-seal every encrypted secret with ENCRYPTION_KEY
+                                            (opening old ones with ENCRYPTION_KEY_PREVIOUS)
 
 --json prints one JSON object on the last line of output.`;
 
@@ -58,6 +61,7 @@ const commands: Record<string, { options: string[]; required: string[] }> = {
   'reactivate-org': { options: ['org'], required: ['org'] },
   'set-identity-mode': { options: ['org', 'mode'], required: ['org', 'mode'] },
   'rotate-secret': { options: ['org', 'grace-hours'], required: ['org'] },
+  'rotate-encryption-key': { options: [], required: [] },
 };
 
 /** An organization id, checked like the API's (a malformed one is a usage error, not a crash). */
@@ -91,6 +95,16 @@ async function withCutOffs<T>(config: Config, bus: EventBus, work: () => Promise
 async function run(command: string, o: Options, database: Database): Promise<Record<string, unknown>> {
   if (command === 'migrate') return { applied: await database.migrate() };
   const config = loadConfig();
+  if (command === 'rotate-encryption-key') {
+    const r = await reencryptSecrets(database.prisma, config.encryptionKey);
+    if (r.unreadable) {
+      throw new Error(
+        `${r.unreadable} secret(s) open with neither ENCRYPTION_KEY nor ENCRYPTION_KEY_PREVIOUS ` +
+          `(${r.reencrypted} re-sealed); keep the previous key until they are dealt with`,
+      );
+    }
+    return { reencrypted: r.reencrypted, already_current: r.current };
+  }
   const bus = createEventBus(() => {});
   const services = createServices({ database, config, bus });
   switch (command) {

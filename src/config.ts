@@ -2,6 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { withPreviousKeys } from './shared/crypto.js';
 
 /** Raised for a bad environment; the message is one line that names the variable. */
 export class ConfigError extends Error {
@@ -27,6 +28,34 @@ const encryptionKey = z
     'must be 32 bytes, as 64 hex characters or base64',
   );
 
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LEVELS)[number];
+const isLevel = (v: string): v is LogLevel => (LEVELS as readonly string[]).includes(v);
+
+/**
+ * `info,realtime=debug,webhooks=warn` → the default level and one per module (a logger's
+ * `component`); undefined when any part is not a level.
+ */
+export function parseLogLevels(
+  value: string,
+): { level: LogLevel; modules: Record<string, LogLevel> } | undefined {
+  let level: LogLevel = 'info';
+  const modules: Record<string, LogLevel> = {};
+  for (const part of value.split(',').map((p) => p.trim().toLowerCase())) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    const lvl = eq < 0 ? part : part.slice(eq + 1).trim();
+    if (!isLevel(lvl)) return undefined;
+    if (eq < 0) level = lvl;
+    else {
+      const name = part.slice(0, eq).trim();
+      if (!/^[\w.-]+$/.test(name)) return undefined;
+      modules[name] = lvl;
+    }
+  }
+  return { level, modules };
+}
+
 const intInRange = (min: number, max: number) =>
   z.coerce.number().int(`must be an integer`).min(min).max(max);
 
@@ -37,9 +66,15 @@ const schema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
   DATA_DIR: z.string().min(1).default('./data'),
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** Rotation: cookies signed with it still sign in (new ones use SESSION_SECRET); remove after 7 days. */
+  SESSION_SECRET_PREVIOUS: z.string().min(32, 'must be at least 32 characters').optional(),
   ENCRYPTION_KEY: encryptionKey.optional(),
+  /** Rotation: secrets sealed with it still open; `cli rotate-encryption-key` re-seals them, then remove it. */
+  ENCRYPTION_KEY_PREVIOUS: encryptionKey.optional(),
   /** The relay's provisioning key (`X-Admin-Key`); generated and kept in embedded mode. */
   ADMIN_KEY: z.string().min(24, 'must be at least 24 characters').optional(),
+  /** Rotation: still accepted for provisioning until removed. */
+  ADMIN_KEY_PREVIOUS: z.string().min(24, 'must be at least 24 characters').optional(),
   /** Signs visitor tokens (HS256); derived from SESSION_SECRET when unset. The previous one still verifies. */
   VISITOR_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   VISITOR_TOKEN_PREVIOUS_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -55,7 +90,14 @@ const schema = z.object({
   /** Visitor WebSocket: unsent bytes a client may leave unread before it is cut off (4408). */
   WS_MAX_BUFFERED_BYTES: intInRange(1024, 268_435_456).default(1_048_576),
   PUBLIC_URL: url(['http:', 'https:']).optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `info`, or per module: `info,realtime=debug,webhooks=warn` (the first bare level is the default). */
+  LOG_LEVEL: z
+    .string()
+    .refine(
+      (v) => parseLogLevels(v) !== undefined,
+      `must be a level (${LEVELS.join(', ')}) or a list such as info,realtime=debug`,
+    )
+    .default('info'),
   /** `/metrics` (Prometheus text) is served only when set, to requests bearing it (`Authorization: Bearer …`). */
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** PostgreSQL: wait for a connection (pooled or new), a statement on the server, any answer. */
@@ -165,9 +207,15 @@ export type Config = {
   redisUrl: string | undefined;
   dataDir: string;
   sessionSecret: string;
+  /** SESSION_SECRET_PREVIOUS: still verifies session cookies (and what else derives from the secret). */
+  previousSessionSecret: string | undefined;
+  /** The current key; `decryptSecret` with it also tries ENCRYPTION_KEY_PREVIOUS (see `withPreviousKeys`). */
   encryptionKey: Buffer;
+  previousEncryptionKey: Buffer | undefined;
   /** Provisioning key of the relay (unset: provisioning refused). */
   adminKey: string | undefined;
+  /** ADMIN_KEY_PREVIOUS: also accepted until removed. */
+  previousAdminKey: string | undefined;
   relay: {
     /** Current visitor-token key first, then the previous one (verify only). */
     tokenSecrets: string[];
@@ -179,7 +227,9 @@ export type Config = {
     ws: { heartbeatMs: number; maxPayloadBytes: number; maxBufferedBytes: number };
   };
   publicUrl: string;
-  logLevel: z.infer<typeof schema>['LOG_LEVEL'];
+  /** The default level; `logLevels` holds the per-module ones (`LOG_LEVEL=info,realtime=debug`). */
+  logLevel: LogLevel;
+  logLevels: Record<string, LogLevel>;
   /** `/metrics`: off unless a token is set; then only for requests bearing it. */
   metrics: { token: string | undefined };
   shutdownTimeoutMs: number;
@@ -279,6 +329,12 @@ function embeddedSecrets(dataDir: string): Secrets {
   return secrets;
 }
 
+const keyBytes = (key: string) =>
+  /^[0-9a-f]{64}$/i.test(key) ? Buffer.from(key, 'hex') : Buffer.from(key, 'base64');
+
+const visitorTokenKey = (sessionSecret: string) =>
+  createHmac('sha256', sessionSecret).update('visitor-token').digest('base64url');
+
 /** Parses the environment. Throws ConfigError with a one-line message naming the variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // An empty variable means "unset", as it does in most deployment tools.
@@ -304,6 +360,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionSecret ??= kept.SESSION_SECRET;
     key ??= kept.ENCRYPTION_KEY;
   }
+  const previousKey = e.ENCRYPTION_KEY_PREVIOUS ? keyBytes(e.ENCRYPTION_KEY_PREVIOUS) : undefined;
+  const levels = parseLogLevels(e.LOG_LEVEL)!;
   return {
     port: e.PORT,
     host: e.HOST,
@@ -316,13 +374,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL,
     dataDir,
     sessionSecret,
+    previousSessionSecret: e.SESSION_SECRET_PREVIOUS,
     adminKey,
+    previousAdminKey: e.ADMIN_KEY_PREVIOUS,
     relay: {
-      // Every node derives the same key from the secret they already share.
+      // Every node derives the same key from the secret they already share; while SESSION_SECRET is
+      // being rotated, tokens from the key derived from the previous one still verify.
       tokenSecrets: [
-        e.VISITOR_TOKEN_SECRET ??
-          createHmac('sha256', sessionSecret).update('visitor-token').digest('base64url'),
+        e.VISITOR_TOKEN_SECRET ?? visitorTokenKey(sessionSecret),
         ...(e.VISITOR_TOKEN_PREVIOUS_SECRET ? [e.VISITOR_TOKEN_PREVIOUS_SECRET] : []),
+        ...(!e.VISITOR_TOKEN_SECRET && e.SESSION_SECRET_PREVIOUS
+          ? [visitorTokenKey(e.SESSION_SECRET_PREVIOUS)]
+          : []),
       ],
       tokenTtlS: e.VISITOR_TOKEN_TTL_S,
       sessionTtlDays: e.VISITOR_SESSION_TTL_DAYS,
@@ -333,9 +396,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
       },
     },
-    encryptionKey: /^[0-9a-f]{64}$/i.test(key) ? Buffer.from(key, 'hex') : Buffer.from(key, 'base64'),
+    encryptionKey: withPreviousKeys(keyBytes(key), previousKey ? [previousKey] : []),
+    previousEncryptionKey: previousKey,
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
-    logLevel: e.LOG_LEVEL,
+    logLevel: levels.level,
+    logLevels: levels.modules,
     metrics: { token: e.METRICS_TOKEN },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_S * 1000,
     trustProxy: e.TRUST_PROXY === 'true',

@@ -18,7 +18,7 @@ try {
   if (err instanceof ConfigError) fail(`invalid configuration: ${err.message}`);
   throw err;
 }
-const logger = createLogger(config.logLevel);
+const logger = createLogger(config.logLevel, undefined, config.logLevels);
 
 const database = await openDatabase(config, logger).catch((err: Error) =>
   fail(err instanceof DatabaseInUseError ? err.message : `cannot open the database: ${err.message}`),

@@ -273,10 +273,32 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     inflight: { closing: () => closing, track: (work) => void trackWork(work) },
   });
 
+  const connectionLog = logger.child({ component: 'realtime' });
   io.on('connection', (socket) => {
     const agent = agents.get(socket) ?? null;
     const req = socket.request as HandshakeRequest;
     const ip = addresses.get(socket) ?? clientIp(req, config.trustProxy);
+    // One line per connection and per disconnection, for operators (a visitor's tenant is known
+    // only once it joins a conversation).
+    const opened = Date.now();
+    const conn = {
+      tenant_id: agent?.organizationId ?? null,
+      socket_id: socket.id,
+      kind: agent ? 'agent' : 'visitor',
+      ip,
+    };
+    connectionLog.info(conn, 'socket connected');
+    socket.on('disconnect', (reason) =>
+      connectionLog.info(
+        {
+          ...conn,
+          tenant_id: socket.data?.organizationId ?? conn.tenant_id,
+          reason,
+          duration_ms: Date.now() - opened,
+        },
+        'socket disconnected',
+      ),
+    );
     attachHandlers(
       socket,
       agent,

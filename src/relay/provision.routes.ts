@@ -12,17 +12,22 @@ import { normalizeCallbackUrl } from '../webhooks/url-guard.js';
 const sha256 = (v: string) => createHash('sha256').update(v).digest();
 
 /**
- * `X-Admin-Key` must be the deployment's admin key. Both sides are hashed first, so the comparison
- * takes the same time whatever the length or content of the guess.
+ * `X-Admin-Key` must be the deployment's admin key (or, during a rotation, ADMIN_KEY_PREVIOUS).
+ * Both sides are hashed first, so the comparison takes the same time whatever the length or
+ * content of the guess.
  */
-export function requireAdminKey(adminKey: string | undefined): RequestHandler {
-  const expected = adminKey === undefined ? undefined : sha256(adminKey);
+export function requireAdminKey(adminKey: string | undefined, previousAdminKey?: string): RequestHandler {
+  const expected =
+    adminKey === undefined ? [] : [adminKey, previousAdminKey].flatMap((k) => (k ? [sha256(k)] : []));
   return (req, _res, next) => {
-    if (!expected) {
+    if (!expected.length) {
       return next(new AppError('admin/disabled', 'Provisioning is disabled on this server: set ADMIN_KEY'));
     }
     const given = req.get('x-admin-key');
-    if (given === undefined || !timingSafeEqual(sha256(given), expected)) {
+    const hashed = given === undefined ? undefined : sha256(given);
+    // Every key is compared, so the time taken does not tell which one matched.
+    const matches = hashed ? expected.map((k) => timingSafeEqual(hashed, k)) : [];
+    if (!matches.includes(true)) {
       return next(new AppError('admin/unauthorized', 'Missing or invalid X-Admin-Key'));
     }
     next();
@@ -60,12 +65,13 @@ export function provisionRoutes({
   config,
 }: {
   services: Pick<Services, 'tenants'>;
-  config: Pick<Config, 'adminKey'> & { webhooks: Pick<Config['webhooks'], 'allowPrivate'> };
+  config: Pick<Config, 'adminKey'> &
+    Partial<Pick<Config, 'previousAdminKey'>> & { webhooks: Pick<Config['webhooks'], 'allowPrivate'> };
 }): Router {
   const router = Router();
   router.post(
     '/provision/tenant',
-    requireAdminKey(config.adminKey),
+    requireAdminKey(config.adminKey, config.previousAdminKey),
     validate('body', provisionTenantSchema),
     async (req, res) => {
       const b = valid(req, 'body', provisionTenantSchema);

@@ -40,10 +40,43 @@ export function encryptSecret(key: Buffer, plaintext: string): string {
     .join('.');
 }
 
-export function decryptSecret(key: Buffer, sealed: string): string {
+/**
+ * Keys that still open what `key` cannot (ENCRYPTION_KEY_PREVIOUS during a rotation). Kept beside
+ * the key object itself, so every service handed the configured key decrypts old data unchanged.
+ */
+const previousKeys = new WeakMap<Buffer, readonly Buffer[]>();
+
+/** `key`, which from now on also decrypts what `previous` sealed (encryption uses `key` only). */
+export function withPreviousKeys(key: Buffer, previous: readonly Buffer[]): Buffer {
+  if (previous.length) previousKeys.set(key, previous);
+  return key;
+}
+
+function openWith(key: Buffer, sealed: string): string {
   const [version, iv, tag, data] = sealed.split('.');
   if (version !== 'v1' || !iv || !tag || data === undefined) throw new Error('not an encrypted secret');
   const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
   decipher.setAuthTag(Buffer.from(tag, 'base64url'));
   return Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]).toString('utf8');
+}
+
+/** Opens `sealed` with `key`, else with its previous keys (the GCM tag tells a wrong key). */
+export function decryptSecret(key: Buffer, sealed: string): string {
+  return openSecret(key, sealed).plaintext;
+}
+
+/** As `decryptSecret`, and whether the current key opened it (false: re-seal it). */
+export function openSecret(key: Buffer, sealed: string): { plaintext: string; current: boolean } {
+  try {
+    return { plaintext: openWith(key, sealed), current: true };
+  } catch (err) {
+    for (const old of previousKeys.get(key) ?? []) {
+      try {
+        return { plaintext: openWith(old, sealed), current: false };
+      } catch {
+        // the next one
+      }
+    }
+    throw err;
+  }
 }

@@ -7,7 +7,7 @@ import type { Services } from '../../services.js';
 import { AppError } from '../../shared/errors.js';
 import type { EventBus } from '../../shared/events.js';
 import { errorSummary, toAppError } from '../../shared/http.js';
-import type { Logger } from '../../shared/logger.js';
+import { redactUrl, type Logger } from '../../shared/logger.js';
 import type { Outage } from '../../shared/outage.js';
 import type { Redis } from '../../shared/redis.js';
 import { createEndUserLimiter } from '../../realtime/realtime.ratelimit.js';
@@ -293,6 +293,26 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
     }
   }
 
+  /** One line when a visitor's WebSocket opens and one when it closes (the URL without its token). */
+  const connectionLog = logger.child({ component: 'relay' });
+  function logConnection(
+    ws: WebSocket,
+    c: { connId: string; ip: string; actor: VisitorActor; path: string },
+  ) {
+    const opened = Date.now();
+    const fields = {
+      tenant_id: c.actor.organizationId,
+      socket_id: c.connId,
+      kind: 'websocket',
+      ip: c.ip,
+      path: redactUrl(c.path),
+    };
+    connectionLog.info(fields, 'websocket connected');
+    ws.once('close', (code: number) =>
+      connectionLog.info({ ...fields, code, duration_ms: Date.now() - opened }, 'websocket disconnected'),
+    );
+  }
+
   /** Completes the upgrade and closes at once: browsers read the close code, not an HTTP status. */
   function refuse(req: IncomingMessage, socket: Duplex, head: Buffer, code: number, reason: string) {
     wss.handleUpgrade(req, socket, head, (ws) => ws.close(code, reason.slice(0, 120)));
@@ -336,7 +356,10 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
         release();
         return refuse(req, socket, head, CLOSE.restart, 'Server restarting');
       }
-      wss.handleUpgrade(req, socket, head, (ws) => void start(ws, connId, ok));
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        logConnection(ws, { connId, ip, actor: ok.actor, path: req.url ?? '' });
+        void start(ws, connId, ok);
+      });
     })();
   }
   deps.server.on('upgrade', onUpgrade);
@@ -350,6 +373,8 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
   return {
     /** Connections open on this node (operators and tests). */
     connections: () => all.size,
+    /** Visitors' messages dropped by the flood limit on this node since it started (metrics). */
+    dropped: () => limiter.dropped,
 
     /**
      * Shutdown: new messages are refused, those under way are stored and acked, then every

@@ -45,8 +45,11 @@ const sameText = (a: string, b: string) => {
   return x.length === y.length && timingSafeEqual(x, y);
 };
 
-/** The id in the request's `session` cookie when we signed it (stored or not), else undefined. */
-function signedIdOf(req: IncomingMessage, secret: string): string | undefined {
+/**
+ * The id in the request's `session` cookie when we signed it (stored or not) with any of
+ * `secrets` (the current one, then SESSION_SECRET_PREVIOUS), else undefined.
+ */
+function signedIdOf(req: IncomingMessage, secrets: readonly string[]): string | undefined {
   // The first cookie of the name counts, as in express-session (the `cookie` package).
   const pair = req.headers.cookie
     ?.split(';')
@@ -62,15 +65,19 @@ function signedIdOf(req: IncomingMessage, secret: string): string | undefined {
   const dot = value.lastIndexOf('.');
   if (!value.startsWith('s:') || dot < 3) return undefined;
   const id = value.slice(2, dot);
-  return sameText(value.slice(dot + 1), signature(secret, id)) ? id : undefined;
+  const sig = value.slice(dot + 1);
+  return secrets.some((secret) => sameText(sig, signature(secret, id))) ? id : undefined;
 }
 
-function createStatelessCsrf(secret: string): StatelessCsrf {
+/** `secrets[0]` signs; every one of them verifies (a rotation's previous secret). */
+function createStatelessCsrf(secrets: readonly string[]): StatelessCsrf {
+  const secret = secrets[0]!;
   const issued = new WeakMap<Request, string>();
-  const tokenOf = (id: string) => createHmac('sha256', secret).update(`login-csrf:${id}`).digest('hex');
+  const tokenOf = (key: string, id: string) =>
+    createHmac('sha256', key).update(`login-csrf:${id}`).digest('hex');
   return {
     token(req, res) {
-      let id = signedIdOf(req, secret) ?? issued.get(req);
+      let id = signedIdOf(req, secrets) ?? issued.get(req);
       if (!id) {
         id = randomBytes(24).toString('base64url');
         issued.set(req, id);
@@ -83,11 +90,15 @@ function createStatelessCsrf(secret: string): StatelessCsrf {
           path: '/',
         });
       }
-      return tokenOf(id);
+      return tokenOf(secret, id);
     },
     verify(req, given) {
-      const id = signedIdOf(req, secret);
-      return id !== undefined && typeof given === 'string' && sameText(given, tokenOf(id));
+      const id = signedIdOf(req, secrets);
+      return (
+        id !== undefined &&
+        typeof given === 'string' &&
+        secrets.some((key) => sameText(given, tokenOf(key, id)))
+      );
     },
   };
 }
@@ -201,10 +212,15 @@ export function createSessionMiddleware(deps: { config: Config; db: Db; redis?: 
   close: () => void;
 } {
   const store = new DatabaseSessionStore(deps.db, deps.redis);
-  const statelessCsrf = createStatelessCsrf(deps.config.sessionSecret);
+  // The first secret signs new cookies; a cookie signed with SESSION_SECRET_PREVIOUS still counts.
+  const secrets = [
+    deps.config.sessionSecret,
+    ...(deps.config.previousSessionSecret ? [deps.config.previousSessionSecret] : []),
+  ];
+  const statelessCsrf = createStatelessCsrf(secrets);
   const sessions = session({
     name: SESSION_COOKIE,
-    secret: deps.config.sessionSecret,
+    secret: secrets,
     store,
     resave: false,
     saveUninitialized: false,
