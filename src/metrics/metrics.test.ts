@@ -63,6 +63,8 @@ describe('/metrics (postgres + Redis)', () => {
       redis: true,
       env: {
         METRICS_TOKEN: TOKEN,
+        // The webhook test's receiver is on loopback.
+        WEBHOOK_ALLOW_PRIVATE: 'true',
         END_USER_RATE_LIMIT: '3',
         // Refused history reads are not slowed down here (the 429 test makes a few).
         JOIN_FAILURE_MAX_DELAY_MS: '0',
@@ -183,6 +185,36 @@ describe('/metrics (postgres + Redis)', () => {
         value(after1, 'switchboard_flood_drops_total', { transport: 'socketio' }),
       1,
     );
+  });
+
+  test("a webhook delivery counts one attempt under its receiver's status", async () => {
+    const { createServer } = await import('node:http');
+    const receiver = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(204).end());
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = receiver.address() as { port: number };
+      const { org } = await createOrg(app.services);
+      await app.services.webhooks.setConfig(org.id, { callback_base_url: `http://127.0.0.1:${port}/hooks` });
+      app.webhooks.start();
+      const before = await scrape();
+      const sent = await app.services.webhooks.sendTest(org.id, 'conversation-started');
+      await eventually(async () => {
+        const d = await app.database.prisma.webhookEvent.findUniqueOrThrow({ where: { id: sent.id } });
+        return d.status === 'delivered';
+      }, 10_000);
+      const after1 = await scrape();
+      const labels = { status: '204' };
+      assert.equal(
+        value(after1, 'switchboard_webhook_attempts_total', labels) -
+          value(before, 'switchboard_webhook_attempts_total', labels),
+        1,
+      );
+    } finally {
+      await new Promise<void>((r) => receiver.close(() => r()));
+    }
   });
 
   test('HTTP 429s are counted by path, ids folded', async () => {
