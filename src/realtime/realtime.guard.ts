@@ -125,15 +125,15 @@ export class SocketLimits {
   // End-user proofs of one socket run one at a time: a burst of guesses is a queue, not a
   // thousand concurrent queries.
   private proofs: Promise<unknown> = Promise.resolve();
+  /** Whose quota the socket's events count against: its agent's account, or its address. */
+  private readonly quotaKey: string;
 
   constructor(
     private readonly node: GuardShared,
     private readonly owner: SocketOwner,
     private readonly socket: LimitedSocket,
-  ) {}
-
-  private get quotaKey() {
-    return this.owner.agentId ? `agent:${this.owner.agentId}` : `ip:${this.owner.ip}`;
+  ) {
+    this.quotaKey = owner.agentId ? `agent:${owner.agentId}` : `ip:${owner.ip}`;
   }
 
   /** Counts one event against the socket's quota, at once (before any I/O): a refusal to send back, or null. */
