@@ -10,6 +10,7 @@ import { conversationDto, lastMessagesOf } from './conversations.dto.js';
 import { ratingDto } from '../ratings/ratings.service.js';
 import { settingsOf } from '../tenants/settings.js';
 import type { SearchQuery } from './search.schemas.js';
+import { batchedReads } from '../shared/batched-reads.js';
 import { searchConversations } from './search.service.js';
 
 export type ConversationService = ReturnType<typeof createConversationService>;
@@ -175,8 +176,28 @@ export function createConversationService({
     return conv;
   }
 
+  /** Whose queue a conversation is in, the reads of one turn of the event loop in one statement. */
+  const queueOf = batchedReads(async (ids) => {
+    const rows = await db.$queryRaw<{ id: string; organization_id: string; routing_key: string | null }[]>`
+      SELECT id::text, organization_id::text, routing_key FROM conversations WHERE id = ANY(${ids}::uuid[])`;
+    return new Map(rows.map((r) => [r.id, r]));
+  });
+
   return {
     requireForAgent,
+
+    /**
+     * That the agent may see the conversation (`visibleTo`'s rule), without reading it: what a
+     * socket's join or typing needs. Read with every other check of the same turn (a restart's
+     * thousands of rejoins are a few statements). Another tenant's is "not found".
+     */
+    async requireVisible(actor: AgentActor, id: string): Promise<void> {
+      const conv = await queueOf(id);
+      const visible =
+        conv?.organization_id === actor.organizationId &&
+        (seesAllQueues(actor) || (conv.routing_key !== null && actor.routingKeys.includes(conv.routing_key)));
+      if (!visible) throw notFound();
+    },
 
     /**
      * The conversation if `proof` speaks for its end user: the external_id is theirs, and the

@@ -10,6 +10,7 @@ import { requireOwnAttachment } from '../attachments/attachments.service.js';
 import type { HistoryQuery, MarkRead, SendMessage } from './messages.schemas.js';
 import { createMessageWriter, type Stored } from './messages.writer.js';
 import { createDeliveryBatcher } from './delivery.js';
+import { batchedReads } from '../shared/batched-reads.js';
 
 export type MessageService = ReturnType<typeof createMessageService>;
 
@@ -237,10 +238,13 @@ export function createMessageService({
     visitor_read_at: null,
   };
 
-  /** The conversation's last seq and where both sides stand (`deliveryState`), in one statement. */
-  async function joinState(conversationId: string): Promise<{ lastSeq: number; delivery: DeliveryState }> {
-    const rows = await db.$queryRaw<(DeliveryState & { last_seq: number })[]>`
-      SELECT c.last_seq, c.agent_delivered_seq, c.visitor_delivered_seq,
+  /**
+   * The last seq and where both sides stand (`deliveryState`) of many conversations, one
+   * statement; a join asks for one through `joinStateOf`, which reads a turn's joins together.
+   */
+  const joinStateOf = batchedReads(async (ids) => {
+    const rows = await db.$queryRaw<(DeliveryState & { id: string; last_seq: number })[]>`
+      SELECT c.id::text AS id, c.last_seq, c.agent_delivered_seq, c.visitor_delivered_seq,
         coalesce(ar.seq, 0) AS agent_read_seq, ar.at AS agent_read_at,
         coalesce(vr.seq, 0) AS visitor_read_seq, vr.at AS visitor_read_at
       FROM conversations c JOIN end_users u ON u.id = c.end_user_id
@@ -253,11 +257,15 @@ export function createMessageService({
         WHERE m.conversation_id = c.id AND m.sender_type <> 'end_user' AND NOT m.internal
           AND m.read_by ? u.external_id
         ORDER BY m.seq DESC LIMIT 1) vr ON true
-      WHERE c.id = ${conversationId}::uuid`;
-    const row = rows[0];
-    if (!row) return { lastSeq: 0, delivery: noDelivery };
-    const { last_seq, ...delivery } = row;
-    return { lastSeq: Number(last_seq), delivery };
+      WHERE c.id = ANY(${ids}::uuid[])`;
+    return new Map(
+      rows.map(({ id, last_seq, ...delivery }) => [id, { lastSeq: Number(last_seq), delivery }]),
+    );
+  });
+
+  /** The conversation's last seq and where both sides stand (`deliveryState`). */
+  async function joinState(conversationId: string): Promise<{ lastSeq: number; delivery: DeliveryState }> {
+    return (await joinStateOf(conversationId)) ?? { lastSeq: 0, delivery: noDelivery };
   }
 
   return {
@@ -294,7 +302,10 @@ export function createMessageService({
       return (await joinState(conversationId)).delivery;
     },
 
-    /** A join's answer without a catch-up: the conversation's last seq and `deliveryState`, one statement. */
+    /**
+     * A join's answer without a catch-up: the conversation's last seq and `deliveryState`, the
+     * joins of one turn of the event loop in one statement.
+     */
     joinState,
 
     /**

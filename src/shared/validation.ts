@@ -59,7 +59,9 @@ export const jsonText = z.unknown().check((ctx) => {
   if (bad) ctx.issues.push({ code: 'custom', ...bad, input: ctx.value, continue: false });
 });
 
-export const uuid = z.uuid({ error: 'must be a UUID' });
+// Lowercased, the form the database returns: rooms and maps keyed by an id must not see the same
+// conversation under two spellings (`conv:A0EE…` would be a room no broadcast reaches).
+export const uuid = z.uuid({ error: 'must be a UUID' }).overwrite((s) => s.toLowerCase());
 
 /** `{ id }` route parameters. */
 export const idParams = z.object({ id: uuid });

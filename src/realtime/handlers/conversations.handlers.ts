@@ -15,7 +15,7 @@ export function registerConversationHandlers(on: On, { services }: Pick<HandlerD
       );
     } else {
       const agent = await ctx.requireAgent();
-      await services.conversations.requireForAgent(agent, input.conversation_id);
+      await services.conversations.requireVisible(agent, input.conversation_id);
       await ctx.socket.join(convRoom(input.conversation_id));
     }
     // Catch-up: joined first, so nothing falls between the query and the room.

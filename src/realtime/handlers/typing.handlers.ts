@@ -16,7 +16,7 @@ export function registerTypingHandlers(
     } else {
       const agent = await ctx.requireAgent();
       if (!ctx.socket.rooms.has(convRoom(input.conversation_id))) {
-        await services.conversations.requireForAgent(agent, input.conversation_id);
+        await services.conversations.requireVisible(agent, input.conversation_id);
       }
       typist = typistKey('agent', agent.userId);
     }
