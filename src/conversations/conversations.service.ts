@@ -10,7 +10,7 @@ import { conversationDto, lastMessagesOf } from './conversations.dto.js';
 import { ratingDto } from '../ratings/ratings.service.js';
 import { settingsOf } from '../tenants/settings.js';
 import type { SearchQuery } from './search.schemas.js';
-import { batchedReads } from '../shared/batched-reads.js';
+import { batchedReads, batchedReadsById, isUuid } from '../shared/batched-reads.js';
 import { searchConversations } from './search.service.js';
 
 export type ConversationService = ReturnType<typeof createConversationService>;
@@ -177,11 +177,47 @@ export function createConversationService({
   }
 
   /** Whose queue a conversation is in, the reads of one turn of the event loop in one statement. */
-  const queueOf = batchedReads(async (ids) => {
+  const queueOf = batchedReadsById(async (ids) => {
     const rows = await db.$queryRaw<{ id: string; organization_id: string; routing_key: string | null }[]>`
       SELECT id::text, organization_id::text, routing_key FROM conversations WHERE id = ANY(${ids}::uuid[])`;
     return new Map(rows.map((r) => [r.id, r]));
   });
+
+  /**
+   * A conversation with what decides an end user's access to it, if `externalId` is its end
+   * user's: what may have cut them off since (organization, channel, embed token) and what proves
+   * their identity. One statement for every widget and app join of a turn of the event loop.
+   */
+  const endUserAccess = batchedReads<{ id: string; externalId: string }, EndUserAccessRow>(
+    async (keys) => {
+      const rows = await db.$queryRaw<(EndUserAccessRow & { n: bigint })[]>`
+        SELECT k.n, c.id, c.organization_id AS "organizationId", c.end_user_id AS "endUserId",
+               c.routing_key AS "routingKey", e.verified_at AS "verifiedAt",
+               o.rate_limit_per_min AS "rateLimitPerMin",
+               o.identity_mode::text AS "orgMode", ch.identity_mode::text AS "channelMode",
+               o.tenant_secret_enc AS "secretEnc", o.tenant_secret_prev_enc AS "prevSecretEnc",
+               o.tenant_secret_prev_until AS "prevSecretUntil",
+               o.status::text AS "orgStatus", ch.type::text AS "channelType",
+               (ch.config ->> 'revoked_at') IS NOT NULL AS "channelRevoked",
+               CASE WHEN t.id IS NULL THEN NULL ELSE t.revoked_at IS NOT NULL END AS "tokenRevoked",
+               (t.id IS NULL AND ch.type = 'webchat' AND (
+                 -- A relay visitor's conversation lives by its visitor session, not by an embed token.
+                 c.metadata ->> 'source' = 'relay' OR EXISTS (
+                   SELECT 1 FROM embed_tokens lt WHERE lt.channel_id = c.channel_id AND lt.revoked_at IS NULL
+                 )
+               )) AS "channelLive"
+        FROM unnest(${keys.map((k) => k.id)}::uuid[], ${keys.map((k) => k.externalId)}::text[])
+          WITH ORDINALITY AS k(id, external_id, n)
+        JOIN conversations c ON c.id = k.id
+        JOIN end_users e ON e.id = c.end_user_id AND e.external_id = k.external_id
+        JOIN organizations o ON o.id = c.organization_id
+        JOIN channels ch ON ch.id = c.channel_id
+        LEFT JOIN embed_tokens t ON t.id = (c.metadata ->> 'embed_token_id')::uuid`;
+      const byN = new Map(rows.map(({ n, ...row }) => [Number(n), row]));
+      return keys.map((_, i) => byN.get(i + 1) ?? null);
+    },
+    (k) => isUuid(k.id),
+  );
 
   return {
     requireForAgent,
@@ -209,31 +245,7 @@ export function createConversationService({
       proof: IdentityProof,
     ): Promise<EndUserActor & { conversationId: string; rateLimitPerMin: number }> {
       const { externalId } = proof;
-      // One round trip for every widget and app join: the end user is matched in it, and so is
-      // what may have cut them off since (organization, channel, embed token) and what proves
-      // their identity.
-      const [conv] = await db.$queryRaw<EndUserAccessRow[]>`
-        SELECT c.id, c.organization_id AS "organizationId", c.end_user_id AS "endUserId",
-               c.routing_key AS "routingKey", e.verified_at AS "verifiedAt",
-               o.rate_limit_per_min AS "rateLimitPerMin",
-               o.identity_mode::text AS "orgMode", ch.identity_mode::text AS "channelMode",
-               o.tenant_secret_enc AS "secretEnc", o.tenant_secret_prev_enc AS "prevSecretEnc",
-               o.tenant_secret_prev_until AS "prevSecretUntil",
-               o.status::text AS "orgStatus", ch.type::text AS "channelType",
-               (ch.config ->> 'revoked_at') IS NOT NULL AS "channelRevoked",
-               CASE WHEN t.id IS NULL THEN NULL ELSE t.revoked_at IS NOT NULL END AS "tokenRevoked",
-               (t.id IS NULL AND ch.type = 'webchat' AND (
-                 -- A relay visitor's conversation lives by its visitor session, not by an embed token.
-                 c.metadata ->> 'source' = 'relay' OR EXISTS (
-                   SELECT 1 FROM embed_tokens lt WHERE lt.channel_id = c.channel_id AND lt.revoked_at IS NULL
-                 )
-               )) AS "channelLive"
-        FROM conversations c
-        JOIN end_users e ON e.id = c.end_user_id
-        JOIN organizations o ON o.id = c.organization_id
-        JOIN channels ch ON ch.id = c.channel_id
-        LEFT JOIN embed_tokens t ON t.id = (c.metadata ->> 'embed_token_id')::uuid
-        WHERE c.id = ${id}::uuid AND e.external_id = ${externalId}`;
+      const conv = await endUserAccess({ id, externalId });
       if (!conv) {
         throw new AppError('auth/forbidden', 'Not allowed to access this conversation');
       }

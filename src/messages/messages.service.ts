@@ -10,7 +10,7 @@ import { requireOwnAttachment } from '../attachments/attachments.service.js';
 import type { HistoryQuery, MarkRead, SendMessage } from './messages.schemas.js';
 import { createMessageWriter, type Stored } from './messages.writer.js';
 import { createDeliveryBatcher } from './delivery.js';
-import { batchedReads } from '../shared/batched-reads.js';
+import { batchedReadsById } from '../shared/batched-reads.js';
 
 export type MessageService = ReturnType<typeof createMessageService>;
 
@@ -242,7 +242,7 @@ export function createMessageService({
    * The last seq and where both sides stand (`deliveryState`) of many conversations, one
    * statement; a join asks for one through `joinStateOf`, which reads a turn's joins together.
    */
-  const joinStateOf = batchedReads(async (ids) => {
+  const joinStateOf = batchedReadsById(async (ids) => {
     const rows = await db.$queryRaw<(DeliveryState & { id: string; last_seq: number })[]>`
       SELECT c.id::text AS id, c.last_seq, c.agent_delivered_seq, c.visitor_delivered_seq,
         coalesce(ar.seq, 0) AS agent_read_seq, ar.at AS agent_read_at,
