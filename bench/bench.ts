@@ -45,6 +45,7 @@ const { values: o } = parseArgs({
     visitors: { type: 'string' },
     agents: { type: 'string' },
     rate: { type: 'string' },
+    rates: { type: 'string' },
     'in-flight': { type: 'string' },
     ramp: { type: 'string' },
     steady: { type: 'string' },
@@ -75,6 +76,14 @@ const num = (v: string | undefined, full: number, q: number) => {
   if (!Number.isFinite(n) || n < 0) usage(`not a number: ${v}`);
   return n;
 };
+/** `--rates 1500,2000`: the extra open-loop rates, msg/s; `--rates none` for none. */
+function rateList(v: string | undefined, dflt: number[]): number[] {
+  if (v === undefined) return dflt;
+  if (v === 'none' || v === '') return [];
+  const rates = v.split(',').map(Number);
+  if (rates.some((r) => !Number.isFinite(r) || r <= 0)) usage(`not a list of rates: ${v}`);
+  return rates;
+}
 function usage(msg: string): never {
   process.stderr.write(`bench: ${msg}\n`);
   process.exit(2);
@@ -89,7 +98,8 @@ const params: Params = {
   steadyS: num(o.steady, 8, 5),
   capacityS: num(o.capacity, 5, 3),
   drainS: num(o.drain, 5, 3),
-  idleS: num(o.idle, 3, 1),
+  idleS: num(o.idle, 20, 1),
+  rates: rateList(o.rates, quick ? [] : [1500, 2000]),
   newShare: Math.min(1, num(o.new, 0.1, 0.1)),
   workers: num(o.workers, 2, 2),
 };
@@ -235,7 +245,7 @@ async function main() {
     };
     const persisted = async (run: RunResult) => {
       const stored = await countPersisted(db, run.prefixes);
-      const sent = run.steady.sent + run.capacity.sent;
+      const sent = run.steady.sent + run.capacity.sent + run.rates.reduce((n, q) => n + q.sent, 0);
       return { persisted: stored, persisted_missing: sent - stored };
     };
 

@@ -48,9 +48,8 @@ export function summary(r: BenchResult) {
   const base = r.runs.find((x) => x.name === 'baseline');
   const baseRedis = r.runs.find((x) => x.name === 'baseline-redis');
   const two = r.runs.find((x) => x.name === 'two-nodes');
-  const lost = (x: Run | undefined) =>
-    x ? x.steady.lost + x.capacity.lost + Math.max(0, x.persisted_missing ?? 0) : null;
-  const dup = (x: Run | undefined) => (x ? x.steady.duplicated + x.capacity.duplicated : null);
+  const lost = (x: Run | undefined) => (x ? lostOf(x) : null);
+  const dup = (x: Run | undefined) => (x ? duplicatedOf(x) : null);
   return {
     msgs_per_s: server?.capacity.msgs_per_s ?? null,
     p99_ms: server?.steady.latency_ms.p99 ?? null,
@@ -66,6 +65,9 @@ export function summary(r: BenchResult) {
     connections: server?.connections ?? null,
     connect_failed: server?.connect_failed ?? null,
     rss_per_1000_conn_mb: server?.rss_per_1000_conn_mb ?? null,
+    rss_per_1000_conn_mb_early: server?.rss_per_1000_conn_mb_early ?? null,
+    sustained_msgs_per_s: server ? sustained(server, r.params.rate) : null,
+    baseline_sustained_msgs_per_s: base ? sustained(base, r.params.rate) : null,
     server_cpu_pct: server?.steady.cpu_pct.server_pct ?? null,
     reconnect_s: r.reconnect?.total_s ?? null,
     ...cpuSummary(server, base, baseRedis, two),
@@ -90,6 +92,39 @@ export function summary(r: BenchResult) {
     webhooks_lost: r.gateways?.webhooks.lost ?? null,
     bot_p95_ms: r.gateways?.bot.p95_ms ?? null,
   };
+}
+
+/** Lost: not delivered in any phase, or not stored. */
+const lostOf = (x: Run) =>
+  x.steady.lost +
+  x.capacity.lost +
+  (x.rates ?? []).reduce((n, q) => n + q.lost, 0) +
+  Math.max(0, x.persisted_missing ?? 0);
+const duplicatedOf = (x: Run) =>
+  x.steady.duplicated + x.capacity.duplicated + (x.rates ?? []).reduce((n, q) => n + q.duplicated, 0);
+
+/** p99 at a sustained rate: at most this. */
+export const SUSTAINED_P99_MS = 50;
+
+/**
+ * The highest open-loop rate offered (the steady phase's and the extra `rates`) that the run
+ * kept up with: at least 98% of it delivered per second, p99 ≤ 50 ms, nothing lost.
+ */
+function sustained(x: Run, steadyRate: number): number | null {
+  const tried = [
+    {
+      offered: steadyRate,
+      msgs_per_s: x.steady.msgs_per_s,
+      lost: x.steady.lost,
+      latency_ms: x.steady.latency_ms,
+    },
+    ...(x.rates ?? []),
+  ];
+  const kept = tried.filter(
+    (q) =>
+      q.msgs_per_s >= 0.98 * q.offered && q.lost === 0 && (q.latency_ms.p99 ?? Infinity) <= SUSTAINED_P99_MS,
+  );
+  return kept.length ? Math.max(...kept.map((q) => q.offered)) : null;
 }
 
 /**
@@ -128,7 +163,8 @@ export function renderTable(r: BenchResult): string {
     ['connections held', ...r.runs.map((x) => `${x.connections} (${x.connect_failed} failed)`)],
     ['connect (ramp) s', ...r.runs.map((x) => fmt(x.connect_s))],
     ['server RSS idle MB', ...r.runs.map((x) => fmt(x.rss_idle_mb))],
-    ['RSS per 1000 conns MB', ...r.runs.map((x) => fmt(x.rss_per_1000_conn_mb))],
+    [`RSS per 1000 conns MB (${r.params.idleS} s idle)`, ...r.runs.map((x) => fmt(x.rss_per_1000_conn_mb))],
+    ['RSS per 1000 conns MB (3 s idle)', ...r.runs.map((x) => fmt(x.rss_per_1000_conn_mb_early))],
     [`steady: offered msg/s`, ...r.runs.map(() => fmt(r.params.rate))],
     ['steady: delivered msg/s', ...r.runs.map((x) => fmt(x.steady.msgs_per_s))],
     ['steady: p50 / p95 / p99 ms', ...r.runs.map((x) => latency(x.steady.latency_ms))],
@@ -141,14 +177,21 @@ export function renderTable(r: BenchResult): string {
     ['steady: CPU µs/msg server / pg / redis', ...r.runs.map((x) => perMsg(x.steady.cpu_us_per_msg))],
     ['capacity: CPU µs/msg server / pg / redis', ...r.runs.map((x) => perMsg(x.capacity.cpu_us_per_msg))],
     ['capacity: loadgen CPU µs/msg', ...r.runs.map((x) => fmt(x.capacity.cpu_us_per_msg?.loadgen))],
-    ['sent / persisted', ...r.runs.map((x) => `${x.steady.sent + x.capacity.sent} / ${fmt(x.persisted)}`)],
+    ...(r.params.rates ?? []).map((rate, i) => [
+      `at ${rate} msg/s: delivered, p50 / p95 / p99 ms`,
+      ...r.runs.map((x) => {
+        const q = x.rates?.[i];
+        return q ? `${q.msgs_per_s}, ${latency(q.latency_ms)}` : '–';
+      }),
+    ]),
     [
-      'lost / duplicated',
+      'sent / persisted',
       ...r.runs.map(
         (x) =>
-          `${x.steady.lost + x.capacity.lost + Math.max(0, x.persisted_missing ?? 0)} / ${x.steady.duplicated + x.capacity.duplicated}`,
+          `${x.steady.sent + x.capacity.sent + (x.rates ?? []).reduce((n, q) => n + q.sent, 0)} / ${fmt(x.persisted)}`,
       ),
     ],
+    ['lost / duplicated', ...r.runs.map((x) => `${lostOf(x)} / ${duplicatedOf(x)}`)],
   ];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => (row[c] ?? '').length)));
   const line = (row: string[]) => row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ');

@@ -17,8 +17,10 @@ export type Params = {
   drainS: number;
   /** Share of conversations that start during the ramp; the rest are already open and assigned. */
   newShare: number;
-  /** Quiet time after the ramp, before the server's memory is read. */
+  /** Quiet time after the ramp, before the server's memory is read (also read after 3 s of it). */
   idleS: number;
+  /** Open-loop rates tried after the capacity phase (each for `steadyS`): the highest sustained. */
+  rates: number[];
   workers: number;
 };
 
@@ -36,6 +38,16 @@ export type PhaseResult = {
   latencies: number[];
 };
 
+export type RateResult = {
+  offered: number;
+  msgs_per_s: number;
+  sent: number;
+  lost: number;
+  duplicated: number;
+  latency_ms: PhaseResult['latency_ms'];
+  server_cpu_pct: number | null;
+};
+
 /** CPU per delivered message, in µs of one core, by process group (server, postgres, loadgen, redis). */
 export type CpuPerMessage = Record<string, number | null>;
 
@@ -47,8 +59,12 @@ export type RunResult = {
   connect_failed: number;
   rss_idle_mb: number | null;
   rss_per_1000_conn_mb: number | null;
+  /** The same after only 3 s of idle (the ramp's garbage not yet given back). */
+  rss_per_1000_conn_mb_early: number | null;
   steady: PhaseResult & { cpu_pct: Record<string, number>; cpu_us_per_msg: CpuPerMessage };
   capacity: PhaseResult & { cpu_pct: Record<string, number>; cpu_us_per_msg: CpuPerMessage };
+  /** The extra open-loop rates (`Params.rates`), latencies without their raw samples. */
+  rates: RateResult[];
   errors: string[];
   prefixes: string[];
 };
@@ -202,10 +218,18 @@ export async function runWorkload(
     const connections = connected.reduce((n, c) => n + c.visitors + c.agents, 0);
     const failed = connected.reduce((n, c) => n + c.failed, 0);
     hooks.log(`${name}: ${connections} connected, ${failed} failed${errors.length ? `; ${errors[0]}` : ''}`);
-    // Idle: let the server settle before reading its memory.
-    await sleep(p.idleS * 1000);
-    const rssIdle = hooks.serverPids().map((pid) => rssOf(pid) ?? 0);
-    const growth = rssIdle.reduce((a, b) => a + b, 0) - rssBefore.reduce((a, b) => a + b, 0);
+    // Idle: the server's memory after 3 s, and again at the end (V8 gives back what the ramp
+    // allocated and no longer uses only after some idle seconds).
+    const rssNow = () => hooks.serverPids().reduce((n, pid) => n + (rssOf(pid) ?? 0), 0);
+    const early = Math.min(3, p.idleS);
+    await sleep(early * 1000);
+    const rssEarly = rssNow();
+    await sleep((p.idleS - early) * 1000);
+    const rssIdle = rssNow();
+    const before = rssBefore.reduce((a, b) => a + b, 0);
+    const perThousand = (rss: number) =>
+      // RSS can shrink over a small ramp (a GC after start-up): then the figure is noise, not memory.
+      connections && rss > before ? round((rss - before) / 2 ** 20 / (connections / 1000), 1) : null;
 
     const dbPids = (await hooks.dbPids?.()) ?? [];
     const redisPids = hooks.redisPids?.() ?? [];
@@ -215,7 +239,8 @@ export async function runWorkload(
       loadgen_pct: workers.map((w) => w.proc.pid!),
       ...(redisPids.length ? { redis_pct: redisPids } : {}),
     }));
-    const phase = async (mode: 'open' | 'closed', seconds: number) => {
+    const extraPrefixes: string[] = [];
+    const phase = async (mode: 'open' | 'closed', seconds: number, rate = p.rate) => {
       const startWall = Date.now();
       const meterStart = performance.now();
       meter.begin();
@@ -225,7 +250,7 @@ export async function runWorkload(
           w.send({
             type: 'load',
             mode,
-            rate: p.rate / workers.length,
+            rate: rate / workers.length,
             inFlight: Math.max(1, Math.round(p.inFlight / workers.length)),
             durationMs: seconds * 1000,
             startWall,
@@ -252,6 +277,24 @@ export async function runWorkload(
     hooks.log(
       `${name}: capacity ${capacity.result.msgs_per_s} msg/s, server ${capacity.result.cpu_us_per_msg.server} µs/msg, lost ${capacity.result.lost}`,
     );
+    const rates: RateResult[] = [];
+    for (const rate of p.rates) {
+      hooks.log(`${name}: steady ${p.steadyS} s at ${rate} msg/s`);
+      const { result: r, prefixes } = await phase('open', p.steadyS, rate);
+      hooks.log(
+        `${name}: at ${rate} offered: ${r.msgs_per_s} msg/s, p99 ${r.latency_ms.p99} ms, lost ${r.lost}`,
+      );
+      extraPrefixes.push(...prefixes);
+      rates.push({
+        offered: rate,
+        msgs_per_s: r.msgs_per_s,
+        sent: r.sent,
+        lost: r.lost,
+        duplicated: r.duplicated,
+        latency_ms: r.latency_ms,
+        server_cpu_pct: r.cpu_pct.server_pct ?? null,
+      });
+    }
     await hooks.whileConnected?.(workers);
     return {
       name,
@@ -259,14 +302,14 @@ export async function runWorkload(
       connections,
       connect_s: round(Math.max(...connected.map((c) => c.ms)) / 1000, 1),
       connect_failed: failed,
-      rss_idle_mb: round(rssIdle.reduce((a, b) => a + b, 0) / 2 ** 20, 1),
-      // RSS can shrink over a small ramp (a GC after start-up): then the figure is noise, not memory.
-      rss_per_1000_conn_mb:
-        connections && growth > 0 ? round(growth / 2 ** 20 / (connections / 1000), 1) : null,
+      rss_idle_mb: round(rssIdle / 2 ** 20, 1),
+      rss_per_1000_conn_mb: perThousand(rssIdle),
+      rss_per_1000_conn_mb_early: perThousand(rssEarly),
       steady: steady.result,
       capacity: capacity.result,
+      rates,
       errors: [...new Set(errors)].slice(0, 20),
-      prefixes: [...steady.prefixes, ...capacity.prefixes],
+      prefixes: [...steady.prefixes, ...capacity.prefixes, ...extraPrefixes],
     };
   } finally {
     await Promise.all(workers.map((w) => w.close().catch(() => {})));
