@@ -24,7 +24,7 @@ import { createSocketGuard } from './realtime.guard.js';
 import { registerRealtimeListeners } from './realtime.listeners.js';
 import { createEndUserLimiter } from './realtime.ratelimit.js';
 import { createSocketHandlers } from './realtime.socket.js';
-import type { RealtimeServer } from './realtime.types.js';
+import type { RealtimeServer, RealtimeSocket } from './realtime.types.js';
 import { convRoom, endUserRoom, presenceRoom } from './rooms.js';
 import { createTypingTracker, type TypingTracker } from './typing.js';
 
@@ -274,31 +274,28 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   });
 
   const connectionLog = logger.child({ component: 'realtime' });
+  // One line per connection and per disconnection, for operators (a visitor's tenant is known
+  // only once it joins a conversation). The disconnection's listener is the node's, not a closure
+  // per socket: what it logs is on the socket.
+  const connectionFields = (socket: RealtimeSocket) => ({
+    tenant_id: socket.data?.organizationId ?? null,
+    socket_id: socket.id,
+    kind: agents.has(socket) ? 'agent' : 'visitor',
+    // Read at the handshake (the request itself is dropped once connected).
+    ip: addresses.get(socket) ?? null,
+  });
+  const logDisconnect = function (this: RealtimeSocket, reason: string) {
+    connectionLog.info(
+      { ...connectionFields(this), reason, duration_ms: Date.now() - this.handshake.issued },
+      'socket disconnected',
+    );
+  };
   io.on('connection', (socket) => {
     const agent = agents.get(socket) ?? null;
     const req = socket.request as HandshakeRequest;
     const ip = addresses.get(socket) ?? clientIp(req, config.trustProxy);
-    // One line per connection and per disconnection, for operators (a visitor's tenant is known
-    // only once it joins a conversation).
-    const opened = Date.now();
-    const conn = {
-      tenant_id: agent?.organizationId ?? null,
-      socket_id: socket.id,
-      kind: agent ? 'agent' : 'visitor',
-      ip,
-    };
-    connectionLog.info(conn, 'socket connected');
-    socket.on('disconnect', (reason) =>
-      connectionLog.info(
-        {
-          ...conn,
-          tenant_id: socket.data?.organizationId ?? conn.tenant_id,
-          reason,
-          duration_ms: Date.now() - opened,
-        },
-        'socket disconnected',
-      ),
-    );
+    connectionLog.info(connectionFields(socket), 'socket connected');
+    socket.on('disconnect', logDisconnect);
     attachHandlers(
       socket,
       agent,
