@@ -204,64 +204,70 @@ for (const mode of dbModes) {
       assert.equal(annUpdates.filter((u) => u.conversation_id === convId).length, 2);
     });
 
-    test('joins sent together: each answered for its own conversation, a foreign one refused', both, async () => {
-      const w = await world(1);
-      const agent = w.agents[0]!.socket;
-      // Conversations with 0, 1, 2 and 3 messages, so every answer's last_seq tells whose it is.
-      const convs = [w.conv];
-      for (let i = 1; i < 4; i++) {
-        convs.push(await createConversation(app.services, { organizationId: w.org.id, channelId: w.channelId }));
-      }
-      for (const [i, c] of convs.entries()) {
-        const v = await open();
-        const joined = await emitAck(v, 'join_conversation', {
-          conversation_id: c.conversation.id,
-          external_id: c.externalId,
-        });
-        assert.equal(joined.ok, true);
-        for (let n = 0; n < i; n++) {
-          const sent = await send(v, {
-            conversation_id: c.conversation.id,
-            content: `m${n}`,
-            content_type: 'text',
-            sender_type: 'end_user',
-          });
-          assert.equal(sent.ok, true);
+    test(
+      'joins sent together: each answered for its own conversation, a foreign one refused',
+      both,
+      async () => {
+        const w = await world(1);
+        const agent = w.agents[0]!.socket;
+        // Conversations with 0, 1, 2 and 3 messages, so every answer's last_seq tells whose it is.
+        const convs = [w.conv];
+        for (let i = 1; i < 4; i++) {
+          convs.push(
+            await createConversation(app.services, { organizationId: w.org.id, channelId: w.channelId }),
+          );
         }
-      }
-      const other = await world(0);
-      // All in one write: the server reads them in the same turn, the foreign ones among them.
-      const acks = await Promise.all([
-        ...convs.map((c) => emitAck(agent, 'join_conversation', { conversation_id: c.conversation.id })),
-        emitAck(agent, 'join_conversation', { conversation_id: other.conv.conversation.id }),
-        emitAck(agent, 'join_conversation', { conversation_id: randomUUID() }),
-        emitAck(agent, 'join_conversation', { conversation_id: convs[2]!.conversation.id.toUpperCase() }),
-      ]);
-      assert.deepEqual(
-        acks.slice(0, 4).map((a) => [a.ok, a.conversation_id, a.last_seq]),
-        convs.map((c, i) => [true, c.conversation.id, i]),
-      );
-      for (const refused of acks.slice(4, 6)) {
-        assert.deepEqual([refused.ok, refused.error], [false, 'conversation/not_found']);
-      }
-      assert.equal(acks[6]!.last_seq, 2);
-      // The refused join put the agent in no room: a message there does not reach them.
-      const heard = record<Msg>(agent, 'message_received');
-      const theirs = await visitorSend(other, 'not for the other tenant');
-      assert.equal(theirs.ok, true);
-      const ours = await send(agent, {
-        conversation_id: convs[1]!.conversation.id,
-        content: 'reply',
-        content_type: 'text',
-        sender_type: 'agent',
-      });
-      assert.equal(ours.ok, true);
-      await eventually(() => heard.some((m) => m.content === 'reply'));
-      assert.deepEqual(
-        heard.map((m) => m.content),
-        ['reply'],
-      );
-    });
+        for (const [i, c] of convs.entries()) {
+          const v = await open();
+          const joined = await emitAck(v, 'join_conversation', {
+            conversation_id: c.conversation.id,
+            external_id: c.externalId,
+          });
+          assert.equal(joined.ok, true);
+          for (let n = 0; n < i; n++) {
+            const sent = await send(v, {
+              conversation_id: c.conversation.id,
+              content: `m${n}`,
+              content_type: 'text',
+              sender_type: 'end_user',
+            });
+            assert.equal(sent.ok, true);
+          }
+        }
+        const other = await world(0);
+        // All in one write: the server reads them in the same turn, the foreign ones among them.
+        const acks = await Promise.all([
+          ...convs.map((c) => emitAck(agent, 'join_conversation', { conversation_id: c.conversation.id })),
+          emitAck(agent, 'join_conversation', { conversation_id: other.conv.conversation.id }),
+          emitAck(agent, 'join_conversation', { conversation_id: randomUUID() }),
+          emitAck(agent, 'join_conversation', { conversation_id: convs[2]!.conversation.id.toUpperCase() }),
+        ]);
+        assert.deepEqual(
+          acks.slice(0, 4).map((a) => [a.ok, a.conversation_id, a.last_seq]),
+          convs.map((c, i) => [true, c.conversation.id, i]),
+        );
+        for (const refused of acks.slice(4, 6)) {
+          assert.deepEqual([refused.ok, refused.error], [false, 'conversation/not_found']);
+        }
+        assert.equal(acks[6]!.last_seq, 2);
+        // The refused join put the agent in no room: a message there does not reach them.
+        const heard = record<Msg>(agent, 'message_received');
+        const theirs = await visitorSend(other, 'not for the other tenant');
+        assert.equal(theirs.ok, true);
+        const ours = await send(agent, {
+          conversation_id: convs[1]!.conversation.id,
+          content: 'reply',
+          content_type: 'text',
+          sender_type: 'agent',
+        });
+        assert.equal(ours.ok, true);
+        await eventually(() => heard.some((m) => m.content === 'reply'));
+        assert.deepEqual(
+          heard.map((m) => m.content),
+          ['reply'],
+        );
+      },
+    );
 
     test(
       'authentication: end users only in their conversation, agents only in their organization',
