@@ -15,7 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { closeRedis, connectRedis } from '../src/shared/redis.js';
 import { ormBaseline } from './baselines/orm.js';
-import { freePort, rootDir, startServer, stopProcess, type ServerProc } from './lib/procs.js';
+import { CpuMeter, freePort, rootDir, startServer, stopProcess, type ServerProc } from './lib/procs.js';
 import { renderSvg, renderTable, summary, type BenchResult } from './lib/report.js';
 import {
   agentOf,
@@ -273,7 +273,17 @@ async function main() {
                 const stoppedWall = Date.now();
                 node = await start(port);
                 const readyWall = Date.now();
+                // Who works while the clients come back: the new server, PostgreSQL, the load generators.
+                const restarted = node;
+                const dbAfter = await backendPids(db);
+                const meter = new CpuMeter(() => ({
+                  server_pct: [restarted.proc.pid!],
+                  postgres_pct: dbAfter,
+                  loadgen_pct: workers.map((w) => w.proc.pid!),
+                }));
+                meter.begin();
                 const r = await Promise.all(reports);
+                const cpu = meter.end();
                 const done = r.every((x) => x.doneWall) ? Math.max(...r.map((x) => x.doneWall!)) : null;
                 result.reconnect = {
                   clients: r.reduce((n, x) => n + x.dropped, 0),
@@ -282,6 +292,7 @@ async function main() {
                   startup_s: round((readyWall - stoppedWall) / 1000, 2),
                   all_back_after_ready_s: done ? round((done - readyWall) / 1000, 2) : null,
                   total_s: done ? round((done - stopWall) / 1000, 2) : null,
+                  cpu_pct: cpu,
                 };
                 log(`restart: ${JSON.stringify(result.reconnect)}`);
               },

@@ -24,6 +24,8 @@ export type BenchResult = {
     startup_s: number;
     all_back_after_ready_s: number | null;
     total_s: number | null;
+    /** From ready to every client back, % of one core: server, postgres, loadgen, machine busy. */
+    cpu_pct?: Record<string, number>;
   };
   orm?: Awaited<ReturnType<typeof ormBaseline>>;
   abuse?: AbuseResult;
@@ -70,6 +72,8 @@ export function summary(r: BenchResult) {
     baseline_sustained_msgs_per_s: base ? sustained(base, r.params.rate) : null,
     server_cpu_pct: server?.steady.cpu_pct.server_pct ?? null,
     reconnect_s: r.reconnect?.total_s ?? null,
+    reconnect_after_ready_s: r.reconnect?.all_back_after_ready_s ?? null,
+    reconnect_cpu_pct: r.reconnect?.cpu_pct ?? null,
     ...cpuSummary(server, base, baseRedis, two),
     two_nodes_msgs_per_s: two?.capacity.msgs_per_s ?? null,
     two_nodes_scaling: ratio(two?.capacity.msgs_per_s, server?.capacity.msgs_per_s),
@@ -209,7 +213,10 @@ export function renderTable(r: BenchResult): string {
   if (r.reconnect) {
     const c = r.reconnect;
     out.push(
-      `restart: ${c.back}/${c.clients} clients back ${fmt(c.all_back_after_ready_s)} s after the new process was ready (${fmt(c.total_s)} s from SIGTERM; shutdown ${c.shutdown_s} s, start ${c.startup_s} s)`,
+      `restart: ${c.back}/${c.clients} clients back ${fmt(c.all_back_after_ready_s)} s after the new process was ready (${fmt(c.total_s)} s from SIGTERM; shutdown ${c.shutdown_s} s, start ${c.startup_s} s)` +
+        (c.cpu_pct
+          ? `; meanwhile CPU % server ${fmt(c.cpu_pct.server_pct)}, PostgreSQL ${fmt(c.cpu_pct.postgres_pct)}, load generators ${fmt(c.cpu_pct.loadgen_pct)} (machine ${fmt(c.cpu_pct.machine_busy_pct)}% busy)`
+          : ''),
     );
   }
   if (r.retrieval) {
