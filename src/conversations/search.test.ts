@@ -1,7 +1,9 @@
 // Conversation search for agents (`GET /api/conversations/search`), on PostgreSQL and PGlite: by
 // the visitor's name, external_id, a tag, or message text (stemmed, and as prefixes), ranked, paged
 // by cursor with no duplicates, scoped like the inbox list (organization and routing keys), with
-// a marked snippet; bad input is 400. On 20k messages the plan uses the full-text index.
+// a marked snippet; bad input is 400. Bounded as the history grows: a common word ranks the newest
+// messages (a common name or tag the newest visitors and sessions), a rare one the whole history
+// through the full-text and trigram indexes, which the plan on 20k messages uses.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
@@ -9,7 +11,7 @@ import { dbModes } from '../../test/helpers/db.js';
 import { createAgent, createConversation, createOrg, message } from '../../test/helpers/factories.js';
 import { agentHttp } from '../../test/helpers/http.js';
 import type { UserRole } from '../generated/prisma/client.js';
-import { explainSearch, MARK_END, MARK_START } from './search.service.js';
+import { COMMON_MATCHES, explainSearch, MARK_END, MARK_START, RECENT_MESSAGES } from './search.service.js';
 
 type Hit = {
   conversation: { id: string; end_user: { display_name: string | null; external_id: string } };
@@ -203,6 +205,75 @@ for (const mode of dbModes) {
       assert.match(long, new RegExp(`^… (word\\d+ )+${MARK_START}gazebo${MARK_END}( word\\d+)+ …$`));
     });
 
+    test('a common word ranks the newest messages; a rare one reaches back through the whole history', async () => {
+      const { org, conversation } = await shop();
+      const ann = await member(org.id);
+      const db = app.database.prisma;
+      const oldest = await conversation({ says: ['Is my order with the zephyr courier?'] });
+      await db.$executeRaw`UPDATE messages SET created_at = now() - interval '1 day' WHERE conversation_id = ${oldest}::uuid`;
+      const busy: string[] = [];
+      for (let i = 0; i < 25; i++) busy.push(await conversation());
+      // More than RECENT_MESSAGES newer messages that all say "order", an hour ago.
+      await db.$executeRaw`
+        INSERT INTO messages (id, organization_id, conversation_id, session_id, sender_type, sender_id, content, created_at)
+        SELECT gen_random_uuid(), ${org.id}::uuid, s.conversation_id, s.id, 'end_user', 'seed',
+          'Where is order ' || g || '?', now() - interval '1 hour' + g * interval '1 millisecond'
+        FROM generate_series(1, ${RECENT_MESSAGES}) g
+        JOIN (SELECT s.id, s.conversation_id, row_number() OVER (ORDER BY s.conversation_id) - 1 AS k
+              FROM conversation_sessions s WHERE s.conversation_id = ANY(${busy}::uuid[])) s ON s.k = g % 25`;
+      const newest = await conversation({ says: ['My order arrived broken'] });
+
+      // Every page of the common word: the newest conversations, never the one whose only "order"
+      // is older than the newest RECENT_MESSAGES messages; and the pages end.
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const extra: string = `&limit=10${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+        const page = await ann.search('order', extra);
+        seen.push(...idsOf(page));
+        cursor = page.next_cursor;
+        pages++;
+      } while (cursor && pages < 10);
+      assert.equal(cursor, null, 'the last page has no next_cursor');
+      assert.equal(new Set(seen).size, seen.length, 'every hit once');
+      assert.deepEqual(new Set(seen), new Set([newest, ...busy]));
+      assert.ok(!seen.includes(oldest));
+
+      // Fewer than COMMON_MATCHES recent matches: the full-text index, over the whole history.
+      assert.ok(COMMON_MATCHES > 1);
+      assert.deepEqual(idsOf(await ann.search('zephyr')), [oldest]);
+      assert.deepEqual(idsOf(await ann.search('order zephyr')), [oldest]);
+      const broken = await ann.search('broken');
+      assert.deepEqual(idsOf(broken), [newest]);
+      assert.equal(broken.items[0]!.snippet, `My order arrived ${MARK_START}broken${MARK_END}`);
+    });
+
+    test('names and external ids match inside from three characters, shorter at the start; tags by prefix', async () => {
+      const { org, conversation } = await shop();
+      const ann = await member(org.id);
+      const zelda = await conversation({ name: 'Zelda Quartermain', externalId: 'crm-AB12' });
+      const abe = await conversation({ name: 'Abe Lincoln', says: ['hi'] });
+      assert.deepEqual(idsOf(await ann.search('termai')), [zelda]);
+      assert.deepEqual(idsOf(await ann.search('b12')), [zelda]);
+      assert.deepEqual(idsOf(await ann.search('ZELDA QUARTERMAIN')), [zelda]);
+      // Two characters: the start of the name or external id only ("ab" is inside "crm-ab12").
+      assert.deepEqual(idsOf(await ann.search('Ab')), [abe]);
+      assert.deepEqual(idsOf(await ann.search('cr')), [zelda]);
+      assert.deepEqual(idsOf(await ann.search('da')), []);
+      await app.services.conversations.updateTags(ann.actor, abe, {
+        add: ['Priority Gold', 'returns'],
+        remove: [],
+      });
+      assert.deepEqual(idsOf(await ann.search('priority')), [abe]);
+      assert.deepEqual(idsOf(await ann.search('pr')), [abe]);
+      assert.deepEqual(idsOf(await ann.search('priority gold')), [abe]);
+      assert.deepEqual(idsOf(await ann.search('RET')), [abe]);
+      // A tag matches from its start, and one tag at a time.
+      assert.deepEqual(idsOf(await ann.search('gold')), []);
+      assert.deepEqual(idsOf(await ann.search('gold,returns')), []);
+    });
+
     test('bad input is 400 and names the parameter; no session is 401', async () => {
       const { org } = await shop();
       const ann = await member(org.id);
@@ -227,7 +298,7 @@ for (const mode of dbModes) {
       assert.equal(anonymous.status, 401);
     });
 
-    test('on 20k messages the ranking query uses the full-text index', async () => {
+    test('on 20k messages the ranking query uses the indexes, never every row', async () => {
       const { org, channelId } = await shop();
       const ann = await member(org.id);
       const db = app.database.prisma;
@@ -235,6 +306,11 @@ for (const mode of dbModes) {
         INSERT INTO end_users (id, organization_id, external_id, display_name, updated_at)
         SELECT gen_random_uuid(), ${org.id}::uuid, 'seed-' || g, 'Seed ' || g, now()
         FROM generate_series(1, 500) g`;
+      // And the visitors who never wrote: enough of them that reading every one would cost more.
+      await db.$executeRaw`
+        INSERT INTO end_users (id, organization_id, external_id, display_name, updated_at)
+        SELECT gen_random_uuid(), ${org.id}::uuid, 'quiet-' || g, 'Quiet Visitor ' || g, now()
+        FROM generate_series(1, 20000) g`;
       await db.$executeRaw`
         INSERT INTO conversations (id, organization_id, channel_id, end_user_id)
         SELECT gen_random_uuid(), ${org.id}::uuid, ${channelId}::uuid, e.id FROM end_users e
@@ -242,17 +318,39 @@ for (const mode of dbModes) {
       await db.$executeRaw`
         INSERT INTO conversation_sessions (id, organization_id, conversation_id, updated_at)
         SELECT gen_random_uuid(), ${org.id}::uuid, c.id, now() FROM conversations c WHERE c.organization_id = ${org.id}::uuid`;
+      // Earlier, resolved sessions: more than the newest RECENT_SESSIONS.
+      await db.$executeRaw`
+        INSERT INTO conversation_sessions (id, organization_id, conversation_id, status, created_at, updated_at)
+        SELECT gen_random_uuid(), ${org.id}::uuid, c.id, 'resolved'::"SessionStatus", now() - g * interval '1 hour', now()
+        FROM conversations c, generate_series(1, 40) g WHERE c.organization_id = ${org.id}::uuid`;
       await db.$executeRaw`
         INSERT INTO messages (id, organization_id, conversation_id, session_id, sender_type, sender_id, content)
         SELECT gen_random_uuid(), ${org.id}::uuid, s.conversation_id, s.id, 'end_user', 'seed',
           'order ' || g || ' status ' || md5(s.id::text || g) || CASE WHEN g = 7 AND abs(hashtext(s.id::text)) % 50 = 0 THEN ' zanzibar' ELSE '' END
-        FROM conversation_sessions s, generate_series(1, 40) g WHERE s.organization_id = ${org.id}::uuid`;
+        FROM conversation_sessions s, generate_series(1, 40) g
+        WHERE s.organization_id = ${org.id}::uuid AND s.status = 'open'`;
       assert.equal(await db.message.count({ where: { organizationId: org.id } }), 20_000);
       await db.$executeRawUnsafe('ANALYZE messages');
       await db.$executeRawUnsafe('ANALYZE conversations');
+      // VACUUM moves the new rows out of the GIN indexes' pending lists, as autovacuum would.
+      await db.$executeRawUnsafe('VACUUM ANALYZE end_users');
+      await db.$executeRawUnsafe('VACUUM ANALYZE conversation_sessions');
       const plan = await explainSearch(app.database.prisma, ann.actor, 'zanzibar');
       console.log(`EXPLAIN on ${mode.name}, 20k messages:\n${plan}`);
-      if (mode.name === 'postgres') assert.match(plan, /Bitmap Index Scan on messages_search_idx/);
+      if (mode.name === 'postgres') {
+        // The newest messages by the tenant's index, the rare word's by the full-text one.
+        assert.match(plan, /Index Scan using messages_organization_id_created_at_id_idx on messages/);
+        assert.match(plan, /Bitmap Index Scan on messages_search_idx/);
+        assert.doesNotMatch(plan, /Seq Scan on messages/);
+        // Names, external ids and tags: their trigram indexes, never every row of the tenant.
+        assert.match(plan, /Bitmap Index Scan on end_users_display_name_trgm_idx/);
+        assert.match(plan, /Bitmap Index Scan on end_users_external_id_trgm_idx/);
+        assert.match(plan, /Bitmap Index Scan on conversation_sessions_search_tags_idx/);
+        // A common name or tag: the tenant's newest visitors and sessions, walked by index.
+        assert.match(plan, /Index Scan using end_users_organization_id_created_at_id_idx/);
+        assert.match(plan, /Index Scan using conversation_sessions_organization_id_created_at_id_idx/);
+        assert.doesNotMatch(plan, /Seq Scan on (end_users|conversation_sessions)/);
+      }
       // And the answer is right on that data too.
       const found = await ann.search('zanzibar');
       const expected = await db.message.findMany({

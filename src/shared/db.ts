@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
@@ -204,7 +205,12 @@ export async function openEmbedded(dataDir?: string): Promise<Database> {
     }
     writeFileSync(lockFile, String(process.pid));
   }
-  const pglite = new PGlite(dataDir ? path.join(dataDir, 'pgdata') : undefined);
+  // pg_trgm: the search's trigram indexes (migration 20261129220000_search_scale). An extension
+  // of PGlite is loaded when the instance is built, before any migration asks for it.
+  const pglite = new PGlite({
+    ...(dataDir ? { dataDir: path.join(dataDir, 'pgdata') } : {}),
+    extensions: { pg_trgm },
+  });
   await pglite.waitReady;
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
   return {

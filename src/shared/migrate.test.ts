@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import pg from 'pg';
 import { freshPostgresDatabase } from '../../test/helpers/db.js';
 import { pgliteRunner } from './db.js';
@@ -147,7 +148,8 @@ describe('migrations', () => {
   });
 
   test('PGlite: applies the project migrations, then nothing on a second run', async () => {
-    const db = new PGlite();
+    // As `openEmbedded` builds it: the search's trigram indexes need pg_trgm.
+    const db = new PGlite({ extensions: { pg_trgm } });
     try {
       assert.equal((await migrate(pgliteRunner(db))).length, readMigrations().length);
       assert.deepEqual(await migrate(pgliteRunner(db)), []);
