@@ -4,11 +4,9 @@ import vm from 'node:vm';
 import type { Logger } from './logger.js';
 
 /** How often the node looks at its load and heap. */
-const CHECK_MS = 1_000;
-/** Below this event-loop utilization, a check's interval counts as quiet. */
+const CHECK_MS = 5_000;
+/** Below this event-loop utilization over the last check, the node counts as quiet. */
 const QUIET_ELU = 0.1;
-/** Quiet checks in a row, up to the last one, before a collection: a quiet spell, not a lull. */
-const QUIET_CHECKS = 5;
 /** At most one such collection per this long: a node that is quiet but not idle pauses rarely. */
 const MIN_INTERVAL_MS = 60_000;
 
@@ -33,30 +31,25 @@ function fullGc(): (() => void) | null {
  * garbage and the heap it grew to while the node holds idle connections: their pings and the
  * limiter's syncs allocate just enough that its own memory reducer does not start. Measured with
  * 10,100 idle sockets: 534 MB resident before one full collection, 413 MB after. The pause (about
- * 100–200 ms for a heap of a few hundred MB) falls in a quiet spell — the event loop under 10%
- * busy in each of the last 5 seconds, the last one included — only after such growth, at most
- * once a minute. `growthMb` 0 turns it off. Returns a function that stops it.
+ * 100–200 ms for a heap of a few hundred MB) falls in a quiet moment, only after such growth,
+ * at most once a minute. `growthMb` 0 turns it off. Returns a function that stops it.
  */
 export function startIdleGc(
   growthMb: number,
   logger: Logger,
-  { checkMs = CHECK_MS, minIntervalMs = MIN_INTERVAL_MS, quietChecks = QUIET_CHECKS } = {},
+  { checkMs = CHECK_MS, minIntervalMs = MIN_INTERVAL_MS } = {},
 ): () => void {
   const gc = growthMb > 0 ? fullGc() : null;
   if (!gc) return () => {};
   let baseline = process.memoryUsage().heapUsed;
   let last = performance.eventLoopUtilization();
   let collectedAt = -Infinity;
-  let quiet = 0;
   const timer = setInterval(() => {
     const now = performance.eventLoopUtilization();
     const busy = performance.eventLoopUtilization(now, last).utilization;
     last = now;
-    // The last interval must be quiet too: load that just started is not paused.
-    quiet = busy < QUIET_ELU ? quiet + 1 : 0;
-    if (quiet < quietChecks) return;
     const used = process.memoryUsage().heapUsed;
-    if (used - baseline < growthMb * 2 ** 20) return;
+    if (busy >= QUIET_ELU || used - baseline < growthMb * 2 ** 20) return;
     if (performance.now() - collectedAt < minIntervalMs) return;
     const before = process.memoryUsage();
     const started = performance.now();
