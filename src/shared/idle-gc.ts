@@ -7,8 +7,6 @@ import type { Logger } from './logger.js';
 const CHECK_MS = 5_000;
 /** Below this event-loop utilization over the last check, the node counts as quiet. */
 const QUIET_ELU = 0.1;
-/** At most one such collection per this long: a node that is quiet but not idle pauses rarely. */
-const MIN_INTERVAL_MS = 60_000;
 
 /**
  * V8's full collection, made callable without `--expose-gc` on the command line (the flag is
@@ -31,32 +29,25 @@ function fullGc(): (() => void) | null {
  * garbage and the heap it grew to while the node holds idle connections: their pings and the
  * limiter's syncs allocate just enough that its own memory reducer does not start. Measured with
  * 10,100 idle sockets: 534 MB resident before one full collection, 413 MB after. The pause (about
- * 100–200 ms for a heap of a few hundred MB) falls in a quiet moment, only after such growth,
- * at most once a minute. `growthMb` 0 turns it off. Returns a function that stops it.
+ * 100–200 ms for a heap of a few hundred MB) falls in a quiet moment, at most once per check
+ * interval, only after such growth. `growthMb` 0 turns it off. Returns a function that stops it.
  */
-export function startIdleGc(
-  growthMb: number,
-  logger: Logger,
-  { checkMs = CHECK_MS, minIntervalMs = MIN_INTERVAL_MS } = {},
-): () => void {
+export function startIdleGc(growthMb: number, logger: Logger, checkMs = CHECK_MS): () => void {
   const gc = growthMb > 0 ? fullGc() : null;
   if (!gc) return () => {};
   let baseline = process.memoryUsage().heapUsed;
   let last = performance.eventLoopUtilization();
-  let collectedAt = -Infinity;
   const timer = setInterval(() => {
     const now = performance.eventLoopUtilization();
     const busy = performance.eventLoopUtilization(now, last).utilization;
     last = now;
     const used = process.memoryUsage().heapUsed;
     if (busy >= QUIET_ELU || used - baseline < growthMb * 2 ** 20) return;
-    if (performance.now() - collectedAt < minIntervalMs) return;
     const before = process.memoryUsage();
     const started = performance.now();
     gc();
     const after = process.memoryUsage();
     baseline = after.heapUsed;
-    collectedAt = performance.now();
     logger.debug(
       {
         pause_ms: Math.round(performance.now() - started),
