@@ -4,7 +4,7 @@ import vm from 'node:vm';
 import type { Logger } from './logger.js';
 
 /** How often the node looks at its load and heap. */
-const CHECK_MS = 5_000;
+const CHECK_MS = 10_000;
 /** Below this event-loop utilization over the last check, the node counts as quiet. */
 const QUIET_ELU = 0.1;
 
