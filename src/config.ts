@@ -104,11 +104,6 @@ const schema = z.object({
   DATABASE_CONNECT_TIMEOUT_MS: intInRange(100, 600_000).default(10_000),
   DATABASE_STATEMENT_TIMEOUT_MS: intInRange(100, 600_000).default(10_000),
   DATABASE_QUERY_TIMEOUT_MS: intInRange(100, 600_000).default(15_000),
-  /**
-   * A full garbage collection once the node is quiet and its heap grew by this many MB since the
-   * last one (`src/shared/idle-gc.ts`); 0: never (V8 decides alone).
-   */
-  IDLE_GC_MB: intInRange(0, 1_000_000).default(64),
   /** Seconds the server waits for in-flight work on SIGTERM before it gives up. */
   SHUTDOWN_TIMEOUT_S: intInRange(1, 600).default(10),
   /** Behind a reverse proxy: trust X-Forwarded-* from it (Express `trust proxy`). */
@@ -238,8 +233,6 @@ export type Config = {
   /** `/metrics`: off unless a token is set; then only for requests bearing it. */
   metrics: { token: string | undefined };
   shutdownTimeoutMs: number;
-  /** MB of heap growth after which a quiet node collects its garbage (0: off). */
-  idleGcMb: number;
   trustProxy: boolean;
   /** `postgres` when DATABASE_URL is set, else the embedded database in DATA_DIR. */
   dbMode: 'postgres' | 'embedded';
@@ -410,7 +403,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevels: levels.modules,
     metrics: { token: e.METRICS_TOKEN },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_S * 1000,
-    idleGcMb: e.IDLE_GC_MB,
     trustProxy: e.TRUST_PROXY === 'true',
     dbMode,
     realtime: {

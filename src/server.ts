@@ -3,7 +3,6 @@ import { createApp } from './app.js';
 import { ensureFirstRun, firstRunBanner } from './bootstrap/first-run.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DatabaseInUseError, openDatabase } from './shared/db.js';
-import { startIdleGc } from './shared/idle-gc.js';
 import { createLogger } from './shared/logger.js';
 import { closeRedis, connectRedis } from './shared/redis.js';
 
@@ -59,9 +58,6 @@ if (config.webhooks.worker) app.webhooks.start();
 // Questions the bot never answered because a node died are answered now (once, whichever node).
 app.bot.recover().catch((err: unknown) => logger.error({ err }, 'bot recovery failed'));
 
-// After a burst the heap keeps its garbage while the node idles: collected once it is quiet.
-const stopIdleGc = startIdleGc(config.idleGcMb, logger.child({ component: 'memory' }));
-
 server.listen(config.port, config.host, () => {
   const { port } = server.address() as AddressInfo;
   logger.info({ port, dbMode: database.mode, redis: Boolean(redis), url: config.publicUrl }, 'listening');
@@ -80,7 +76,6 @@ async function shutdown(signal: string) {
   }, config.shutdownTimeoutMs);
   timer.unref();
   // Stop accepting and disconnect sockets; requests under way finish first.
-  stopIdleGc();
   await app.close();
   clearTimeout(timer);
   await database.close();
