@@ -76,6 +76,14 @@ const num = (v: string | undefined, full: number, q: number) => {
   if (!Number.isFinite(n) || n < 0) usage(`not a number: ${v}`);
   return n;
 };
+/** Seconds after `from` by which 50%, 90% and 99% of the clients were back. */
+function backPercentiles(walls: number[], from: number) {
+  const s = walls.map((w) => (w - from) / 1000).sort((a, b) => a - b);
+  const at = (q: number) =>
+    s.length ? round(s[Math.min(s.length - 1, Math.floor(q * s.length))]!, 2) : null;
+  return { p50: at(0.5), p90: at(0.9), p99: at(0.99) };
+}
+
 /** `--rates 1500,2000`: the extra open-loop rates, msg/s; `--rates none` for none. */
 function rateList(v: string | undefined, dflt: number[]): number[] {
   if (v === undefined) return dflt;
@@ -293,6 +301,11 @@ async function main() {
                   all_back_after_ready_s: done ? round((done - readyWall) / 1000, 2) : null,
                   total_s: done ? round((done - stopWall) / 1000, 2) : null,
                   cpu_pct: cpu,
+                  // How the return is spread: seconds after ready by which half, 90% and 99% were back.
+                  back_after_ready_s: backPercentiles(
+                    r.flatMap((x) => x.backWalls),
+                    readyWall,
+                  ),
                 };
                 log(`restart: ${JSON.stringify(result.reconnect)}`);
               },

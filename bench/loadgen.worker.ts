@@ -51,8 +51,12 @@ let seq = 0;
 /** Closed loop: called on each delivery to send the slot's next message. */
 let onDelivered: ((slot: number) => void) | null = null;
 let stats = freshStats();
-let reconnectWatch: { dropped: Set<Socket>; back: Set<Socket>; done: (wall: number | null) => void } | null =
-  null;
+let reconnectWatch: {
+  dropped: Set<Socket>;
+  back: Set<Socket>;
+  backWalls: number[];
+  done: (wall: number | null) => void;
+} | null = null;
 
 function freshStats() {
   return {
@@ -142,6 +146,7 @@ function markBack(socket: Socket) {
   const w = reconnectWatch;
   if (!w || !w.dropped.has(socket)) return;
   w.back.add(socket);
+  w.backWalls.push(Date.now());
   if (w.back.size === agents.length + visitors.length) w.done(Date.now());
 }
 
@@ -405,9 +410,15 @@ function watchReconnect(timeoutMs: number) {
     clearTimeout(timer);
     const w = reconnectWatch!;
     reconnectWatch = null;
-    report({ type: 'reconnected', doneWall: wall, dropped: w.dropped.size, back: w.back.size });
+    report({
+      type: 'reconnected',
+      doneWall: wall,
+      dropped: w.dropped.size,
+      back: w.back.size,
+      backWalls: w.backWalls,
+    });
   };
-  reconnectWatch = { dropped: new Set(), back: new Set(), done: finish };
+  reconnectWatch = { dropped: new Set(), back: new Set(), backWalls: [], done: finish };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -79,6 +79,8 @@ export type ReconnectReport = {
   doneWall: number | null;
   dropped: number;
   back: number;
+  /** Wall clock when each socket was back, in order (how the return is spread, not only its end). */
+  backWalls: number[];
 };
 
 export type Report = ConnectReport | LoadReport | ReconnectReport | { type: 'ready' } | { type: 'closed' };

@@ -26,6 +26,8 @@ export type BenchResult = {
     total_s: number | null;
     /** From ready to every client back, % of one core: server, postgres, loadgen, machine busy. */
     cpu_pct?: Record<string, number>;
+    /** Seconds after ready by which 50%, 90% and 99% of the clients were back. */
+    back_after_ready_s?: { p50: number | null; p90: number | null; p99: number | null };
   };
   orm?: Awaited<ReturnType<typeof ormBaseline>>;
   abuse?: AbuseResult;
@@ -215,7 +217,7 @@ export function renderTable(r: BenchResult): string {
     out.push(
       `restart: ${c.back}/${c.clients} clients back ${fmt(c.all_back_after_ready_s)} s after the new process was ready (${fmt(c.total_s)} s from SIGTERM; shutdown ${c.shutdown_s} s, start ${c.startup_s} s)` +
         (c.cpu_pct
-          ? `; meanwhile CPU % server ${fmt(c.cpu_pct.server_pct)}, PostgreSQL ${fmt(c.cpu_pct.postgres_pct)}, load generators ${fmt(c.cpu_pct.loadgen_pct)} (machine ${fmt(c.cpu_pct.machine_busy_pct)}% busy)`
+          ? `; half back after ${fmt(c.back_after_ready_s?.p50)} s, 90% ${fmt(c.back_after_ready_s?.p90)} s, 99% ${fmt(c.back_after_ready_s?.p99)} s; meanwhile CPU % server ${fmt(c.cpu_pct.server_pct)}, PostgreSQL ${fmt(c.cpu_pct.postgres_pct)}, load generators ${fmt(c.cpu_pct.loadgen_pct)} (machine ${fmt(c.cpu_pct.machine_busy_pct)}% busy)`
           : ''),
     );
   }
