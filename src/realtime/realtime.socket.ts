@@ -11,12 +11,10 @@ import { sessionRoom, userRoom } from './rooms.js';
 /**
  * The node's client-event handlers, feature by feature (socket.io
  * `examples/basic-crud-application`), built once and shared by every socket: `attach` gives a
- * connected socket its context and one listener for the whole node, socket.io's `onAny`, which
- * sees every event (known or not) and finds the socket's context through `this` (the socket
- * emitting). Per socket that is one object and one entry in `onAny`'s list, not a closure per
- * event, nor a listener per event in the socket's own table (issue 23: memory per idle
- * connection; an emitter's table of 13 events is about 0.9 KB per socket). The node has no
- * `socket.use` middleware for them to skip.
+ * connected socket its context and the node's listeners — one function per event for the whole
+ * node, which finds the socket's context through `this` (the socket emitting). Per socket that is
+ * one object, not a closure per event (issue 23: memory per idle connection). Known events are
+ * plain listeners, so `socket.use` middlewares still run before them.
  */
 export function createSocketHandlers(deps: HandlerDeps) {
   const { table, on } = createHandlerTable();
@@ -26,9 +24,19 @@ export function createSocketHandlers(deps: HandlerDeps) {
   registerPresenceHandlers(on, deps);
 
   const contexts = new WeakMap<RealtimeSocket, SocketContext>();
-  // Every event, known or not: one without a handler is answered `unknown_event` (a client must
-  // not wait forever for an ack that never comes).
-  const dispatch = function (this: RealtimeSocket, event: unknown, ...args: unknown[]) {
+  const listeners = [...table.keys()].map(
+    (event) =>
+      [
+        event,
+        function (this: RealtimeSocket, ...args: unknown[]) {
+          contexts.get(this)?.dispatch(event, args);
+        },
+      ] as const,
+  );
+  // Every event without a handler is answered `unknown_event` (a client must not wait forever for
+  // an ack that never comes); socket.io's `onAny` sees every event, known ones included.
+  const unknown = function (this: RealtimeSocket, event: unknown, ...args: unknown[]) {
+    if (typeof event === 'string' && table.has(event)) return;
     contexts.get(this)?.dispatch(event, args);
   };
   const dropTyping = function (this: RealtimeSocket) {
@@ -43,7 +51,8 @@ export function createSocketHandlers(deps: HandlerDeps) {
     limits?: SocketLimits,
   ) {
     contexts.set(socket, new SocketContext(socket, agentAtConnect, deps, table, limits));
-    socket.onAny(dispatch);
+    for (const [event, listener] of listeners) socket.on(event as never, listener as never);
+    socket.onAny(unknown);
     socket.on('disconnect', dropTyping);
     // Every socket of an agent, and of one login session, can be reached (assignment, logout).
     if (agentAtConnect) {
