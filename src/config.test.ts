@@ -21,6 +21,7 @@ describe('config', () => {
     assert.equal(c.logLevel, 'info');
     assert.equal(c.publicUrl, 'http://localhost:3000');
     assert.equal(c.encryptionKey.length, 32);
+    assert.equal(c.listenBacklog, 4096);
   });
 
   test('every bad value stops start-up with one line naming the variable', () => {
@@ -33,6 +34,7 @@ describe('config', () => {
       [{ PUBLIC_URL: 'ftp://x' }, /^PUBLIC_URL: /],
       [{ SESSION_SECRET: 'short' }, /^SESSION_SECRET: must be at least 32 characters/],
       [{ ENCRYPTION_KEY: 'abcd' }, /^ENCRYPTION_KEY: must be 32 bytes/],
+      [{ LISTEN_BACKLOG: '0' }, /^LISTEN_BACKLOG: /],
     ];
     for (const [env, re] of cases) {
       assert.throws(

@@ -104,6 +104,12 @@ const schema = z.object({
   DATABASE_CONNECT_TIMEOUT_MS: intInRange(100, 600_000).default(10_000),
   DATABASE_STATEMENT_TIMEOUT_MS: intInRange(100, 600_000).default(10_000),
   DATABASE_QUERY_TIMEOUT_MS: intInRange(100, 600_000).default(15_000),
+  /**
+   * Connections the kernel queues before the server accepts them (`listen`'s backlog; Linux caps
+   * it at net.core.somaxconn). Node's 511 overflows when thousands of clients reconnect at once
+   * after a restart: the dropped SYNs are retried by TCP after 1, 3, 7, 15, 31 s.
+   */
+  LISTEN_BACKLOG: intInRange(1, 65_535).default(4096),
   /** Seconds the server waits for in-flight work on SIGTERM before it gives up. */
   SHUTDOWN_TIMEOUT_S: intInRange(1, 600).default(10),
   /** Behind a reverse proxy: trust X-Forwarded-* from it (Express `trust proxy`). */
@@ -233,6 +239,8 @@ export type Config = {
   /** `/metrics`: off unless a token is set; then only for requests bearing it. */
   metrics: { token: string | undefined };
   shutdownTimeoutMs: number;
+  /** `listen`'s backlog. */
+  listenBacklog: number;
   trustProxy: boolean;
   /** `postgres` when DATABASE_URL is set, else the embedded database in DATA_DIR. */
   dbMode: 'postgres' | 'embedded';
@@ -403,6 +411,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevels: levels.modules,
     metrics: { token: e.METRICS_TOKEN },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_S * 1000,
+    listenBacklog: e.LISTEN_BACKLOG,
     trustProxy: e.TRUST_PROXY === 'true',
     dbMode,
     realtime: {

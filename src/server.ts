@@ -58,7 +58,8 @@ if (config.webhooks.worker) app.webhooks.start();
 // Questions the bot never answered because a node died are answered now (once, whichever node).
 app.bot.recover().catch((err: unknown) => logger.error({ err }, 'bot recovery failed'));
 
-server.listen(config.port, config.host, () => {
+// A deep accept queue: after a restart every client reconnects within seconds.
+server.listen({ port: config.port, host: config.host, backlog: config.listenBacklog }, () => {
   const { port } = server.address() as AddressInfo;
   logger.info({ port, dbMode: database.mode, redis: Boolean(redis), url: config.publicUrl }, 'listening');
 });
