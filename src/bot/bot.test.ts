@@ -258,7 +258,12 @@ describe('the bot on postgres', () => {
     assert.match(String(answer.content), /9:00 to 20:00/);
     const bots = await t.database.prisma.message.findMany({ where: { conversationId, senderType: 'bot' } });
     assert.equal(bots.length, 2, 'one answer per question');
-    assert.equal(await t.bot.recover(), 0, 'nothing left to answer');
+    // Recovering again answers nothing here (it looks at every tenant of the database, so its
+    // count may include another test's question still on its way).
+    await t.bot.recover();
+    await t.bot.idle();
+    const after = await t.database.prisma.message.count({ where: { conversationId, senderType: 'bot' } });
+    assert.equal(after, 2, 'nothing left to answer');
   });
 
   test("a tenant without a knowledge base has no bot: the queue gets the visitor's first message", async () => {

@@ -25,7 +25,7 @@ async function snapshot(organizationId: string) {
   const [conversations, sessions, messages, endUsers, apiKeys] = await Promise.all([
     db.conversation.findMany({ where, orderBy: { id: 'asc' } }),
     db.conversationSession.findMany({ where, orderBy: { id: 'asc' } }),
-    db.message.findMany({ where, orderBy: { seq: 'asc' } }),
+    db.message.findMany({ where, orderBy: [{ seq: 'asc' }, { id: 'asc' }] }),
     db.endUser.findMany({ where, orderBy: { id: 'asc' } }),
     db.apiKey.findMany({ where, orderBy: { id: 'asc' } }),
   ]);
