@@ -229,7 +229,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
   // Everything below knows the agent's session.
   const sessions = createSessionMiddleware({ config, db: database.prisma, redis });
-  const passport = createPassport({ db: database.prisma, agents: services.agents });
+  const passport = createPassport({
+    db: database.prisma,
+    agents: services.agents,
+    readWithSession: (req, id) => sessions.store.agentReadWith(req, id),
+  });
   app.use(sessions.middleware);
   app.use(passport.initialize());
   app.use(passport.session());
@@ -284,6 +288,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const realtime = await createRealtime({
     server,
     sessionMiddleware: sessions.middleware,
+    agentReadWithSession: (req, id) => sessions.store.agentReadWith(req, id),
     services,
     bus,
     redis,

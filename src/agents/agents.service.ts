@@ -1,4 +1,4 @@
-import { hasRole, type AgentActor } from '../shared/auth/actor.js';
+import { agentActor, hasRole, type AgentActor } from '../shared/auth/actor.js';
 import type { User, UserStatus } from '../generated/prisma/client.js';
 import type { Db } from '../shared/db.js';
 import { hashPassword } from '../shared/crypto.js';
@@ -68,19 +68,14 @@ export function createAgentService({ db, bus }: { db: Db; bus: EventBus }) {
      * organization is suspended (sessions then end, sockets are refused at the next check).
      */
     async actorFor(userId: string): Promise<AgentActor | null> {
-      const u = await db.user.findUnique({
-        where: { id: userId },
-        include: { organization: { select: { status: true } } },
+      // One statement (the organization is a filter, not a second read): every agent request
+      // and socket handshake asks this.
+      const u = await db.user.findFirst({
+        where: { id: userId, status: 'active', organization: { status: 'active' } },
+        select: { id: true, organizationId: true, role: true, displayName: true, routingKeys: true },
       });
-      if (!u || u.status !== 'active' || u.organization.status !== 'active') return null;
-      return {
-        kind: 'agent',
-        userId: u.id,
-        organizationId: u.organizationId,
-        role: u.role,
-        displayName: u.displayName,
-        routingKeys: u.routingKeys,
-      };
+      if (!u) return null;
+      return agentActor({ ...u, userId: u.id });
     },
 
     /** The team, by name: admins see everyone, agents only active members. */

@@ -1,6 +1,8 @@
+import type { IncomingMessage } from 'node:http';
 import { Passport } from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
 import type { AgentService } from '../agents/agents.service.js';
+import type { AgentActor } from '../shared/auth/actor.js';
 import type { Db } from '../shared/db.js';
 import { hashPassword, verifyPassword } from '../shared/crypto.js';
 import { AppError } from '../shared/errors.js';
@@ -9,7 +11,16 @@ import { AppError } from '../shared/errors.js';
 const dummyHash = hashPassword('timing-equaliser-not-a-password');
 
 /** A passport instance of our own (not the global one): local strategy, session by user id. */
-export function createPassport({ db, agents }: { db: Db; agents: AgentService }) {
+export function createPassport({
+  db,
+  agents,
+  readWithSession,
+}: {
+  db: Db;
+  agents: AgentService;
+  /** The agent as read with the request's session (undefined: not read, ask). */
+  readWithSession?: (req: IncomingMessage, userId: string) => AgentActor | null | undefined;
+}) {
   const passport = new Passport();
   passport.use(
     new LocalStrategy({ usernameField: 'email', passwordField: 'password' }, (email, password, done) => {
@@ -35,9 +46,13 @@ export function createPassport({ db, agents }: { db: Db; agents: AgentService })
     }),
   );
   passport.serializeUser((user, done) => done(null, (user as Express.User).userId));
-  passport.deserializeUser((id: string, done) => {
-    // A deleted or deactivated agent is simply signed out.
-    agents.actorFor(id).then((actor) => done(null, actor ?? false), done);
-  });
+  passport.deserializeUser(
+    (req: IncomingMessage, id: string, done: (err: unknown, user?: Express.User | false) => void) => {
+      // A deleted or deactivated agent is simply signed out.
+      const read = readWithSession?.(req, id);
+      if (read !== undefined) return done(null, read ?? false);
+      agents.actorFor(id).then((actor) => done(null, actor ?? false), done);
+    },
+  );
   return passport;
 }

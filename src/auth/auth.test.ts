@@ -406,6 +406,37 @@ test('a deactivated agent is signed out on the next request', async () => {
   assert.equal((await request(app.url).get('/api/conversations/').set('Cookie', s.cookie)).status, 401);
 });
 
+// The agent is read with the session, in one statement: it must be as current as a read of its own.
+test('the next request acts as the agent is now: queues changed, organization suspended', async () => {
+  const { org, channelId } = await createOrg(app.services);
+  const a = await createAgent(app.services, org.id, { routingKeys: ['billing'] });
+  const billing = await createConversation(app.services, {
+    organizationId: org.id,
+    channelId,
+    routingKey: 'billing',
+  });
+  const sales = await createConversation(app.services, {
+    organizationId: org.id,
+    channelId,
+    routingKey: 'sales',
+  });
+  const s = await loginAgent(app.url, a.user.email, a.password);
+  const listed = async () => {
+    const res = await request(app.url).get('/api/conversations/?filter=all').set('Cookie', s.cookie);
+    assert.equal(res.status, 200);
+    return (res.body as { id: string }[]).map((c) => c.id).sort();
+  };
+  assert.deepEqual(await listed(), [billing.conversation.id]);
+
+  await app.database.prisma.user.update({ where: { id: a.user.id }, data: { routingKeys: [] } });
+  assert.deepEqual(await listed(), [billing.conversation.id, sales.conversation.id].sort());
+
+  await app.database.prisma.organization.update({ where: { id: org.id }, data: { status: 'suspended' } });
+  const res = await request(app.url).get('/api/conversations/?filter=all').set('Cookie', s.cookie);
+  assert.equal(res.status, 401);
+  assert.equal(res.body.error, 'auth/unauthenticated');
+});
+
 for (const redis of [false, true]) {
   test(`sessions live in the database${redis ? ', not in Redis,' : ''} and survive a restart`, async (t) => {
     const first = await startApp(app.database, { redis });

@@ -9,8 +9,20 @@ export type ConversationWithRelations = Conversation & {
   sessions: ConversationSession[];
 };
 
+/** What the spec's conversation shape is made of (a `ConversationWithRelations` is one). */
+export type ConversationView = Pick<
+  Conversation,
+  'id' | 'organizationId' | 'channelId' | 'routingKey' | 'mode' | 'lastMessageAt' | 'createdAt' | 'updatedAt'
+> & {
+  endUser: Pick<EndUser, 'id' | 'displayName' | 'externalId' | 'metadata'>;
+  sessions: Pick<
+    ConversationSession,
+    'id' | 'status' | 'assignedAgentId' | 'tags' | 'firstMessageAt' | 'assignedAt'
+  >[];
+};
+
 /** The spec's conversation shape (list items and single conversation alike). */
-export function conversationDto(c: ConversationWithRelations) {
+export function conversationDto(c: ConversationView) {
   const open = c.sessions.find((s) => s.status === 'open') ?? null;
   const contact = contactOf(c.endUser.metadata);
   return {

@@ -31,6 +31,8 @@ import { createTypingTracker, type TypingTracker } from './typing.js';
 export type RealtimeDeps = {
   server: HttpServer;
   sessionMiddleware: RequestHandler;
+  /** The agent as read with the handshake's session (undefined: not read, ask). */
+  agentReadWithSession?: (req: IncomingMessage, userId: string) => AgentActor | null | undefined;
   services: Services;
   bus: EventBus;
   redis?: Redis | undefined;
@@ -228,8 +230,8 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     const req = socket.request as HandshakeRequest;
     const userId = sameOrigin(req, config.publicUrl) ? req.session?.passport?.user : undefined;
     if (!userId) return next();
-    services.agents
-      .actorFor(userId)
+    const read = deps.agentReadWithSession?.(req, userId);
+    void (read !== undefined ? Promise.resolve(read) : services.agents.actorFor(userId))
       .then((agent) => {
         if (agent) {
           agents.set(socket, agent);

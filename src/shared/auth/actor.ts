@@ -21,6 +21,16 @@ export type EndUserActor = {
 
 export type Actor = AgentActor | EndUserActor;
 
+/** An agent as read from `users` (active, of an active organization): the actor they act as. */
+export const agentActor = (u: Omit<AgentActor, 'kind'>): AgentActor => ({
+  kind: 'agent',
+  userId: u.userId,
+  organizationId: u.organizationId,
+  role: u.role,
+  displayName: u.displayName,
+  routingKeys: u.routingKeys,
+});
+
 const rank: Record<UserRole, number> = { agent: 0, admin: 1, owner: 2 };
 
 export const hasRole = (actor: AgentActor, min: UserRole) => rank[actor.role] >= rank[min];
