@@ -124,8 +124,9 @@ const LEGACY_REDIS_PREFIX = 'sb:sess:';
 
 /**
  * express-session store on the `http_sessions` table: PostgreSQL is the sessions' store of record,
- * so a Redis restart or outage logs nobody out. A session read is one primary-key lookup, made
- * only on HTTP requests and socket handshakes, never per message, so no cache is kept in front.
+ * so a Redis restart or outage logs nobody out. A session read is one statement (the row by its
+ * primary key, with the agent it names), made only on HTTP requests and socket handshakes, never
+ * per message, so no cache is kept in front.
  * `legacyRedis`: a session not found here is looked up once where earlier versions kept it, and
  * moved here, so upgrading logs nobody out either.
  */
