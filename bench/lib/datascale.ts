@@ -227,7 +227,9 @@ export async function dataScaleStep(opts: DataScaleOptions): Promise<DataScaleRe
     for (const messages of opts.sizes) {
       opts.log(`datascale: growing to ${messages} messages over ${conversationsFor(messages)} conversations`);
       const grown = await grow(db, seed, messages, opts.log);
-      opts.log(`datascale: seeded in ${grown.seed_s} s, VACUUM ANALYZE + CHECKPOINT ${grown.vacuum_s} s; measuring`);
+      opts.log(
+        `datascale: seeded in ${grown.seed_s} s, VACUUM ANALYZE + CHECKPOINT ${grown.vacuum_s} s; measuring`,
+      );
       const ops = await measure(srv.url, db, seed, { lead, queue }, opts.samples, limit, errors);
       const sql: DataScaleSize['sql_ms'] = {};
       for (const op of READS) {
