@@ -4,10 +4,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
+import { openPostgres } from '../shared/db.js';
 import { createEventBus, type DomainEvents } from '../shared/events.js';
 import { dbModes, testDatabaseUrl } from '../../test/helpers/db.js';
 import { startApp, type TestApp } from '../../test/helpers/app.js';
 import { createConversation, createOrg } from '../../test/helpers/factories.js';
+import { startTcpProxy } from '../../test/helpers/tcp-proxy.js';
 import { createDeliveryBatcher } from './delivery.js';
 
 const postgres = dbModes.find((m) => m.name === 'postgres')!;
@@ -102,4 +104,48 @@ test("a receipt naming another organization's conversation moves nothing", async
   assert.equal(told, 0);
   const row = await prisma.conversation.findUniqueOrThrow({ where: { id: conversation.id } });
   assert.equal(row.visitorDeliveredSeq, 0);
+});
+
+test('receipts taken while the database is away are written when it is back', async () => {
+  const { org, channelId } = await createOrg(app.services);
+  const { conversation } = await createConversation(app.services, { organizationId: org.id, channelId });
+  await app.database.prisma.conversation.update({ where: { id: conversation.id }, data: { lastSeq: 4 } });
+
+  const target = new URL(testDatabaseUrl());
+  const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+  const proxied = openPostgres(proxy.url(testDatabaseUrl()), {
+    poolSize: 2,
+    timeouts: { connectMs: 1000, statementMs: 2000, queryMs: 3000 },
+  });
+  try {
+    const bus = createEventBus(() => {});
+    const delivered: DomainEvents['messages.delivered'][] = [];
+    bus.subscribe('messages.delivered', (e) => void delivered.push(e));
+    const batcher = createDeliveryBatcher({ db: proxied.prisma, bus, flushMs: 60_000 });
+
+    proxy.set('refuse');
+    batcher.ack({ organizationId: org.id, conversationId: conversation.id, side: 'end_user', seq: 3 });
+    await batcher.flush();
+    assert.equal(delivered.length, 0);
+    const during = await app.database.prisma.conversation.findUniqueOrThrow({
+      where: { id: conversation.id },
+    });
+    assert.equal(during.visitorDeliveredSeq, 0);
+
+    // Nothing new is received meanwhile: the waiting receipt alone is written once it is back.
+    proxy.set('pass');
+    await batcher.flush();
+    assert.deepEqual(
+      delivered.map((e) => [e.conversationId, e.recipientType, e.seq]),
+      [[conversation.id, 'end_user', 3]],
+    );
+    const after = await app.database.prisma.conversation.findUniqueOrThrow({
+      where: { id: conversation.id },
+    });
+    assert.equal(after.visitorDeliveredSeq, 3);
+  } finally {
+    proxy.set('pass');
+    await proxied.close();
+    await proxy.close();
+  }
 });

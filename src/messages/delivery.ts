@@ -1,6 +1,7 @@
 import type { Db } from '../shared/db.js';
 import type { EventBus } from '../shared/events.js';
 import type { Logger } from '../shared/logger.js';
+import { createOutage, isDatabaseUnavailable } from '../shared/outage.js';
 
 /** Whose clients received: the agents' (inbox) or the visitor's (widget, element, SDK). */
 export type DeliverySide = 'agent' | 'end_user';
@@ -37,6 +38,7 @@ export function createDeliveryBatcher({
   let timer: NodeJS.Timeout | null = null;
   let flushing: Promise<void> = Promise.resolve();
   const stats = { acks: 0, writes: 0 };
+  const outage = createOutage('database (delivery receipts)', logger, 'receipts wait in memory');
 
   /**
    * One side's receipts in one statement (up to `WRITE_BATCH` conversations): each row moves only
@@ -97,12 +99,20 @@ export function createDeliveryBatcher({
       for (const side of ['agent', 'end_user'] as const) {
         const mine = batch.filter((p) => p.side === side);
         for (let i = 0; i < mine.length; i += WRITE_BATCH) {
-          await write(side, mine.slice(i, i + WRITE_BATCH)).catch((err: unknown) =>
-            logger?.warn(
-              { err, receipts: Math.min(WRITE_BATCH, mine.length - i) },
-              'delivery receipts not stored',
-            ),
-          );
+          const chunk = mine.slice(i, i + WRITE_BATCH);
+          try {
+            await write(side, chunk);
+            outage.ok();
+          } catch (err) {
+            // The database is away: the receipts wait for the next flush (a newer one replaces
+            // its conversation's), logged once per outage. Anything else is logged and dropped.
+            if (isDatabaseUnavailable(err)) {
+              outage.failed(err);
+              for (const p of chunk) retry(p);
+            } else {
+              logger?.warn({ err, receipts: chunk.length }, 'delivery receipts not stored');
+            }
+          }
         }
       }
     });
