@@ -4,12 +4,7 @@ import { contactOf } from '../ratings/ratings.service.js';
 import { signRichMedia } from '../attachments/urls.js';
 import type { Db } from '../shared/db.js';
 
-export type ConversationWithRelations = Conversation & {
-  endUser: EndUser;
-  sessions: ConversationSession[];
-};
-
-/** What the spec's conversation shape is made of (a `ConversationWithRelations` is one). */
+/** What the spec's conversation shape is made of (a conversation read with its end user and sessions is one). */
 export type ConversationView = Pick<
   Conversation,
   'id' | 'organizationId' | 'channelId' | 'routingKey' | 'mode' | 'lastMessageAt' | 'createdAt' | 'updatedAt'

@@ -17,7 +17,7 @@ import { ratingDto } from '../ratings/ratings.service.js';
 import { settingsOf } from '../tenants/settings.js';
 import type { SearchQuery } from './search.schemas.js';
 import { batchedReads, batchedReadsById, isUuid } from '../shared/batched-reads.js';
-import { searchConversations } from './search.service.js';
+import { inQueues, searchConversations } from './search.service.js';
 
 export type ConversationService = ReturnType<typeof createConversationService>;
 
@@ -125,7 +125,7 @@ export function visibleTo(actor: AgentActor): Prisma.ConversationWhereInput {
  */
 function listWhere(actor: AgentActor, q: ListQuery): Prisma.Sql {
   const conds = [Prisma.sql`c.organization_id = ${actor.organizationId}::uuid`];
-  if (!seesAllQueues(actor)) conds.push(Prisma.sql`c.routing_key = ANY(${actor.routingKeys}::text[])`);
+  if (!seesAllQueues(actor)) conds.push(inQueues(actor));
   if (q.routing_key !== undefined) conds.push(Prisma.sql`c.routing_key = ${q.routing_key}`);
   const open = (assignee: Prisma.Sql) => Prisma.sql`EXISTS (
     SELECT 1 FROM conversation_sessions s

@@ -164,7 +164,8 @@ async function tsqueryFor(db: Db, q: string): Promise<string | null> {
 }
 
 /** The agent's queues, when restricted to some: the same rule as `visibleTo`. */
-const inQueues = (actor: AgentActor) => Prisma.sql`c.routing_key = ANY(${actor.routingKeys}::text[])`;
+/** The agent's queues in SQL (alias `c`), for an agent who does not see them all. */
+export const inQueues = (actor: AgentActor) => Prisma.sql`c.routing_key = ANY(${actor.routingKeys}::text[])`;
 
 /** What the text part keeps of a candidate message. */
 const CANDIDATE_COLUMNS = Prisma.raw('m.id, m.conversation_id, m.content, m.created_at');

@@ -78,7 +78,7 @@ export function createDeliveryBatcher({
     const deliveredAt = new Date();
     for (const row of rows) {
       if (row.skipped) {
-        retry({ organizationId: row.organization_id, conversationId: row.id, side, seq: row.seq });
+        pend({ organizationId: row.organization_id, conversationId: row.id, side, seq: row.seq });
         continue;
       }
       bus.publish('messages.delivered', {
@@ -108,7 +108,7 @@ export function createDeliveryBatcher({
             // its conversation's), logged once per outage. Anything else is logged and dropped.
             if (isDatabaseUnavailable(err)) {
               outage.failed(err);
-              for (const p of chunk) retry(p);
+              for (const p of chunk) pend(p);
             } else {
               logger?.warn({ err, receipts: chunk.length }, 'delivery receipts not stored');
             }
@@ -119,8 +119,8 @@ export function createDeliveryBatcher({
     return flushing;
   }
 
-  /** Pending again (a newer receipt that came meanwhile wins), for the next flush. */
-  function retry(p: Pending) {
+  /** Pending for the next flush (the highest seq per conversation and side wins). */
+  function pend(p: Pending) {
     const key = `${p.conversationId}:${p.side}`;
     const had = pending.get(key);
     if (!had || had.seq < p.seq) pending.set(key, p);
@@ -132,7 +132,7 @@ export function createDeliveryBatcher({
     /** Records that `side`'s clients received the conversation up to `seq`; written on the next flush. */
     ack(p: Pending) {
       stats.acks++;
-      retry(p);
+      pend(p);
     },
     /** Writes what is pending now (shutdown, tests). */
     async flush() {
