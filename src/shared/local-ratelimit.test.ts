@@ -71,6 +71,18 @@ describe('limits counted locally and synced to Redis', () => {
     assert.equal((await node!.get('k'))?.consumedPoints, 1);
   });
 
+  test('a reading while a sync waits behind other commands counts the points being sent', async () => {
+    // ioredis sends a command of the next tick only once the commands before it were answered (auto
+    // pipelining), but a MULTI (what the limiter's reading uses) at once: it must not overtake the sync.
+    const [node] = pair(100);
+    await granted([node!], 'k', 3);
+    // A blocking command holds the connection past the sync's timer.
+    const held = a.blpop(`sb:test:local:${randomUUID()}`, 0.5);
+    await sleep(LIMIT_SYNC_MS * 1.5);
+    assert.equal((await node!.get('k'))?.consumedPoints, 3);
+    await held;
+  });
+
   test('Redis away: points are still counted (here, then in memory near the limit) and reach Redis when it is back', async () => {
     // A client of its own, disconnected for the outage: its commands fail at once, as the app's
     // client's do while Redis is down (no offline queue).

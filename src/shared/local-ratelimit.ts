@@ -86,6 +86,8 @@ export function createLocalLimiter(
   const dirty = new Set<string>();
   let timer: NodeJS.Timeout | null = null;
   let lastSweep = Date.now();
+  /** Syncs under way: a reading waits for them (see `get`). */
+  const running = new Set<Promise<void>>();
 
   function entryOf(key: string, now: number): Entry {
     let e = entries.get(key);
@@ -103,6 +105,12 @@ export function createLocalLimiter(
     timer.unref();
   }
 
+  function sync(): Promise<void> {
+    const done = send().finally(() => running.delete(done));
+    running.add(done);
+    return done;
+  }
+
   function take(key: string, e: Entry, n: number) {
     e.pending += n;
     dirty.add(key);
@@ -110,7 +118,7 @@ export function createLocalLimiter(
   }
 
   /** Sends every key's pending points; the answers are the counts every node sees. */
-  async function sync() {
+  async function send() {
     timer = null;
     const now = Date.now();
     if (now - lastSweep > durationMs) {
@@ -211,8 +219,11 @@ export function createLocalLimiter(
     async get(key) {
       if (dirty.size) {
         if (timer) clearTimeout(timer);
-        await sync();
+        void sync();
       }
+      // The reading is a MULTI, which ioredis writes at once, while a sync's script waits for the
+      // answers to the client's auto-pipelined commands before it: wait until the points are in.
+      if (running.size) await Promise.all(running);
       return store.get(key);
     },
   };
