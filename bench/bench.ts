@@ -29,7 +29,7 @@ import {
 import {
   AGENT_PASSWORD,
   BENCH_SECRETS,
-  backendPids,
+  postgresTree,
   countPersisted,
   createBenchDatabase,
   loginAgent,
@@ -267,7 +267,7 @@ async function main() {
       ? null
       : await runWorkload('server', plans(s, cookies, [node.url], params, 'r1'), params, {
           serverPids: () => [node.proc.pid!],
-          dbPids: () => backendPids(db),
+          postgres: () => postgresTree(db),
           redisPids: redisServerPids,
           log,
           whileConnected: skip.has('restart')
@@ -283,10 +283,10 @@ async function main() {
                 const readyWall = Date.now();
                 // Who works while the clients come back: the new server, PostgreSQL, the load generators.
                 const restarted = node;
-                const dbAfter = await backendPids(db);
+                const postgres = (await postgresTree(db)) ?? [];
                 const meter = new CpuMeter(() => ({
                   server_pct: [restarted.proc.pid!],
-                  postgres_pct: dbAfter,
+                  postgres_pct: postgres,
                   loadgen_pct: workers.map((w) => w.proc.pid!),
                 }));
                 meter.begin();
@@ -449,7 +449,7 @@ async function main() {
       const [a, b] = await Promise.all([start(await freePort()), start(await freePort())]);
       const two = await runWorkload('two-nodes', plans(s, cookies, [a.url, b.url], params, 'n2'), params, {
         serverPids: () => [a.proc.pid!, b.proc.pid!],
-        dbPids: () => backendPids(db),
+        postgres: () => postgresTree(db),
         redisPids: redisServerPids,
         log,
       });

@@ -1,7 +1,7 @@
 // Child processes of the benchmark (servers, load generators) and what /proc says about them.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../../test/helpers/process.js';
 import type { Command, Report } from './protocol.js';
@@ -80,16 +80,61 @@ export function rssOf(pid: number): number | null {
   }
 }
 
-/** CPU seconds (user + system) a process has used so far, or 0 when it is gone. */
-export function cpuSecondsOf(pid: number): number {
+/** A process's /proc stat fields from the state on (field 3 of proc(5) is index 0), or null. */
+function statOf(pid: number): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return 0;
+    return null;
   }
 }
+
+/** CPU seconds (user + system) a process has used so far, or 0 when it is gone. */
+export function cpuSecondsOf(pid: number): number {
+  const f = statOf(pid);
+  return f ? (Number(f[11]) + Number(f[12])) / TICKS_PER_S : 0;
+}
+
+/**
+ * CPU seconds a process and all its children have used so far, those that exited included (their
+ * time is added to the parent's cutime and cstime when it reaps them): PostgreSQL's postmaster
+ * with every backend, those the pools open and close during a phase too.
+ */
+export function treeCpuSecondsOf(root: number): number {
+  const own = statOf(root);
+  if (!own) return 0;
+  // utime, stime, cutime, cstime.
+  const all = (f: string[]) => Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  let ticks = all(own);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const f = statOf(Number(entry));
+    if (f && Number(f[1]) === root) ticks += all(f);
+  }
+  return ticks / TICKS_PER_S;
+}
+
+/** The parent of a process (PostgreSQL's postmaster, from one of its backends), or null. */
+export function parentOf(pid: number): number | null {
+  const f = statOf(pid);
+  return f ? Number(f[1]) : null;
+}
+
+/** A process's command name (`postgres`, `redis-server`), or null when it is gone. */
+export function commOf(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+/** What a CPU meter adds up: processes, or a process with its children (past and present). */
+export type CpuGroup = number[] | { tree: number };
+
+const secondsOf = (g: CpuGroup) =>
+  Array.isArray(g) ? g.reduce((s, p) => s + cpuSecondsOf(p), 0) : treeCpuSecondsOf(g.tree);
 
 /** Busy and total jiffies of the whole machine. */
 export function machineTicks(): { busy: number; total: number } {
@@ -105,23 +150,18 @@ export class CpuMeter {
   private start = new Map<string, number>();
   private t0 = 0;
   private m0 = machineTicks();
-  constructor(private readonly groups: () => Record<string, number[]>) {}
+  constructor(private readonly groups: () => Record<string, CpuGroup>) {}
   begin() {
     this.t0 = performance.now();
     this.m0 = machineTicks();
     this.start.clear();
-    for (const [name, pids] of Object.entries(this.groups())) {
-      this.start.set(
-        name,
-        pids.reduce((s, p) => s + cpuSecondsOf(p), 0),
-      );
-    }
+    for (const [name, group] of Object.entries(this.groups())) this.start.set(name, secondsOf(group));
   }
   end(): Record<string, number> {
     const seconds = (performance.now() - this.t0) / 1000;
     const out: Record<string, number> = {};
-    for (const [name, pids] of Object.entries(this.groups())) {
-      const used = pids.reduce((s, p) => s + cpuSecondsOf(p), 0) - (this.start.get(name) ?? 0);
+    for (const [name, group] of Object.entries(this.groups())) {
+      const used = secondsOf(group) - (this.start.get(name) ?? 0);
       out[name] = Math.round((used / seconds) * 100);
     }
     const m1 = machineTicks();

@@ -1,8 +1,8 @@
 // One workload run: load generators against one or more server URLs, through the phases
 // connect (ramp) → idle → steady (open loop, fixed rate) → capacity (closed loop) → report.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { percentile, round } from './stats.js';
-import { CpuMeter, rssOf, Worker } from './procs.js';
+import { commOf, CpuMeter, rssOf, Worker, type CpuGroup } from './procs.js';
 import type { AgentPlan, LoadReport, VisitorPlan, WorkerPlan } from './protocol.js';
 import type { Seed } from './seed.js';
 
@@ -74,16 +74,9 @@ export type RunResult = {
  * none when Redis runs elsewhere. Shared with whatever else uses that Redis.
  */
 export function redisServerPids(): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'redis-server') out.push(Number(entry));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return out;
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry) && commOf(Number(entry)) === 'redis-server')
+    .map(Number);
 }
 
 /** Conversation `i` is new (its visitor says hello and an agent claims it during the ramp). */
@@ -180,7 +173,8 @@ function merge(reports: LoadReport[], seconds: number, cpu: Record<string, numbe
 
 export type RunHooks = {
   serverPids: () => number[];
-  dbPids?: () => Promise<number[]>;
+  /** PostgreSQL's processes (`postgresTree`), when it runs on this machine. */
+  postgres?: () => Promise<CpuGroup | null>;
   /** The Redis server's process (shared with anything else on the machine: read it as a hint). */
   redisPids?: () => number[];
   log: (s: string) => void;
@@ -231,11 +225,11 @@ export async function runWorkload(
       // RSS can shrink over a small ramp (a GC after start-up): then the figure is noise, not memory.
       connections && rss > before ? round((rss - before) / 2 ** 20 / (connections / 1000), 1) : null;
 
-    const dbPids = (await hooks.dbPids?.()) ?? [];
+    const postgres = (await hooks.postgres?.()) ?? [];
     const redisPids = hooks.redisPids?.() ?? [];
     const meter = new CpuMeter(() => ({
       server_pct: hooks.serverPids(),
-      postgres_pct: dbPids,
+      postgres_pct: postgres,
       loadgen_pct: workers.map((w) => w.proc.pid!),
       ...(redisPids.length ? { redis_pct: redisPids } : {}),
     }));

@@ -2,6 +2,7 @@
 // its agents and one conversation per visitor, counted afterwards, dropped at the end.
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { commOf, parentOf } from './procs.js';
 import { loginAgent as loginAs } from '../../test/helpers/http.js';
 import { createServices } from '../../src/services.js';
 import { loadConfig } from '../../src/config.js';
@@ -146,14 +147,18 @@ export async function countPersisted(db: BenchDb, prefixes: string[]): Promise<n
   return Number(rows[0]?.n ?? 0);
 }
 
-/** PIDs of the PostgreSQL backends serving this database (for CPU accounting). */
-export async function backendPids(db: BenchDb): Promise<number[]> {
-  const dbName = new URL(db.url).pathname.slice(1);
-  const rows = await db.database.prisma.$queryRawUnsafe<{ pid: number }[]>(
-    `SELECT pid FROM pg_stat_activity WHERE datname = $1`,
-    dbName,
-  );
-  return rows.map((r) => Number(r.pid));
+/**
+ * PostgreSQL for CPU accounting: its postmaster with every backend, those opened and closed during
+ * a phase included (a list of the backends at one instant missed those and counted 0, or less).
+ * Null when the server is not on this machine.
+ */
+export async function postgresTree(db: BenchDb): Promise<{ tree: number } | null> {
+  const rows = await db.database.prisma.$queryRawUnsafe<{ pid: number }[]>(`SELECT pg_backend_pid() AS pid`);
+  const backend = Number(rows[0]?.pid);
+  // The same PID on this machine may be another process when the server is elsewhere.
+  if (commOf(backend) !== 'postgres') return null;
+  const postmaster = parentOf(backend);
+  return postmaster && commOf(postmaster) === 'postgres' ? { tree: postmaster } : null;
 }
 
 /** Signs an agent in as a browser does (login page for the CSRF token, then POST) → cookie. */

@@ -1,0 +1,34 @@
+// CPU accounting of the benchmark: a process tree counts children that exited during the window
+// (PostgreSQL's pools open and close backends mid-phase).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { commOf, cpuSecondsOf, CpuMeter, parentOf, treeCpuSecondsOf } from './procs.js';
+
+const burn = 'const end = Date.now() + 400; while (Date.now() < end);';
+
+test('a process tree counts the CPU of a child that exited meanwhile; a list of PIDs does not', () => {
+  const tree = new CpuMeter(() => ({ tree: { tree: process.pid } }));
+  const own = new CpuMeter(() => ({ own: [process.pid] }));
+  tree.begin();
+  own.begin();
+  const ownBefore = cpuSecondsOf(process.pid);
+  const treeBefore = treeCpuSecondsOf(process.pid);
+  // A child busy for 400 ms, reaped before the window ends.
+  assert.equal(spawnSync(process.execPath, ['-e', burn]).status, 0);
+  const childSeconds = treeCpuSecondsOf(process.pid) - treeBefore - (cpuSecondsOf(process.pid) - ownBefore);
+  assert.ok(childSeconds >= 0.3, `the child's ${childSeconds} s are counted`);
+  const byTree = tree.end().tree!;
+  const byList = own.end().own!;
+  assert.ok(byTree - byList >= 30, `tree ${byTree}% of a core against ${byList}% for the PID alone`);
+});
+
+test('the parent and the name of a process, null when it is gone', () => {
+  assert.equal(parentOf(process.pid), process.ppid);
+  assert.equal(commOf(process.pid), 'node');
+  const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+  const pid = Number(gone.stdout.toString());
+  assert.equal(parentOf(pid), null);
+  assert.equal(commOf(pid), null);
+  assert.equal(treeCpuSecondsOf(pid), 0);
+});
