@@ -354,7 +354,13 @@ export function createMessageService({
           assignedAt: message.createdAt,
         });
       }
-      bus.publish('message.created', { message, conversation, sessionOpened, redelivered: false });
+      bus.publish('message.created', {
+        message,
+        conversation,
+        sessionOpened,
+        redelivered: false,
+        ...(result.webhooks === false ? { webhooks: false as const } : {}),
+      });
       return result;
     },
 

@@ -10,6 +10,8 @@ import type { SendMessage } from './messages.schemas.js';
 export type Appended = {
   message: Message;
   conversation: DomainEvents['message.created']['conversation'];
+  /** False when the statement found the organization without a webhook URL (see the event). */
+  webhooks?: boolean;
 };
 
 /** A message as stored (or found stored, for a retry), with what listeners need to know. */
@@ -229,11 +231,15 @@ const APPEND_MESSAGES = `
     -- without LIMIT, which the planner flattens into joins) the planner, which cannot tell how few
     -- rows come in, hashes every conversation and every open session instead.
     SELECT i.*, s.id AS session_id, c.channel_id, c.routing_key, c.end_user_id AS conv_end_user_id,
-      c.external_id, c.mode
+      c.external_id, c.mode, c.webhooks
     FROM input i
     JOIN LATERAL (
-      SELECT conv.channel_id, conv.routing_key, conv.end_user_id, e.external_id, ${EFFECTIVE_MODE}
+      SELECT conv.channel_id, conv.routing_key, conv.end_user_id, e.external_id, ${EFFECTIVE_MODE},
+        -- Whether the webhook trigger may queue an event for it: without a URL, nobody need look
+        -- (one set meanwhile: its event waits for the worker's next poll).
+        o.webhook_url IS NOT NULL AS webhooks
       FROM conversations conv JOIN end_users e ON e.id = conv.end_user_id
+      JOIN organizations o ON o.id = conv.organization_id
       WHERE conv.id = i.conversation_id AND conv.organization_id = i.organization_id
         AND (i.end_user_id IS NULL OR conv.end_user_id = i.end_user_id)
         AND (i.routing_keys IS NULL OR conv.routing_key = ANY (i.routing_keys))
@@ -261,7 +267,7 @@ const APPEND_MESSAGES = `
     ON CONFLICT DO NOTHING
     RETURNING *
   )
-  SELECT m.*, ok.channel_id, ok.routing_key, ok.conv_end_user_id, ok.external_id, ok.mode
+  SELECT m.*, ok.channel_id, ok.routing_key, ok.conv_end_user_id, ok.external_id, ok.mode, ok.webhooks
   FROM m JOIN ok ON ok.id = m.id`;
 
 /** The messages among `ids` that are stored, with what listeners need to know. */
@@ -302,6 +308,8 @@ function appendedByIds(result: Record<string, unknown>[]): Map<string, Appended>
         routingKey: (r.routing_key ?? null) as string | null,
         mode: r.mode as Appended['conversation']['mode'],
       },
+      // Only the batch statement says (a lookup after a lost answer does not).
+      ...(r.webhooks === false ? { webhooks: false } : {}),
     });
   }
   return out;

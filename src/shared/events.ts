@@ -66,6 +66,11 @@ export type DomainEvents = {
     /** True when this message opened a new session (the first of a support interaction). */
     sessionOpened: boolean;
     /**
+     * False when the statement that stored the message found its organization without a webhook
+     * URL, so no webhook was queued with it; absent when not known (the worker looks then).
+     */
+    webhooks?: false;
+    /**
      * True when a retried send found the message stored: it is published again because the first
      * publication may never have happened. Listeners must be idempotent by message id.
      */

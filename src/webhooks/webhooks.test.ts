@@ -437,6 +437,28 @@ describe('webhooks end to end', { concurrency: 2 }, () => {
       assert.ok(items.every((i) => i.conversation_id === id && i.event === 'agent-assigned'));
     });
 
+    test('messages of a tenant without a webhook URL wake no worker; once it sets one, they do', async () => {
+      const tn = await A.provision();
+      const id = await A.openConversation(tn, 'quiet-user');
+      // The first message opens a session (the full path, which cannot tell): it may wake one.
+      await A.say(tn, id, 'Hello');
+      const quiet = app.webhooks.kicks();
+      for (const text of ['One', 'Two', 'Three']) await A.say(tn, id, text);
+      assert.equal(app.webhooks.kicks(), quiet, 'no URL: nothing was queued, nobody looks');
+      assert.equal(await app.database.prisma.webhookEvent.count({ where: { organizationId: tn.id } }), 0);
+
+      const r = await receiver();
+      await A.configure(tn, r.url);
+      const said = await A.say(tn, id, 'Now with a receiver');
+      assert.ok(app.webhooks.kicks() > quiet, 'a URL: the worker looks');
+      const [hook] = await r.waitFor(
+        (x) => x.event === 'message-received' && x.body?.data.conversation_id === id,
+      );
+      const message = hook!.body!.data.message as Record<string, unknown>;
+      assert.equal(message.id, said.id);
+      assert.equal(message.content, 'Now with a receiver');
+    });
+
     test('ticket and escalation events through /webhooks/test; the delivery log pages newest first', async () => {
       const r = await receiver();
       const tn = await A.provision();

@@ -52,16 +52,26 @@ export function createWebhooks(deps: {
     onAttempt: deps.onAttempt,
   });
   let pending: NodeJS.Timeout | undefined;
+  let kicks = 0;
   const kick = () => {
+    kicks += 1;
     pending ??= setTimeout(() => {
       pending = undefined;
       worker.kick();
     }, KICK_DELAY_MS);
   };
-  const unsubscribe = CAUSES.map((e) => deps.bus.subscribe(e, kick));
+  const unsubscribe = CAUSES.map((e) =>
+    deps.bus.subscribe(e, (payload) => {
+      // A message stored where no webhook URL is set queued nothing: no claim to run for it (at
+      // load, one per message batch otherwise).
+      if (!(e === 'message.created' && 'webhooks' in payload && payload.webhooks === false)) kick();
+    }),
+  );
   return {
     start: () => worker.start(),
     kick,
+    /** Causes that woke the worker on this node (each a claim within `KICK_DELAY_MS`, shared). */
+    kicks: () => kicks,
     async stop() {
       for (const u of unsubscribe) u();
       clearTimeout(pending);
