@@ -18,12 +18,15 @@ function testFiles(dir) {
 
 const requested = process.argv.slice(2);
 // chaos/chaos.test.ts is the fault suite's short run (its own Redis and nodes, under a minute).
+// bench/lib holds the benchmark's own unit tests (seconds); bench/*.test.ts run benchmarks and
+// stay out (`npm test -- bench/bench.test.ts`).
 const files = requested.length
   ? requested
   : [
       ...testFiles('src'),
       ...testFiles('test'),
       ...testFiles('chaos'),
+      ...testFiles('bench/lib'),
       ...testFiles('packages'),
       ...testFiles('sdk'),
     ].sort();

@@ -1,5 +1,5 @@
-// CPU accounting of the benchmark: a process tree counts children that exited during the window
-// (PostgreSQL's pools open and close backends mid-phase).
+// CPU accounting of the benchmark (part of `npm test`): a process tree counts the children that
+// exited during the window (PostgreSQL's pools open and close backends mid-phase).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
