@@ -11,7 +11,7 @@ export type Appended = {
   message: Message;
   conversation: DomainEvents['message.created']['conversation'];
   /** False when the statement found the organization without a webhook URL (see the event). */
-  webhooks?: boolean;
+  webhooks?: false;
 };
 
 /** A message as stored (or found stored, for a retry), with what listeners need to know. */
@@ -309,7 +309,7 @@ function appendedByIds(result: Record<string, unknown>[]): Map<string, Appended>
         mode: r.mode as Appended['conversation']['mode'],
       },
       // Only the batch statement says (a lookup after a lost answer does not).
-      ...(r.webhooks === false ? { webhooks: false } : {}),
+      ...(r.webhooks === false ? { webhooks: false as const } : {}),
     });
   }
   return out;

@@ -30,8 +30,9 @@ const KICK_DELAY_MS = 25;
 
 /**
  * Webhook delivery on this node: the worker, woken shortly after a change that may have queued an
- * event (triggers queue them in the change's transaction; the worker cannot tell which did) and
- * polling for the rest (retries, other nodes' events when theirs is down). `start()` runs it.
+ * event (triggers queue them in the change's transaction; of the causes, only a message's batch
+ * statement says whether its organization has a webhook URL) and polling for the rest (retries,
+ * other nodes' events when theirs is down). `start()` runs it.
  */
 export function createWebhooks(deps: {
   db: Db;
