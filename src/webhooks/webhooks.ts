@@ -7,9 +7,11 @@ import { createWebhookWorker, type WebhookPolicy } from './webhooks.worker.js';
 
 export type Webhooks = ReturnType<typeof createWebhooks>;
 
-/** The events whose causes (a message, a session opened, claimed, released, resolved) queue webhooks. */
+/**
+ * The events whose causes (a session claimed, released, resolved; an event queued by hand) queue
+ * webhooks; `message.created` too, see below.
+ */
 const CAUSES = [
-  'message.created',
   'conversation.assigned',
   'conversation.released',
   'conversation.transferred',
@@ -61,13 +63,14 @@ export function createWebhooks(deps: {
       worker.kick();
     }, KICK_DELAY_MS);
   };
-  const unsubscribe = CAUSES.map((e) =>
-    deps.bus.subscribe(e, (payload) => {
-      // A message stored where no webhook URL is set queued nothing: no claim to run for it (at
-      // load, one per message batch otherwise).
-      if (!(e === 'message.created' && 'webhooks' in payload && payload.webhooks === false)) kick();
+  const unsubscribe = [
+    ...CAUSES.map((e) => deps.bus.subscribe(e, kick)),
+    // A message stored where no webhook URL is set queued nothing: no claim to run for it (at
+    // load, one per message batch otherwise).
+    deps.bus.subscribe('message.created', (e) => {
+      if (e.webhooks !== false) kick();
     }),
-  );
+  ];
   return {
     start: () => worker.start(),
     kick,
