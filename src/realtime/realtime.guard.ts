@@ -123,8 +123,8 @@ export class SocketLimits {
   private count = 0;
   private failed = 0;
   // End-user proofs of one socket run one at a time: a burst of guesses is a queue, not a
-  // thousand concurrent queries.
-  private proofs: Promise<unknown> = Promise.resolve();
+  // thousand concurrent queries. The queue's tail, while one runs (an idle socket keeps none).
+  private proofs: Promise<unknown> | undefined;
   /** Whose quota the socket's events count against: its agent's account, or its address. */
   private readonly quotaKey: string;
 
@@ -183,7 +183,7 @@ export class SocketLimits {
    */
   proof<T>(fn: () => Promise<T>): Promise<T> {
     const { node, owner, socket } = this;
-    const run = this.proofs.then(async () => {
+    const run = (this.proofs ?? Promise.resolve()).then(async () => {
       if (!socket.connected) throw new AppError('auth/forbidden', 'Disconnected');
       try {
         return await fn();
@@ -201,7 +201,11 @@ export class SocketLimits {
         throw new AppError(e.code, `${e.message}. Too many failed attempts: disconnecting`);
       }
     });
-    this.proofs = run.catch(() => undefined);
+    const tail = run.catch(() => undefined);
+    this.proofs = tail;
+    void tail.then(() => {
+      if (this.proofs === tail) this.proofs = undefined;
+    });
     return run;
   }
 }

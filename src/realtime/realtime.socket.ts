@@ -11,10 +11,12 @@ import { sessionRoom, userRoom } from './rooms.js';
 /**
  * The node's client-event handlers, feature by feature (socket.io
  * `examples/basic-crud-application`), built once and shared by every socket: `attach` gives a
- * connected socket its context and the node's listeners — one function per event for the whole
- * node, which finds the socket's context through `this` (the socket emitting). Per socket that is
- * one object, not a closure per event (issue 23: memory per idle connection). Known events are
- * plain listeners, so `socket.use` middlewares still run before them.
+ * connected socket its context and one middleware that hands it every event (issue 23: memory per
+ * idle connection). A listener per event made each socket's listener table a dictionary of a dozen
+ * entries, about 0.6 KB an idle socket; one middleware is a closure. It is added after the other
+ * `connection` listeners have run, so middlewares they add (`socket.use`) still run first and may
+ * hold or refuse an event. It takes every event, known or not, and passes none on (a client's event
+ * named `error` reaches no listener of the socket).
  */
 export function createSocketHandlers(deps: HandlerDeps) {
   const { table, on } = createHandlerTable();
@@ -23,22 +25,6 @@ export function createSocketHandlers(deps: HandlerDeps) {
   registerTypingHandlers(on, deps);
   registerPresenceHandlers(on, deps);
 
-  const contexts = new WeakMap<RealtimeSocket, SocketContext>();
-  const listeners = [...table.keys()].map(
-    (event) =>
-      [
-        event,
-        function (this: RealtimeSocket, ...args: unknown[]) {
-          contexts.get(this)?.dispatch(event, args);
-        },
-      ] as const,
-  );
-  // Every event without a handler is answered `unknown_event` (a client must not wait forever for
-  // an ack that never comes); socket.io's `onAny` sees every event, known ones included.
-  const unknown = function (this: RealtimeSocket, event: unknown, ...args: unknown[]) {
-    if (typeof event === 'string' && table.has(event)) return;
-    contexts.get(this)?.dispatch(event, args);
-  };
   const dropTyping = function (this: RealtimeSocket) {
     deps.typing.dropSocket(this.id);
   };
@@ -50,13 +36,20 @@ export function createSocketHandlers(deps: HandlerDeps) {
     sessionId: string | undefined,
     limits?: SocketLimits,
   ) {
-    contexts.set(socket, new SocketContext(socket, agentAtConnect, deps, table, limits));
-    for (const [event, listener] of listeners) socket.on(event as never, listener as never);
-    socket.onAny(unknown);
+    const handle = handlerOf(new SocketContext(socket, agentAtConnect, deps, table, limits));
+    // `connection` listeners run in one go; this runs after the last, before any packet is read.
+    queueMicrotask(() => socket.use(handle));
     socket.on('disconnect', dropTyping);
     // Every socket of an agent, and of one login session, can be reached (assignment, logout).
     if (agentAtConnect) {
       void socket.join([userRoom(agentAtConnect.userId), ...(sessionId ? [sessionRoom(sessionId)] : [])]);
     }
+  };
+}
+
+/** A socket's last middleware: each event to its context (unknown ones are answered `unknown_event`). */
+function handlerOf(ctx: SocketContext) {
+  return (packet: unknown[], _next: unknown) => {
+    if (ctx.socket.connected) ctx.dispatch(packet[0], packet.slice(1));
   };
 }

@@ -7,7 +7,7 @@ import type { Socket } from 'socket.io-client';
 import { startApp, type TestApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
 import { createConversation, createOrg } from '../../test/helpers/factories.js';
-import { connectSocket, emitAck, nextEvent, record } from '../../test/helpers/sockets.js';
+import { connectSocket, emitAck, eventually, nextEvent, record } from '../../test/helpers/sockets.js';
 
 let app: TestApp;
 const sockets: Socket[] = [];
@@ -80,5 +80,51 @@ test('unknown events count against the socket limit like any other', async () =>
     socket.close();
   } finally {
     await limited.stop();
+  }
+});
+
+test("an event named 'error' from a client is unknown_event, and the socket carries on", async () => {
+  const { org, channelId } = await createOrg(app.services);
+  const conv = await createConversation(app.services, { organizationId: org.id, channelId });
+  const socket = await connectSocket(app.url);
+  sockets.push(socket);
+  // socket.io-client keeps `error` for itself: the packet (2, an event) is written by hand, as an
+  // attacker's client would. Socket.IO's parser refuses the other reserved names itself.
+  const errors = record<{ message: string }>(socket, 'error');
+  (socket.io.engine as unknown as { write: (frame: string) => void }).write('2["error","forged"]');
+  await eventually(() => errors.length === 1);
+  assert.match(errors[0]!.message, /Unknown event 'error'/);
+  const ref = { conversation_id: conv.conversation.id, external_id: conv.externalId };
+  assert.equal((await emitAck(socket, 'join_conversation', ref)).ok, true);
+  assert.equal(socket.connected, true);
+  assert.equal(errors.length, 1);
+});
+
+test('a middleware added on connection runs before the handlers and may answer an event itself', async () => {
+  const { org, channelId } = await createOrg(app.services);
+  const conv = await createConversation(app.services, { organizationId: org.id, channelId });
+  const seen: string[] = [];
+  const hold = (server: { use: (fn: (packet: unknown[], next: () => void) => void) => void }) =>
+    server.use((packet, next) => {
+      seen.push(String(packet[0]));
+      if (packet[0] !== 'send_message') return next();
+      (packet.at(-1) as (reply: unknown) => void)({ ok: false, error: 'held', message: 'Held here' });
+    });
+  app.io.on('connection', hold);
+  try {
+    const socket = await connectSocket(app.url);
+    sockets.push(socket);
+    const ref = { conversation_id: conv.conversation.id, external_id: conv.externalId };
+    assert.equal((await emitAck(socket, 'join_conversation', ref)).ok, true);
+    const held = await emitAck(socket, 'send_message', { ...ref, content: 'held', sender_type: 'end_user' });
+    assert.deepEqual(held, { ok: false, error: 'held', message: 'Held here' });
+    assert.equal((await emitAck(socket, 'nope')).error, 'unknown_event');
+    assert.deepEqual(seen, ['join_conversation', 'send_message', 'nope']);
+    const stored = await app.database.prisma.message.count({
+      where: { conversationId: conv.conversation.id },
+    });
+    assert.equal(stored, 0);
+  } finally {
+    app.io.off('connection', hold);
   }
 });

@@ -113,8 +113,11 @@ export type ContextDeps = Pick<HandlerDeps, 'services' | 'logger' | 'inflight' |
 export class SocketContext {
   private agent: AgentActor | null;
   private agentCheckedAt = Date.now();
-  /** Conversations this socket joined or wrote to as an end user. */
-  private readonly endUsers = new Map<string, ConversationEndUser>();
+  /**
+   * Conversations this socket joined or wrote to as an end user: one, mostly, so an array replaced
+   * whole on change (a Map's table alone is about 150 bytes an idle socket).
+   */
+  private endUsers: readonly ConversationEndUser[] = [];
 
   /** `agentAtConnect` comes from the session at handshake; null for end users' sockets. */
   constructor(
@@ -222,7 +225,7 @@ export class SocketContext {
     externalId: string | undefined,
     userHash?: string,
   ): Promise<ConversationEndUser> {
-    const known = this.endUsers.get(conversationId);
+    const known = this.endUserOf(conversationId);
     if (known && (externalId === undefined || known.externalId === externalId)) return known;
     if (externalId === undefined) {
       throw new AppError(
@@ -233,13 +236,14 @@ export class SocketContext {
     }
     const prove = async () => {
       // Another event of this socket may have proven it while this one waited its turn.
-      const again = this.endUsers.get(conversationId);
+      const again = this.endUserOf(conversationId);
       if (again && again.externalId === externalId) return again;
       const actor = await this.deps.services.conversations.requireForEndUser(conversationId, {
         externalId,
         userHash,
       });
-      this.endUsers.set(conversationId, actor);
+      // `concat` makes the array exactly as long as it needs (a spread leaves room to grow).
+      this.endUsers = this.endUsers.filter((a) => a.conversationId !== conversationId).concat(actor);
       // Their own room from the first proof (typing, mark_read), so a revocation reaches this socket;
       // without a hash, also the room that is cut off once they are verified.
       await this.socket.join(
@@ -254,7 +258,11 @@ export class SocketContext {
 
   /** Whether this socket proved an end user for the conversation. */
   speaksForEndUser(conversationId: string) {
-    return this.endUsers.has(conversationId);
+    return this.endUserOf(conversationId) !== undefined;
+  }
+
+  private endUserOf(conversationId: string) {
+    return this.endUsers.find((a) => a.conversationId === conversationId);
   }
 
   /** Conversation rooms of an end user: the conversation's, and their own (push checks it). */
@@ -264,9 +272,9 @@ export class SocketContext {
 
   /** Forgets the conversation's end user; their own room goes with their last conversation here. */
   async leaveAsEndUser(conversationId: string) {
-    const actor = this.endUsers.get(conversationId);
-    this.endUsers.delete(conversationId);
-    if (actor && ![...this.endUsers.values()].some((a) => a.endUserId === actor.endUserId)) {
+    const actor = this.endUserOf(conversationId);
+    this.endUsers = this.endUsers.filter((a) => a.conversationId !== conversationId);
+    if (actor && !this.endUsers.some((a) => a.endUserId === actor.endUserId)) {
       await this.socket.leave(endUserRoom(actor.endUserId));
       await this.socket.leave(unprovenRoom(actor.endUserId));
     }
