@@ -192,6 +192,30 @@ describe('abuse limits on the socket gateway (postgres + Redis)', () => {
     for (const s of open) s.close();
   });
 
+  test('a connection that closes before it is connected gives its slot back', async () => {
+    // A middleware after the node's holds the connection (as a slow one would) until it closes.
+    app.io.use((socket, next) => {
+      if (socket.handshake.headers['x-hold'] === 'yes') socket.conn.once('close', () => next());
+      else next();
+    });
+    const ip = newIp();
+    const slots = () => app.redis!.zcard(`${app.config.realtime.redisPrefix}:conns:${ip}`);
+    const held = connectClient(app.url, {
+      transports: ['websocket'],
+      extraHeaders: { 'x-forwarded-for': ip, 'x-hold': 'yes' },
+      reconnection: false,
+      forceNew: true,
+    });
+    await eventually(async () => (await slots()) === 1, 5000);
+    held.close();
+    await eventually(async () => (await slots()) === 0, 5000);
+    // All 25 of the address's slots are free again.
+    const open = await Promise.all(Array.from({ length: 25 }, () => connectFrom(app.url, ip)));
+    open.forEach(keep);
+    await assert.rejects(connectFrom(app.url, ip), /rate_limited/);
+    for (const s of open) s.close();
+  });
+
   test('300 user_typing in a burst: one typing_indicator reaches the agent; the rest are acked and dropped or refused', async () => {
     const { org, channelId } = await createOrg(app.services);
     const agent = await createAgent(app.services, org.id);

@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import { ServerResponse, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createAdapter } from '@socket.io/redis-adapter';
 import type { RequestHandler } from 'express';
 import type { Session } from 'express-session';
@@ -158,11 +158,23 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     }
   }
 
+  // A WebSocket upgrade's request stays reachable, for the connection's life, from the stand-in
+  // response engine.io gives middlewares (a `close` listener on the TCP socket holds it): raw
+  // headers, parser state, about 0.5 KB an idle socket. It is let go once the upgrade's headers
+  // are written (the `headers` event, after every middleware and express-session's cookie).
+  const upgrades = new WeakMap<object, { req?: unknown }>();
+  io.engine.on('headers', (_headers: unknown, req: object) => {
+    const res = upgrades.get(req);
+    upgrades.delete(req);
+    if (res) res.req = undefined;
+  });
+
   // Sessions are read on the handshake only, not on every long-polling request, and only when it
   // carries a session cookie: for a visitor express-session would make an empty session whose
   // closures, cookie and hooks on the response live as long as the connection (engine.io keeps
   // the upgrade's response until the socket closes): about a tenth of an idle socket's memory.
   io.engine.use(((req: HandshakeRequest, res, next) => {
+    if (!(res instanceof ServerResponse)) upgrades.set(req, res as { req?: unknown });
     if (req._query?.sid === undefined && req.headers.cookie?.includes(`${SESSION_COOKIE}=`)) {
       deps.sessionMiddleware(req as never, res as never, next);
     } else next();
@@ -245,10 +257,6 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   // Anonymous sockets per client IP, across nodes: over the limit the connection is refused
   // (`connect_error` "rate_limited"). Agents' sockets are signed in and do not count.
   const addresses = new WeakMap<object, string>();
-  // Made out here, the listener keeps the address and the id only, not the middleware chain's
-  // closures (about 0.3 KB an idle socket); 'close' comes once, so no `once` wrapper either.
-  const releaseOnClose = (conn: RealtimeSocket['conn'], ip: string, socketId: string) =>
-    conn.on('close', () => guard.releaseSlot(ip, socketId));
   io.use((socket, next) => {
     const ip = clientIp(socket.request, config.trustProxy);
     addresses.set(socket, ip);
@@ -256,10 +264,18 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     guard
       .acquireSlot(ip, socket.id)
       .then((ok) => {
-        // Released when the connection closes, even if it closes before `connection`.
         if (ok) {
-          releaseOnClose(socket.conn, ip, socket.id);
-          return next();
+          next();
+          // Connected in the tick `next` queued (before this one), the slot goes with `disconnect`
+          // (onDisconnect). Otherwise socket.io dropped a connection that closed while this waited,
+          // or a later middleware still holds it: then the slot goes when it closes.
+          process.nextTick(() => {
+            if (socket.connected) return;
+            const release = () => guard.releaseSlot(ip, socket.id);
+            if (socket.conn.readyState === 'open') socket.conn.once('close', release);
+            else release();
+          });
+          return;
         }
         const err = new Error('rate_limited') as Error & { data?: unknown };
         err.data = { message: 'Too many connections from this address', retry_after: 60 };
@@ -268,7 +284,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       .catch(() => next());
   });
 
-  // The event handlers, once for the node; each socket gets a context and one listener.
+  // The event handlers, once for the node; each socket gets a context and one middleware.
   const attachHandlers = createSocketHandlers({
     services,
     presence,
@@ -281,8 +297,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
 
   const connectionLog = logger.child({ component: 'realtime' });
   // One line per connection and per disconnection, for operators (a visitor's tenant is known
-  // only once it joins a conversation). The disconnection's listener is the node's, not a closure
-  // per socket: what it logs is on the socket.
+  // only once it joins a conversation).
   const connectionFields = (socket: RealtimeSocket) => ({
     tenant_id: socket.data?.organizationId ?? null,
     socket_id: socket.id,
@@ -290,7 +305,12 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     // Read at the handshake (the request itself is dropped once connected).
     ip: addresses.get(socket) ?? null,
   });
-  const logDisconnect = function (this: RealtimeSocket, reason: string) {
+  // The disconnection frees the connection slot and logs. The node's one listener, not a closure
+  // per socket: what it needs is on the socket. (A listener of its own on the connection's `close`
+  // grew that emitter's list to 19 slots: 0.2 KB a socket.)
+  const onDisconnect = function (this: RealtimeSocket, reason: string) {
+    const ip = addresses.get(this);
+    if (ip !== undefined) guard.releaseSlot(ip, this.id);
     connectionLog.info(
       { ...connectionFields(this), reason, duration_ms: Date.now() - this.handshake.issued },
       'socket disconnected',
@@ -301,7 +321,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     const req = socket.request as HandshakeRequest;
     const ip = addresses.get(socket) ?? clientIp(req, config.trustProxy);
     connectionLog.info(connectionFields(socket), 'socket connected');
-    socket.on('disconnect', logDisconnect);
+    socket.on('disconnect', onDisconnect);
     attachHandlers(
       socket,
       agent,
