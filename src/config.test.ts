@@ -22,6 +22,8 @@ describe('config', () => {
     assert.equal(c.publicUrl, 'http://localhost:3000');
     assert.equal(c.encryptionKey.length, 32);
     assert.equal(c.listenBacklog, 4096);
+    assert.equal(c.idleMemoryMode, true);
+    assert.equal(loadConfig({ DATA_DIR: dir, IDLE_MEMORY_MODE: 'off' }).idleMemoryMode, false);
   });
 
   test('every bad value stops start-up with one line naming the variable', () => {
@@ -35,6 +37,7 @@ describe('config', () => {
       [{ SESSION_SECRET: 'short' }, /^SESSION_SECRET: must be at least 32 characters/],
       [{ ENCRYPTION_KEY: 'abcd' }, /^ENCRYPTION_KEY: must be 32 bytes/],
       [{ LISTEN_BACKLOG: '0' }, /^LISTEN_BACKLOG: /],
+      [{ IDLE_MEMORY_MODE: 'yes' }, /^IDLE_MEMORY_MODE: /],
     ];
     for (const [env, re] of cases) {
       assert.throws(

@@ -110,6 +110,11 @@ const schema = z.object({
    * after a restart: the dropped SYNs are retried by TCP after 1, 3, 7, 15, 31 s.
    */
   LISTEN_BACKLOG: intInRange(1, 65_535).default(4096),
+  /**
+   * `on`: while the node is quiet V8 favours memory over speed, and gives back the heap a burst of
+   * connections left half garbage (`src/shared/idle-memory.ts`).
+   */
+  IDLE_MEMORY_MODE: z.enum(['on', 'off']).default('on'),
   /** Seconds the server waits for in-flight work on SIGTERM before it gives up. */
   SHUTDOWN_TIMEOUT_S: intInRange(1, 600).default(10),
   /** Behind a reverse proxy: trust X-Forwarded-* from it (Express `trust proxy`). */
@@ -241,6 +246,8 @@ export type Config = {
   shutdownTimeoutMs: number;
   /** `listen`'s backlog. */
   listenBacklog: number;
+  /** While the event loop is quiet, V8 favours memory over speed. */
+  idleMemoryMode: boolean;
   trustProxy: boolean;
   /** `postgres` when DATABASE_URL is set, else the embedded database in DATA_DIR. */
   dbMode: 'postgres' | 'embedded';
@@ -412,6 +419,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metrics: { token: e.METRICS_TOKEN },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_S * 1000,
     listenBacklog: e.LISTEN_BACKLOG,
+    idleMemoryMode: e.IDLE_MEMORY_MODE === 'on',
     trustProxy: e.TRUST_PROXY === 'true',
     dbMode,
     realtime: {

@@ -3,6 +3,7 @@ import { createApp } from './app.js';
 import { ensureFirstRun, firstRunBanner } from './bootstrap/first-run.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DatabaseInUseError, openDatabase } from './shared/db.js';
+import { startIdleMemoryMode } from './shared/idle-memory.js';
 import { createLogger } from './shared/logger.js';
 import { closeRedis, connectRedis } from './shared/redis.js';
 
@@ -58,6 +59,13 @@ if (config.webhooks.worker) app.webhooks.start();
 // Questions the bot never answered because a node died are answered now (once, whichever node).
 app.bot.recover().catch((err: unknown) => logger.error({ err }, 'bot recovery failed'));
 
+// A quiet node gives back the memory a burst left behind (V8's mode is the process's: here, once).
+const idleMemory = config.idleMemoryMode
+  ? startIdleMemoryMode({
+      onChange: (mode, utilization) => logger.debug({ mode, utilization }, 'V8 memory mode'),
+    })
+  : undefined;
+
 // A deep accept queue: after a restart every client reconnects within seconds.
 server.listen({ port: config.port, host: config.host, backlog: config.listenBacklog }, () => {
   const { port } = server.address() as AddressInfo;
@@ -69,6 +77,7 @@ async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'shutting down');
+  idleMemory?.stop();
   const timer = setTimeout(() => {
     logger.error('shutdown timed out; closing connections forcibly');
     server.closeAllConnections();
