@@ -26,10 +26,12 @@ const applyToV8 = (mode: MemoryMode) =>
  * them back only in its memory reducer's collections, which wait for the allocation rate to fall
  * under 1 MB/s: 10,000 sockets' heartbeats alone allocate more, so the reducer ran only after its
  * 100 s watchdog. With `--optimize-for-size` on it runs at its next 8 s tick, compacts and returns
- * the free pages (RSS per 1,000 idle connections 21–30 MB → 12 in the benchmark). The flag also
- * makes V8 grow the heap less (more major collections: about 40% more CPU per message when it was
- * on for a whole run), so it is on only while the event loop is quiet: quiet `quietReadings` times
- * in a row to turn it on, one busy reading to turn it off. Node allows flags to change after start
+ * the free pages (RSS per 1,000 idle connections 22–30 MB → 5–14 in the benchmark). The flag also
+ * makes V8 grow the heap less (more major collections: 35–40% more CPU per message when it was on
+ * for a whole run), so it is on only while the event loop is quiet: quiet `quietReadings` times
+ * in a row to turn it on, one busy reading to turn it off. The price is paid by the first seconds of
+ * load after a quiet spell, which grow the heap back (README → Performance, issue 23, sixth pass);
+ * `IDLE_MEMORY_MODE=off` keeps V8's defaults. Node allows flags to change after start
  * and this one is read where it is used (heap growth, the memory reducer, compaction); a Node
  * whose V8 refuses the change keeps the default mode, and the node works as before.
  */
