@@ -13,7 +13,7 @@ import { sessionRoom, userRoom } from './rooms.js';
  * `examples/basic-crud-application`), built once and shared by every socket: `attach` gives a
  * connected socket its context and one middleware that hands it every event (issue 23: memory per
  * idle connection). A listener per event made each socket's listener table a dictionary of a dozen
- * entries, about 0.6 KB an idle socket; one middleware is a closure. It is added after the other
+ * entries, about 0.7 KB an idle socket; one middleware is a closure. It is added after the other
  * `connection` listeners have run, so middlewares they add (`socket.use`) still run first and may
  * hold or refuse an event. It takes every event, known or not, and passes none on (a client's event
  * named `error` reaches no listener of the socket).

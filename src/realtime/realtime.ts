@@ -160,7 +160,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
 
   // A WebSocket upgrade's request stays reachable, for the connection's life, from the stand-in
   // response engine.io gives middlewares (a `close` listener on the TCP socket holds it): raw
-  // headers, parser state, about 0.5 KB an idle socket. It is let go once the upgrade's headers
+  // headers, parser state, about 0.8 KB an idle socket. It is let go once the upgrade's headers
   // are written (the `headers` event, after every middleware and express-session's cookie).
   const upgrades = new WeakMap<object, { req?: unknown }>();
   io.engine.on('headers', (_headers: unknown, req: object) => {
