@@ -11,7 +11,7 @@ import { demoRoutes } from './demo/demo.routes.js';
 import { databaseProbe, healthRoutes, type Probe } from './health/health.routes.js';
 import type { Database } from './shared/db.js';
 import { createEventBus, type EventBus } from './shared/events.js';
-import { createErrorHandler, notFoundHandler } from './shared/http.js';
+import { createErrorHandler, notFoundHandler, publishesBeforeResponse } from './shared/http.js';
 import { accessFields, redactUrl, type Logger } from './shared/logger.js';
 import { paths } from './shared/paths.js';
 import { createSessionMiddleware } from './shared/auth/session.js';
@@ -120,6 +120,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
   const app = express();
   app.disable('x-powered-by');
+  app.use(publishesBeforeResponse);
   app.use(metrics.http());
   app.set('trust proxy', config.trustProxy);
   app.use(

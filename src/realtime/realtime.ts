@@ -1,4 +1,5 @@
 import { ServerResponse, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { Socket } from 'node:net';
 import { createAdapter } from '@socket.io/redis-adapter';
 import type { RequestHandler } from 'express';
 import type { Session } from 'express-session';
@@ -12,6 +13,7 @@ import type { Logger } from '../shared/logger.js';
 import type { Outage } from '../shared/outage.js';
 import { clientIp, createFailureThrottle, type FailureThrottle } from '../shared/public-ratelimit.js';
 import { closeRedis, duplicateRedis, onReconnect, type Redis } from '../shared/redis.js';
+import { batchPublishes, flushTurnWrites, holdClientWrites } from '../shared/turn-writes.js';
 import { createPresence } from './presence.js';
 import type {
   ClientToServerEvents,
@@ -127,6 +129,8 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       duplicateRedis(redis, 'redis (adapter subscribe)', logger),
     ]);
     pubSub = [pub, sub];
+    // A turn's broadcasts reach Redis in one write, before any client sees a frame of that turn.
+    batchPublishes(pub);
     io.adapter(createAdapter(pub, sub, { key: `${rt.redisPrefix}:sio` }));
     // While either link was down, other nodes' broadcasts did not reach this node's sockets (nor
     // this node's, if its queue was cut off): every client here catches up from the database.
@@ -157,6 +161,15 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       ).unref();
     }
   }
+
+  // A client's frames of one turn go out in one write, after the turn's publishes (turn-writes.ts):
+  // Engine.IO emits `flush` just before it hands a socket's packets to its transport. A WebSocket's
+  // TCP connection is held; a long-polling response is not, so the publishes go out first.
+  io.engine.on('flush', (socket: { transport?: { name?: string; socket?: { _socket?: Socket } } }) => {
+    const tcp = socket.transport?.name === 'websocket' ? socket.transport.socket?._socket : undefined;
+    if (tcp) holdClientWrites(tcp);
+    else flushTurnWrites();
+  });
 
   // A WebSocket upgrade's request stays reachable, for the connection's life, from the stand-in
   // response engine.io gives middlewares (a `close` listener on the TCP socket holds it): raw

@@ -3,6 +3,7 @@ import { ZodError, type z, type ZodType } from 'zod';
 import { Prisma } from '../generated/prisma/client.js';
 import { AppError } from './errors.js';
 import { isDatabaseUnavailable, type Outage } from './outage.js';
+import { flushTurnWrites } from './turn-writes.js';
 
 /** Seconds a client is told to wait when the database is away (Retry-After, ack `retry_after`). */
 export const RETRY_AFTER_S = 3;
@@ -138,3 +139,17 @@ export function toAppError(err: unknown): AppError {
 
 export const notFoundHandler: RequestHandler = (req, _res, next) =>
   next(new AppError('not_found', `No route for ${req.method} ${req.path}`));
+
+/**
+ * A response's headers go out after every Redis publish issued before them (see `batchPublishes`):
+ * a client that sent a message over HTTP and then acts on the answer (another send, through
+ * another node) can never overtake the message's own broadcast.
+ */
+export const publishesBeforeResponse: RequestHandler = (_req, res, next) => {
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: Response, ...args: unknown[]) {
+    flushTurnWrites();
+    return (writeHead as (...a: unknown[]) => Response).apply(this, args);
+  } as Response['writeHead'];
+  next();
+};

@@ -5,6 +5,7 @@ import { AppError } from '../../shared/errors.js';
 import { errorSummary, toAppError } from '../../shared/http.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Outage } from '../../shared/outage.js';
+import { flushTurnWrites } from '../../shared/turn-writes.js';
 import type { createEndUserLimiter } from '../../realtime/realtime.ratelimit.js';
 import type { RealtimeServer } from '../../realtime/realtime.types.js';
 import { convRoom } from '../../realtime/rooms.js';
@@ -72,6 +73,8 @@ export function createConnection(id: string, ws: WebSocket, actor: VisitorActor,
       setTimeout(() => ws.terminate(), 1000).unref();
       return;
     }
+    // What this client sees follows every broadcast issued before it (see batchPublishes).
+    flushTurnWrites();
     ws.send(JSON.stringify(frame));
   }
 

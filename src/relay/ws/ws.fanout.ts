@@ -1,5 +1,6 @@
 import type { Logger } from '../../shared/logger.js';
 import { closeRedis, duplicateRedis, onReconnect, type Redis } from '../../shared/redis.js';
+import { batchPublishes } from '../../shared/turn-writes.js';
 import type { ServerFrame } from './ws.frames.js';
 
 /** What every node hears on the channel: a frame for a conversation's visitors, or a cut-off. */
@@ -46,6 +47,8 @@ export async function createFanout(deps: {
     duplicateRedis(redis, 'redis (relay ws publish)', logger),
     duplicateRedis(redis, 'redis (relay ws subscribe)', logger),
   ]);
+  // A turn's frames reach Redis in one write (the connections' sends flush them first).
+  batchPublishes(pub);
   sub.on('message', (ch: string, text: string) => {
     if (ch !== channel) return;
     let message: FanoutMessage;
