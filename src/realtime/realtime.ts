@@ -14,6 +14,7 @@ import type { Outage } from '../shared/outage.js';
 import { clientIp, createFailureThrottle, type FailureThrottle } from '../shared/public-ratelimit.js';
 import { closeRedis, duplicateRedis, onReconnect, type Redis } from '../shared/redis.js';
 import { batchPublishes, flushTurnWrites, holdClientWrites } from '../shared/turn-writes.js';
+import { createAdapterParser } from './adapter-parser.js';
 import { createPresence } from './presence.js';
 import type {
   ClientToServerEvents,
@@ -131,7 +132,9 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     pubSub = [pub, sub];
     // A turn's broadcasts reach Redis in one write, before any client sees a frame of that turn.
     batchPublishes(pub);
-    io.adapter(createAdapter(pub, sub, { key: `${rt.redisPrefix}:sio` }));
+    const adapterParser = createAdapterParser();
+    io.adapter(createAdapter(pub, sub, { key: `${rt.redisPrefix}:sio`, parser: adapterParser.parser }));
+    adapterParser.own((io.of('/').adapter as unknown as { uid: string }).uid);
     // While either link was down, other nodes' broadcasts did not reach this node's sockets (nor
     // this node's, if its queue was cut off): every client here catches up from the database.
     for (const c of pubSub) onReconnect(c, resyncSoon);
