@@ -22,8 +22,8 @@ describe('config', () => {
     assert.equal(c.publicUrl, 'http://localhost:3000');
     assert.equal(c.encryptionKey.length, 32);
     assert.equal(c.listenBacklog, 4096);
-    assert.equal(c.idleMemoryMode, true);
-    assert.equal(loadConfig({ DATA_DIR: dir, IDLE_MEMORY_MODE: 'off' }).idleMemoryMode, false);
+    assert.equal(c.idleMemoryMode, false);
+    assert.equal(loadConfig({ DATA_DIR: dir, IDLE_MEMORY_MODE: 'on' }).idleMemoryMode, true);
   });
 
   test('every bad value stops start-up with one line naming the variable', () => {
