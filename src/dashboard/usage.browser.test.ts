@@ -90,8 +90,15 @@ test('dashboard → Usage: charts with their numbers, the current minute, the pe
   assert.ok(WEBHOOKS > 0);
   assert.equal(hooks.events().length, WEBHOOKS, 'each one received once, its signature verified');
   assert.ok(hooks.events().every((r) => r.body!.tenant_id === tn.id));
-  await app.usage.flush();
-  const stored = (await ownerApi.get('/api/organization/usage?days=30')).body as Usage;
+  // The worker counts a delivery once it has recorded it, a moment after the receiver answered
+  // (and after the status this test polled): the count catches up.
+  let stored: Usage;
+  for (const deadline = Date.now() + 5000; ;) {
+    await app.usage.flush();
+    stored = (await ownerApi.get('/api/organization/usage?days=30')).body as Usage;
+    if (stored.days.at(-1)?.webhooks_sent === WEBHOOKS || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const counted = stored.days.at(-1)!;
   assert.equal(counted.day, today());
   assert.deepEqual(
