@@ -382,13 +382,21 @@ async function measure(
   // The server is new at each size: every read's code is compiled and warm before any is timed,
   // so the first operation measured does not carry the JIT's warm-up in its tail.
   for (const [, run] of reads) for (let k = 0; k < WARM_UP; k++) await run(k);
-  for (const [op, run] of reads) {
-    for (let k = 0; k < 3; k++) await run(k); // warm: connections, plans, caches
-    const got: Sample[] = [];
-    const end = performance.now() + OP_BUDGET_MS;
-    for (let k = 0; k < samples && (k < MIN_SAMPLES || performance.now() < end); k++) got.push(await run(k));
-    out[op] = stats(got);
+  // Round by round, one request of each read per round: what else the machine is doing at some
+  // moment (a checkpoint's writes, a collection in the server) lands on every operation alike
+  // instead of on whichever was being measured then, so the curves compare sizes, not moments.
+  // A read past its time budget (seconds-long searches) drops out of the rounds.
+  const got = new Map<OpName, Sample[]>(reads.map(([op]) => [op, []]));
+  const spent = new Map<OpName, number>(reads.map(([op]) => [op, 0]));
+  for (let k = 0; k < samples; k++) {
+    for (const [op, run] of reads) {
+      if (k >= MIN_SAMPLES && spent.get(op)! > OP_BUDGET_MS) continue;
+      const s = await run(k);
+      got.get(op)!.push(s);
+      spent.set(op, spent.get(op)! + s.ms);
+    }
   }
+  for (const [op] of reads) out[op] = stats(got.get(op)!);
   // Claim then resolve: the measured tenant's unassigned backlog, newest first.
   const targets = await db.database.prisma.$queryRawUnsafe<{ id: string }[]>(
     `SELECT c.id::text AS id FROM conversation_sessions s JOIN conversations c ON c.id = s.conversation_id
