@@ -290,9 +290,10 @@ export type ConversationActivity = { conversation_id: string; last_message: Last
  * Ours: `conversation_activity_batch`, for sockets that asked at the handshake
  * (`auth: { activity: 'batch' }`): the queue's `conversation_activity` of the last 100 ms at most,
  * the latest per conversation, oldest first, instead of one event per message (issue 23: a busy
- * queue otherwise costs every agent a write per message).
+ * queue otherwise costs every agent a write per message). At most the 50 newest conversations;
+ * `omitted`, when present, counts the older activity left out (reload the list to see it).
  */
-export type ConversationActivityBatch = { items: ConversationActivity[] };
+export type ConversationActivityBatch = { items: ConversationActivity[]; omitted?: number };
 
 /**
  * Ours: `visitor_updated`, to the queue rooms: an agent changed the visitor's name or email.

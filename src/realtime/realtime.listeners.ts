@@ -15,6 +15,13 @@ import { typistKey, type TypingTracker } from './typing.js';
 
 /** How long a queue's activity gathers before a batch goes to the sockets that asked for batches. */
 export const ACTIVITY_BATCH_MS = 100;
+/**
+ * The most conversations a batch names: the newest; older ones of the same batch are only counted
+ * (`omitted`), and the inbox reloads its list for them. A list page shows 50, all of them newer
+ * than anything the batch leaves out; a queue with thousands of messages a second otherwise sends
+ * every agent every conversation's preview (issue 23: 58 KB per agent every 100 ms at 2,000 msg/s).
+ */
+export const ACTIVITY_BATCH_MAX = 50;
 
 /** Rooms named per disconnect: the adapter carries the list to every node in one message. */
 const DISCONNECT_BATCH = 500;
@@ -75,14 +82,17 @@ export function registerRealtimeListeners({
   typing: TypingTracker;
 }): () => void {
   // Queue room → conversation → its latest activity, until the next batch (this node's messages;
-  // every node sends its own batches through the adapter).
-  const pending = new Map<string, Map<string, ConversationActivity>>();
+  // every node sends its own batches through the adapter), and how many older ones were left out.
+  const pending = new Map<string, { items: Map<string, ConversationActivity>; omitted: number }>();
   let timer: NodeJS.Timeout | null = null;
   const flush = () => {
     if (timer) clearTimeout(timer);
     timer = null;
-    for (const [room, items] of pending) {
-      io.to(activityBatchRoom(room)).emit('conversation_activity_batch', { items: [...items.values()] });
+    for (const [room, { items, omitted }] of pending) {
+      io.to(activityBatchRoom(room)).emit('conversation_activity_batch', {
+        items: [...items.values()],
+        ...(omitted ? { omitted } : {}),
+      });
     }
     pending.clear();
   };
@@ -90,11 +100,15 @@ export function registerRealtimeListeners({
     // Sockets that take batches get this one in the next; the others now.
     io.to(rooms).except(rooms.map(activityBatchRoom)).emit('conversation_activity', item);
     for (const room of rooms) {
-      let items = pending.get(room);
-      if (!items) pending.set(room, (items = new Map()));
+      let batch = pending.get(room);
+      if (!batch) pending.set(room, (batch = { items: new Map(), omitted: 0 }));
       // Latest last: a batch is in the order the conversations last moved.
-      items.delete(item.conversation_id);
-      items.set(item.conversation_id, item);
+      batch.items.delete(item.conversation_id);
+      batch.items.set(item.conversation_id, item);
+      if (batch.items.size > ACTIVITY_BATCH_MAX) {
+        batch.items.delete(batch.items.keys().next().value!);
+        batch.omitted++;
+      }
     }
     timer ??= setTimeout(flush, ACTIVITY_BATCH_MS);
   };

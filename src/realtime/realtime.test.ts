@@ -552,6 +552,63 @@ for (const mode of dbModes) {
       },
     );
 
+    test(
+      'queue activity batches name the 50 newest conversations and count the older ones left out',
+      pgOnly,
+      async () => {
+        const w = await world(1);
+        const live = w.agents[0]!;
+        const batched = await open({ cookie: live.cookie, auth: { activity: 'batch' } });
+        for (const s of [live.socket, batched]) assert.equal((await emitAck(s, 'join_queue')).ok, true);
+        // 60 other conversations (only their events matter here: no rows needed).
+        const others = Array.from({ length: 60 }, () => ({ id: randomUUID(), endUserId: randomUUID() }));
+        // One real message's event, then 60 conversations moving within one batch's 100 ms.
+        const created: Parameters<Parameters<typeof app.bus.subscribe<'message.created'>>[1]>[0][] = [];
+        const off = app.bus.subscribe('message.created', (e) => void created.push(e));
+        assert.equal((await visitorSend(w, 'first')).ok, true);
+        await eventually(() => created.length === 1);
+        off();
+        await new Promise((r) => setTimeout(r, 250));
+        const liveSees = record<{ conversation_id: string }>(live.socket, 'conversation_activity');
+        const batches = record<{
+          items: { conversation_id: string; last_message: { content: string } }[];
+          omitted?: number;
+        }>(batched, 'conversation_activity_batch');
+        const e = created[0]!;
+        others.forEach((o, i) =>
+          app.bus.publish('message.created', {
+            ...e,
+            conversation: { ...e.conversation, id: o.id, endUserId: o.endUserId },
+            message: {
+              ...e.message,
+              id: randomUUID(),
+              conversationId: o.id,
+              content: `move ${i}`,
+            },
+          }),
+        );
+        await eventually(() => liveSees.length === 60 && batches.length > 0);
+        await new Promise((r) => setTimeout(r, 250));
+        // One batch: the newest 50, oldest first; the 10 before them counted, not sent.
+        assert.equal(batches.length, 1);
+        const [batch] = batches;
+        assert.equal(batch!.omitted, 10);
+        assert.deepEqual(
+          batch!.items.map((i) => i.last_message.content),
+          others.slice(10).map((_, i) => `move ${i + 10}`),
+        );
+        assert.deepEqual(
+          batch!.items.map((i) => i.conversation_id),
+          others.slice(10).map((o) => o.id),
+        );
+        // Sockets that take one event per message still get every one.
+        assert.deepEqual(
+          liveSees.map((a) => a.conversation_id),
+          others.map((o) => o.id),
+        );
+      },
+    );
+
     test('end-user rate limit: the excess is dropped silently and counted', both, async () => {
       const w = await world(1);
       const convId = w.conv.conversation.id;

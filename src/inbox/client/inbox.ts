@@ -169,6 +169,7 @@ async function loadMore() {
 
 async function refreshList() {
   const seq = ++refreshSeq;
+  lastRefreshAt = Date.now();
   const [{ list, total }, unread, unassigned, mine] = await Promise.all([
     loadPages(),
     api<Record<string, number>>('GET', '/api/inbox/unread'),
@@ -187,10 +188,23 @@ async function refreshList() {
 }
 
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
-/** Bursts of queue events become one list request. */
+let refreshDue = 0;
+let lastRefreshAt = 0;
+/** A busy queue reloads the list about this often (its activity alone asks every 100 ms). */
+const ACTIVITY_REFRESH_MS = 1000;
+/**
+ * Bursts of queue events become one list request. A refresh already due sooner stands: were each
+ * event to put it off, a queue busy without a pause would never show its new conversations.
+ */
 function scheduleRefresh(delay = 150) {
+  const due = Date.now() + delay;
+  if (refreshTimer !== undefined && refreshDue <= due) return;
   clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(() => void refreshList().catch((e: unknown) => showError(e)), delay);
+  refreshDue = due;
+  refreshTimer = setTimeout(() => {
+    refreshTimer = undefined;
+    void refreshList().catch((e: unknown) => showError(e));
+  }, delay);
 }
 
 function showError(e: unknown) {
@@ -320,8 +334,10 @@ function activity(id: string, last: NonNullable<ConversationDto['last_message']>
 }
 function onActivity(
   items: { conversation_id: string; last_message: NonNullable<ConversationDto['last_message']> }[],
+  omitted = 0,
 ) {
-  let refresh = false;
+  // Conversations the batch left out (a very busy queue) moved too: the server's answer shows them.
+  let refresh = omitted > 0;
   for (const e of items) {
     const known = state.list.some((c) => c.id === e.conversation_id);
     activity(e.conversation_id, e.last_message);
@@ -329,10 +345,10 @@ function onActivity(
     if (!known || e.last_message.sender_type === 'end_user') refresh = true;
   }
   renderList();
-  if (refresh) scheduleRefresh(300);
+  if (refresh) scheduleRefresh(Math.max(300, lastRefreshAt + ACTIVITY_REFRESH_MS - Date.now()));
 }
 socket.on('conversation_activity', (e) => onActivity([e]));
-socket.on('conversation_activity_batch', (e) => onActivity(e.items));
+socket.on('conversation_activity_batch', (e) => onActivity(e.items, e.omitted));
 socket.on('visitor_updated', (e) => {
   for (const c of state.list) {
     if (c.end_user.id === e.end_user_id) c.end_user.display_name = e.display_name;
