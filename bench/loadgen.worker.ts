@@ -1,8 +1,9 @@
-// One load-generator process: a share of the visitors and the agents that serve them, as real
-// socket.io-client connections. A visitor's agent lives in the same process, so every latency is
-// measured on one clock (performance.now) from the sender's emit to the other party's event.
+// One load-generator process: a share of the visitors and the agents that serve them, each a real
+// Socket.IO connection of its own (lib/lean-client.ts: the protocol's frames on a WebSocket). A
+// visitor's agent lives in the same process, so every latency is measured on one clock
+// (performance.now) from the sender's emit to the other party's event.
 import { performance } from 'node:perf_hooks';
-import { io, type Socket } from 'socket.io-client';
+import { leanConnect, type LeanSocket as Socket } from './lib/lean-client.js';
 import type { AgentPlan, Command, LoadReport, Report, VisitorPlan, WorkerPlan } from './lib/protocol.js';
 
 type Agent = {
@@ -83,11 +84,9 @@ function bucket(): [number, number] {
 }
 
 function connect(url: string, extraHeaders?: Record<string, string>, auth?: Record<string, string>): Socket {
-  return io(url, {
+  // One connection per client (no multiplexing), WebSocket only, as a native app connects.
+  return leanConnect(url, {
     ...(auth ? { auth } : {}),
-    // One connection per client (no multiplexing), WebSocket only, as a native app connects.
-    forceNew: true,
-    transports: ['websocket'],
     extraHeaders,
     reconnectionDelay: 500,
     reconnectionDelayMax: 5000,
