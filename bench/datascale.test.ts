@@ -119,4 +119,22 @@ test('--scale is parsed and checked; growth is judged against log(n)', () => {
   assert.equal(verdict([size(1e4, 1), size(1e5, 10), size(1e6, 11)]).targets.growth_ok, true);
   assert.equal(verdict([size(1e4, 1), size(1e5, 10), size(1e6, 30)]).targets.growth_ok, false);
   assert.equal(verdict([size(1e4, 1), size(1e5, 1), size(1e6, 2.5)]).targets.growth_ok, true);
+  // ×1.4 while the reference request (no data behind it) went ×1.4 too: the machine, not the data.
+  const withRef = (messages: number, p95: number, ref: number): DataScaleSize => ({
+    ...size(messages, p95),
+    reference: { samples: 1, errors: 0, p50_ms: ref, p95_ms: ref, max_ms: ref },
+  });
+  const drifted = verdict([withRef(1e4, 10, 5), withRef(1e5, 10, 5), withRef(1e6, 14, 7)]);
+  assert.equal(drifted.targets.growth_ok, true);
+  assert.equal(drifted.growth.unread![0]!.reference_ratio, 1.4);
+  // ×1.4 with the reference flat: the operation grew.
+  assert.equal(
+    verdict([withRef(1e4, 10, 5), withRef(1e5, 10, 5), withRef(1e6, 14, 5)]).targets.growth_ok,
+    false,
+  );
+  // ×3 with the reference ×1.4: still grew.
+  assert.equal(
+    verdict([withRef(1e4, 10, 5), withRef(1e5, 10, 5), withRef(1e6, 30, 7)]).targets.growth_ok,
+    false,
+  );
 });

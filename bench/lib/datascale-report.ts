@@ -49,6 +49,10 @@ export function renderDataScaleTable(d: DataScaleResult): string[] {
       }),
     ]);
   }
+  rows.push([
+    'reference: GET /auth/me',
+    ...d.sizes.map((s) => (s.reference ? `${fmt(s.reference.p50_ms)} / ${fmt(s.reference.p95_ms)}` : '–')),
+  ]);
   rows.push(['seed / VACUUM ANALYZE s', ...d.sizes.map((s) => `${s.seed_s} / ${s.vacuum_s}`)]);
   rows.push(['database MB', ...d.sizes.map((s) => String(s.database_mb))]);
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => (row[c] ?? '').length)));
@@ -57,11 +61,13 @@ export function renderDataScaleTable(d: DataScaleResult): string[] {
   const t = d.targets;
   const grew = Object.entries(d.growth)
     .flatMap(([op, steps]) =>
-      steps.filter((s) => !s.ok).map((s) => `${op} ×${s.p95_ratio} (${s.from}→${s.to})`),
+      steps
+        .filter((s) => !s.ok)
+        .map((s) => `${op} ×${s.p95_ratio} (${s.from}→${s.to}, reference ×${s.reference_ratio})`),
     )
     .join(', ');
   out.push(
-    `data scale (list totals in parentheses, [sql: the statements' EXPLAIN ANALYZE time]; ${d.samples} samples per operation, list pages of ${d.list_limit}): list/history/unread p95 < ${TARGET_MS} ms at ${t.at_messages} messages: ${t.under_20ms ? 'yes' : 'no'} (slowest ${fmt(t.slowest_target_op)}); growth ≤ log(n) past the first size: ${t.growth_ok ? 'yes' : `no: ${grew}`}`,
+    `data scale (list totals in parentheses, [sql: the statements' EXPLAIN ANALYZE time]; ${d.samples} samples per operation, list pages of ${d.list_limit}): list/history/unread p95 < ${TARGET_MS} ms at ${t.at_messages} messages: ${t.under_20ms ? 'yes' : 'no'} (slowest ${fmt(t.slowest_target_op)}); growth ≤ log(n) past the first size, net of the reference's drift: ${t.growth_ok ? 'yes' : `no: ${grew}`}`,
   );
   for (const [what, e] of [
     ['slowest read', d.explain],

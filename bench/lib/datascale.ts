@@ -98,9 +98,22 @@ export type DataScaleSize = {
    * (ms). The database's share of the request, much less moved by a busy machine than HTTP times.
    */
   sql_ms: Partial<Record<OpName, number | null>>;
+  /**
+   * `GET /auth/me` timed in the same rounds: HTTP and the session read every operation pays and no
+   * data size changes. Its drift between sizes is the machine's, and growth is judged net of it.
+   */
+  reference?: OpStats;
 };
 
-export type Growth = { from: number; to: number; p95_ratio: number | null; log_ratio: number; ok: boolean };
+export type Growth = {
+  from: number;
+  to: number;
+  p95_ratio: number | null;
+  /** The reference request's p95 ratio over the same step (1 when there is none). */
+  reference_ratio: number;
+  log_ratio: number;
+  ok: boolean;
+};
 
 export type DataScaleResult = {
   tenants: number;
@@ -113,7 +126,10 @@ export type DataScaleResult = {
   /** Per operation and pair of consecutive sizes past the first. */
   growth: Partial<Record<OpName, Growth[]>>;
   targets: {
-    /** Every operation's p95 grows no faster than log(n) past the first size (or by under 2 ms). */
+    /**
+     * Every operation's p95 grows no faster than log(n) past the first size (or by under 2 ms), net
+     * of the reference request's drift over the same step.
+     */
     growth_ok: boolean;
     /** At the largest size measured. */
     at_messages: number;
@@ -230,7 +246,15 @@ export async function dataScaleStep(opts: DataScaleOptions): Promise<DataScaleRe
       opts.log(
         `datascale: seeded in ${grown.seed_s} s, VACUUM ANALYZE + CHECKPOINT ${grown.vacuum_s} s; measuring`,
       );
-      const ops = await measure(srv.url, db, seed, { lead, queue }, opts.samples, limit, errors);
+      const { ops, reference } = await measure(
+        srv.url,
+        db,
+        seed,
+        { lead, queue },
+        opts.samples,
+        limit,
+        errors,
+      );
       const sql: DataScaleSize['sql_ms'] = {};
       for (const op of READS) {
         const e = await explainOp(db, seed, op, messages, limit).catch(() => null);
@@ -249,6 +273,7 @@ export async function dataScaleStep(opts: DataScaleOptions): Promise<DataScaleRe
         database_mb: await databaseMb(db),
         ops,
         sql_ms: sql,
+        reference,
       };
       sizes.push(size);
       opts.log(
@@ -301,8 +326,20 @@ export function verdict(sizes: DataScaleSize[]): Pick<DataScaleResult, 'growth' 
       const pb = b.ops[op]?.p95_ms ?? null;
       const ratio = pa && pb ? round(pb / pa, 2) : null;
       const logRatio = round(Math.log(b.messages) / Math.log(a.messages), 2);
-      const ok = pa === null || pb === null ? true : pb / pa <= logRatio || pb - pa <= NOISE_MS;
-      steps.push({ from: a.messages, to: b.messages, p95_ratio: ratio, log_ratio: logRatio, ok });
+      // A machine that got slower between two sizes makes every request slower, the reference too.
+      const ra = a.reference?.p95_ms ?? null;
+      const rb = b.reference?.p95_ms ?? null;
+      const drift = ra && rb ? rb / ra : 1;
+      const ok =
+        pa === null || pb === null ? true : pb / pa / drift <= logRatio || pb - pa * drift <= NOISE_MS;
+      steps.push({
+        from: a.messages,
+        to: b.messages,
+        p95_ratio: ratio,
+        reference_ratio: round(drift, 2),
+        log_ratio: logRatio,
+        ok,
+      });
     }
     if (steps.length) growth[op] = steps;
   }
@@ -339,7 +376,7 @@ async function measure(
   samples: number,
   limit: number,
   errors: string[],
-): Promise<Partial<Record<OpName, OpStats>>> {
+): Promise<{ ops: Partial<Record<OpName, OpStats>>; reference: OpStats }> {
   const get = (s: AgentSession, path: string) =>
     timed(`${url}${path}`, { headers: { cookie: s.cookie } }, errors);
   const post = (s: AgentSession, path: string, body: object) =>
@@ -356,7 +393,8 @@ async function measure(
   // A conversation of the measured tenant (the even indexes).
   const measured = () => 2 * pick(Math.max(1, Math.floor(seed.conversations / 2)));
   const list = (s: AgentSession, q: string) => () => get(s, `/api/conversations/?${q}&limit=${limit}`);
-  const reads: [OpName, (k: number) => Promise<Sample>][] = [
+  const reads: [OpName | 'reference', (k: number) => Promise<Sample>][] = [
+    ['reference', () => get(agents.lead, '/auth/me')],
     ['list_unassigned', list(agents.lead, 'filter=unassigned')],
     ['list_mine', list(agents.lead, 'filter=mine')],
     ['list_all', list(agents.lead, 'filter=all')],
@@ -386,8 +424,8 @@ async function measure(
   // moment (a checkpoint's writes, a collection in the server) lands on every operation alike
   // instead of on whichever was being measured then, so the curves compare sizes, not moments.
   // A read past its time budget (seconds-long searches) drops out of the rounds.
-  const got = new Map<OpName, Sample[]>(reads.map(([op]) => [op, []]));
-  const spent = new Map<OpName, number>(reads.map(([op]) => [op, 0]));
+  const got = new Map<OpName | 'reference', Sample[]>(reads.map(([op]) => [op, []]));
+  const spent = new Map<OpName | 'reference', number>(reads.map(([op]) => [op, 0]));
   for (let k = 0; k < samples; k++) {
     for (const [op, run] of reads) {
       if (k >= MIN_SAMPLES && spent.get(op)! > OP_BUDGET_MS) continue;
@@ -396,7 +434,7 @@ async function measure(
       spent.set(op, spent.get(op)! + s.ms);
     }
   }
-  for (const [op] of reads) out[op] = stats(got.get(op)!);
+  for (const [op] of reads) if (op !== 'reference') out[op] = stats(got.get(op)!);
   // Claim then resolve: the measured tenant's unassigned backlog, newest first.
   const targets = await db.database.prisma.$queryRawUnsafe<{ id: string }[]>(
     `SELECT c.id::text AS id FROM conversation_sessions s JOIN conversations c ON c.id = s.conversation_id
@@ -413,7 +451,7 @@ async function measure(
   }
   out.claim = stats(claims);
   out.resolve = stats(resolves);
-  return out;
+  return { ops: out, reference: stats(got.get('reference')!) };
 }
 
 /** The operations that only read (what EXPLAIN ANALYZE may run again). */
