@@ -1,6 +1,6 @@
 // The data-scale step's arithmetic, without a database: `--scale` parsing and the growth verdict
-// (log(n) between consecutive sizes past the first, a 2 ms noise margin, net of the reference
-// request's drift). The seed itself is checked by bench/datascale.test.ts (PostgreSQL, not in
+// (the median's log(n) between consecutive sizes past the first, a 2 ms noise margin, net of the
+// reference request's drift). The seed itself is checked by bench/datascale.test.ts (PostgreSQL, not in
 // `npm test`).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -42,4 +42,17 @@ test('--scale is parsed and checked; growth is judged against log(n)', () => {
     verdict([withRef(1e4, 10, 5), withRef(1e5, 10, 5), withRef(1e6, 30, 7)]).targets.growth_ok,
     false,
   );
+  // The median is judged, the tail only shown: a p95 doubled over a flat median is the machine's
+  // tail; a median tripled under a flat p95 is growth.
+  const split = (messages: number, p50: number, p95: number): DataScaleSize => ({
+    ...size(messages, p95),
+    ops: { unread: { samples: 100, errors: 0, p50_ms: p50, p95_ms: p95, max_ms: p95 } },
+  });
+  const tail = verdict([split(1e4, 8, 15), split(1e5, 8, 15), split(1e6, 8.4, 30)]);
+  assert.equal(tail.targets.growth_ok, true);
+  assert.deepEqual(
+    { p50: tail.growth.unread![0]!.p50_ratio, p95: tail.growth.unread![0]!.p95_ratio },
+    { p50: 1.05, p95: 2 },
+  );
+  assert.equal(verdict([split(1e4, 8, 30), split(1e5, 8, 30), split(1e6, 24, 30)]).targets.growth_ok, false);
 });
