@@ -510,6 +510,75 @@ test('tags: add and remove on the open session, kept at resolve; 409 with no ope
   assert.equal(closed.body.error, 'conversation/no_open_session');
 });
 
+test('tags: agents tagging at once all keep their tags; a resolve keeps every tag that was accepted', async () => {
+  const { agents, conversation } = await seed(app, ['agent', 'agent']);
+  const { conversation: c } = await conversation({ say: ['hi'] });
+  // 24 requests at once from two agents, each adding its own tag (and half removing "x").
+  await agents[0]!.http.post(`/api/conversations/${c.id}/tags`, { add: ['x'] });
+  const wanted = Array.from({ length: 24 }, (_, k) => `t${k}`);
+  const answers = await Promise.all(
+    wanted.map((tag, k) =>
+      agents[k % 2]!.http.post(`/api/conversations/${c.id}/tags`, {
+        add: [tag],
+        ...(k % 2 ? { remove: ['x'] } : {}),
+      }),
+    ),
+  );
+  assert.deepEqual(
+    answers.map((r) => r.status),
+    wanted.map(() => 200),
+  );
+  const tags = (await agents[0]!.http.get(`/api/conversations/${c.id}`)).body.active_session.tags as string[];
+  assert.deepEqual([...tags].sort(), [...wanted].sort(), 'every tag added, "x" removed, nothing twice');
+  // Each answer holds its own tag: it saw the row after its own change.
+  for (const [k, r] of answers.entries()) assert.ok((r.body.tags as string[]).includes(wanted[k]!));
+
+  // Tags racing a resolve: each tag accepted (200) is in the resolved session; the rest got 409.
+  const { conversation: d } = await conversation({ say: ['hello'] });
+  const racing = await Promise.all([
+    ...['a', 'b', 'c', 'd'].map((tag) =>
+      agents[1]!.http.post(`/api/conversations/${d.id}/tags`, { add: [tag] }),
+    ),
+    agents[0]!.http.post(`/api/conversations/${d.id}/resolve`, { tags: ['done'] }),
+  ]);
+  const resolved = racing.at(-1)!;
+  assert.equal(resolved.status, 200);
+  for (const [k, r] of racing.slice(0, 4).entries()) {
+    const tag = ['a', 'b', 'c', 'd'][k]!;
+    if (r.status === 200)
+      assert.ok((resolved.body.tags as string[]).includes(tag), `${tag} accepted, then lost`);
+    else assert.equal(r.body.error, 'conversation/no_open_session');
+  }
+  assert.ok((resolved.body.tags as string[]).includes('done'));
+});
+
+test('tags: a session holds at most 50; past that 409 and nothing changes', async () => {
+  const { agents, conversation } = await seed(app, ['agent']);
+  const http = agents[0]!.http;
+  const { conversation: c } = await conversation({ say: ['hi'] });
+  const fifty = Array.from({ length: 50 }, (_, k) => `tag-${k}`);
+  assert.equal((await http.post(`/api/conversations/${c.id}/tags`, { add: fifty })).status, 200);
+  const over = await http.post(`/api/conversations/${c.id}/tags`, { add: ['one-more'] });
+  assert.equal(over.status, 409);
+  assert.equal(over.body.error, 'conversation/too_many_tags');
+  assert.deepEqual((await http.get(`/api/conversations/${c.id}`)).body.active_session.tags, fifty);
+  // Adding one already there, or swapping one for another, stays within the limit.
+  assert.equal((await http.post(`/api/conversations/${c.id}/tags`, { add: ['tag-0'] })).status, 200);
+  const swapped = await http.post(`/api/conversations/${c.id}/tags`, {
+    add: ['one-more'],
+    remove: ['tag-0'],
+  });
+  assert.equal(swapped.status, 200);
+  assert.deepEqual(swapped.body.tags, [...fifty.slice(1), 'one-more']);
+  // The resolve's tags count too: refused, the session stays open with its tags.
+  const resolve = await http.post(`/api/conversations/${c.id}/resolve`, { tags: ['extra'] });
+  assert.equal(resolve.status, 409);
+  assert.equal(resolve.body.error, 'conversation/too_many_tags');
+  const after = (await http.get(`/api/conversations/${c.id}`)).body.active_session;
+  assert.equal(after.status, 'open');
+  assert.equal(after.tags.length, 50);
+});
+
 test('an agent limited to routing keys gets 404 for other queues; admins see every queue', async () => {
   const { org, channelId } = await createOrg(app.services);
   const billing = await createAgent(app.services, org.id, { routingKeys: ['billing'] });

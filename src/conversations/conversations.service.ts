@@ -32,6 +32,9 @@ const include = {
  */
 export const LIST_COUNT_CAP = 10_000;
 
+/** The most tags one session holds (a request adds at most as many). */
+export const SESSION_TAGS_MAX = 50;
+
 const notFound = () => new AppError('conversation/not_found', 'Conversation not found');
 
 /** What a gateway (widget page, native open) gives to open an end user's conversation. */
@@ -274,6 +277,43 @@ export function createConversationService({
     const conv = await db.conversation.findFirst({ where: { id, ...visibleTo(actor) }, include });
     if (!conv) throw notFound();
     return conv;
+  }
+
+  /**
+   * Adds then removes tags on an open session (resolving it too, with `resolvedAt`), in one
+   * statement on the row's latest version: two agents tagging at once both get their tags (a read
+   * then a write lost one of them). Nothing when no session is open; `applied` false, and nothing
+   * changed, when the session would hold more than SESSION_TAGS_MAX tags.
+   */
+  async function retag(sessionId: string, add: string[], remove: string[], resolve?: { resolvedAt: Date }) {
+    const [row] = await db.$queryRaw<{ tags: string[]; updated_at: Date | null }[]>`
+      WITH next AS (
+        SELECT s.id, ARRAY(
+                 SELECT u.t FROM unnest(s.tags || ${add}::text[]) WITH ORDINALITY AS u(t, n)
+                 WHERE NOT (u.t = ANY(${remove}::text[]))
+                 GROUP BY u.t ORDER BY min(u.n)) AS tags
+          FROM conversation_sessions s
+         WHERE s.id = ${sessionId}::uuid AND s.status = 'open'
+           FOR UPDATE
+      ), done AS (
+        UPDATE conversation_sessions s
+           SET tags = n.tags, updated_at = now(),
+               status = CASE WHEN ${resolve !== undefined} THEN 'resolved'::"SessionStatus" ELSE s.status END,
+               resolved_at = CASE WHEN ${resolve !== undefined} THEN ${resolve?.resolvedAt ?? null}::timestamptz
+                                  ELSE s.resolved_at END
+          FROM next n
+         WHERE s.id = n.id AND cardinality(n.tags) <= ${SESSION_TAGS_MAX}
+        RETURNING s.updated_at
+      )
+      SELECT n.tags, d.updated_at FROM next n LEFT JOIN done d ON true`;
+    if (row && !row.updated_at) {
+      throw new AppError(
+        'conversation/too_many_tags',
+        `A session holds at most ${SESSION_TAGS_MAX} tags; remove some first`,
+        { max: SESSION_TAGS_MAX },
+      );
+    }
+    return row ? [{ tags: row.tags, updated_at: row.updated_at! }] : [];
   }
 
   /** Whose queue a conversation is in, the reads of one turn of the event loop in one statement. */
@@ -603,19 +643,14 @@ export function createConversationService({
       const conv = await requireForAgent(actor, id);
       const open = conv.sessions[0];
       const resolvedAt = new Date();
-      const finalTags = [...new Set([...(open?.tags ?? []), ...tags])];
-      const { count } = open
-        ? await db.conversationSession.updateMany({
-            where: { id: open.id, status: 'open' },
-            data: { status: 'resolved', resolvedAt, tags: finalTags },
-          })
-        : { count: 0 };
-      if (!open || count === 0) {
+      const [row] = open ? await retag(open.id, tags, [], { resolvedAt }) : [];
+      if (!open || !row) {
         throw new AppError(
           'conversation/no_open_session',
           'The conversation has no open session; it is already resolved',
         );
       }
+      const finalTags = row.tags;
       bus.publish('conversation.resolved', {
         organizationId: conv.organizationId,
         conversationId: conv.id,
@@ -640,12 +675,11 @@ export function createConversationService({
       const open = conv.sessions[0];
       if (!open)
         throw new AppError('conversation/no_open_session', 'The conversation has no open session to tag');
-      const tags = [...new Set([...open.tags, ...add])].filter((t) => !remove.includes(t));
-      const { updatedAt } = await db.conversationSession.update({
-        where: { id: open.id },
-        data: { tags },
-        select: { updatedAt: true },
-      });
+      const [row] = await retag(open.id, add, remove);
+      if (!row) {
+        throw new AppError('conversation/no_open_session', 'The conversation has no open session to tag');
+      }
+      const { tags, updated_at: updatedAt } = row;
       bus.publish('conversation.tagged', {
         organizationId: conv.organizationId,
         conversationId: conv.id,

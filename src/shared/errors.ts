@@ -20,6 +20,7 @@ export const errorCodes = {
   'conversation/already_assigned': 409,
   'conversation/not_assigned': 409,
   'conversation/bad_transfer_target': 400,
+  'conversation/too_many_tags': 409,
   'api_key/not_found': 404,
   'api_key/limit': 409,
   'device/not_found': 404,
