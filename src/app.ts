@@ -312,6 +312,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     now: deps.now,
     agentsOnline,
     slots: realtime.slots,
+    failures,
   });
   metrics.observe({
     sockets: () => {

@@ -514,6 +514,47 @@ describe('relay visitor WebSocket: heartbeat and shutdown', () => {
     }
   });
 
+  test('refused tokens count against the address: past the free ones each 4401 waits longer; a good token does not', async () => {
+    const t = await startApp(await dbModes[1]!.open(), {
+      env: { JOIN_FAILURES_FREE_PER_IP: '3', JOIN_FAILURE_MAX_DELAY_MS: '400' },
+    });
+    try {
+      const tn = await createTenant(t.services);
+      const s = await createVisitorSession(t.url, tn);
+      const refusedIn = async (token: string) => {
+        const t0 = performance.now();
+        const c = await connectWs(widgetWsUrl(t.url, { token }));
+        assert.equal((await c.closed).code, 4401);
+        return performance.now() - t0;
+      };
+      // Three free refusals, then 100, 200, 400 and 400 ms (the cap) before each answer.
+      for (let k = 0; k < 3; k++) await refusedIn(`guess-${k}`);
+      const waited = [];
+      for (let k = 0; k < 4; k++) waited.push(await refusedIn(`guess-${3 + k}`));
+      assert.ok(waited[0]! >= 90, `4th refusal after ${waited[0]!.toFixed(0)} ms`);
+      assert.ok(
+        waited[2]! >= 390 && waited[3]! >= 390,
+        `refusals after ${waited.map(Math.round).join(', ')} ms`,
+      );
+      // The visitor behind the same address, with a good token, is not slowed by the guesser: its
+      // welcome comes before the refusal of a guess made at the same moment.
+      const order: string[] = [];
+      const guess = connectWs(widgetWsUrl(t.url, { token: 'guess-7' })).then(async (c) => {
+        assert.equal((await c.closed).code, 4401);
+        order.push('refused');
+      });
+      const good = await connectWs(widgetWsUrl(t.url, { token: s.visitor_token }));
+      await good.next('welcome');
+      order.push('welcome');
+      await guess;
+      assert.deepEqual(order, ['welcome', 'refused']);
+      good.close();
+    } finally {
+      await t.stop();
+      await t.database.close();
+    }
+  });
+
   test('close(): messages under way are acked, then 1012', async () => {
     const t = await startApp(await dbModes[1]!.open());
     const tn = await createTenant(t.services);

@@ -13,7 +13,7 @@ import type { Redis } from '../../shared/redis.js';
 import { createEndUserLimiter } from '../../realtime/realtime.ratelimit.js';
 import type { Realtime } from '../../realtime/realtime.js';
 import type { RealtimeServer } from '../../realtime/realtime.types.js';
-import { clientIp } from '../../shared/public-ratelimit.js';
+import { clientIp, isProofFailure, type FailureThrottle } from '../../shared/public-ratelimit.js';
 import type { TypingTracker } from '../../realtime/typing.js';
 import { headerOrigin } from '../cors.js';
 import { createVisitorTokens } from '../tokens.js';
@@ -44,6 +44,8 @@ export type WidgetSocketDeps = {
   agentsOnline: (organizationId: string) => Promise<boolean>;
   /** Anonymous connections per client IP, shared with Socket.IO (`SOCKETS_PER_IP`). */
   slots?: Realtime['slots'] | undefined;
+  /** Failed proofs per client IP, shared with Socket.IO's joins and the history reads. */
+  failures?: FailureThrottle | undefined;
 };
 
 type Authorized = {
@@ -346,10 +348,13 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
       try {
         ok = await authorize(req, url);
       } catch (err) {
-        release();
         const e = toAppError(err);
         if (e.code === 'unavailable' && !(err instanceof AppError)) deps.outage?.failed(err);
         else if (e.status >= 500) logger.error({ err: errorSummary(err) }, 'relay ws authorization failed');
+        // A refused token or session counts against the address, as a failed join does: past the
+        // free ones the refusal waits, its slot held meanwhile, so guessing from one address is slow.
+        if (isProofFailure(err)) await deps.failures?.failed(ip);
+        release();
         return refuse(req, socket, head, closeCodeOf(e.code), e.message);
       }
       if (closing) {
