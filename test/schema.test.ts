@@ -140,6 +140,18 @@ for (const mode of dbModes) {
       assert.ok(has('webhook_events', ['conversation_id', 'position']));
     });
 
+    test("a CORS check by origin alone can read the organizations' origin index", async () => {
+      // What `allowedOrigins: { has }` asks (src/relay/visitor.service.ts, corsAllows); with the
+      // sequential scan priced out, the plan shows whether an index answers it at all.
+      const plan = await database.prisma.$transaction(async (tx) => {
+        await tx.$executeRawUnsafe('SET LOCAL enable_seqscan = off');
+        return tx.$queryRawUnsafe<{ 'QUERY PLAN': string }[]>(
+          `EXPLAIN SELECT id FROM organizations WHERE allowed_origins @> ARRAY['https://a.example']::text[]`,
+        );
+      });
+      assert.match(plan.map((r) => r['QUERY PLAN']).join('\n'), /organizations_allowed_origins_idx/);
+    });
+
     test('every model is written and read back through the generated client', async () => {
       const db = database.prisma;
       const key = Buffer.alloc(32, 7);
