@@ -282,10 +282,15 @@ export function createConversationService({
   /**
    * Adds then removes tags on an open session (resolving it too, with `resolvedAt`), in one
    * statement on the row's latest version: two agents tagging at once both get their tags (a read
-   * then a write lost one of them). Nothing when no session is open; `applied` false, and nothing
-   * changed, when the session would hold more than SESSION_TAGS_MAX tags.
+   * then a write lost one of them). Null when no session is open; `conversation/too_many_tags`, and
+   * nothing changed, when the session would hold more than SESSION_TAGS_MAX tags.
    */
-  async function retag(sessionId: string, add: string[], remove: string[], resolve?: { resolvedAt: Date }) {
+  async function retag(
+    sessionId: string,
+    add: string[],
+    remove: string[],
+    resolve?: { resolvedAt: Date },
+  ): Promise<{ tags: string[]; updatedAt: Date } | null> {
     const [row] = await db.$queryRaw<{ tags: string[]; updated_at: Date | null }[]>`
       WITH next AS (
         SELECT s.id, ARRAY(
@@ -306,14 +311,15 @@ export function createConversationService({
         RETURNING s.updated_at
       )
       SELECT n.tags, d.updated_at FROM next n LEFT JOIN done d ON true`;
-    if (row && !row.updated_at) {
+    if (!row) return null;
+    if (!row.updated_at) {
       throw new AppError(
         'conversation/too_many_tags',
         `A session holds at most ${SESSION_TAGS_MAX} tags; remove some first`,
         { max: SESSION_TAGS_MAX },
       );
     }
-    return row ? [{ tags: row.tags, updated_at: row.updated_at! }] : [];
+    return { tags: row.tags, updatedAt: row.updated_at };
   }
 
   /** Whose queue a conversation is in, the reads of one turn of the event loop in one statement. */
@@ -643,7 +649,7 @@ export function createConversationService({
       const conv = await requireForAgent(actor, id);
       const open = conv.sessions[0];
       const resolvedAt = new Date();
-      const [row] = open ? await retag(open.id, tags, [], { resolvedAt }) : [];
+      const row = open ? await retag(open.id, tags, [], { resolvedAt }) : null;
       if (!open || !row) {
         throw new AppError(
           'conversation/no_open_session',
@@ -673,13 +679,10 @@ export function createConversationService({
     async updateTags(actor: AgentActor, id: string, { add, remove }: TagsBody) {
       const conv = await requireForAgent(actor, id);
       const open = conv.sessions[0];
-      if (!open)
+      const row = open ? await retag(open.id, add, remove) : null;
+      if (!open || !row)
         throw new AppError('conversation/no_open_session', 'The conversation has no open session to tag');
-      const [row] = await retag(open.id, add, remove);
-      if (!row) {
-        throw new AppError('conversation/no_open_session', 'The conversation has no open session to tag');
-      }
-      const { tags, updated_at: updatedAt } = row;
+      const { tags, updatedAt } = row;
       bus.publish('conversation.tagged', {
         organizationId: conv.organizationId,
         conversationId: conv.id,
