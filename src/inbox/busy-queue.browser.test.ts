@@ -21,7 +21,8 @@ test('a busy queue: a new conversation shows in the list while the traffic goes 
     await app.stop();
     await database.close();
   });
-  const { org, channelId } = await createOrg(app.services, 'Busy Queue Org');
+  // 20 messages a second for as long as a slow machine takes: past the default 60 a minute.
+  const { org, channelId } = await createOrg(app.services, 'Busy Queue Org', { rateLimitPerMin: 100_000 });
   const ann = await createAgent(app.services, org.id);
   const problems: string[] = [];
   const a = await signedIn(browser, app, ann.user.email, ann.password);
@@ -57,7 +58,8 @@ test('a busy queue: a new conversation shows in the list while the traffic goes 
   try {
     // The list shows the busy conversations (each moved while the page was open).
     await a.page.locator(`.conv[data-id="${talkers[0]!.c.conversation.id}"]`).waitFor({ timeout: T });
-    await new Promise((r) => setTimeout(r, 1000));
+    // …and the queue has been busy for a while (30 messages, a second and a half at the least).
+    while (n < 30) await new Promise((r) => setTimeout(r, 50));
 
     // A new visitor writes in the middle of it.
     const fresh = await createConversation(app.services, { organizationId: org.id, channelId });
@@ -78,9 +80,10 @@ test('a busy queue: a new conversation shows in the list while the traffic goes 
     clearInterval(traffic);
   }
   const settled = await Promise.all(acks);
-  assert.ok(settled.length > 40, `${settled.length} messages sent`);
-  assert.ok(
-    settled.every((x) => x.ok),
+  assert.ok(settled.length > 30, `${settled.length} messages sent`);
+  assert.deepEqual(
+    settled.filter((x) => !x.ok),
+    [],
     'every busy message was stored',
   );
   assert.deepEqual(problems, []);

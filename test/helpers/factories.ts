@@ -11,9 +11,13 @@ import { isRandomVisitorId, userHash as signUser } from '../../src/tenants/ident
 export const PASSWORD = 'correct-horse-battery';
 
 /** A new organization with a web-chat channel; every test makes its own and touches only it. */
-export async function createOrg(services: Services, name = `Org ${randomUUID().slice(0, 8)}`) {
+export async function createOrg(
+  services: Services,
+  name = `Org ${randomUUID().slice(0, 8)}`,
+  opts: { rateLimitPerMin?: number } = {},
+) {
   const { organization, tenantSecret } = await services.tenants.createOrganization(
-    createOrganizationSchema.parse({ name }),
+    createOrganizationSchema.parse({ name, ...opts }),
   );
   const { token, channelId, botId } = await services.channels.createEmbedToken(
     createEmbedTokenSchema.parse({ organizationId: organization.id }),
