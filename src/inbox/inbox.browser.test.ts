@@ -599,4 +599,40 @@ test('the thread on a bad day: lost messages, resync and a failed rejoin under l
     assert.deepEqual(await shown(), before);
     assert.deepEqual(problems, []);
   });
+
+  await t.test(
+    'another conversation opened while the first one’s history is slow shows its own',
+    async () => {
+      const other = await createConversation(app.services, {
+        organizationId: org.id,
+        channelId,
+        displayName: 'Quick Visitor',
+      });
+      await app.services.messages.send(
+        other.actor,
+        message({
+          conversation_id: other.conversation.id,
+          content: 'Over here',
+          sender_type: 'end_user',
+          external_id: other.externalId,
+        }),
+      );
+      // Gap Visitor's history answers after 3 s; Quick Visitor is opened meanwhile.
+      let slowAsked!: () => void;
+      const asked = new Promise<void>((r) => (slowAsked = r));
+      await page.route(`**/api/conversations/${c.conversation.id}/messages?**`, async (route) => {
+        slowAsked();
+        await new Promise((r) => setTimeout(r, 3000));
+        await route.continue().catch(() => undefined);
+      });
+      await page.reload();
+      await page.locator('.conv', { hasText: 'Gap Visitor' }).click();
+      await asked;
+      await page.locator('.conv', { hasText: 'Quick Visitor' }).click();
+      await row('Over here').waitFor({ timeout: T });
+      await page.unroute(`**/api/conversations/${c.conversation.id}/messages?**`);
+      assert.ok(!(await shown()).includes('First question'), 'the slow answer stays out of the thread');
+      assert.deepEqual(problems, []);
+    },
+  );
 });

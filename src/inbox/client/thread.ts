@@ -70,7 +70,8 @@ export function createThread(d: Deps) {
   let started = false;
   /** The seq of the oldest message loaded: anything older comes with an older page. */
   let oldestSeq = Infinity;
-  let loadingOlder = false;
+  /** The generation whose older page is loading: a conversation opened since loads its own. */
+  let loadingOlder = -1;
   let hasOlder = false;
   let generation = 0;
   let lastTypingSent = 0;
@@ -208,9 +209,9 @@ export function createThread(d: Deps) {
   });
 
   async function loadOlder() {
-    if (!conv || loadingOlder || !hasOlder) return;
-    loadingOlder = true;
     const gen = generation;
+    if (!conv || loadingOlder === gen || !hasOlder) return;
+    loadingOlder = gen;
     el.historyStatus.textContent = 'Loading earlier messages…';
     try {
       // Offsets count back from the newest message, so what is loaded is the offset (the first
@@ -234,7 +235,7 @@ export function createThread(d: Deps) {
           e instanceof ApiError ? e.message : 'Could not load the messages; scroll up to try again';
       }
     } finally {
-      loadingOlder = false;
+      if (loadingOlder === gen) loadingOlder = -1;
     }
   }
 
