@@ -2,7 +2,8 @@
 // migrated once, shared by every test file through TEST_DATABASE_URL; each file also runs its
 // database tests on an in-memory PGlite of its own. Usage: npm test [-- files...]
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 
@@ -38,8 +39,10 @@ const admin = new pg.Client({ connectionString: adminUrl });
 await admin.connect();
 await admin.query(`CREATE DATABASE "${dbName}"`);
 
+const pgliteSnapshot = path.join(mkdtempSync(path.join(tmpdir(), 'switchboard-test-')), 'pglite.tar');
 const env = {
   ...process.env,
+  TEST_PGLITE_SNAPSHOT: pgliteSnapshot,
   TEST_DATABASE_URL: testDbUrl,
   TEST_PG_ADMIN_URL: adminUrl,
   TEST_REDIS_URL: redisUrl,
@@ -55,6 +58,13 @@ try {
     stdio: 'inherit',
   });
   if (migrated.status !== 0) throw new Error('migrating the test database failed');
+  // The embedded mode's tests start from one migrated PGlite, dumped here (test/helpers/db.ts).
+  const snapshotted = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', 'test/helpers/pglite-snapshot.ts', pgliteSnapshot],
+    { cwd: root, stdio: 'inherit' },
+  );
+  if (snapshotted.status !== 0) throw new Error('dumping the migrated embedded database failed');
   // Browser tests load the bundles from public/build/: build them once, before any test starts.
   const built = spawnSync(process.execPath, ['scripts/build.mjs', '--browser'], {
     cwd: root,
@@ -75,6 +85,7 @@ try {
   );
   code = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
 } finally {
+  rmSync(path.dirname(pgliteSnapshot), { recursive: true, force: true });
   await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => {});
   await admin.end();
 }

@@ -190,7 +190,11 @@ function isAlive(pid: number): boolean {
  * a lock file holds the owner's pid, and a second opener is refused with a clear message.
  * `dataDir` undefined → in memory (tests).
  */
-export async function openEmbedded(dataDir?: string): Promise<Database> {
+export async function openEmbedded(
+  dataDir?: string,
+  /** A data directory dumped by PGlite (`dumpDataDir`) to start from instead of an empty one. */
+  opts: { loadDataDir?: Blob } = {},
+): Promise<Database> {
   let lockFile: string | undefined;
   if (dataDir) {
     mkdirSync(dataDir, { recursive: true });
@@ -209,6 +213,7 @@ export async function openEmbedded(dataDir?: string): Promise<Database> {
   // of PGlite is loaded when the instance is built, before any migration asks for it.
   const pglite = new PGlite({
     ...(dataDir ? { dataDir: path.join(dataDir, 'pgdata') } : {}),
+    ...(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {}),
     extensions: { pg_trgm },
   });
   await pglite.waitReady;

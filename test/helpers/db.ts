@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { openEmbedded, openPostgres, type Database } from '../../src/shared/db.js';
 
@@ -8,13 +9,25 @@ export function testDatabaseUrl(): string {
   return url;
 }
 
-/** The two database modes every database test runs in. PGlite is in memory, one per call. */
+/** The migrated empty PGlite that `npm test` dumps once (TEST_PGLITE_SNAPSHOT), read once per file. */
+let snapshot: Promise<Blob | undefined> | undefined;
+const pgliteSnapshot = () =>
+  (snapshot ??= (async () => {
+    const file = process.env.TEST_PGLITE_SNAPSHOT;
+    return file ? new Blob([await readFile(file)]) : undefined;
+  })());
+
+/**
+ * The two database modes every database test runs in. PGlite is in memory, one per call, started
+ * from the runner's snapshot when there is one; `migrate()` then finds every migration applied.
+ */
 export const dbModes: { name: 'postgres' | 'pglite'; open: () => Promise<Database> }[] = [
   { name: 'postgres', open: async () => openPostgres(testDatabaseUrl(), { poolSize: 5 }) },
   {
     name: 'pglite',
     open: async () => {
-      const db = await openEmbedded();
+      const loadDataDir = await pgliteSnapshot();
+      const db = await openEmbedded(undefined, loadDataDir ? { loadDataDir } : {});
       await db.migrate();
       return db;
     },
