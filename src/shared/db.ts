@@ -186,6 +186,13 @@ function isAlive(pid: number): boolean {
 }
 
 /**
+ * The embedded database's PostgreSQL extensions. pg_trgm: the search's trigram indexes (migration
+ * 20261129220000_search_scale). An extension of PGlite is loaded when the instance is built, before
+ * any migration asks for it.
+ */
+export const embeddedExtensions = { pg_trgm };
+
+/**
  * PGlite keeps its files in `<dataDir>/pgdata` and must have one process at a time:
  * a lock file holds the owner's pid, and a second opener is refused with a clear message.
  * `dataDir` undefined → in memory (tests).
@@ -209,12 +216,10 @@ export async function openEmbedded(
     }
     writeFileSync(lockFile, String(process.pid));
   }
-  // pg_trgm: the search's trigram indexes (migration 20261129220000_search_scale). An extension
-  // of PGlite is loaded when the instance is built, before any migration asks for it.
   const pglite = new PGlite({
     ...(dataDir ? { dataDir: path.join(dataDir, 'pgdata') } : {}),
     ...(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {}),
-    extensions: { pg_trgm },
+    extensions: embeddedExtensions,
   });
   await pglite.waitReady;
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });

@@ -4,13 +4,12 @@
 // Usage: node --import tsx test/helpers/pglite-snapshot.ts <file>
 import { writeFileSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
-import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
-import { pgliteRunner } from '../../src/shared/db.js';
+import { embeddedExtensions, pgliteRunner } from '../../src/shared/db.js';
 import { migrate } from '../../src/shared/migrate.js';
 
 const out = process.argv[2];
 if (!out) throw new Error('usage: pglite-snapshot.ts <file>');
-const pglite = new PGlite({ extensions: { pg_trgm } });
+const pglite = new PGlite({ extensions: embeddedExtensions });
 await pglite.waitReady;
 await migrate(pgliteRunner(pglite));
 const dump = await pglite.dumpDataDir('none');
