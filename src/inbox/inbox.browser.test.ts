@@ -503,14 +503,14 @@ test('the thread on a bad day: lost messages, resync and a failed rejoin under l
     channelId,
     displayName: 'Gap Visitor',
   });
-  const visitorSays = (content: string) =>
+  const visitorSays = (content: string, who: typeof c = c) =>
     app.services.messages.send(
-      c.actor,
+      who.actor,
       message({
-        conversation_id: c.conversation.id,
+        conversation_id: who.conversation.id,
         content,
         sender_type: 'end_user',
-        external_id: c.externalId,
+        external_id: who.externalId,
       }),
     );
   const shown = () => page.locator('#message-list .msg:not(.msg-pending) .msg-text').allTextContents();
@@ -608,15 +608,7 @@ test('the thread on a bad day: lost messages, resync and a failed rejoin under l
         channelId,
         displayName: 'Quick Visitor',
       });
-      await app.services.messages.send(
-        other.actor,
-        message({
-          conversation_id: other.conversation.id,
-          content: 'Over here',
-          sender_type: 'end_user',
-          external_id: other.externalId,
-        }),
-      );
+      await visitorSays('Over here', other);
       // Gap Visitor's history answers after 3 s; Quick Visitor is opened meanwhile.
       let slowAsked!: () => void;
       const asked = new Promise<void>((r) => (slowAsked = r));
