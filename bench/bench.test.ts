@@ -37,12 +37,18 @@ test('bench --quick --json: a tiny baseline run prints the summary and writes it
     }
     assert.ok(Number(summary.baseline_msgs_per_s) > 0);
     const json = JSON.parse(readFileSync(path.join(out, 'quick.json'), 'utf8')) as {
-      runs: { name: string; connections: number; steady: { lost: number; duplicated: number } }[];
+      runs: {
+        name: string;
+        connections: number;
+        steady: { lost: number; duplicated: number; p99_by_second: (number | null)[] };
+      }[];
     };
     const base = json.runs.find((r) => r.name === 'baseline')!;
     assert.equal(base.connections, 22);
     assert.equal(base.steady.lost, 0);
     assert.equal(base.steady.duplicated, 0);
+    // Where a stall sits: the p99 of each second's sends.
+    assert.ok(base.steady.p99_by_second.some((ms) => ms !== null && ms > 0));
     assert.match(readFileSync(path.join(out, 'quick.svg'), 'utf8'), /^<svg /);
   } finally {
     rmSync(out, { recursive: true, force: true });

@@ -26,6 +26,8 @@ type Visitor = {
 };
 type Pending = {
   t0: number;
+  /** Second of the load phase it was sent in. */
+  second: number;
   conv: string;
   /** The receiver that counts for latency and loss: the conversation's other party. */
   to: 'agent' | 'end_user';
@@ -67,6 +69,8 @@ function freshStats() {
     echoes: 0,
     queueEvents: 0,
     latencies: [] as number[],
+    /** The second of the phase each latency's message was sent in (parallel to `latencies`). */
+    sentSecond: [] as number[],
     timeline: [] as [number, number][],
     lastWall: 0,
   };
@@ -119,6 +123,7 @@ function onMessage(kind: 'agent' | 'end_user', msg: { conversation_id?: string; 
   if (id.startsWith('h')) return; // hello: only its persistence is checked
   stats.delivered++;
   stats.latencies.push(performance.now() - p.t0);
+  stats.sentSecond.push(p.second);
   stats.lastWall = Date.now();
   bucket()[1]++;
   onDelivered?.(p.slot);
@@ -228,6 +233,7 @@ function sendMessage(from: 'agent' | 'end_user', v: Visitor, id: string, slot = 
   if (from === 'end_user') payload.external_id = v.plan.externalId;
   pending.set(id, {
     t0: performance.now(),
+    second: Math.max(0, Math.floor((Date.now() - loadStartWall) / 1000)),
     conv: v.plan.conversationId,
     to: from === 'agent' ? 'end_user' : 'agent',
     delivered: false,
@@ -388,6 +394,7 @@ async function doDrain(timeoutMs: number) {
     echoes: stats.echoes,
     queueEvents: stats.queueEvents,
     latencies: stats.latencies,
+    sentSecond: stats.sentSecond,
     lastWall: stats.lastWall,
     timeline: stats.timeline,
     errors: errorList(),

@@ -64,6 +64,8 @@ export type LoadReport = {
   queueEvents: number;
   /** Sender emit → receiver event, ms, one clock (sender and receiver live in this process). */
   latencies: number[];
+  /** The second of the load phase each of `latencies`' messages was sent in. */
+  sentSecond: number[];
   /** Wall clock of the last delivery. */
   lastWall: number;
   /** Per second of the load phase: [sent, delivered]. */

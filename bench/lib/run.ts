@@ -35,6 +35,8 @@ export type PhaseResult = {
   latency_ms: { p50: number | null; p95: number | null; p99: number | null; max: number | null };
   /** Per second: [sent, delivered]. */
   timeline: [number, number][];
+  /** Per second of sending: the p99 latency of the messages sent in it (where a stall sits). */
+  p99_by_second: (number | null)[];
   latencies: number[];
 };
 
@@ -45,6 +47,7 @@ export type RateResult = {
   lost: number;
   duplicated: number;
   latency_ms: PhaseResult['latency_ms'];
+  p99_by_second: PhaseResult['p99_by_second'];
   server_cpu_pct: number | null;
 };
 
@@ -138,8 +141,18 @@ function perMessage(cpu: Record<string, number>, meteredS: number, delivered: nu
   return out;
 }
 
-function merge(reports: LoadReport[], seconds: number, cpu: Record<string, number>, meteredS: number) {
+/** One phase from its load generators' reports: totals, percentiles, per-second counts and p99s, CPU per message. */
+export function merge(
+  reports: LoadReport[],
+  seconds: number,
+  cpu: Record<string, number>,
+  meteredS: number,
+): PhaseResult & { cpu_pct: Record<string, number>; cpu_us_per_msg: CpuPerMessage } {
   const latencies = reports.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const bySecond: number[][] = [];
+  for (const r of reports) {
+    r.latencies.forEach((ms, i) => (bySecond[r.sentSecond[i]!] ??= []).push(ms));
+  }
   const timeline: [number, number][] = [];
   for (const r of reports) {
     r.timeline.forEach(([s, d], i) => {
@@ -165,6 +178,14 @@ function merge(reports: LoadReport[], seconds: number, cpu: Record<string, numbe
       max: percentile(latencies, 100),
     },
     timeline: timeline.map((t) => t ?? [0, 0]),
+    p99_by_second: Array.from(bySecond, (l) =>
+      l
+        ? percentile(
+            l.sort((a, b) => a - b),
+            99,
+          )
+        : null,
+    ),
     latencies,
     cpu_pct: cpu,
     cpu_us_per_msg: perMessage(cpu, meteredS, delivered),
@@ -264,7 +285,7 @@ export async function runWorkload(
     hooks.log(`${name}: steady ${p.steadyS} s at ${p.rate} msg/s`);
     const steady = await phase('open', p.steadyS);
     hooks.log(
-      `${name}: steady ${steady.result.msgs_per_s} msg/s, p99 ${steady.result.latency_ms.p99} ms, lost ${steady.result.lost}`,
+      `${name}: steady ${steady.result.msgs_per_s} msg/s, p99 ${steady.result.latency_ms.p99} ms, lost ${steady.result.lost}; p99 by second ${steady.result.p99_by_second.map((v) => (v === null ? '-' : Math.round(v))).join(' ')}`,
     );
     hooks.log(`${name}: capacity ${p.capacityS} s with ${p.inFlight} in flight`);
     const capacity = await phase('closed', p.capacityS);
@@ -276,7 +297,7 @@ export async function runWorkload(
       hooks.log(`${name}: steady ${p.steadyS} s at ${rate} msg/s`);
       const { result: r, prefixes } = await phase('open', p.steadyS, rate);
       hooks.log(
-        `${name}: at ${rate} offered: ${r.msgs_per_s} msg/s, p99 ${r.latency_ms.p99} ms, lost ${r.lost}`,
+        `${name}: at ${rate} offered: ${r.msgs_per_s} msg/s, p99 ${r.latency_ms.p99} ms, lost ${r.lost}; p99 by second ${r.p99_by_second.map((v) => (v === null ? '-' : Math.round(v))).join(' ')}`,
       );
       extraPrefixes.push(...prefixes);
       rates.push({
@@ -286,6 +307,7 @@ export async function runWorkload(
         lost: r.lost,
         duplicated: r.duplicated,
         latency_ms: r.latency_ms,
+        p99_by_second: r.p99_by_second,
         server_cpu_pct: r.cpu_pct.server_pct ?? null,
       });
     }

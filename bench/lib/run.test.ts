@@ -1,0 +1,59 @@
+// Merging the load generators' reports into one phase (part of `npm test`): where in the phase a
+// stall sits is read from the p99 of each second's sends, across every load generator.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { LoadReport } from './protocol.js';
+import { merge } from './run.js';
+
+function report(latencies: number[], sentSecond: number[], timeline: [number, number][]): LoadReport {
+  return {
+    type: 'drained',
+    sent: latencies.length,
+    delivered: latencies.length,
+    lost: 0,
+    duplicated: 0,
+    echoes: 0,
+    queueEvents: 0,
+    latencies,
+    sentSecond,
+    lastWall: 0,
+    timeline,
+    errors: [],
+    prefix: 'w',
+  };
+}
+
+test('a phase keeps the p99 of each second it sent in, across load generators; a second with no delivery is null', () => {
+  // Second 0: quick everywhere. Second 1: nothing delivered. Second 2: one generator saw a 400 ms
+  // stall on its last message of the second (two of them, so it is the merged p99 too).
+  const a = report(
+    [3, 4, 5, 6, 7, 400],
+    [0, 0, 0, 2, 2, 2],
+    [
+      [3, 3],
+      [0, 0],
+      [3, 3],
+    ],
+  );
+  const b = report(
+    [2, 8, 9, 410],
+    [0, 2, 2, 2],
+    [
+      [1, 1],
+      [0, 0],
+      [3, 3],
+    ],
+  );
+  const phase = merge([a, b], 3, { server_pct: 50 }, 3);
+
+  assert.deepEqual(phase.p99_by_second, [5, null, 410]);
+  assert.deepEqual(phase.timeline, [
+    [4, 4],
+    [0, 0],
+    [6, 6],
+  ]);
+  assert.equal(phase.delivered, 10);
+  assert.equal(phase.latency_ms.max, 410);
+  // 50% of a core for 3 s over 10 deliveries.
+  assert.equal(phase.cpu_us_per_msg.server, 150_000);
+});
