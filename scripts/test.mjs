@@ -43,6 +43,7 @@ const pgliteSnapshot = path.join(mkdtempSync(path.join(tmpdir(), 'switchboard-te
 const env = {
   ...process.env,
   TEST_PGLITE_SNAPSHOT: pgliteSnapshot,
+  TEST_BUILT_DIST: '1',
   TEST_DATABASE_URL: testDbUrl,
   TEST_PG_ADMIN_URL: adminUrl,
   TEST_REDIS_URL: redisUrl,
@@ -52,7 +53,12 @@ const env = {
 
 let code;
 try {
-  const migrated = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'migrate'], {
+  // Browser tests load the bundles from public/build/, and tests that start the server or the CLI
+  // as a process run dist/ (test/helpers/process.ts, `entryArgs`): build both from this source
+  // once, before any test starts.
+  const built = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: 'inherit' });
+  if (built.status !== 0) throw new Error('building the server and the browser bundles failed');
+  const migrated = spawnSync(process.execPath, ['dist/cli.js', 'migrate'], {
     cwd: root,
     env: { ...env, DATABASE_URL: testDbUrl, SESSION_SECRET: 'x'.repeat(32), ENCRYPTION_KEY: '0'.repeat(64) },
     stdio: 'inherit',
@@ -65,12 +71,6 @@ try {
     { cwd: root, stdio: 'inherit' },
   );
   if (snapshotted.status !== 0) throw new Error('dumping the migrated embedded database failed');
-  // Browser tests load the bundles from public/build/: build them once, before any test starts.
-  const built = spawnSync(process.execPath, ['scripts/build.mjs', '--browser'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
-  if (built.status !== 0) throw new Error('building the browser bundles failed');
   // The SDK packages (packages/*) are built as they are published: their tests use the builds.
   const packages = spawnSync('npm', ['run', 'build', '--workspaces', '--if-present'], {
     cwd: root,

@@ -12,7 +12,7 @@ import { createConversation, createOrg } from '../test/helpers/factories.js';
 import { connectSocket, emitAck } from '../test/helpers/sockets.js';
 import { readMigrations } from './shared/migrate.js';
 import { testDatabaseUrl } from '../test/helpers/db.js';
-import { lastJsonLine, run } from '../test/helpers/process.js';
+import { entryArgs, lastJsonLine, run } from '../test/helpers/process.js';
 
 const pgEnv = () => ({
   DATABASE_URL: testDatabaseUrl(),
@@ -20,7 +20,7 @@ const pgEnv = () => ({
   ENCRYPTION_KEY: '22'.repeat(32),
 });
 const cli = (args: string[], env: Record<string, string> = pgEnv()) =>
-  run(['--import', 'tsx', 'src/cli.ts', ...args], env);
+  run([...entryArgs('cli'), ...args], env);
 
 describe('operator CLI', () => {
   let database: Database;

@@ -11,7 +11,7 @@ import { startApp, type TestApp } from './helpers/app.js';
 import { freshPostgresDatabase, testDatabaseUrl } from './helpers/db.js';
 import { createAgent, createOrg } from './helpers/factories.js';
 import { cookieOf, loginAgent, sidOf } from './helpers/http.js';
-import { lastJsonLine, run } from './helpers/process.js';
+import { entryArgs, lastJsonLine, run } from './helpers/process.js';
 import {
   createTenant,
   createVisitorSession,
@@ -99,12 +99,12 @@ describe('ENCRYPTION_KEY rotation', () => {
       ENCRYPTION_KEY: newKey,
       ENCRYPTION_KEY_PREVIOUS: oldKey,
     };
-    const cli = await run(['--import', 'tsx', 'src/cli.ts', 'rotate-encryption-key', '--json'], env);
+    const cli = await run([...entryArgs('cli'), 'rotate-encryption-key', '--json'], env);
     assert.equal(cli.code, 0, cli.stderr);
     const out = lastJsonLine(cli.stdout) as { reencrypted: number; already_current: number };
     assert.ok(out.reencrypted >= 2, JSON.stringify(out));
     // Run again: nothing left to do.
-    const again = await run(['--import', 'tsx', 'src/cli.ts', 'rotate-encryption-key', '--json'], env);
+    const again = await run([...entryArgs('cli'), 'rotate-encryption-key', '--json'], env);
     assert.equal(again.code, 0, again.stderr);
     assert.equal((lastJsonLine(again.stdout) as { reencrypted: number }).reencrypted, 0);
 
@@ -128,7 +128,7 @@ describe('ENCRYPTION_KEY rotation', () => {
       await withApp(strayDb, { SESSION_SECRET: sessionSecret, ENCRYPTION_KEY: hexKey() }, (app) =>
         createTenant(app.services),
       );
-      const cli = await run(['--import', 'tsx', 'src/cli.ts', 'rotate-encryption-key', '--json'], {
+      const cli = await run([...entryArgs('cli'), 'rotate-encryption-key', '--json'], {
         DATABASE_URL: stray.url,
         SESSION_SECRET: sessionSecret,
         ENCRYPTION_KEY: hexKey(),

@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import { userHash } from '../src/tenants/identity.js';
 import { openEmbedded, openPostgres } from '../src/shared/db.js';
 import { freshPostgresDatabase } from './helpers/db.js';
-import { freePort, run, startServer } from './helpers/process.js';
+import { entryArgs, freePort, run, startServer } from './helpers/process.js';
 import { connectSocket } from './helpers/sockets.js';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'srv-'));
@@ -72,7 +72,7 @@ describe('server process', () => {
     assert.equal((await provision(`${adminKey}x`)).status, 401);
 
     // A second process on the same DATA_DIR is refused with a clear message.
-    const second = await run(['--import', 'tsx', 'src/server.ts'], { DATA_DIR: dataDir, PORT: '0' });
+    const second = await run(entryArgs('server'), { DATA_DIR: dataDir, PORT: '0' });
     assert.equal(second.code, 1);
     assert.match(second.stderr, /embedded database in .* is in use by process \d+/);
 
@@ -279,7 +279,7 @@ describe('server process', () => {
         /^switchboard: invalid configuration: SESSION_SECRET: required/,
       ],
     ] as const) {
-      const r = await run(['--import', 'tsx', 'src/server.ts'], { DATA_DIR: tmp(), ...env });
+      const r = await run(entryArgs('server'), { DATA_DIR: tmp(), ...env });
       assert.equal(r.code, 1, JSON.stringify(env));
       assert.match(r.stderr, re);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);

@@ -11,6 +11,7 @@ import { loadConfig } from '../../src/config.js';
 import { openPostgres, type Database } from '../../src/shared/db.js';
 import { createEventBus } from '../../src/shared/events.js';
 import type { AgentActor } from '../../src/shared/auth/actor.js';
+import { entryArgs } from '../../test/helpers/process.js';
 import { track, untrack } from './procs.js';
 
 export const rootDir = path.resolve(import.meta.dirname, '../..');
@@ -162,7 +163,7 @@ export type NodeOptions = {
   onCrash: (exit: NodeExit) => void;
 };
 
-/** Starts `src/server.ts` as a node and resolves once GET /healthz answers. */
+/** Starts the server (`entryArgs`: the build under `npm test`) as a node; resolves once GET /healthz answers. */
 export async function startNode(opts: NodeOptions): Promise<ChaosNode> {
   const url = `http://127.0.0.1:${opts.port}`;
   let proc: ChildProcess | null = null;
@@ -171,7 +172,7 @@ export async function startNode(opts: NodeOptions): Promise<ChaosNode> {
   let stopped = false;
 
   const launch = async () => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    const p = spawn(process.execPath, entryArgs('server'), {
       cwd: rootDir,
       env: {
         PATH: process.env.PATH,

@@ -5,6 +5,15 @@ import { createServer } from 'node:net';
 
 export const rootDir = path.resolve(import.meta.dirname, '../..');
 
+/**
+ * Node's arguments that run the server or the CLI: under `npm test` the production bundle the runner
+ * has just built from this source (`dist/`, what `npm start` runs; TEST_BUILT_DIST), which starts in
+ * half the CPU; run alone (`node --test file`), the source itself through tsx.
+ */
+export function entryArgs(entry: 'server' | 'cli'): string[] {
+  return process.env.TEST_BUILT_DIST ? [`dist/${entry}.js`] : ['--import', 'tsx', `src/${entry}.ts`];
+}
+
 export type RunningServer = {
   proc: ChildProcess;
   port: number;
@@ -15,12 +24,12 @@ export type RunningServer = {
   stop: (signal?: NodeJS.Signals) => Promise<number | null>;
 };
 
-/** Starts `src/server.ts` in a child process and resolves once it logs "listening". */
+/** Starts the server (`entryArgs`) in a child process and resolves once it logs "listening". */
 export async function startServer(
   env: Record<string, string | undefined>,
   timeoutMs = 60_000,
 ): Promise<RunningServer> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const proc = spawn(process.execPath, entryArgs('server'), {
     cwd: rootDir,
     env: {
       PATH: process.env.PATH,
