@@ -285,6 +285,8 @@ describe('routing keys', () => {
     assert.equal((await emitAck(s, 'join_conversation', { conversation_id: c7.conversation.id })).ok, true);
     const updates = record<{ conversation_id: string }>(s, 'conversation_updated');
     const messages = record<{ conversation_id: string }>(s, 'message_received');
+    // This socket takes the queue's activity per message: its room follows the queues too.
+    const activity = record<{ conversation_id: string }>(s, 'conversation_activity');
     const resync = nextEvent<{ reason: string }>(s, 'resync');
     const changed = await patchAs(admin, ann.user.id, { routing_keys: ['store-12'] });
     assert.equal(changed.status, 200);
@@ -302,8 +304,9 @@ describe('routing keys', () => {
     );
     const c12 = await conversation('store-12', 'store 12 here');
     await eventually(() => updates.some((u) => u.conversation_id === c12.conversation.id));
+    await eventually(() => activity.some((u) => u.conversation_id === c12.conversation.id));
     assert.deepEqual(
-      [...updates, ...messages].filter((u) => u.conversation_id === c7.conversation.id),
+      [...updates, ...messages, ...activity].filter((u) => u.conversation_id === c7.conversation.id),
       [],
     );
 
@@ -313,6 +316,7 @@ describe('routing keys', () => {
     await again;
     const c7b = await conversation('store-7', 'store 7 once more');
     await eventually(() => updates.some((u) => u.conversation_id === c7b.conversation.id));
+    await eventually(() => activity.some((u) => u.conversation_id === c7b.conversation.id));
   });
 
   test('signed API: operators get routing_keys (live too); a conversation opened with routing_key lands in that queue', async () => {

@@ -2,7 +2,15 @@ import type { ConversationService } from '../conversations/conversations.service
 import type { AgentActor } from '../shared/auth/actor.js';
 import type { EventBus } from '../shared/events.js';
 import type { RealtimeServer } from './realtime.types.js';
-import { activityBatchRoom, convRoom, queueRoom, queueRoomsFor, refreshRoom, userRoom } from './rooms.js';
+import {
+  activityBatchRoom,
+  activityLiveRoom,
+  convRoom,
+  queueRoom,
+  queueRoomsFor,
+  refreshRoom,
+  userRoom,
+} from './rooms.js';
 
 const CONV_PREFIX = convRoom('');
 
@@ -46,12 +54,14 @@ export function registerAccessListener({
       for (const r of queues) if (!target.includes(r)) void s.leave(r);
       // Only the sockets that had joined the queue (`join_queue`) listen to it again.
       if (queues.length) void s.join(target);
-      // Sockets that take the queue's activity in batches follow the same way.
-      const batch = activityBatchRoom(queue);
-      const batches = rooms.filter((r) => r === batch || r.startsWith(`${batch}:`));
-      const targetBatches = target.map(activityBatchRoom);
-      for (const r of batches) if (!targetBatches.includes(r)) void s.leave(r);
-      if (batches.length) void s.join(targetBatches);
+      // Their rooms of the queue's activity (in batches, or per message) follow the same way.
+      for (const activityRoom of [activityBatchRoom, activityLiveRoom]) {
+        const own = activityRoom(queue);
+        const had = rooms.filter((r) => r === own || r.startsWith(`${own}:`));
+        const want = target.map(activityRoom);
+        for (const r of had) if (!want.includes(r)) void s.leave(r);
+        if (had.length) void s.join(want);
+      }
       for (const r of rooms) {
         if (r.startsWith(CONV_PREFIX) && !visible.has(r.slice(CONV_PREFIX.length))) void s.leave(r);
       }

@@ -4,6 +4,7 @@ import type { ConversationActivity } from './realtime.contract.js';
 import type { RealtimeServer } from './realtime.types.js';
 import {
   activityBatchRoom,
+  activityLiveRoom,
   convRoom,
   endUserRoom,
   queueRoomsOf,
@@ -98,7 +99,7 @@ export function registerRealtimeListeners({
   };
   const activity = (rooms: string[], item: ConversationActivity) => {
     // Sockets that take batches get this one in the next; the others now.
-    io.to(rooms).except(rooms.map(activityBatchRoom)).emit('conversation_activity', item);
+    io.to(rooms.map(activityLiveRoom)).emit('conversation_activity', item);
     for (const room of rooms) {
       let batch = pending.get(room);
       if (!batch) pending.set(room, (batch = { items: new Map(), omitted: 0 }));

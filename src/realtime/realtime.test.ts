@@ -687,6 +687,48 @@ for (const mode of dbModes) {
       },
     );
 
+    test(
+      'sending puts the sender back in the conversation: a visitor and an agent who left hear the replies',
+      both,
+      async () => {
+        const w = await world(1);
+        const ann = w.agents[0]!;
+        const convId = w.conv.conversation.id;
+        const ref = { conversation_id: convId, external_id: w.conv.externalId };
+        assert.equal((await emitAck(w.visitor, 'join_conversation', ref)).ok, true);
+        assert.equal((await visitorSend(w, 'hello')).ok, true);
+        assert.equal((await emitAck(ann.socket, 'claim_conversation', { conversation_id: convId })).ok, true);
+        const agentSays = (content: string) =>
+          send(ann.socket, { conversation_id: convId, content, content_type: 'text', sender_type: 'agent' });
+
+        // Both leave the conversation's room; neither hears the other's next message.
+        assert.equal((await emitAck(w.visitor, 'leave_conversation', ref)).ok, true);
+        assert.equal((await emitAck(ann.socket, 'leave_conversation', { conversation_id: convId })).ok, true);
+        const visitorHears = record<Msg>(w.visitor, 'message_received');
+        const agentHears = record<Msg>(ann.socket, 'message_received');
+        assert.equal((await agentSays('while you were away')).ok, true);
+        await new Promise((r) => setTimeout(r, 200));
+        assert.equal(visitorHears.length, 0);
+
+        // Each sends once: each is in the room again, and hears the other's reply.
+        assert.equal((await visitorSend(w, 'back again')).ok, true);
+        assert.equal((await agentSays('welcome back')).ok, true);
+        assert.equal((await visitorSend(w, 'thanks')).ok, true);
+        await eventually(() => visitorHears.some((m) => m.content === 'welcome back'));
+        await eventually(() => agentHears.some((m) => m.content === 'thanks'));
+        assert.equal(
+          (await app.io.in(`enduser:${w.conv.endUser.id}`).fetchSockets()).length,
+          1,
+          "the visitor's own room again too",
+        );
+        // Sending again into rooms it is in changes nothing: one copy of each message.
+        assert.equal((await visitorSend(w, 'once')).ok, true);
+        await eventually(() => agentHears.some((m) => m.content === 'once'));
+        await new Promise((r) => setTimeout(r, 200));
+        assert.equal(agentHears.filter((m) => m.content === 'once').length, 1);
+      },
+    );
+
     test('typing: shown to the others, cleared by a message or by silence', pgOnly, async () => {
       const w = await world(1);
       const convId = w.conv.conversation.id;

@@ -28,6 +28,14 @@ export const sessionRoom = (sessionId: string) =>
 export const activityBatchRoom = (queue: string) => `batch:${queue}`;
 
 /**
+ * The sockets of a queue room that take one `conversation_activity` per message (those that did
+ * not ask for batches). A room of its own rather than the queue room minus its batch room: the
+ * inbox takes batches, so most messages' activity goes to an empty room instead of building, per
+ * message, the set of every batch socket to leave out.
+ */
+export const activityLiveRoom = (queue: string) => `live:${queue}`;
+
+/**
  * Agents restricted to some queues (routing keys) must not hear about the others, so they listen
  * to one sub-room per key instead of the organization's queue room; everyone else is in
  * `org:{org_id}:queue` itself.

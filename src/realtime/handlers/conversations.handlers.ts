@@ -1,6 +1,6 @@
 import { messageEventDto } from '../../conversations/conversations.dto.js';
 import { conversationRef, joinConversationSchema, transferConversationSchema } from '../realtime.schemas.js';
-import { activityBatchRoom, convRoom, queueRoomsFor } from '../rooms.js';
+import { activityBatchRoom, activityLiveRoom, convRoom, queueRoomsFor } from '../rooms.js';
 import type { HandlerDeps, On } from './socket.context.js';
 
 /**
@@ -81,9 +81,9 @@ export function registerConversationHandlers(on: On, { services }: Pick<HandlerD
   on('join_queue', null, async (ctx) => {
     const agent = await ctx.requireAgent();
     const rooms = queueRoomsFor(agent);
-    // Asked at the handshake: the queue's activity in batches (the inbox does), not per message.
+    // Asked at the handshake: the queue's activity in batches (the inbox does), else per message.
     const batched = (ctx.socket.handshake.auth as { activity?: unknown }).activity === 'batch';
-    await ctx.socket.join(batched ? [...rooms, ...rooms.map(activityBatchRoom)] : rooms);
+    await ctx.socket.join([...rooms, ...rooms.map(batched ? activityBatchRoom : activityLiveRoom)]);
     return {};
   });
 }

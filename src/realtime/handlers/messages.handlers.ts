@@ -39,7 +39,7 @@ export function registerMessageHandlers(
     }
     const agent = await ctx.requireAgent();
     const { message, duplicate } = await services.messages.send(agent, input);
-    await ctx.socket.join(convRoom(input.conversation_id));
+    await ctx.joinOnce([convRoom(input.conversation_id)]);
     return { message: messageEventDto(message), duplicate };
   });
 

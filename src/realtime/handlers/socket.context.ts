@@ -267,7 +267,19 @@ export class SocketContext {
 
   /** Conversation rooms of an end user: the conversation's, and their own (push checks it). */
   async joinAsEndUser(actor: ConversationEndUser) {
-    await this.socket.join([convRoom(actor.conversationId), endUserRoom(actor.endUserId)]);
+    await this.joinOnce([convRoom(actor.conversationId), endUserRoom(actor.endUserId)]);
+  }
+
+  /**
+   * Joins the rooms this socket is not in yet. Every message sent joins its sender to the
+   * conversation's rooms: almost always rooms it is already in, and a join allocates sets and
+   * updates the adapter's maps even then. `socket.rooms` is this node's adapter's view, which
+   * other nodes' `socketsLeave` also update.
+   */
+  async joinOnce(rooms: string[]) {
+    const { rooms: current } = this.socket;
+    if (rooms.every((r) => current.has(r))) return;
+    await this.socket.join(rooms);
   }
 
   /** Forgets the conversation's end user; their own room goes with their last conversation here. */
