@@ -281,8 +281,9 @@ export type LastMessagePreview = {
 };
 
 /**
- * Ours: `conversation_activity`, to the queue rooms on every message (notes included: only agents
- * are in them): the list row's preview, time and order follow without a reload.
+ * Ours: `conversation_activity`, on every message to the sockets of the queue rooms that did not
+ * ask for batches (notes included: only agents are in them): the list row's preview, time and
+ * order follow without a reload.
  */
 export type ConversationActivity = { conversation_id: string; last_message: LastMessagePreview };
 

@@ -701,7 +701,7 @@ for (const mode of dbModes) {
         const agentSays = (content: string) =>
           send(ann.socket, { conversation_id: convId, content, content_type: 'text', sender_type: 'agent' });
 
-        // Both leave the conversation's room; neither hears the other's next message.
+        // Both leave the conversation's room: the visitor no longer hears the agent.
         assert.equal((await emitAck(w.visitor, 'leave_conversation', ref)).ok, true);
         assert.equal((await emitAck(ann.socket, 'leave_conversation', { conversation_id: convId })).ok, true);
         const visitorHears = record<Msg>(w.visitor, 'message_received');
