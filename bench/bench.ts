@@ -20,6 +20,7 @@ import { renderSvg, renderTable, summary, type BenchResult } from './lib/report.
 import {
   agentOf,
   isNew,
+  majorGcTotals,
   plans,
   redisServerPids,
   runWorkload,
@@ -92,6 +93,19 @@ function rateList(v: string | undefined, dflt: number[]): number[] {
   if (rates.some((r) => !Number.isFinite(r) || r <= 0)) usage(`not a list of rates: ${v}`);
   return rates;
 }
+/** The server's full garbage collections so far, from its /metrics; null if it cannot say. */
+async function serverGcTotals(url: string) {
+  try {
+    const res = await fetch(`${url}/metrics`, {
+      headers: { authorization: `Bearer ${BENCH_SECRETS.METRICS_TOKEN}` },
+      signal: AbortSignal.timeout(10_000),
+    });
+    return res.ok ? majorGcTotals(await res.text()) : null;
+  } catch {
+    return null;
+  }
+}
+
 function usage(msg: string): never {
   process.stderr.write(`bench: ${msg}\n`);
   process.exit(2);
@@ -267,6 +281,7 @@ async function main() {
       ? null
       : await runWorkload('server', plans(s, cookies, [node.url], params, 'r1'), params, {
           serverPids: () => [node.proc.pid!],
+          gcTotals: () => serverGcTotals(node.url),
           postgres: () => postgresTree(db),
           redisPids: redisServerPids,
           log,

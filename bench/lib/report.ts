@@ -70,6 +70,7 @@ export function summary(r: BenchResult) {
     connect_failed: server?.connect_failed ?? null,
     rss_per_1000_conn_mb: server?.rss_per_1000_conn_mb ?? null,
     rss_per_1000_conn_mb_early: server?.rss_per_1000_conn_mb_early ?? null,
+    major_gcs_under_load: server?.major_gcs?.count ?? null,
     sustained_msgs_per_s: server ? sustained(server, r.params.rate) : null,
     baseline_sustained_msgs_per_s: base ? sustained(base, r.params.rate) : null,
     server_cpu_pct: server?.steady.cpu_pct.server_pct ?? null,
@@ -195,6 +196,12 @@ export function renderTable(r: BenchResult): string {
       ...r.runs.map(
         (x) =>
           `${x.steady.sent + x.capacity.sent + (x.rates ?? []).reduce((n, q) => n + q.sent, 0)} / ${fmt(x.persisted)}`,
+      ),
+    ],
+    [
+      'full GCs under load (pause ms)',
+      ...r.runs.map((x) =>
+        x.major_gcs ? `${x.major_gcs.count} (${Math.round(x.major_gcs.seconds * 1000)})` : '–',
       ),
     ],
     ['lost / duplicated', ...r.runs.map((x) => `${lostOf(x)} / ${duplicatedOf(x)}`)],

@@ -1,9 +1,14 @@
 // Merging the load generators' reports into one phase (part of `npm test`): where in the phase a
-// stall sits is read from the p99 of each second's sends, across every load generator.
+// stall sits is read from the p99 of each second's sends, across every load generator. And the
+// server's full garbage collections, read from its /metrics page.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { LoadReport } from './protocol.js';
-import { merge } from './run.js';
+import { majorGcTotals, merge } from './run.js';
 
 function report(latencies: number[], sentSecond: number[], timeline: [number, number][]): LoadReport {
   return {
@@ -56,4 +61,23 @@ test('a phase keeps the p99 of each second it sent in, across load generators; a
   assert.equal(phase.latency_ms.max, 410);
   // 50% of a core for 3 s over 10 deliveries.
   assert.equal(phase.cpu_us_per_msg.server, 150_000);
+});
+
+test("the server's full collections are read from a metrics page as prom-client writes it", async () => {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'switchboard_' });
+  // Before any full collection the page has no such series: the run then reports none.
+  assert.equal(majorGcTotals('switchboard_process_cpu_seconds_total 1\n'), null);
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  let totals = majorGcTotals(await registry.metrics());
+  const before = totals?.count ?? 0;
+  gc();
+  for (let i = 0; i < 50 && (totals?.count ?? 0) < before + 1; i++) {
+    await sleep(20);
+    totals = majorGcTotals(await registry.metrics());
+  }
+  assert.ok(totals, 'the page has the major collections');
+  assert.ok(totals.count > before, `the forced full collection counted (${before} → ${totals.count})`);
+  assert.ok(totals.seconds > 0);
 });

@@ -68,6 +68,12 @@ export type RunResult = {
   capacity: PhaseResult & { cpu_pct: Record<string, number>; cpu_us_per_msg: CpuPerMessage };
   /** The extra open-loop rates (`Params.rates`), latencies without their raw samples. */
   rates: RateResult[];
+  /**
+   * The server's full garbage collections from the first load phase to the end of the last, and
+   * their pause time (Prometheus' `nodejs_gc_duration_seconds{kind="major"}`); null when the
+   * server does not say (the bare baselines).
+   */
+  major_gcs: GcTotals | null;
   errors: string[];
   prefixes: string[];
 };
@@ -192,8 +198,23 @@ export function merge(
   };
 }
 
+export type GcTotals = { count: number; seconds: number };
+
+/** Full collections so far, from a Prometheus text page (prom-client's default metrics). */
+export function majorGcTotals(page: string): GcTotals | null {
+  const read = (suffix: 'count' | 'sum') =>
+    new RegExp(`^\\w*nodejs_gc_duration_seconds_${suffix}\\{kind="major"\\} ([0-9.e+-]+)$`, 'm').exec(
+      page,
+    )?.[1];
+  const count = read('count');
+  const sum = read('sum');
+  return count === undefined || sum === undefined ? null : { count: Number(count), seconds: Number(sum) };
+}
+
 export type RunHooks = {
   serverPids: () => number[];
+  /** The server's full collections so far (summed over its nodes), or null if it does not say. */
+  gcTotals?: () => Promise<GcTotals | null>;
   /** PostgreSQL's processes (`postgresTree`), when it runs on this machine. */
   postgres?: () => Promise<CpuGroup | null>;
   /** The Redis server's process (shared with anything else on the machine: read it as a hint). */
@@ -282,6 +303,7 @@ export async function runWorkload(
       errors.push(...reports.flatMap((r) => r.errors));
       return { result: merge(reports, spent, cpu, meteredS), prefixes: reports.map((r) => r.prefix) };
     };
+    const gcBefore = (await hooks.gcTotals?.()) ?? null;
     hooks.log(`${name}: steady ${p.steadyS} s at ${p.rate} msg/s`);
     const steady = await phase('open', p.steadyS);
     hooks.log(
@@ -311,6 +333,16 @@ export async function runWorkload(
         server_cpu_pct: r.cpu_pct.server_pct ?? null,
       });
     }
+    const gcAfter = (await hooks.gcTotals?.()) ?? null;
+    const majorGcs =
+      gcBefore && gcAfter
+        ? { count: gcAfter.count - gcBefore.count, seconds: round(gcAfter.seconds - gcBefore.seconds, 3) }
+        : null;
+    if (majorGcs) {
+      hooks.log(
+        `${name}: ${majorGcs.count} full garbage collections during the load phases, ${Math.round(majorGcs.seconds * 1000)} ms of pauses`,
+      );
+    }
     await hooks.whileConnected?.(workers);
     return {
       name,
@@ -324,6 +356,7 @@ export async function runWorkload(
       steady: steady.result,
       capacity: capacity.result,
       rates,
+      major_gcs: majorGcs,
       errors: [...new Set(errors)].slice(0, 20),
       prefixes: [...steady.prefixes, ...capacity.prefixes, ...extraPrefixes],
     };

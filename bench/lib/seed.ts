@@ -12,6 +12,8 @@ import { createEventBus } from '../../src/shared/events.js';
 export const BENCH_SECRETS = {
   SESSION_SECRET: 'bench-session-secret-bench-session-secret',
   ENCRYPTION_KEY: '42'.repeat(32),
+  // /metrics on: the benchmark reads the server's garbage collections from it.
+  METRICS_TOKEN: 'bench-metrics-token-bench-metrics',
 };
 export const AGENT_PASSWORD = 'bench-password-1';
 
