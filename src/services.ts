@@ -68,7 +68,7 @@ export function createServices({ database, config, bus, logger, quota, now }: Se
   const agents = createAgentService({ db, bus });
   const channels = createChannelService({ db, bus });
   const identity = createIdentity(encryptionKey);
-  const conversations = createConversationService({ db, bus, identity, quota });
+  const conversations = createConversationService({ db, query: database.query, bus, identity, quota });
   const handover = createHandoverService({ db, bus });
   const visitorProfiles = createVisitorProfileService({ db, bus });
   const ratings = createRatingService({ db, bus });

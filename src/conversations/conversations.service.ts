@@ -6,7 +6,7 @@ import {
   type OrgStatus,
 } from '../generated/prisma/client.js';
 import { seesAllQueues, type AgentActor, type EndUserActor } from '../shared/auth/actor.js';
-import type { Db } from '../shared/db.js';
+import type { Database, Db } from '../shared/db.js';
 import { AppError } from '../shared/errors.js';
 import type { EventBus } from '../shared/events.js';
 import type { TenantQuota } from '../shared/tenant-quota.js';
@@ -244,11 +244,14 @@ export async function recordVisit(db: Db, endUserId: string, visit: VisitContext
 
 export function createConversationService({
   db,
+  query,
   bus,
   identity,
   quota,
 }: {
   db: Db;
+  /** Hot-path reads: prepared once per pooled connection, outside the ORM (`Database.query`). */
+  query: Database['query'];
   bus: EventBus;
   identity: Identity;
   /** The organization's `rate_limit_per_min` on new end users (none in tools). */
@@ -336,8 +339,11 @@ export function createConversationService({
    */
   const endUserAccess = batchedReads<{ id: string; externalId: string }, EndUserAccessRow>(
     async (keys) => {
-      const rows = await db.$queryRaw<(EndUserAccessRow & { n: bigint })[]>`
-        SELECT k.n, c.id, c.organization_id AS "organizationId", c.end_user_id AS "endUserId",
+      // Through the driver, not the ORM: a reconnect wave is thousands of these rows, and the
+      // ORM's row handling was most of what a ramp of 10,000 joins left in the old generation.
+      const rows = await query<EndUserAccessRow & { n: string | number | bigint }>(
+        'sb_end_user_access',
+        `SELECT k.n, c.id, c.organization_id AS "organizationId", c.end_user_id AS "endUserId",
                c.routing_key AS "routingKey", e.verified_at AS "verifiedAt",
                o.rate_limit_per_min AS "rateLimitPerMin",
                o.identity_mode::text AS "orgMode", ch.identity_mode::text AS "channelMode",
@@ -352,13 +358,15 @@ export function createConversationService({
                    SELECT 1 FROM embed_tokens lt WHERE lt.channel_id = c.channel_id AND lt.revoked_at IS NULL
                  )
                )) AS "channelLive"
-        FROM unnest(${keys.map((k) => k.id)}::uuid[], ${keys.map((k) => k.externalId)}::text[])
+        FROM unnest($1::uuid[], $2::text[])
           WITH ORDINALITY AS k(id, external_id, n)
         JOIN conversations c ON c.id = k.id
         JOIN end_users e ON e.id = c.end_user_id AND e.external_id = k.external_id
         JOIN organizations o ON o.id = c.organization_id
         JOIN channels ch ON ch.id = c.channel_id
-        LEFT JOIN embed_tokens t ON t.id = (c.metadata ->> 'embed_token_id')::uuid`;
+        LEFT JOIN embed_tokens t ON t.id = (c.metadata ->> 'embed_token_id')::uuid`,
+        [keys.map((k) => k.id), keys.map((k) => k.externalId)],
+      );
       const byN = new Map(rows.map(({ n, ...row }) => [Number(n), row]));
       return keys.map((_, i) => byN.get(i + 1) ?? null);
     },

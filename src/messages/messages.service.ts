@@ -243,8 +243,10 @@ export function createMessageService({
    * statement; a join asks for one through `joinStateOf`, which reads a turn's joins together.
    */
   const joinStateOf = batchedReadsById(async (ids) => {
-    const rows = await db.$queryRaw<(DeliveryState & { id: string; last_seq: number })[]>`
-      SELECT c.id::text AS id, c.last_seq, c.agent_delivered_seq, c.visitor_delivered_seq,
+    // Through the driver, not the ORM, like the batch writer: one per join, thousands after a restart.
+    const rows = await query<DeliveryState & { id: string; last_seq: number }>(
+      'sb_join_state',
+      `SELECT c.id::text AS id, c.last_seq, c.agent_delivered_seq, c.visitor_delivered_seq,
         coalesce(ar.seq, 0) AS agent_read_seq, ar.at AS agent_read_at,
         coalesce(vr.seq, 0) AS visitor_read_seq, vr.at AS visitor_read_at
       FROM conversations c JOIN end_users u ON u.id = c.end_user_id
@@ -257,7 +259,9 @@ export function createMessageService({
         WHERE m.conversation_id = c.id AND m.sender_type <> 'end_user' AND NOT m.internal
           AND m.read_by ? u.external_id
         ORDER BY m.seq DESC LIMIT 1) vr ON true
-      WHERE c.id = ANY(${ids}::uuid[])`;
+      WHERE c.id = ANY($1::uuid[])`,
+      [ids],
+    );
     return new Map(
       rows.map(({ id, last_seq, ...delivery }) => [id, { lastSeq: Number(last_seq), delivery }]),
     );
