@@ -211,3 +211,39 @@ test('a commit whose answer is lost while the database stays away: the sender re
   await eventually(() => agentSees.some((m) => m.content === 'retried'));
   assert.equal((await w.stored()).filter((m) => m.content === 'retried').length, 1);
 });
+
+test("a visitor's join while the database is away answers unavailable, and joins once it is back", async () => {
+  const w = await world();
+  assert.equal((await w.send('before the outage', 'j-0')).ok, true);
+  // The visitor comes back on a new socket (a reload) while the database is away: the join's
+  // reads (the end user's access, where the conversation stands; prepared statements on the
+  // pool) cannot be answered, and the failure is the driver's, told apart as an outage.
+  const { externalId } = await direct.prisma.endUser.findFirstOrThrow({
+    where: { conversations: { some: { id: w.id } } },
+    select: { externalId: true },
+  });
+  const again = await connectSocket(url);
+  sockets.push(again);
+  proxy.set('refuse');
+  const refused = await emitAck(again, 'join_conversation', {
+    conversation_id: w.id,
+    external_id: externalId,
+  });
+  assert.deepEqual(
+    { ok: refused.ok, error: refused.error, retry_after: refused.retry_after },
+    { ok: false, error: 'unavailable', retry_after: 3 },
+  );
+  const heard = record<{ content: string }>(again, 'message_received');
+
+  proxy.set('pass');
+  const joined = await emitAck(again, 'join_conversation', {
+    conversation_id: w.id,
+    external_id: externalId,
+    last_seq: 0,
+  });
+  assert.equal(joined.ok, true, String(joined.message));
+  assert.equal(joined.missed, 1);
+  await eventually(() => heard.some((m) => m.content === 'before the outage'));
+  assert.equal((await w.send('after the outage', 'j-1')).ok, true);
+  await eventually(() => heard.some((m) => m.content === 'after the outage'));
+});
