@@ -10,11 +10,11 @@ import { closeRedis, connectRedis } from './shared/redis.js';
 // Small Buffers get an ArrayBuffer each rather than a slice of Node's shared 8 KB pool (issue 23,
 // twelfth pass). Under load, most of the node's full garbage collections were started by V8 for
 // "external memory pressure": 64 MB of ArrayBuffers promoted to the old generation since the last
-// one. They were pool slabs, each kept alive into the old generation by one small Buffer still in
-// use (a broadcast's pre-encoded frame, a command waiting for Redis) and then freed only by a full
+// one. They were pool slabs, each carried into the old generation by one small Buffer still in use
+// (the heap profile points at broadcasts' pre-encoded frames) and then freed only by a full
 // collection, which marks every socket's objects. At 1,000 msg/s ArrayBuffer memory grew 3.3 MB/s
-// between full collections with the pool and 0.5 MB/s without it; allocation per message is no
-// higher within the benchmark's noise. Node reads it at each allocation: it holds from here on.
+// between full collections with the pool and 0.5 MB/s without it; capacity did not move beyond the
+// benchmark's noise. Node reads it at each allocation: it holds from here on.
 Buffer.poolSize = 0;
 
 function fail(message: string): never {
