@@ -213,7 +213,7 @@ export function majorGcTotals(page: string): GcTotals | null {
 
 export type RunHooks = {
   serverPids: () => number[];
-  /** The server's full collections so far (summed over its nodes), or null if it does not say. */
+  /** The server's full collections so far (one node's /metrics), or null if it does not say. */
   gcTotals?: () => Promise<GcTotals | null>;
   /** PostgreSQL's processes (`postgresTree`), when it runs on this machine. */
   postgres?: () => Promise<CpuGroup | null>;
