@@ -69,7 +69,7 @@ export function createServices({ database, config, bus, logger, quota, now }: Se
   const channels = createChannelService({ db, bus });
   const identity = createIdentity(encryptionKey);
   const conversations = createConversationService({ db, query: database.query, bus, identity, quota });
-  const handover = createHandoverService({ db, bus });
+  const handover = createHandoverService({ db, bus, conversations });
   const visitorProfiles = createVisitorProfileService({ db, bus });
   const ratings = createRatingService({ db, bus });
   const messages = createMessageService({ db, query: database.query, bus, logger });

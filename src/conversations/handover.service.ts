@@ -3,7 +3,7 @@ import type { Db } from '../shared/db.js';
 import { AppError } from '../shared/errors.js';
 import type { EventBus } from '../shared/events.js';
 import type { TransferBody } from './conversations.schemas.js';
-import { requireWithOpenSession } from './conversations.service.js';
+import type { ConversationService } from './conversations.service.js';
 
 export type HandoverService = ReturnType<typeof createHandoverService>;
 
@@ -14,14 +14,22 @@ const badTarget = (message: string) => new AppError('conversation/bad_transfer_t
  * Both are compare-and-set on the current assignee, as `assign` is: of two racing changes exactly
  * one wins and the other gets 409, so an agent never loses a conversation they did not give away.
  */
-export function createHandoverService({ db, bus }: { db: Db; bus: EventBus }) {
+export function createHandoverService({
+  db,
+  bus,
+  conversations,
+}: {
+  db: Db;
+  bus: EventBus;
+  conversations: Pick<ConversationService, 'requireWithOpenSession'>;
+}) {
   /**
    * The conversation and its open, assigned session, if the actor may hand it over: they hold it,
    * or they are an admin or owner. Another tenant's (or another queue's) is 404.
    */
   async function requireHeld(actor: AgentActor, id: string) {
-    const conv = await requireWithOpenSession(db, actor, id);
-    const open = conv.sessions[0];
+    const conv = await conversations.requireWithOpenSession(actor, id);
+    const { open } = conv;
     if (!open?.assignedAgentId) {
       throw new AppError('conversation/not_assigned', 'The conversation is not assigned to anyone');
     }
