@@ -33,7 +33,7 @@ export type Services = ReturnType<typeof createServices>;
 
 export type ServiceDeps = {
   /** The database; `prisma` may be a transaction's client (first run builds its demo in one). */
-  database: Pick<Database, 'prisma' | 'query'>;
+  database: Pick<Database, 'prisma' | 'query' | 'transaction'>;
   config: Pick<Config, 'encryptionKey'> & {
     webhooks?: Pick<Config['webhooks'], 'allowPrivate'>;
     /** Attachment storage and cap; tools without it keep files in the system's temporary directory. */
@@ -72,7 +72,13 @@ export function createServices({ database, config, bus, logger, quota, now }: Se
   const handover = createHandoverService({ db, bus, conversations });
   const visitorProfiles = createVisitorProfileService({ db, bus });
   const ratings = createRatingService({ db, bus });
-  const messages = createMessageService({ db, query: database.query, bus, logger });
+  const messages = createMessageService({
+    db,
+    query: database.query,
+    transaction: database.transaction,
+    bus,
+    logger,
+  });
   const push = createPushService({ db, encryptionKey, channels, conversations });
   const apiKeys = createApiKeyService({ db });
   const canned = createCannedService({ db });

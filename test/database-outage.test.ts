@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import request from 'supertest';
 import type { Socket } from 'socket.io-client';
 import { createApp, type App } from '../src/app.js';
-import { openPostgres, type Database } from '../src/shared/db.js';
+import { openPostgres, type Database, type Query } from '../src/shared/db.js';
 import { testConfig } from './helpers/config.js';
 import { testDatabaseUrl } from './helpers/db.js';
 import { createAgent, createConversation, createOrg } from './helpers/factories.js';
@@ -246,4 +246,41 @@ test("a visitor's join while the database is away answers unavailable, and joins
   await eventually(() => heard.some((m) => m.content === 'before the outage'));
   assert.equal((await w.send('after the outage', 'j-1')).ok, true);
   await eventually(() => heard.some((m) => m.content === 'after the outage'));
+});
+
+test('a transaction through the driver commits whole or not at all; a connection lost inside it is closed, not pooled again', async () => {
+  const w = await world();
+  const openSession = (q: Query) =>
+    q(
+      't_open_session',
+      `INSERT INTO conversation_sessions (id, organization_id, conversation_id, created_at, updated_at)
+       SELECT gen_random_uuid(), organization_id, id, now(), now() FROM conversations WHERE id = $1::uuid`,
+      [w.id],
+    );
+  const sessions = () => direct.prisma.conversationSession.count({ where: { conversationId: w.id } });
+
+  await assert.rejects(
+    proxied.transaction(async (q) => {
+      await openSession(q);
+      throw new Error('changed my mind');
+    }),
+    /changed my mind/,
+  );
+  assert.equal(await sessions(), 0);
+
+  // The connection dies between two statements: the driver reports it on the idle client (a crash,
+  // unheard), the next statement fails, and nothing of the transaction is committed.
+  await assert.rejects(
+    proxied.transaction(async (q) => {
+      await openSession(q);
+      proxy.cut();
+      await new Promise((r) => setTimeout(r, 200));
+      await q('t_after_cut', 'SELECT 1', []);
+    }),
+  );
+  assert.equal(await sessions(), 0);
+
+  // The pool hands out a working connection again.
+  await proxied.transaction(async (q) => openSession(q));
+  assert.equal(await sessions(), 1);
 });

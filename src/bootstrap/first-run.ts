@@ -22,7 +22,7 @@ const FIRST_RUN_LOCK = 72707370;
  * lock: one creates the demo, the others then see it and do nothing.
  */
 export async function ensureFirstRun(deps: {
-  database: Pick<Database, 'prisma' | 'query'>;
+  database: Pick<Database, 'prisma' | 'query' | 'transaction'>;
   encryptionKey: Buffer;
   bus: EventBus;
 }): Promise<FirstRun | null> {

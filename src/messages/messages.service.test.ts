@@ -207,7 +207,9 @@ for (const mode of dbModes) {
       const deadlock = Object.assign(new Error('deadlock detected'), { code: '40P01', severity: 'ERROR' });
       const failing = createMessageService({
         db: database.prisma,
-        query: () => Promise.reject(deadlock),
+        query: <T>(name: string, text: string, values: unknown[]) =>
+          name === 'sb_append_messages' ? Promise.reject(deadlock) : database.query<T>(name, text, values),
+        transaction: database.transaction,
         bus: h.bus,
       });
       const sent = await Promise.all(
@@ -252,6 +254,7 @@ for (const mode of dbModes) {
           }
           return rows;
         },
+        transaction: database.transaction,
         bus: h.bus,
       });
       const sent = await Promise.all(
@@ -300,6 +303,7 @@ for (const mode of dbModes) {
           if (name === 'sb_append_messages') await database.query(name, text, values);
           throw new Error('Connection terminated unexpectedly');
         },
+        transaction: database.transaction,
         bus: h.bus,
       });
       const payload = message({

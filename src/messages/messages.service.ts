@@ -8,7 +8,7 @@ import type { Logger } from '../shared/logger.js';
 import { visibleTo } from '../conversations/conversations.service.js';
 import { requireOwnAttachment } from '../attachments/attachments.service.js';
 import type { HistoryQuery, MarkRead, SendMessage } from './messages.schemas.js';
-import { createMessageWriter, type Stored } from './messages.writer.js';
+import { createMessageWriter, messageFromRow, type Stored } from './messages.writer.js';
 import { createDeliveryBatcher } from './delivery.js';
 import { batchedReadsById } from '../shared/batched-reads.js';
 
@@ -32,10 +32,12 @@ export type DeliveryState = {
 const forbidden = () => new AppError('auth/forbidden', 'Not allowed to access this conversation');
 const notFound = () => new AppError('conversation/not_found', 'Conversation not found');
 
-const TX_OPTIONS = { maxWait: 10_000, timeout: 10_000 };
-
-/** A unique violation, from a Prisma query (P2002) or a raw statement (P2010 carrying 23505). */
+/**
+ * A unique violation: from the driver (SQLSTATE 23505), a Prisma query (P2002) or a raw statement
+ * through Prisma (P2010 carrying 23505, the embedded database).
+ */
 function isUniqueViolation(err: unknown): boolean {
+  if ((err as { code?: unknown } | null)?.code === '23505') return true;
   if (!(err instanceof Prisma.PrismaClientKnownRequestError)) return false;
   return (
     err.code === 'P2002' ||
@@ -49,11 +51,13 @@ const REPLAY_LIMIT = 500;
 export function createMessageService({
   db,
   query,
+  transaction,
   bus,
   logger,
 }: {
   db: Db;
   query: Database['query'];
+  transaction: Database['transaction'];
   bus: EventBus;
   logger?: Logger | undefined;
 }) {
@@ -116,68 +120,88 @@ export function createMessageService({
       // As the batch writer's EFFECTIVE_MODE: no knowledge base, no bot.
       mode:
         conv.mode === 'bot' &&
-        (await db.knowledgeDocument.findFirst({
-          where: { organizationId: conv.organizationId },
-          select: { id: true },
-        }))
+        (
+          await query(
+            'sb_has_knowledge',
+            'SELECT 1 FROM knowledge_documents WHERE organization_id = $1::uuid LIMIT 1',
+            [conv.organizationId],
+          )
+        ).length
           ? ('bot' as const)
           : ('human' as const),
     };
     try {
-      return await db.$transaction(async (tx) => {
+      // Through the driver, not the ORM's transaction: every conversation's first message comes
+      // this way, a thousand of them when a thousand visitors say hello at once.
+      return await transaction(async (q) => {
         const now = new Date();
         // Locks the conversation row: concurrent sends to one conversation open one session.
-        // A note is not activity the end user sees: it leaves the last message time alone.
-        await tx.conversation.update({
-          where: { id: conv.id },
-          data: internal ? { updatedAt: now } : { updatedAt: now, lastMessageAt: now },
-        });
-        let session = await tx.conversationSession.findFirst({
-          where: { conversationId: conv.id, status: 'open' },
-        });
+        // The insert's trigger then bumps its times (a note leaves the last message time alone).
+        const locked = await q(
+          'sb_lock_conversation',
+          'SELECT 1 FROM conversations WHERE id = $1::uuid FOR UPDATE',
+          [conv.id],
+        );
+        if (!locked.length) throw notFound();
+        const [open] = await q<{ id: string }>(
+          'sb_session_open',
+          `SELECT id::text FROM conversation_sessions WHERE conversation_id = $1::uuid AND status = 'open'`,
+          [conv.id],
+        );
+        let sessionId = open?.id;
         // A note never opens a session (that would start an interaction, assign it and tell
         // webhooks): it joins the latest one, resolved or not.
-        if (!session && internal) {
-          session = await tx.conversationSession.findFirst({
-            where: { conversationId: conv.id },
-            orderBy: { createdAt: 'desc' },
-          });
-          if (!session)
+        if (!sessionId && internal) {
+          const [latest] = await q<{ id: string }>(
+            'sb_session_latest',
+            `SELECT id::text FROM conversation_sessions WHERE conversation_id = $1::uuid
+             ORDER BY created_at DESC LIMIT 1`,
+            [conv.id],
+          );
+          if (!latest)
             throw new AppError(
               'conversation/no_open_session',
               'Nothing to note yet: this conversation has no messages',
             );
+          sessionId = latest.id;
         }
-        const sessionOpened = !session;
-        session ??= await tx.conversationSession.create({
-          data: {
-            organizationId: conv.organizationId,
-            conversationId: conv.id,
-            firstMessageAt: now,
-            // An agent writing first (outreach) owns the interaction they start.
-            ...(sender.agentId ? { assignedAgentId: sender.agentId, assignedAt: now } : {}),
-          },
-        });
-        const message = await tx.message.create({
-          data: {
+        const sessionOpened = !sessionId;
+        if (!sessionId) {
+          // An agent writing first (outreach) owns the interaction they start.
+          const [created] = await q<{ id: string }>(
+            'sb_session_create',
+            `INSERT INTO conversation_sessions (id, organization_id, conversation_id, first_message_at,
+               assigned_agent_id, assigned_at, created_at, updated_at)
+             VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5::uuid, $6, $4, $4)
+             RETURNING id::text`,
+            [randomUUID(), conv.organizationId, conv.id, now, sender.agentId, sender.agentId ? now : null],
+          );
+          sessionId = created!.id;
+        }
+        const [row] = await q(
+          'sb_message_alone',
+          `INSERT INTO messages (id, organization_id, conversation_id, session_id, sender_type,
+             sender_id, content_type, content, rich_media, client_msg_id, internal, created_at)
+           VALUES ($1::uuid, $2::uuid, $3::uuid, $4::uuid, $5::"SenderType", $6, $7::"ContentType",
+             $8, $9::jsonb, $10, $11, $12)
+           RETURNING *`,
+          [
             id,
-            organizationId: conv.organizationId,
-            conversationId: conv.id,
-            sessionId: session.id,
-            senderType: sender.type,
-            senderId: sender.id,
-            contentType: input.content_type,
-            content: input.content,
-            richMedia: (input.rich_media as Prisma.InputJsonObject | null) ?? Prisma.DbNull,
-            clientMsgId: input.client_msg_id ?? null,
+            conv.organizationId,
+            conv.id,
+            sessionId,
+            sender.type,
+            sender.id,
+            input.content_type,
+            input.content,
+            input.rich_media ? JSON.stringify(input.rich_media) : null,
+            input.client_msg_id ?? null,
             internal,
-            createdAt: now,
-          },
-        });
-        return { message, conversation, sessionOpened, duplicate: false };
-        // Under load a message waits for a pooled connection rather than failing after Prisma's
-        // default 2 s: a chat message must not be lost to a busy moment.
-      }, TX_OPTIONS);
+            now,
+          ],
+        );
+        return { message: messageFromRow(row!), conversation, sessionOpened, duplicate: false };
+      });
     } catch (err) {
       // A retry, or the same retry racing itself: the unique id and (conversation, client_msg_id) decide.
       if (isUniqueViolation(err)) {

@@ -34,7 +34,7 @@ type Job = {
 type Lane = { queue: Job[]; busy: boolean };
 
 /** A `messages` row as PostgreSQL returns it, as Prisma's `Message`. */
-function messageFromRow(r: Record<string, unknown>): Message {
+export function messageFromRow(r: Record<string, unknown>): Message {
   return {
     id: r.id as string,
     seq: Number(r.seq),

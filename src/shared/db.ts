@@ -13,6 +13,13 @@ import { createOutage, type Outage } from './outage.js';
 export { PrismaClient };
 export type Db = PrismaClient;
 
+/** A raw statement with `$1…` parameters (`Database.query`, or one inside `Database.transaction`). */
+export type Query = <T = Record<string, unknown>>(
+  name: string,
+  text: string,
+  values: unknown[],
+) => Promise<T[]>;
+
 export type Database = {
   prisma: PrismaClient;
   mode: 'postgres' | 'embedded';
@@ -24,6 +31,12 @@ export type Database = {
    * back as the driver reads them.
    */
   query<T = Record<string, unknown>>(name: string, text: string, values: unknown[]): Promise<T[]>;
+  /**
+   * Raw statements in one transaction, outside the ORM: committed when `fn` resolves, rolled back
+   * when it throws. On PostgreSQL they run on one pooled connection, prepared under their names as
+   * `query`'s are; embedded, in the ORM's transaction on its one connection.
+   */
+  transaction<T>(fn: (query: Query) => Promise<T>): Promise<T>;
   /**
    * A cheap round trip, for readiness checks. On PostgreSQL it runs on a connection of its own,
    * outside the pool, so a saturated pool does not make a live database look dead.
@@ -161,6 +174,28 @@ export function openPostgres(
     async query<T>(name: string, text: string, values: unknown[]) {
       return (await pool.query({ name, text, values })).rows as T[];
     },
+    async transaction<T>(fn: (query: Query) => Promise<T>) {
+      const client = await pool.connect();
+      // A connection that broke, or could not roll back, is closed rather than pooled again. A
+      // drop while `fn` is between statements is an 'error' on the client: heard here, not a crash.
+      let broken: Error | undefined;
+      const onError = (err: Error) => (broken ??= err);
+      client.on('error', onError);
+      try {
+        await client.query('BEGIN');
+        const result = await fn(
+          async (name, text, values) => (await client.query({ name, text, values })).rows,
+        );
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        if (!broken) await client.query('ROLLBACK').catch(onError);
+        throw err;
+      } finally {
+        client.off('error', onError);
+        client.release(broken);
+      }
+    },
     ping: () => probe.ping(),
     poolState: () => ({
       total: pool.totalCount,
@@ -230,6 +265,12 @@ export async function openEmbedded(
     // Through Prisma, which queues it behind any transaction it has open on the one connection.
     query: <T>(_name: string, text: string, values: unknown[]) =>
       prisma.$queryRawUnsafe<T[]>(text, ...values),
+    transaction: <T>(fn: (query: Query) => Promise<T>) =>
+      prisma.$transaction(
+        (tx) => fn((_name, text, values) => tx.$queryRawUnsafe(text, ...values)),
+        // One connection: a transaction waits its turn behind the others, up to the pool's wait.
+        { maxWait: DEFAULT_TIMEOUTS.connectMs, timeout: DEFAULT_TIMEOUTS.statementMs },
+      ),
     async ping() {
       await pglite.query('SELECT 1');
     },
