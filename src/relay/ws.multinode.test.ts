@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import type { Socket } from 'socket.io-client';
 import { openPostgres, type Database } from '../shared/db.js';
 import type { Services } from '../services.js';
@@ -23,16 +24,19 @@ describe('relay visitor WebSocket across two nodes', () => {
   let nodeB: RunningServer;
   const sockets: Socket[] = [];
   const clients: WsClient[] = [];
+  const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const prefix = `sb:test:${randomUUID()}`;
+  const redis = new Redis(redisUrl);
 
   before(async () => {
     const fresh = await freshPostgresDatabase();
     dropDb = fresh.drop;
     const env = {
       DATABASE_URL: fresh.url,
-      REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+      REDIS_URL: redisUrl,
       SESSION_SECRET: 'multi-node-session-secret-multi-node',
       ENCRYPTION_KEY: '22'.repeat(32),
-      REALTIME_REDIS_PREFIX: `sb:test:${randomUUID()}`,
+      REALTIME_REDIS_PREFIX: prefix,
       TYPING_RELAY_INTERVAL_MS: '0',
     };
     database = await openPostgres(fresh.url, { poolSize: 3 });
@@ -53,6 +57,61 @@ describe('relay visitor WebSocket across two nodes', () => {
     await Promise.all([nodeA?.stop(), nodeB?.stop()]);
     await database?.close();
     await dropDb?.();
+    redis.disconnect();
+  });
+
+  test("a conversation's frames reach only the nodes holding its visitors; two tabs share one subscription", async () => {
+    const tn = await createTenant(services);
+    const a = await createAgent(services, tn.id);
+    const { cookie } = await loginAgent(nodeB.url, a.user.email, a.password);
+    const agent = await connectSocket(nodeB.url, { cookie });
+    sockets.push(agent);
+    const s = await createVisitorSession(nodeA.url, tn);
+    const tabs = [];
+    for (let i = 0; i < 2; i++) {
+      const tab = await connectWs(widgetWsUrl(nodeA.url, { token: s.visitor_token }));
+      clients.push(tab);
+      await tab.next('welcome');
+      tabs.push(tab);
+    }
+    const [first, second] = tabs as [WsClient, WsClient];
+    // Node A listens once for both tabs; node B, with no visitor of it, not at all.
+    const listeners = async () =>
+      Number(((await redis.pubsub('NUMSUB', `${prefix}:ws:${s.conversation_id}`)) as [string, number])[1]);
+    assert.equal(await listeners(), 1);
+
+    first.send({ type: 'msg', client_msg_id: 't1', content: 'Opens the chat' });
+    await first.next('ack');
+    assert.equal(
+      (await emitAck(agent, 'claim_conversation', { conversation_id: s.conversation_id })).ok,
+      true,
+    );
+    const say = async (content: string) =>
+      assert.equal(
+        (
+          await emitAck(agent, 'send_message', {
+            conversation_id: s.conversation_id,
+            content,
+            sender_type: 'agent',
+          })
+        ).ok,
+        true,
+      );
+    await say('To both tabs');
+    for (const tab of tabs)
+      assert.equal((await tab.next('msg', (m) => m.role === 'agent')).content, 'To both tabs');
+
+    // The first tab closes: the other still hears the conversation.
+    first.close();
+    await first.closed;
+    await say('To the tab left');
+    assert.equal((await second.next('msg', (m) => m.role === 'agent')).content, 'To the tab left');
+
+    // The last one closes: node A stops listening.
+    second.close();
+    await second.closed;
+    for (let i = 0; i < 50 && (await listeners()) !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await listeners(), 0);
   });
 
   test('visitor on A, agent on B: messages and typing both ways; SIGTERM on A closes with 1012', async () => {

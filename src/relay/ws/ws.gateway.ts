@@ -222,7 +222,10 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
     return { actor, welcome, after };
   }
 
-  /** Registered first, then the history read: nothing falls between the read and the live frames. */
+  /**
+   * Registered and subscribed first, then the history read: nothing falls between the read and
+   * the live frames.
+   */
   async function start(ws: WebSocket, connId: string, { actor, welcome, after }: Authorized) {
     const conn = createConnection(connId, ws, actor, {
       services,
@@ -241,15 +244,19 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
     let set = byConversation.get(actor.conversationId);
     if (!set) byConversation.set(actor.conversationId, (set = new Set()));
     set.add(conn);
+    const watching = fanout.watch(actor.conversationId);
     ws.on('close', () => {
       all.delete(conn);
       set.delete(conn);
       if (!set.size && byConversation.get(actor.conversationId) === set)
         byConversation.delete(actor.conversationId);
+      fanout.unwatch(actor.conversationId);
       conn.dispose();
     });
     ws.on('error', (err) => logger.debug({ err, conn: conn.id }, 'relay ws socket error'));
     try {
+      // Subscribed before the history read, as registered before it.
+      await watching;
       if (after) {
         const [{ messages, lastSeq, hasMore }, delivery] = await Promise.all([
           services.messages.since(actor.conversationId, after),
