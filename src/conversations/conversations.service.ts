@@ -115,6 +115,17 @@ function endUserRefusal(row: EndUserAccessRow): AppError | null {
 }
 
 /** The where-clause that limits an agent to their organization and, if set, their queues. */
+/** `visibleTo`'s rule on a conversation already read: its organization, and its queue if restricted. */
+export function agentSees(
+  actor: AgentActor,
+  conv: { organizationId: string; routingKey: string | null } | null | undefined,
+): conv is { organizationId: string; routingKey: string | null } {
+  return (
+    conv?.organizationId === actor.organizationId &&
+    (seesAllQueues(actor) || (conv.routingKey !== null && actor.routingKeys.includes(conv.routingKey)))
+  );
+}
+
 export function visibleTo(actor: AgentActor): Prisma.ConversationWhereInput {
   return seesAllQueues(actor)
     ? { organizationId: actor.organizationId }
@@ -355,10 +366,8 @@ export function createConversationService({
   /** The conversation with its open session if any, when the agent may see it; "not found" otherwise. */
   async function requireWithOpenSession(actor: AgentActor, id: string): Promise<WithOpenSession> {
     const r = await openSessionOf(id);
-    const visible =
-      r?.organization_id === actor.organizationId &&
-      (seesAllQueues(actor) || (r.routing_key !== null && actor.routingKeys.includes(r.routing_key)));
-    if (!visible) throw notFound();
+    if (!r || !agentSees(actor, { organizationId: r.organization_id, routingKey: r.routing_key }))
+      throw notFound();
     return {
       id: r.id,
       organizationId: r.organization_id,
@@ -421,10 +430,8 @@ export function createConversationService({
      */
     async requireVisible(actor: AgentActor, id: string): Promise<void> {
       const conv = await queueOf(id);
-      const visible =
-        conv?.organization_id === actor.organizationId &&
-        (seesAllQueues(actor) || (conv.routing_key !== null && actor.routingKeys.includes(conv.routing_key)));
-      if (!visible) throw notFound();
+      if (!conv || !agentSees(actor, { organizationId: conv.organization_id, routingKey: conv.routing_key }))
+        throw notFound();
     },
 
     /**

@@ -5,7 +5,7 @@ import type { Database, Db } from '../shared/db.js';
 import { AppError } from '../shared/errors.js';
 import type { EventBus } from '../shared/events.js';
 import type { Logger } from '../shared/logger.js';
-import { visibleTo } from '../conversations/conversations.service.js';
+import { agentSees } from '../conversations/conversations.service.js';
 import { requireOwnAttachment } from '../attachments/attachments.service.js';
 import type { HistoryQuery, MarkRead, SendMessage } from './messages.schemas.js';
 import { createMessageWriter, messageFromRow, type Stored } from './messages.writer.js';
@@ -28,6 +28,14 @@ export type DeliveryState = {
   visitor_read_seq: number;
   visitor_read_at: string | null;
 };
+
+/** What sending into a conversation needs of it. */
+type ConversationRef = Pick<
+  Conversation,
+  'id' | 'organizationId' | 'channelId' | 'endUserId' | 'routingKey' | 'mode'
+> & { endUser: { externalId: string } };
+
+type ConversationRow = Omit<ConversationRef, 'endUser'> & { externalId: string };
 
 const forbidden = () => new AppError('auth/forbidden', 'Not allowed to access this conversation');
 const notFound = () => new AppError('conversation/not_found', 'Conversation not found');
@@ -64,22 +72,35 @@ export function createMessageService({
   const writer = createMessageWriter({ query, logger });
   const delivery = createDeliveryBatcher({ db, bus, logger });
 
-  /** The conversation the actor may write to, with its end user's external_id. */
-  async function requireConversation(actor: Actor, conversationId: string) {
+  /** Conversations by id with their end user's external_id, the reads of a turn in one statement. */
+  const conversationOf = batchedReadsById(async (ids) => {
+    const rows = await query<ConversationRow>(
+      'sb_conversation_of',
+      `SELECT c.id::text, c.organization_id::text AS "organizationId", c.channel_id::text AS "channelId",
+              c.end_user_id::text AS "endUserId", c.routing_key AS "routingKey", c.mode::text AS mode,
+              e.external_id AS "externalId"
+       FROM conversations c JOIN end_users e ON e.id = c.end_user_id
+       WHERE c.id = ANY($1::uuid[])`,
+      [ids],
+    );
+    return new Map(rows.map(({ externalId, ...conv }) => [conv.id, { ...conv, endUser: { externalId } }]));
+  });
+
+  /**
+   * The conversation the actor may write to, with its end user's external_id: an agent's in their
+   * organization (and queues), an end user's own. Through the driver: every first message and
+   * every receipt starts here.
+   */
+  async function requireConversation(actor: Actor, conversationId: string): Promise<ConversationRef> {
+    const conv = await conversationOf(conversationId);
     if (actor.kind === 'agent') {
-      const conv = await db.conversation.findFirst({
-        where: { id: conversationId, ...visibleTo(actor) },
-        include: { endUser: { select: { externalId: true } } },
-      });
-      if (!conv) throw notFound();
+      if (!conv || !agentSees(actor, conv)) throw notFound();
       return conv;
     }
-    // The end user is the actor: its external_id is known, so no second query for it (hot path).
-    const conv = await db.conversation.findUnique({ where: { id: conversationId } });
     // Same answer for "no such conversation" and "not yours": a guess reveals nothing.
     if (!conv || conv.endUserId !== actor.endUserId || conv.organizationId !== actor.organizationId)
       throw forbidden();
-    return { ...conv, endUser: { externalId: actor.externalId } };
+    return conv;
   }
 
   /** The message stored under this id (a batch that committed after all), or this client_msg_id. */
@@ -103,7 +124,7 @@ export function createMessageService({
 
   /** `sendAlone` once the conversation is known to be the sender's. */
   async function storeAlone(
-    conv: Conversation & { endUser: { externalId: string } },
+    conv: ConversationRef,
     sender: { type: SenderType; id: string; agentId: string | null },
     input: Pick<SendMessage, 'content_type' | 'content' | 'rich_media' | 'client_msg_id'> &
       Partial<Pick<SendMessage, 'internal'>>,
