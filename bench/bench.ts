@@ -20,7 +20,7 @@ import { renderSvg, renderTable, summary, type BenchResult } from './lib/report.
 import {
   agentOf,
   isNew,
-  majorGcTotals,
+  gcTotalsOf,
   plans,
   redisServerPids,
   runWorkload,
@@ -93,14 +93,16 @@ function rateList(v: string | undefined, dflt: number[]): number[] {
   if (rates.some((r) => !Number.isFinite(r) || r <= 0)) usage(`not a list of rates: ${v}`);
   return rates;
 }
-/** The server's full garbage collections so far, from its /metrics; null if it cannot say. */
+/** The server's garbage collections so far, full and young, from its /metrics; null if it cannot say. */
 async function serverGcTotals(url: string) {
   try {
     const res = await fetch(`${url}/metrics`, {
       headers: { authorization: `Bearer ${BENCH_SECRETS.METRICS_TOKEN}` },
       signal: AbortSignal.timeout(10_000),
     });
-    return res.ok ? majorGcTotals(await res.text()) : null;
+    if (!res.ok) return null;
+    const page = await res.text();
+    return { major: gcTotalsOf(page, 'major'), minor: gcTotalsOf(page, 'minor') };
   } catch {
     return null;
   }

@@ -8,7 +8,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { LoadReport } from './protocol.js';
-import { majorGcTotals, merge } from './run.js';
+import { gcTotalsOf, majorGcTotals, merge } from './run.js';
 
 function report(latencies: number[], sentSecond: number[], timeline: [number, number][]): LoadReport {
   return {
@@ -63,7 +63,7 @@ test('a phase keeps the p99 of each second it sent in, across load generators; a
   assert.equal(phase.cpu_us_per_msg.server, 150_000);
 });
 
-test("the server's full collections are read from a metrics page as prom-client writes it", async () => {
+test("the server's collections, full and young, are read from a metrics page as prom-client writes it", async () => {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchboard_' });
   // Before any full collection the page has no such series: the run then reports none.
@@ -80,4 +80,14 @@ test("the server's full collections are read from a metrics page as prom-client 
   assert.ok(totals, 'the page has the major collections');
   assert.ok(totals.count > before, `the forced full collection counted (${before} → ${totals.count})`);
   assert.ok(totals.seconds > 0);
+  // Young collections come on their own as a process allocates short-lived objects.
+  const youngBefore = gcTotalsOf(await registry.metrics(), 'minor')?.count ?? 0;
+  let young = null;
+  for (let i = 0; i < 100 && (young?.count ?? 0) <= youngBefore; i++) {
+    for (let j = 0; j < 20_000; j++) void JSON.parse(`{"n":${j},"s":"${'x'.repeat(64)}"}`);
+    await sleep(10);
+    young = gcTotalsOf(await registry.metrics(), 'minor');
+  }
+  assert.ok(young, 'the page has the young collections');
+  assert.ok(young.count > youngBefore, `young collections counted (${youngBefore} → ${young.count})`);
 });

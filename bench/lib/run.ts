@@ -200,10 +200,13 @@ export function merge(
 
 export type GcTotals = { count: number; seconds: number };
 
-/** Full collections so far, from a Prometheus text page (prom-client's default metrics). */
-export function majorGcTotals(page: string): GcTotals | null {
+/**
+ * Collections of one kind so far (`major`: full; `minor`: young generation), from a Prometheus
+ * text page (prom-client's default metrics).
+ */
+export function gcTotalsOf(page: string, kind: 'major' | 'minor'): GcTotals | null {
   const read = (suffix: 'count' | 'sum') =>
-    new RegExp(`^\\w*nodejs_gc_duration_seconds_${suffix}\\{kind="major"\\} ([0-9.e+-]+)$`, 'm').exec(
+    new RegExp(`^\\w*nodejs_gc_duration_seconds_${suffix}\\{kind="${kind}"\\} ([0-9.e+-]+)$`, 'm').exec(
       page,
     )?.[1];
   const count = read('count');
@@ -211,10 +214,16 @@ export function majorGcTotals(page: string): GcTotals | null {
   return count === undefined || sum === undefined ? null : { count: Number(count), seconds: Number(sum) };
 }
 
+/** Full collections so far (`gcTotalsOf`). */
+export const majorGcTotals = (page: string) => gcTotalsOf(page, 'major');
+
 export type RunHooks = {
   serverPids: () => number[];
-  /** The server's full collections so far (one node's /metrics), or null if it does not say. */
-  gcTotals?: () => Promise<GcTotals | null>;
+  /**
+   * The server's collections so far, full and young (one node's /metrics), or null if it does not
+   * say.
+   */
+  gcTotals?: () => Promise<{ major: GcTotals | null; minor: GcTotals | null } | null>;
   /** PostgreSQL's processes (`postgresTree`), when it runs on this machine. */
   postgres?: () => Promise<CpuGroup | null>;
   /** The Redis server's process (shared with anything else on the machine: read it as a hint). */
@@ -277,6 +286,7 @@ export async function runWorkload(
     }));
     const extraPrefixes: string[] = [];
     const phase = async (mode: 'open' | 'closed', seconds: number, rate = p.rate) => {
+      const youngBefore = (await hooks.gcTotals?.())?.minor ?? null;
       const startWall = Date.now();
       const meterStart = performance.now();
       meter.begin();
@@ -301,9 +311,15 @@ export async function runWorkload(
       // Sustained: what was delivered over the time it took to deliver it (a backlog counts).
       const spent = Math.max(seconds, (lastWall - startWall) / 1000);
       errors.push(...reports.flatMap((r) => r.errors));
+      const youngAfter = (await hooks.gcTotals?.())?.minor ?? null;
+      if (youngBefore && youngAfter) {
+        hooks.log(
+          `${name}: ${youngAfter.count - youngBefore.count} young collections in the phase, ${Math.round((youngAfter.seconds - youngBefore.seconds) * 1000)} ms`,
+        );
+      }
       return { result: merge(reports, spent, cpu, meteredS), prefixes: reports.map((r) => r.prefix) };
     };
-    const gcBefore = (await hooks.gcTotals?.()) ?? null;
+    const gcBefore = (await hooks.gcTotals?.())?.major ?? null;
     hooks.log(`${name}: steady ${p.steadyS} s at ${p.rate} msg/s`);
     const steady = await phase('open', p.steadyS);
     hooks.log(
@@ -333,7 +349,7 @@ export async function runWorkload(
         server_cpu_pct: r.cpu_pct.server_pct ?? null,
       });
     }
-    const gcAfter = (await hooks.gcTotals?.()) ?? null;
+    const gcAfter = (await hooks.gcTotals?.())?.major ?? null;
     const majorGcs =
       gcBefore && gcAfter
         ? { count: gcAfter.count - gcBefore.count, seconds: round(gcAfter.seconds - gcBefore.seconds, 3) }
