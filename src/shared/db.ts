@@ -30,7 +30,7 @@ export type Database = {
    * pooled connection under `name` (no parse or plan per call) and bypasses the ORM; rows come
    * back as the driver reads them.
    */
-  query<T = Record<string, unknown>>(name: string, text: string, values: unknown[]): Promise<T[]>;
+  query: Query;
   /**
    * Raw statements in one transaction, outside the ORM: committed when `fn` resolves, rolled back
    * when it throws. On PostgreSQL they run on one pooled connection, prepared under their names as
