@@ -20,7 +20,6 @@ import { renderSvg, renderTable, summary, type BenchResult } from './lib/report.
 import {
   agentOf,
   isNew,
-  gcTotalsOf,
   plans,
   redisServerPids,
   runWorkload,
@@ -30,6 +29,7 @@ import {
 import {
   AGENT_PASSWORD,
   BENCH_SECRETS,
+  pgWalOf,
   postgresTree,
   countPersisted,
   createBenchDatabase,
@@ -93,16 +93,14 @@ function rateList(v: string | undefined, dflt: number[]): number[] {
   if (rates.some((r) => !Number.isFinite(r) || r <= 0)) usage(`not a list of rates: ${v}`);
   return rates;
 }
-/** The server's garbage collections so far, full and young, from its /metrics; null if it cannot say. */
-async function serverGcTotals(url: string) {
+/** The server's /metrics page (collections, event-loop stalls, message stages); null if it cannot say. */
+async function serverMetrics(url: string) {
   try {
     const res = await fetch(`${url}/metrics`, {
       headers: { authorization: `Bearer ${BENCH_SECRETS.METRICS_TOKEN}` },
       signal: AbortSignal.timeout(10_000),
     });
-    if (!res.ok) return null;
-    const page = await res.text();
-    return { major: gcTotalsOf(page, 'major'), minor: gcTotalsOf(page, 'minor') };
+    return res.ok ? await res.text() : null;
   } catch {
     return null;
   }
@@ -283,8 +281,9 @@ async function main() {
       ? null
       : await runWorkload('server', plans(s, cookies, [node.url], params, 'r1'), params, {
           serverPids: () => [node.proc.pid!],
-          gcTotals: () => serverGcTotals(node.url),
+          metrics: () => serverMetrics(node.url),
           postgres: () => postgresTree(db),
+          postgresWal: () => pgWalOf(db),
           redisPids: redisServerPids,
           log,
           whileConnected: skip.has('restart')
@@ -429,19 +428,22 @@ async function main() {
       });
     }
 
-    // 2. The bare Socket.IO baseline, same workload.
-    const bare = await startServer(
-      ['--import', 'tsx', 'bench/baselines/bare-socketio.ts'],
-      {},
-      await freePort(),
-    );
-    servers.push(bare);
-    const base = await runWorkload('baseline', plans(s, [], [bare.url], params, 'b1'), params, {
-      serverPids: () => [bare.proc.pid!],
-      log,
-    });
-    result.runs.push(base);
-    await stop(bare);
+    // 2. The bare Socket.IO baseline, same workload (left out only to compare two builds of the
+    // server quickly: the ratios are then unknown).
+    if (!skip.has('baseline')) {
+      const bare = await startServer(
+        ['--import', 'tsx', 'bench/baselines/bare-socketio.ts'],
+        {},
+        await freePort(),
+      );
+      servers.push(bare);
+      const base = await runWorkload('baseline', plans(s, [], [bare.url], params, 'b1'), params, {
+        serverPids: () => [bare.proc.pid!],
+        log,
+      });
+      result.runs.push(base);
+      await stop(bare);
+    }
 
     // 2b. The same bare server broadcasting through the Redis adapter: what fan-out across nodes
     // costs on its own (this run's CPU per message minus the baseline's).
@@ -467,6 +469,7 @@ async function main() {
       const two = await runWorkload('two-nodes', plans(s, cookies, [a.url, b.url], params, 'n2'), params, {
         serverPids: () => [a.proc.pid!, b.proc.pid!],
         postgres: () => postgresTree(db),
+        postgresWal: () => pgWalOf(db),
         redisPids: redisServerPids,
         log,
       });

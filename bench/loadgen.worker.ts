@@ -2,7 +2,7 @@
 // Socket.IO connection of its own (lib/lean-client.ts: the protocol's frames on a WebSocket). A
 // visitor's agent lives in the same process, so every latency is measured on one clock
 // (performance.now) from the sender's emit to the other party's event.
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { leanConnect, type LeanSocket as Socket } from './lib/lean-client.js';
 import type { AgentPlan, Command, LoadReport, Report, VisitorPlan, WorkerPlan } from './lib/protocol.js';
 
@@ -51,6 +51,10 @@ let loadStartWall = 0;
 let measuring = false;
 /** Message sequence, unique across phases: client_msg_id must not repeat. */
 let seq = 0;
+/** This process's event-loop delay, read and reset each second of a load phase: its own stalls. */
+const LOOP_RESOLUTION_MS = 10;
+const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+let loopTick: NodeJS.Timeout | undefined;
 /** Closed loop: called on each delivery to send the slot's next message. */
 let onDelivered: ((slot: number) => void) | null = null;
 let stats = freshStats();
@@ -72,6 +76,8 @@ function freshStats() {
     /** The second of the phase each latency's message was sent in (parallel to `latencies`). */
     sentSecond: [] as number[],
     timeline: [] as [number, number][],
+    /** Per second of the phase and its drain: the longest this process's event loop was held, ms. */
+    loopMaxBySecond: [] as number[],
     lastWall: 0,
   };
 }
@@ -341,6 +347,13 @@ async function doLoad(cmd: Extract<Command, { type: 'load' }>) {
   stats = freshStats();
   loadStartWall = cmd.startWall;
   measuring = true;
+  loopDelay.enable();
+  loopDelay.reset();
+  clearInterval(loopTick);
+  loopTick = setInterval(() => {
+    stats.loopMaxBySecond.push(Math.max(0, Math.round(loopDelay.max / 1e6 - LOOP_RESOLUTION_MS)));
+    loopDelay.reset();
+  }, 1000);
   const ready = visitors.filter((v) => v.joined && v.claimState === 'done');
   if (!ready.length) return;
   let next = 0;
@@ -384,6 +397,8 @@ async function doDrain(timeoutMs: number) {
   // Late duplicates show up shortly after the last delivery.
   await sleep(300);
   measuring = false;
+  clearInterval(loopTick);
+  loopDelay.disable();
   const lost = outstanding().length;
   const r: LoadReport = {
     type: 'drained',
@@ -397,6 +412,7 @@ async function doDrain(timeoutMs: number) {
     sentSecond: stats.sentSecond,
     lastWall: stats.lastWall,
     timeline: stats.timeline,
+    loopMaxBySecond: stats.loopMaxBySecond,
     errors: errorList(),
     prefix,
   };

@@ -1,9 +1,11 @@
 // CPU accounting of the benchmark (part of `npm test`): a process tree counts the children that
 // exited during the window (PostgreSQL's pools open and close backends mid-phase).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
-import { commOf, cpuSecondsOf, CpuMeter, parentOf, treeCpuSecondsOf } from './procs.js';
+import { commOf, cpuSecondsOf, CpuMeter, parentOf, runQueueSecondsOf, treeCpuSecondsOf } from './procs.js';
 
 // 400 ms of CPU (not of wall time: on a busy machine the child gets less of a core).
 const burn = 'while (process.cpuUsage().user < 400_000);';
@@ -32,4 +34,26 @@ test('the parent and the name of a process, null when it is gone', () => {
   assert.equal(parentOf(pid), null);
   assert.equal(commOf(pid), null);
   assert.equal(treeCpuSecondsOf(pid), 0);
+  assert.equal(runQueueSecondsOf(pid), null);
+});
+
+test("a process's wait for a core grows when more processes want one than there are cores", async () => {
+  // As many busy children as cores, and this process busy too: someone always waits.
+  const children = Array.from({ length: availableParallelism() }, () =>
+    spawn(process.execPath, [
+      '-e',
+      'process.stdout.write("go"); const t = Date.now(); while (Date.now() - t < 5000);',
+    ]),
+  );
+  try {
+    await Promise.all(children.map((c) => once(c.stdout!, 'data')));
+    const before = runQueueSecondsOf(process.pid)!;
+    const t = Date.now();
+    while (Date.now() - t < 600);
+    const waited = runQueueSecondsOf(process.pid)! - before;
+    // About a third of the 600 ms with two cores; a tenth is enough to tell it from nothing.
+    assert.ok(waited >= 0.06, `waited ${Math.round(waited * 1000)} ms of 600 for a core`);
+  } finally {
+    for (const c of children) c.kill('SIGKILL');
+  }
 });

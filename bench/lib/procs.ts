@@ -125,6 +125,18 @@ export function treeCpuSecondsOf(root: number): number {
   return ticks / TICKS_PER_S;
 }
 
+/**
+ * Seconds a process's main thread (a Node process's event loop) has spent ready to run but waiting
+ * for a core so far (the second field of /proc/<pid>/schedstat), or null when it is gone.
+ */
+export function runQueueSecondsOf(pid: number): number | null {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+  } catch {
+    return null;
+  }
+}
+
 /** The parent of a process (PostgreSQL's postmaster, from one of its backends), or null. */
 export function parentOf(pid: number): number | null {
   const f = statOf(pid);

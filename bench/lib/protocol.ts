@@ -70,6 +70,8 @@ export type LoadReport = {
   lastWall: number;
   /** Per second of the load phase: [sent, delivered]. */
   timeline: [number, number][];
+  /** Per second of the phase and its drain: this process's longest event-loop stall, ms. */
+  loopMaxBySecond: number[];
   errors: string[];
   /** client_msg_ids sent, so the harness can check what reached the database. */
   prefix: string;

@@ -1,16 +1,21 @@
 // Merging the load generators' reports into one phase (part of `npm test`): where in the phase a
 // stall sits is read from the p99 of each second's sends, across every load generator. And the
-// server's full garbage collections, read from its /metrics page.
+// server's collections, event-loop stalls and message stages, read from its /metrics pages.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { LoadReport } from './protocol.js';
-import { gcTotalsOf, majorGcTotals, merge } from './run.js';
+import { gcTotalsOf, majorGcTotals, merge, serverSideOf } from './run.js';
 
-function report(latencies: number[], sentSecond: number[], timeline: [number, number][]): LoadReport {
+function report(
+  latencies: number[],
+  sentSecond: number[],
+  timeline: [number, number][],
+  loopMaxBySecond: number[] = [],
+): LoadReport {
   return {
     type: 'drained',
     sent: latencies.length,
@@ -23,12 +28,13 @@ function report(latencies: number[], sentSecond: number[], timeline: [number, nu
     sentSecond,
     lastWall: 0,
     timeline,
+    loopMaxBySecond,
     errors: [],
     prefix: 'w',
   };
 }
 
-test('a phase keeps the p99 of each second it sent in, across load generators; a second with no delivery is null', () => {
+test('a phase keeps the p99 of each second it sent in, and the longest stall of any load generator, across load generators; a second with no delivery is null', () => {
   // Second 0: quick everywhere. Second 1: nothing delivered. Second 2: one generator saw a 400 ms
   // stall on its last message of the second (two of them, so it is the merged p99 too).
   const a = report(
@@ -39,6 +45,7 @@ test('a phase keeps the p99 of each second it sent in, across load generators; a
       [0, 0],
       [3, 3],
     ],
+    [3, 40],
   );
   const b = report(
     [2, 8, 9, 410],
@@ -48,10 +55,12 @@ test('a phase keeps the p99 of each second it sent in, across load generators; a
       [0, 0],
       [3, 3],
     ],
+    [12, 5, 7],
   );
   const phase = merge([a, b], 3, { server_pct: 50 }, 3);
 
   assert.deepEqual(phase.p99_by_second, [5, null, 410]);
+  assert.deepEqual(phase.loadgen_stall_by_second, [12, 40, 7]);
   assert.deepEqual(phase.timeline, [
     [4, 4],
     [0, 0],
@@ -90,4 +99,40 @@ test("the server's collections, full and young, are read from a metrics page as 
   }
   assert.ok(young, 'the page has the young collections');
   assert.ok(young.count > youngBefore, `young collections counted (${youngBefore} → ${young.count})`);
+});
+
+test("the server's view of a phase, from its metrics pages before and after: only the phase's messages, the bucket of each stage's p99, its event loop's stalls", async () => {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'switchboard_' });
+  const latency = new Histogram({
+    name: 'switchboard_message_latency_seconds',
+    help: 'as the server writes it',
+    labelNames: ['stage'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    registers: [registry],
+  });
+  // Before the phase: slow broadcasts that are not the phase's.
+  for (let i = 0; i < 50; i++) latency.observe({ stage: 'broadcast' }, 0.2);
+  const before = await registry.metrics();
+  // (The delay monitor measures from its first tick after a reset, as every scrape resets it.)
+  await sleep(30);
+  // The phase: 200 commits within 5 ms; 197 broadcasts within 10 ms and 3 at 60 ms; the event
+  // loop held once for 120 ms.
+  for (let i = 0; i < 200; i++) latency.observe({ stage: 'commit' }, 0.004);
+  for (let i = 0; i < 197; i++) latency.observe({ stage: 'broadcast' }, 0.008);
+  for (let i = 0; i < 3; i++) latency.observe({ stage: 'broadcast' }, 0.06);
+  const until = performance.now() + 120;
+  while (performance.now() < until);
+  await sleep(50);
+  const side = serverSideOf(before, await registry.metrics());
+
+  assert.equal(side.commit_p99_at_most_ms, 5);
+  // 3 of 200 over 50 ms: the p99 (the 198th) is in the (50, 100] bucket.
+  assert.equal(side.broadcast_p99_at_most_ms, 100);
+  assert.equal(side.broadcast_over_50ms_pct, 1.5);
+  assert.ok((side.loop_stall_max_ms ?? 0) >= 100, `the 120 ms stall seen (${side.loop_stall_max_ms} ms)`);
+  // The next phase starts afresh: no messages, and the stall was the previous page's.
+  const quiet = serverSideOf(await registry.metrics(), await registry.metrics());
+  assert.equal(quiet.commit_p99_at_most_ms, null);
+  assert.ok((quiet.loop_stall_max_ms ?? 0) < 100, `no stall since (${quiet.loop_stall_max_ms} ms)`);
 });

@@ -2,9 +2,9 @@
 // connect (ramp) → idle → steady (open loop, fixed rate) → capacity (closed loop) → report.
 import { readdirSync } from 'node:fs';
 import { percentile, round } from './stats.js';
-import { commOf, CpuMeter, rssOf, Worker, type CpuGroup } from './procs.js';
+import { commOf, CpuMeter, rssOf, runQueueSecondsOf, Worker, type CpuGroup } from './procs.js';
 import type { AgentPlan, LoadReport, VisitorPlan, WorkerPlan } from './protocol.js';
-import type { Seed } from './seed.js';
+import type { PgWal, Seed } from './seed.js';
 
 export type Params = {
   visitors: number;
@@ -37,7 +37,44 @@ export type PhaseResult = {
   timeline: [number, number][];
   /** Per second of sending: the p99 latency of the messages sent in it (where a stall sits). */
   p99_by_second: (number | null)[];
+  /** Per second of the phase: the longest event-loop stall of any load generator, ms (their own pauses). */
+  loadgen_stall_by_second: number[];
+  /** What the server's /metrics says of the phase; null for the bare baselines. */
+  server_side: ServerSide | null;
+  /**
+   * How long the event loops were ready to run but waited for a core (the machine's other
+   * processes had both), in ms per second of the phase, per process: the servers' and the load
+   * generators'. Null where /proc does not say.
+   */
+  core_wait_ms_per_s: { server: number | null; loadgen: number | null };
+  /**
+   * PostgreSQL's writes over the phase per delivered message (cluster-wide, so anything else the
+   * database does counts too): WAL records, full-page images, bytes, and the checkpoints begun.
+   */
+  postgres_wal: {
+    records_per_msg: number;
+    fpi_per_msg: number;
+    bytes_per_msg: number;
+    checkpoints: number;
+  } | null;
   latencies: number[];
+};
+
+/** The server's own view of a phase, from its /metrics pages before and after it. */
+export type ServerSide = {
+  young_gcs: number;
+  young_gc_ms: number;
+  /** Its event loop's longest stall and the p99 of its stalls (beyond the 10 ms sampling timer), ms. */
+  loop_stall_max_ms: number | null;
+  loop_stall_p99_ms: number | null;
+  /**
+   * From a send's arrival to its commit, and to its broadcast: the upper bound of the histogram
+   * bucket holding the p99 (ms; null past the last bucket or with no message), and the share of
+   * messages broadcast more than 50 ms after they arrived.
+   */
+  commit_p99_at_most_ms: number | null;
+  broadcast_p99_at_most_ms: number | null;
+  broadcast_over_50ms_pct: number | null;
 };
 
 export type RateResult = {
@@ -48,6 +85,10 @@ export type RateResult = {
   duplicated: number;
   latency_ms: PhaseResult['latency_ms'];
   p99_by_second: PhaseResult['p99_by_second'];
+  loadgen_stall_by_second: PhaseResult['loadgen_stall_by_second'];
+  server_side: ServerSide | null;
+  core_wait_ms_per_s: PhaseResult['core_wait_ms_per_s'];
+  postgres_wal: PhaseResult['postgres_wal'];
   server_cpu_pct: number | null;
 };
 
@@ -167,6 +208,8 @@ export function merge(
       timeline[i][1] += d;
     });
   }
+  const stalls: number[] = [];
+  for (const r of reports) r.loopMaxBySecond.forEach((ms, i) => (stalls[i] = Math.max(stalls[i] ?? 0, ms)));
   const delivered = reports.reduce((n, r) => n + r.delivered, 0);
   const queueEvents = reports.reduce((n, r) => n + r.queueEvents, 0);
   return {
@@ -192,6 +235,10 @@ export function merge(
           )
         : null,
     ),
+    loadgen_stall_by_second: Array.from(stalls, (ms) => ms ?? 0),
+    server_side: null,
+    core_wait_ms_per_s: { server: null, loadgen: null },
+    postgres_wal: null,
     latencies,
     cpu_pct: cpu,
     cpu_us_per_msg: perMessage(cpu, meteredS, delivered),
@@ -217,21 +264,90 @@ export function gcTotalsOf(page: string, kind: 'major' | 'minor'): GcTotals | nu
 /** Full collections so far (`gcTotalsOf`). */
 export const majorGcTotals = (page: string) => gcTotalsOf(page, 'major');
 
+/** An unlabelled gauge's value on a metrics page, or null. */
+function gaugeOf(page: string, name: string): number | null {
+  const v = new RegExp(`^\\w*${name} ([0-9.e+-]+)$`, 'm').exec(page)?.[1];
+  return v === undefined ? null : Number(v);
+}
+
+/** One series of a histogram (`labels` its other labels): cumulative counts by upper bound. */
+function bucketsOf(page: string, name: string, labels: string): [number, number][] {
+  const out: [number, number][] = [];
+  for (const m of page.matchAll(new RegExp(`^\\w*${name}_bucket\\{([^}]*)\\} ([0-9.e+-]+)$`, 'gm'))) {
+    const le = /(?:^|,)le="([^"]+)"/.exec(m[1]!)?.[1];
+    if (le === undefined || m[1]!.replace(/(?:^|,)le="[^"]+"/, '').replace(/^,/, '') !== labels) continue;
+    out.push([le === '+Inf' ? Infinity : Number(le), Number(m[2])]);
+  }
+  return out.sort((a, b) => a[0] - b[0]);
+}
+
+/** What two /metrics pages of the server, before and after a phase, say of it (`ServerSide`). */
+export function serverSideOf(before: string, after: string): ServerSide {
+  const young = [gcTotalsOf(before, 'minor'), gcTotalsOf(after, 'minor')];
+  const latency = (stage: string) => {
+    const a = bucketsOf(before, 'message_latency_seconds', `stage="${stage}"`);
+    const b = bucketsOf(after, 'message_latency_seconds', `stage="${stage}"`);
+    const counts = b.map(([le, n]) => [le, n - (a.find(([l]) => l === le)?.[1] ?? 0)] as [number, number]);
+    const total = counts.at(-1)?.[1] ?? 0;
+    const p99 = counts.find(([, n]) => n >= total * 0.99)?.[0];
+    const under50 = counts.find(([le]) => le === 0.05)?.[1];
+    return {
+      p99: total && p99 !== undefined && p99 !== Infinity ? p99 * 1000 : null,
+      over50: total && under50 !== undefined ? round((100 * (total - under50)) / total, 2) : null,
+    };
+  };
+  // prom-client's event-loop figures cover the time since its previous scrape (it resets them), and
+  // include the 10 ms of the timer that samples them.
+  const stall = (name: string) => {
+    const s = gaugeOf(after, `nodejs_eventloop_lag_${name}_seconds`);
+    return s === null ? null : round(Math.max(0, s * 1000 - 10), 1);
+  };
+  const commit = latency('commit');
+  const broadcast = latency('broadcast');
+  return {
+    young_gcs: young[0] && young[1] ? young[1].count - young[0].count : 0,
+    young_gc_ms: young[0] && young[1] ? Math.round((young[1].seconds - young[0].seconds) * 1000) : 0,
+    loop_stall_max_ms: stall('max'),
+    loop_stall_p99_ms: stall('p99'),
+    commit_p99_at_most_ms: commit.p99,
+    broadcast_p99_at_most_ms: broadcast.p99,
+    broadcast_over_50ms_pct: broadcast.over50,
+  };
+}
+
 export type RunHooks = {
   serverPids: () => number[];
-  /**
-   * The server's collections so far, full and young (one node's /metrics), or null if it does not
-   * say.
-   */
-  gcTotals?: () => Promise<{ major: GcTotals | null; minor: GcTotals | null } | null>;
+  /** One node's /metrics page (prom-client's text), or null if it does not say. */
+  metrics?: () => Promise<string | null>;
   /** PostgreSQL's processes (`postgresTree`), when it runs on this machine. */
   postgres?: () => Promise<CpuGroup | null>;
+  /** PostgreSQL's WAL and checkpoint counters so far (`pgWalOf`). */
+  postgresWal?: () => Promise<PgWal | null>;
   /** The Redis server's process (shared with anything else on the machine: read it as a hint). */
   redisPids?: () => number[];
   log: (s: string) => void;
   /** Runs with every client connected, before the workers close (the restart test). */
   whileConnected?: (workers: Worker[]) => Promise<void>;
 };
+
+/** The time some processes' main threads wait for a core, from now on: ms per second, per process. */
+class WaitMeter {
+  private readonly start: (number | null)[];
+  private readonly t0 = performance.now();
+  constructor(private readonly pids: number[]) {
+    this.start = pids.map(runQueueSecondsOf);
+  }
+  msPerSecond(): number | null {
+    const waited = this.pids.map((pid, i) => {
+      const [a, b] = [this.start[i], runQueueSecondsOf(pid)];
+      return a === null || a === undefined || b === null ? null : b - a;
+    });
+    const known = waited.filter((w) => w !== null);
+    if (!known.length || known.length < waited.length) return null;
+    const seconds = (performance.now() - this.t0) / 1000;
+    return round((known.reduce((n, w) => n + w, 0) * 1000) / known.length / seconds, 1);
+  }
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -286,7 +402,12 @@ export async function runWorkload(
     }));
     const extraPrefixes: string[] = [];
     const phase = async (mode: 'open' | 'closed', seconds: number, rate = p.rate) => {
-      const youngBefore = (await hooks.gcTotals?.())?.minor ?? null;
+      const pageBefore = (await hooks.metrics?.()) ?? null;
+      const walBefore = (await hooks.postgresWal?.()) ?? null;
+      const waitMeters = {
+        server: new WaitMeter(hooks.serverPids()),
+        loadgen: new WaitMeter(workers.map((w) => w.proc.pid!)),
+      };
       const startWall = Date.now();
       const meterStart = performance.now();
       meter.begin();
@@ -311,15 +432,43 @@ export async function runWorkload(
       // Sustained: what was delivered over the time it took to deliver it (a backlog counts).
       const spent = Math.max(seconds, (lastWall - startWall) / 1000);
       errors.push(...reports.flatMap((r) => r.errors));
-      const youngAfter = (await hooks.gcTotals?.())?.minor ?? null;
-      if (youngBefore && youngAfter) {
+      const pageAfter = (await hooks.metrics?.()) ?? null;
+      const walAfter = (await hooks.postgresWal?.()) ?? null;
+      const result = merge(reports, spent, cpu, meteredS);
+      result.core_wait_ms_per_s = {
+        server: waitMeters.server.msPerSecond(),
+        loadgen: waitMeters.loadgen.msPerSecond(),
+      };
+      if (walBefore && walAfter && result.delivered) {
+        const per = (k: 'records' | 'fpi' | 'bytes') =>
+          round((walAfter[k] - walBefore[k]) / result.delivered, 2);
+        result.postgres_wal = {
+          records_per_msg: per('records'),
+          fpi_per_msg: per('fpi'),
+          bytes_per_msg: Math.round(per('bytes')),
+          checkpoints: walAfter.checkpoints - walBefore.checkpoints,
+        };
         hooks.log(
-          `${name}: ${youngAfter.count - youngBefore.count} young collections in the phase, ${Math.round((youngAfter.seconds - youngBefore.seconds) * 1000)} ms`,
+          `${name}: PostgreSQL wrote per message ${result.postgres_wal.records_per_msg} WAL records, ${result.postgres_wal.fpi_per_msg} full-page images, ${result.postgres_wal.bytes_per_msg} bytes; ${result.postgres_wal.checkpoints} checkpoints`,
         );
       }
-      return { result: merge(reports, spent, cpu, meteredS), prefixes: reports.map((r) => r.prefix) };
+      result.server_side = pageBefore && pageAfter ? serverSideOf(pageBefore, pageAfter) : null;
+      const ss = result.server_side;
+      if (ss) {
+        hooks.log(
+          `${name}: server: ${ss.young_gcs} young collections (${ss.young_gc_ms} ms), event loop held ≤ ${ss.loop_stall_max_ms} ms (p99 ${ss.loop_stall_p99_ms}), commit p99 ≤ ${ss.commit_p99_at_most_ms} ms, broadcast p99 ≤ ${ss.broadcast_p99_at_most_ms} ms (${ss.broadcast_over_50ms_pct}% over 50 ms)`,
+        );
+      }
+      hooks.log(
+        `${name}: waited for a core, ms per second: server ${result.core_wait_ms_per_s.server}, load generators ${result.core_wait_ms_per_s.loadgen}; load generators' longest stall by second ${result.loadgen_stall_by_second.join(' ')}`,
+      );
+      return { result, prefixes: reports.map((r) => r.prefix) };
     };
-    const gcBefore = (await hooks.gcTotals?.())?.major ?? null;
+    const majorNow = async () => {
+      const page = await hooks.metrics?.();
+      return page ? majorGcTotals(page) : null;
+    };
+    const gcBefore = await majorNow();
     hooks.log(`${name}: steady ${p.steadyS} s at ${p.rate} msg/s`);
     const steady = await phase('open', p.steadyS);
     hooks.log(
@@ -346,10 +495,14 @@ export async function runWorkload(
         duplicated: r.duplicated,
         latency_ms: r.latency_ms,
         p99_by_second: r.p99_by_second,
+        loadgen_stall_by_second: r.loadgen_stall_by_second,
+        server_side: r.server_side,
+        core_wait_ms_per_s: r.core_wait_ms_per_s,
+        postgres_wal: r.postgres_wal,
         server_cpu_pct: r.cpu_pct.server_pct ?? null,
       });
     }
-    const gcAfter = (await hooks.gcTotals?.())?.major ?? null;
+    const gcAfter = await majorNow();
     const majorGcs =
       gcBefore && gcAfter
         ? { count: gcAfter.count - gcBefore.count, seconds: round(gcAfter.seconds - gcBefore.seconds, 3) }

@@ -163,6 +163,30 @@ export async function postgresTree(db: BenchDb): Promise<{ tree: number } | null
   return postmaster && commOf(postmaster) === 'postgres' ? { tree: postmaster } : null;
 }
 
+/** What PostgreSQL has written so far, cluster-wide: WAL records, full-page images, bytes, checkpoints. */
+export type PgWal = { records: number; fpi: number; bytes: number; checkpoints: number };
+
+export async function pgWalOf(db: BenchDb): Promise<PgWal | null> {
+  try {
+    const rows = await db.database.prisma.$queryRawUnsafe<Record<string, unknown>[]>(
+      `SELECT w.wal_records AS records, w.wal_fpi AS fpi, w.wal_bytes AS bytes,
+         b.checkpoints_timed + b.checkpoints_req AS checkpoints
+       FROM pg_stat_wal w, pg_stat_bgwriter b`,
+    );
+    const r = rows[0];
+    return r
+      ? {
+          records: Number(r.records),
+          fpi: Number(r.fpi),
+          bytes: Number(r.bytes),
+          checkpoints: Number(r.checkpoints),
+        }
+      : null;
+  } catch {
+    return null; // PostgreSQL before 14 (no pg_stat_wal)
+  }
+}
+
 /** Signs an agent in as a browser does (login page for the CSRF token, then POST) → cookie. */
 export async function loginAgent(baseUrl: string, email: string, password: string): Promise<string> {
   return (await loginAs(baseUrl, email, password)).cookie;
