@@ -284,3 +284,23 @@ test('a transaction through the driver commits whole or not at all; a connection
   await proxied.transaction(async (q) => openSession(q));
   assert.equal(await sessions(), 1);
 });
+
+test('the pool keeps its connections through a quiet spell: traffic that returns finds the same backends', async () => {
+  // Both of the pool's connections in use at once, then idle for longer than node-postgres'
+  // default idle timeout (10 s).
+  const pids = async () =>
+    new Set(
+      (
+        await Promise.all(
+          [1, 2].map(() =>
+            direct.query<{ pid: number }>('pool_pid', 'SELECT pg_backend_pid() AS pid, pg_sleep(0.1)', []),
+          ),
+        )
+      ).map((rows) => rows[0]!.pid),
+    );
+  const before = await pids();
+  assert.equal(before.size, 2);
+  await new Promise((r) => setTimeout(r, 11_000));
+  assert.equal(direct.poolState!().total, 2);
+  assert.deepEqual(await pids(), before);
+});
