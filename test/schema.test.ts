@@ -131,7 +131,9 @@ for (const mode of dbModes) {
             (predicate ? predicate.test(i.predicate ?? '') && i.unique : true),
         );
       assert.ok(has('conversation_sessions', ['organization_id', 'status', 'assigned_agent_id']));
-      assert.ok(has('messages', ['conversation_id', 'created_at']));
+      // A thread is read by number (history pages, the last message); nothing reads it by time.
+      assert.ok(has('messages', ['conversation_id', 'seq']));
+      assert.ok(!has('messages', ['conversation_id', 'created_at']));
       assert.ok(has('conversation_sessions', ['conversation_id'], /status.*open/));
       assert.ok(has('channels', ['bot_id'], /type.*webchat/));
       assert.ok(has('channels', ['bot_id'], /type.*mobile_sdk/));
