@@ -74,6 +74,8 @@ export function summary(r: BenchResult) {
     sustained_msgs_per_s: server ? sustained(server, r.params.rate) : null,
     baseline_sustained_msgs_per_s: base ? sustained(base, r.params.rate) : null,
     server_cpu_pct: server?.steady.cpu_pct.server_pct ?? null,
+    server_core_wait_ms_per_s: server?.steady.core_wait_ms_per_s?.server ?? null,
+    commit_p99_at_most_ms: server?.steady.server_side?.commit_p99_at_most_ms ?? null,
     reconnect_s: r.reconnect?.total_s ?? null,
     reconnect_after_ready_s: r.reconnect?.all_back_after_ready_s ?? null,
     reconnect_cpu_pct: r.reconnect?.cpu_pct ?? null,
@@ -178,6 +180,19 @@ export function renderTable(r: BenchResult): string {
     ['steady: CPU % server / pg / loadgen', ...r.runs.map((x) => cpu(x.steady.cpu_pct))],
     ['steady: machine busy %', ...r.runs.map((x) => fmt(x.steady.cpu_pct.machine_busy_pct))],
     ['steady: queue events/s', ...r.runs.map((x) => fmt(x.steady.queue_events_per_s))],
+    [
+      'steady: waited for a core ms/s server / loadgen',
+      ...r.runs.map(
+        (x) => `${fmt(x.steady.core_wait_ms_per_s?.server)} / ${fmt(x.steady.core_wait_ms_per_s?.loadgen)}`,
+      ),
+    ],
+    [
+      'steady: commit p99 ≤ ms, loop held ≤ ms',
+      ...r.runs.map((x) => {
+        const ss = x.steady.server_side;
+        return ss ? `${fmt(ss.commit_p99_at_most_ms)}, ${fmt(ss.loop_stall_max_ms)}` : '–';
+      }),
+    ],
     [`capacity: msg/s (${r.params.inFlight} in flight)`, ...r.runs.map((x) => fmt(x.capacity.msgs_per_s))],
     ['capacity: p50 / p95 / p99 ms', ...r.runs.map((x) => latency(x.capacity.latency_ms))],
     ['capacity: CPU % server / pg / loadgen', ...r.runs.map((x) => cpu(x.capacity.cpu_pct))],
