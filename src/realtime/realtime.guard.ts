@@ -22,6 +22,21 @@ const tooMany = (what: string, retryAfterS: number) =>
 /** A connection slot is held this long without a refresh; a crashed node's slots expire with it. */
 const SLOT_TTL_MS = 60_000;
 const SLOT_REFRESH_MS = 20_000;
+/** Slots refreshed by one Redis call: a refresh is many small turns of the event loop, not one long one. */
+const SLOT_REFRESH_CHUNK = 1000;
+
+// Sets the expiry of a chunk of slots. KEYS the IPs' sorted sets; ARGV the expiry, then for each key
+// in turn its number of sockets and their ids.
+const REFRESH = `
+local expiry = ARGV[1]
+local at = 2
+for k = 1, #KEYS do
+  local n = tonumber(ARGV[at])
+  for j = at + 1, at + n do redis.call('ZADD', KEYS[k], expiry, ARGV[j]) end
+  redis.call('PEXPIREAT', KEYS[k], expiry)
+  at = at + n + 1
+end
+return 0`;
 
 // Drops expired slots, then takes one if fewer than the limit are held. KEYS[1] the IP's sorted set
 // (member = socket id, score = expiry); ARGV now, expiry, limit, socket id.
@@ -38,7 +53,7 @@ return 1`;
  * crashed node's sockets stop counting within a minute. While Redis is away each node counts its
  * own sockets against the same limit (and adds them to Redis at the next refresh).
  */
-function createConnectionSlots(deps: {
+export function createConnectionSlots(deps: {
   redis?: Redis | undefined;
   prefix: string;
   max: number;
@@ -49,17 +64,51 @@ function createConnectionSlots(deps: {
   const outage = createOutage('redis (sockets per IP)', deps.logger);
   const key = (ip: string) => `${prefix}:conns:${ip}`;
 
-  const refresh = () => {
-    if (!redis || redis.status !== 'ready' || !local.size) return;
-    const expiry = Date.now() + SLOT_TTL_MS;
-    const batch = redis.pipeline();
-    for (const [ip, ids] of local) {
-      batch.zadd(key(ip), ...[...ids].flatMap((id) => [expiry, id]));
-      batch.pexpireat(key(ip), expiry);
-    }
-    batch.exec().catch((err: unknown) => outage.failed(err));
-  };
-  const timer = setInterval(refresh, SLOT_REFRESH_MS);
+  /** Every live slot, read as it is sent: a socket gone by the time its chunk is sent is not sent. */
+  function* liveSlots(): Generator<[string, string]> {
+    for (const [ip, ids] of local) for (const id of ids) yield [ip, id];
+  }
+
+  /**
+   * Renews every slot of this node, a chunk per Redis call, each chunk read from the live sockets
+   * just before it is sent. As one pipeline of ZADDs built at once it held the event loop 12-24 ms
+   * with 10,000 sockets of one address, and 195 ms with 10,000 addresses, every 20 s.
+   */
+  let refreshing: Promise<void> | null = null;
+  const refresh = () =>
+    (refreshing ??= (async () => {
+      try {
+        if (!redis || redis.status !== 'ready') return;
+        const expiry = Date.now() + SLOT_TTL_MS;
+        const slots = liveSlots();
+        for (;;) {
+          const keys: string[] = [];
+          const args: (string | number)[] = [expiry];
+          let count = 0;
+          let last: string | undefined;
+          for (let n = 0; n < SLOT_REFRESH_CHUNK; n++) {
+            const next = slots.next();
+            if (next.done) break;
+            const [ip, id] = next.value;
+            if (ip !== last) {
+              keys.push(key(ip));
+              args.push(0);
+              count = args.length - 1;
+              last = ip;
+            }
+            (args[count] as number)++;
+            args.push(id);
+          }
+          if (!keys.length) return;
+          await redis.eval(REFRESH, keys.length, ...keys, ...args);
+        }
+      } catch (err) {
+        outage.failed(err);
+      } finally {
+        refreshing = null;
+      }
+    })());
+  const timer = setInterval(() => void refresh(), SLOT_REFRESH_MS);
   timer.unref();
 
   return {
@@ -93,6 +142,8 @@ function createConnectionSlots(deps: {
       if (!mine.size) local.delete(ip);
       if (redis && redis.status === 'ready') redis.zrem(key(ip), socketId).catch(() => {});
     },
+    /** Renews every slot now (the timer does it every 20 s); resolves when done. */
+    refresh,
     close() {
       clearInterval(timer);
     },
