@@ -17,7 +17,7 @@ import {
   type Tenant,
 } from '../../test/helpers/relay.js';
 import { connectSocket, emitAck, eventually, nextEvent } from '../../test/helpers/sockets.js';
-import { connectWs, widgetWsUrl, type Frame } from '../../test/helpers/ws.js';
+import { connectWs, widgetWsUrl, type Frame, type WsClient } from '../../test/helpers/ws.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -478,6 +478,30 @@ describe('relay visitor WebSocket: heartbeat and shutdown', () => {
       assert.equal(live.ws.readyState, live.ws.OPEN);
       live.close();
     } finally {
+      await t.stop();
+      await t.database.close();
+    }
+  });
+
+  test('with more connections than one turn of pings, a deaf client in a later turn is dropped and the others stay', async () => {
+    const t = await startApp(await dbModes[1]!.open(), {
+      env: { WS_HEARTBEAT_S: '1', SOCKETS_PER_IP: '1000', SOCKET_IP_EVENT_LIMIT: '100000' },
+    });
+    const live: WsClient[] = [];
+    try {
+      const tn = await createTenant(t.services);
+      const s = await createVisitorSession(t.url, tn);
+      const url = widgetWsUrl(t.url, { token: s.visitor_token });
+      // 600 tabs of one visitor, then the deaf one: it is pinged after the first 500.
+      for (let i = 0; i < 30; i++)
+        live.push(...(await Promise.all(Array.from({ length: 20 }, () => connectWs(url)))));
+      const deaf = await connectWs(url, { autoPong: false });
+      await Promise.all([...live, deaf].map((c) => c.next('welcome')));
+      await deaf.closed;
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(live.filter((c) => c.ws.readyState !== c.ws.OPEN).length, 0);
+    } finally {
+      for (const c of live) c.close();
       await t.stop();
       await t.database.close();
     }

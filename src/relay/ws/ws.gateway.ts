@@ -28,6 +28,8 @@ export const WIDGET_WS_PATHS = new Set(['/api/v1/ws/widget', '/ws/widget']);
 
 /** How many recent messages a welcome without a cursor carries. */
 const WELCOME_HISTORY = 50;
+/** Connections pinged per turn of the event loop by the heartbeat. */
+const BEAT_SLICE = 500;
 
 export type WidgetSocketDeps = {
   server: HttpServer;
@@ -376,10 +378,25 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
   }
   deps.server.on('upgrade', onUpgrade);
 
-  // Dead connections (no pong, no frame for a whole beat) are dropped on the next beat.
-  const heartbeat = setInterval(() => {
-    for (const c of all) if (!c.beat()) c.ws.terminate();
-  }, wsConfig.heartbeatMs);
+  // Dead connections (no pong, no frame for a whole beat) are dropped on the next beat. The pings go
+  // out BEAT_SLICE at a time, each slice a turn of the event loop of its own: 10,000 of them in one
+  // loop would hold every other connection's messages back for as long as they take.
+  let beating = false;
+  const beatAll = async () => {
+    if (beating) return;
+    beating = true;
+    try {
+      let n = 0;
+      for (const c of [...all]) {
+        if (!all.has(c)) continue;
+        if (!c.beat()) c.ws.terminate();
+        if (++n % BEAT_SLICE === 0) await new Promise((r) => setImmediate(r));
+      }
+    } finally {
+      beating = false;
+    }
+  };
+  const heartbeat = setInterval(() => void beatAll(), wsConfig.heartbeatMs);
   heartbeat.unref();
 
   return {
