@@ -35,7 +35,7 @@ test('a renewal gives every live slot a new expiry, and a slot given up meanwhil
   const scoresOf = async () => {
     const out = new Map<string, number>();
     for (const ip of new Set(held.map(([ip]) => ip))) {
-      const flat = await redis.zrange(key(ip), 0, -1, 'WITHSCORES');
+      const flat = await redis.zrange(key(ip), '0', '-1', 'WITHSCORES');
       for (let i = 0; i < flat.length; i += 2) out.set(`${ip} ${flat[i]}`, Number(flat[i + 1]));
     }
     return out;
