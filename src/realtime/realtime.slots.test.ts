@@ -64,3 +64,17 @@ test('a renewal gives every live slot a new expiry, and a slot given up meanwhil
   const ttl = await redis.pttl(key('203.0.113.7'));
   assert.ok(ttl > 55_000 && ttl <= 60_000, `key expiry ${ttl} ms`);
 });
+
+test('a renewal with nothing to renew does not stop the next ones', async () => {
+  const empty = createConnectionSlots({ redis, prefix, max: 10, logger: pino({ level: 'silent' }) });
+  try {
+    await empty.refresh();
+    assert.equal(await empty.acquire('198.51.100.1', 'later'), true);
+    const taken = Number(await redis.zscore(key('198.51.100.1'), 'later'));
+    await new Promise((r) => setTimeout(r, 20));
+    await empty.refresh();
+    assert.ok(Number(await redis.zscore(key('198.51.100.1'), 'later')) > taken, 'renewed');
+  } finally {
+    empty.close();
+  }
+});
