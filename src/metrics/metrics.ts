@@ -57,7 +57,8 @@ export function collectProcessMetrics(registry: Registry, prefix: string) {
   });
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
-      const kind = GC_KINDS[(entry.detail as { kind?: number } | null)?.kind ?? -1] ?? 'other';
+      const { detail } = entry as PerformanceEntry & { detail?: { kind?: number } | null };
+      const kind = GC_KINDS[detail?.kind ?? -1] ?? 'other';
       durations.observe({ kind }, entry.duration / 1000);
     }
   }).observe({ entryTypes: ['gc'] });

@@ -418,7 +418,17 @@ export interface ServerToClientEvents {
 // ---- between nodes --------------------------------------------------------------------------------
 
 /** Nodes talk only through the adapter's broadcasts: no events of their own. */
-export type InterServerEvents = Record<never, never>;
+export type InterServerEvents = {
+  /**
+   * Ours, between nodes: a node's rooms of per-message queue activity that have a socket there
+   * (`add`, `remove`, or its whole set: `all`), see live-rooms.ts; `live_rooms_ack` is the same,
+   * acknowledged by every node.
+   */
+  live_rooms: (node: string, rooms: string[], op: 'add' | 'remove' | 'all') => void;
+  live_rooms_ack: (node: string, rooms: string[], op: 'add' | 'all', ack: (ok: true) => void) => void;
+  /** Ours, between nodes: every other node answers with its id and its live rooms. */
+  live_rooms_query: (ack: (reply: [node: string, rooms: string[]]) => void) => void;
+};
 
 /** What other nodes may read about a socket (`fetchSockets()`); plain data only. */
 export type SocketData = { userId?: string; organizationId?: string };

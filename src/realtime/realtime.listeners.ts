@@ -1,3 +1,4 @@
+import type { LiveRooms } from './live-rooms.js';
 import { lastMessageDto, messageEventDto } from '../conversations/conversations.dto.js';
 import type { EventBus } from '../shared/events.js';
 import type { ConversationActivity } from './realtime.contract.js';
@@ -77,10 +78,13 @@ export function registerRealtimeListeners({
   io,
   bus,
   typing,
+  liveRooms,
 }: {
   io: RealtimeServer;
   bus: EventBus;
   typing: TypingTracker;
+  /** Which live activity rooms have a socket on some node (the others are not published to). */
+  liveRooms: Pick<LiveRooms, 'listened'>;
 }): () => void {
   // Queue room → conversation → its latest activity, until the next batch (this node's messages;
   // every node sends its own batches through the adapter), and how many older ones were left out.
@@ -98,8 +102,9 @@ export function registerRealtimeListeners({
     pending.clear();
   };
   const activity = (rooms: string[], item: ConversationActivity) => {
-    // Sockets that take batches get this one in the next; the others now.
-    io.to(rooms.map(activityLiveRoom)).emit('conversation_activity', item);
+    // Sockets that take batches get this one in the next; the others now, where there are any.
+    const live = rooms.map(activityLiveRoom).filter(liveRooms.listened);
+    if (live.length) io.to(live).emit('conversation_activity', item);
     for (const room of rooms) {
       let batch = pending.get(room);
       if (!batch) pending.set(room, (batch = { items: new Map(), omitted: 0 }));

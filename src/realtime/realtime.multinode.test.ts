@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import type { Socket } from 'socket.io-client';
 import { openPostgres, type Database } from '../shared/db.js';
 import type { Services } from '../services.js';
@@ -21,12 +22,13 @@ describe('realtime across two nodes (Redis adapter)', () => {
   let services: Services;
   let nodeA: RunningServer;
   let nodeB: RunningServer;
+  let env: Record<string, string>;
   const sockets: Socket[] = [];
 
   before(async () => {
     const fresh = await freshPostgresDatabase();
     dropDb = fresh.drop;
-    const env = {
+    env = {
       DATABASE_URL: fresh.url,
       REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
       SESSION_SECRET: 'multi-node-session-secret-multi-node',
@@ -57,11 +59,94 @@ describe('realtime across two nodes (Redis adapter)', () => {
     await dropDb?.();
   });
 
-  const open = async (url: string, cookie?: string) => {
-    const s = await connectSocket(url, cookie ? { cookie } : {});
+  const open = async (url: string, cookie?: string, auth?: Record<string, unknown>) => {
+    const s = await connectSocket(url, { ...(cookie ? { cookie } : {}), ...(auth ? { auth } : {}) });
     sockets.push(s);
     return s;
   };
+
+  test('per-message queue activity crosses nodes only to rooms someone listens to, from the first message after join_queue', async () => {
+    const { org, channelId } = await createOrg(services);
+    const [dana, eve] = await Promise.all([1, 2].map(() => createAgent(services, org.id)));
+    const danaLogin = await loginAgent(nodeB.url, dana!.user.email, dana!.password);
+    const eveLogin = await loginAgent(nodeB.url, eve!.user.email, eve!.password);
+    // What the nodes publish to the live activity rooms (the adapter's channel of one room).
+    const watcher = new Redis(env.REDIS_URL!);
+    const published: string[] = [];
+    watcher.on('pmessage', (_pattern, channel: string) => published.push(channel));
+    await watcher.psubscribe(`${env.REALTIME_REDIS_PREFIX}:sio#/#live:*`);
+    let nodeC: RunningServer | undefined;
+    try {
+      // Dana (node B) takes the queue's activity in batches, as the inbox does.
+      const danaB = await open(nodeB.url, danaLogin.cookie, { activity: 'batch' });
+      assert.equal((await emitAck(danaB, 'join_queue')).ok, true);
+      const batches = record<{ items: { last_message: { content: string } }[] }>(
+        danaB,
+        'conversation_activity_batch',
+      );
+      const conv = await createConversation(services, { organizationId: org.id, channelId });
+      const visitor = await open(nodeA.url);
+      await emitAck(visitor, 'join_conversation', {
+        conversation_id: conv.conversation.id,
+        external_id: conv.externalId,
+      });
+      const say = async (content: string) => {
+        const sent = await emitAck(visitor, 'send_message', {
+          conversation_id: conv.conversation.id,
+          content,
+          sender_type: 'end_user',
+          external_id: conv.externalId,
+        });
+        assert.equal(sent.ok, true);
+        // The batch (100 ms) comes after what the message published at once.
+        await eventually(() => batches.some((b) => b.items.some((i) => i.last_message.content === content)));
+      };
+      for (const text of ['one', 'two', 'three']) await say(text);
+      assert.deepEqual(published, [], 'no live room has a socket: nothing published to one');
+
+      // Eve (node B) takes it per message: the very next message after her join reaches her.
+      const eveB = await open(nodeB.url, eveLogin.cookie);
+      const eveSees = record<{ conversation_id: string; last_message: { content: string } }>(
+        eveB,
+        'conversation_activity',
+      );
+      assert.equal((await emitAck(eveB, 'join_queue')).ok, true);
+      await say('four');
+      await eventually(() => eveSees.some((a) => a.last_message.content === 'four'));
+      assert.ok(published.length >= 1);
+
+      // A node started now asks the others for their rooms: its messages reach Eve too.
+      nodeC = await startServer(env);
+      const visitorC = await open(nodeC.url);
+      const convC = await createConversation(services, { organizationId: org.id, channelId });
+      await emitAck(visitorC, 'join_conversation', {
+        conversation_id: convC.conversation.id,
+        external_id: convC.externalId,
+      });
+      for (const content of ['from C', 'again from C']) {
+        const sent = await emitAck(visitorC, 'send_message', {
+          conversation_id: convC.conversation.id,
+          content,
+          sender_type: 'end_user',
+          external_id: convC.externalId,
+        });
+        assert.equal(sent.ok, true);
+        await eventually(() => eveSees.some((a) => a.last_message.content === content));
+      }
+
+      // Eve leaves: the other nodes stop publishing to her room.
+      eveB.disconnect();
+      await eventually(async () => {
+        const before = published.length;
+        await say(`after Eve ${before}`);
+        await new Promise((r) => setTimeout(r, 50));
+        return published.length === before;
+      });
+    } finally {
+      await nodeC?.stop();
+      await watcher.quit();
+    }
+  });
 
   test('messages, queue, presence and claims agree across nodes; a dead node’s agents go offline', async (t) => {
     const { org, channelId } = await createOrg(services);

@@ -25,6 +25,7 @@ import type {
 import { registerAccessListener } from './access.listener.js';
 import { createSocketGuard } from './realtime.guard.js';
 import { registerRealtimeListeners } from './realtime.listeners.js';
+import { createLiveRooms } from './live-rooms.js';
 import { createEndUserLimiter } from './realtime.ratelimit.js';
 import { createSocketHandlers } from './realtime.socket.js';
 import type { RealtimeServer, RealtimeSocket } from './realtime.types.js';
@@ -137,13 +138,18 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     adapterParser.own((io.of('/').adapter as unknown as { uid: string }).uid);
     // While either link was down, other nodes' broadcasts did not reach this node's sockets (nor
     // this node's, if its queue was cut off): every client here catches up from the database.
-    for (const c of pubSub) onReconnect(c, resyncSoon);
+    for (const c of pubSub) {
+      onReconnect(c, resyncSoon);
+      c.on('close', () => liveRooms.unlinked());
+    }
   }
+  const liveRooms = createLiveRooms({ io, clustered: pubSub.length > 0, logger });
 
   // One resync once both links are back (the subscription restored): a link that was lost calls
-  // this when it is ready again, so the last of them to return does it.
+  // this when it is ready again, so the last of them to return does it, once the other nodes
+  // know this node's live activity rooms again.
   function resyncSoon() {
-    if (pubSub.every((c) => c.status === 'ready')) resyncAll();
+    if (pubSub.every((c) => c.status === 'ready')) void liveRooms.relinked().then(resyncAll);
   }
 
   /**
@@ -228,7 +234,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     failures: deps.failures ?? createRealtimeFailureThrottle(redis, config),
     logger,
   });
-  const unsubscribeListeners = registerRealtimeListeners({ io, bus, typing });
+  const unsubscribeListeners = registerRealtimeListeners({ io, bus, typing, liveRooms });
   const unsubscribeAccess = registerAccessListener({ io, bus, conversations: services.conversations });
   const unsubscribe = () => {
     unsubscribeListeners();
@@ -309,6 +315,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     logger,
     ...(deps.outage ? { outage: deps.outage } : {}),
     inflight: { closing: () => closing, track: (work) => void trackWork(work) },
+    liveRooms,
   });
 
   const connectionLog = logger.child({ component: 'realtime' });
@@ -384,6 +391,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       unsubscribe();
       typing.close();
       guard.close();
+      liveRooms.close();
       // Takes this node's agents offline for everyone else while the adapter still runs.
       await Promise.all(pending);
       await presence.close();

@@ -33,7 +33,8 @@ export const activityBatchRoom = (queue: string) => `batch:${queue}`;
  * inbox takes batches, so most messages' activity goes to an empty room instead of building, per
  * message, the set of every batch socket to leave out.
  */
-export const activityLiveRoom = (queue: string) => `live:${queue}`;
+export const LIVE_ROOM_PREFIX = 'live:';
+export const activityLiveRoom = (queue: string) => `${LIVE_ROOM_PREFIX}${queue}`;
 
 /**
  * Agents restricted to some queues (routing keys) must not hear about the others, so they listen

@@ -7,7 +7,10 @@ import type { HandlerDeps, On } from './socket.context.js';
  * Conversation rooms and the queue: join_conversation, leave_conversation, claim_conversation,
  * release_conversation, transfer_conversation, join_queue.
  */
-export function registerConversationHandlers(on: On, { services }: Pick<HandlerDeps, 'services'>) {
+export function registerConversationHandlers(
+  on: On,
+  { services, liveRooms }: Pick<HandlerDeps, 'services' | 'liveRooms'>,
+) {
   on('join_conversation', joinConversationSchema, async (ctx, input) => {
     if (input.external_id !== undefined) {
       await ctx.joinAsEndUser(
@@ -84,6 +87,8 @@ export function registerConversationHandlers(on: On, { services }: Pick<HandlerD
     // Asked at the handshake: the queue's activity in batches (the inbox does), else per message.
     const batched = (ctx.socket.handshake.auth as { activity?: unknown }).activity === 'batch';
     await ctx.socket.join([...rooms, ...rooms.map(batched ? activityBatchRoom : activityLiveRoom)]);
+    // Every node publishes a message's activity to this room once it has heard of it here.
+    if (!batched) await liveRooms?.heard(rooms.map(activityLiveRoom));
     return {};
   });
 }

@@ -1,3 +1,4 @@
+import type { LiveRooms } from '../live-rooms.js';
 import type { ZodType, z } from 'zod';
 import type { Services } from '../../services.js';
 import type { AgentActor, EndUserActor } from '../../shared/auth/actor.js';
@@ -24,6 +25,8 @@ export type HandlerDeps = {
   outage?: Outage;
   /** Shutdown: refuse new events while closing, and let the ones under way finish first. */
   inflight?: { closing: () => boolean; track: (work: Promise<void>) => void };
+  /** Rooms of per-message queue activity, as the other nodes know them. */
+  liveRooms?: Pick<LiveRooms, 'heard'>;
 };
 
 /** The acknowledgement callback of a raw event, if the client asked for one (the last argument). */
