@@ -59,6 +59,7 @@ const { values: o } = parseArgs({
     'no-build': { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
     'server-env': { type: 'string', default: '' },
+    'one-address': { type: 'boolean', default: false },
     datascale: { type: 'boolean', default: false },
     scale: { type: 'string' },
     'datascale-samples': { type: 'string' },
@@ -124,6 +125,7 @@ const params: Params = {
   rates: rateList(o.rates, quick ? [] : [1500, 2000]),
   newShare: Math.min(1, num(o.new, 0.1, 0.1)),
   workers: num(o.workers, 2, 2),
+  visitorAddresses: !o['one-address'],
 };
 if (params.agents < params.workers) usage('--agents must be at least --workers');
 const skip = new Set(

@@ -93,10 +93,16 @@ function bucket(): [number, number] {
   return stats.timeline[i]!;
 }
 
-function connect(url: string, extraHeaders?: Record<string, string>, auth?: Record<string, string>): Socket {
+function connect(
+  url: string,
+  extraHeaders?: Record<string, string>,
+  auth?: Record<string, string>,
+  localAddress?: string,
+): Socket {
   // One connection per client (no multiplexing), WebSocket only, as a native app connects.
   return leanConnect(url, {
     ...(auth ? { auth } : {}),
+    ...(localAddress ? { localAddress } : {}),
     extraHeaders,
     reconnectionDelay: 500,
     reconnectionDelayMax: 5000,
@@ -257,7 +263,7 @@ function hello(v: Visitor) {
 }
 
 function startVisitor(p: VisitorPlan): Visitor {
-  const socket = connect(p.url);
+  const socket = connect(p.url, undefined, undefined, p.localAddress);
   const v: Visitor = {
     plan: p,
     socket,

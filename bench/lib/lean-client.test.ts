@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { Server } from 'socket.io';
 import { LeanSocket } from './lean-client.js';
+import { visitorAddress } from './run.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(cond: () => boolean, ms = 5000) {
@@ -30,6 +31,7 @@ async function serve(port = 0) {
   });
   io.on('connection', (socket) => {
     socket.emit('hello', { auth: socket.handshake.auth, cookie: socket.handshake.headers.cookie ?? null });
+    socket.on('whoami', (ack: (r: unknown) => void) => ack(socket.handshake.address));
     socket.on('echo', (x: unknown) => socket.emit('echoed', x));
     socket.on('add', (x: { a: number; b: number }, ack: (r: unknown) => void) => ack({ sum: x.a + x.b }));
     socket.on('silent', () => {});
@@ -131,6 +133,26 @@ test('disconnected by the server it stays down; refused at the handshake it says
   } finally {
     s.disconnect();
     refused?.disconnect();
+    await srv.close();
+  }
+});
+
+test('visitors connect each from a loopback address of their own, as the server sees them', async () => {
+  assert.deepEqual([0, 1, 255, 256, 9_999, 70_000].map(visitorAddress), [
+    '127.1.0.0',
+    '127.1.0.1',
+    '127.1.0.255',
+    '127.1.1.0',
+    '127.1.39.15',
+    '127.2.17.112',
+  ]);
+  const srv = await serve();
+  const sockets = [0, 1, 9_999].map((i) => new LeanSocket(srv.url, { localAddress: visitorAddress(i) }));
+  try {
+    const seen = await Promise.all(sockets.map((s) => s.timeout(5000).emitWithAck('whoami')));
+    assert.deepEqual(seen, ['127.1.0.0', '127.1.0.1', '127.1.39.15']);
+  } finally {
+    for (const s of sockets) s.disconnect();
     await srv.close();
   }
 });

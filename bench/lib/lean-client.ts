@@ -16,6 +16,8 @@ export type LeanOptions = {
   reconnectionDelayMax?: number;
   /** The connection (WebSocket and Socket.IO handshake) fails after this long, and is retried. */
   timeout?: number;
+  /** The local address to connect from (`net.connect`'s `localAddress`). */
+  localAddress?: string;
 };
 
 /** Why a socket disconnected, in `socket.io-client`'s words. */
@@ -35,7 +37,7 @@ export class LeanSocket {
   private timer: NodeJS.Timeout | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private heartbeatMs = 0;
-  private readonly opts: Required<Omit<LeanOptions, 'auth' | 'extraHeaders'>> & LeanOptions;
+  private readonly opts: Required<Omit<LeanOptions, 'auth' | 'extraHeaders' | 'localAddress'>> & LeanOptions;
 
   constructor(
     private readonly url: string,
@@ -98,7 +100,11 @@ export class LeanSocket {
     u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
     u.pathname = '/socket.io/';
     u.search = 'EIO=4&transport=websocket';
-    const ws = new WebSocket(u, { headers: this.opts.extraHeaders, perMessageDeflate: false });
+    const ws = new WebSocket(u, {
+      headers: this.opts.extraHeaders,
+      perMessageDeflate: false,
+      ...(this.opts.localAddress ? { localAddress: this.opts.localAddress } : {}),
+    });
     this.ws = ws;
     this.timer = setTimeout(() => this.failed(new Error('timeout')), this.opts.timeout);
     ws.on('message', (data: Buffer, isBinary: boolean) => {

@@ -7,6 +7,8 @@ export type VisitorPlan = {
   agent: number;
   /** A new conversation: hello, then the agent claims it. Else already open and assigned. */
   fresh: boolean;
+  /** The loopback address it connects from (`visitorAddress`); none: the system's choice. */
+  localAddress?: string;
 };
 export type AgentPlan = { index: number; userId: string; cookie: string; url: string };
 

@@ -22,6 +22,8 @@ export type Params = {
   /** Open-loop rates tried after the capacity phase (each for `steadyS`): the highest sustained. */
   rates: number[];
   workers: number;
+  /** Each visitor from a loopback address of its own, as visitors come from many (else all from 127.0.0.1). */
+  visitorAddresses: boolean;
 };
 
 export type PhaseResult = {
@@ -166,11 +168,21 @@ export function plans(
         url: urls[k % urls.length]!,
         agent: agentOf(i, seed.agents.length, p.workers),
         fresh: isNew(i, p.newShare),
+        ...(p.visitorAddresses ? { localAddress: visitorAddress(i) } : {}),
       });
     }
     out.push({ workerId: w, runTag, agents, visitors });
   }
   return out;
+}
+
+/**
+ * Visitor `i`'s own source address in 127.0.0.0/8 (Linux answers every address of it on `lo`):
+ * 127.1.0.0, 127.1.0.1, ... The server's per-address state (connection slots, the address's event
+ * limit) then holds one entry per visitor, as with visitors on the internet, not one for them all.
+ */
+export function visitorAddress(i: number): string {
+  return `127.${1 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
 }
 
 /**
