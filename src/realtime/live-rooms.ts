@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../shared/logger.js';
+import type { Redis } from '../shared/redis.js';
 import type { RealtimeServer } from './realtime.types.js';
 import { LIVE_ROOM_PREFIX } from './rooms.js';
 
@@ -26,18 +27,19 @@ export type LiveRooms = ReturnType<typeof createLiveRooms>;
  */
 export function createLiveRooms({
   io,
-  clustered,
+  subscriber,
   logger,
   announceMs = 10_000,
   joinWaitMs = 1_000,
 }: {
   io: RealtimeServer;
-  /** Whether other nodes share the rooms (the Redis adapter). */
-  clustered: boolean;
+  /** The adapter's subscribing connection: other nodes share the rooms. None: one node. */
+  subscriber?: Redis | undefined;
   logger: Logger;
   announceMs?: number;
   joinWaitMs?: number;
 }) {
+  const clustered = subscriber !== undefined;
   const node = randomUUID();
   const local = io.of('/').adapter.rooms;
   const peers = new Map<string, Peer>();
@@ -84,6 +86,9 @@ export function createLiveRooms({
     if (asking?.epoch === epoch) return asking.done;
     const asked = epoch;
     const done = (async () => {
+      // The number of nodes to hear from is the request channel's subscribers, this one among
+      // them once its SUBSCRIBE is through: a PING on that connection answers after it.
+      await subscriber?.ping().catch(() => undefined);
       const replies = await withAck(announceMs, () => io.serverSideEmitWithAck('live_rooms_query'));
       if (closed || asked !== epoch || !Array.isArray(replies)) {
         logger.debug('not every node told its live rooms; activity goes to every live room meanwhile');

@@ -143,7 +143,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       c.on('close', () => liveRooms.unlinked());
     }
   }
-  const liveRooms = createLiveRooms({ io, clustered: pubSub.length > 0, logger });
+  const liveRooms = createLiveRooms({ io, subscriber: pubSub[1], logger });
 
   // One resync once both links are back (the subscription restored): a link that was lost calls
   // this when it is ready again, so the last of them to return does it, once the other nodes
