@@ -22,24 +22,26 @@ export type LiveRooms = ReturnType<typeof createLiveRooms>;
  * - Every `announceMs` it sends its whole set (`all`). A node not heard from for three periods
  *   (stopped, or cut off from Redis) is forgotten.
  * - Until it has every other node's set (it asks them at start, and again once its Redis links
- *   are back), and whenever a link is down, a node publishes to every live room, as before.
+ *   are back, after sending its own), and whenever a link is down, a node publishes to every live
+ *   room, as before.
  * - Without Redis (one node) only its own rooms count.
  */
 export function createLiveRooms({
   io,
-  subscriber,
+  links,
   logger,
   announceMs = 10_000,
   joinWaitMs = 1_000,
 }: {
   io: RealtimeServer;
-  /** The adapter's subscribing connection: other nodes share the rooms. None: one node. */
-  subscriber?: Redis | undefined;
+  /** The adapter's connections: other nodes share the rooms. None: one node. */
+  links?: { publisher: Redis; subscriber: Redis } | undefined;
   logger: Logger;
   announceMs?: number;
   joinWaitMs?: number;
 }) {
-  const clustered = subscriber !== undefined;
+  const clustered = links !== undefined;
+  const subscriber = links?.subscriber;
   const node = randomUUID();
   const local = io.of('/').adapter.rooms;
   const peers = new Map<string, Peer>();
@@ -47,6 +49,10 @@ export function createLiveRooms({
   let certain = !clustered;
   // Counts the times a Redis link went down; an answer asked for before the last one is stale.
   let epoch = 0;
+  // While a link is down an `add` could be neither heard nor answered; `relink` sends the whole
+  // set once both are back.
+  const linked = () => !links || (links.publisher.status === 'ready' && links.subscriber.status === 'ready');
+  let relinking: Promise<void> | null = null;
   let asking: { epoch: number; done: Promise<void> } | null = null;
   // Rooms whose `add` has not been heard by every node yet.
   const announcing = new Map<string, Promise<void>>();
@@ -117,7 +123,7 @@ export function createLiveRooms({
       if (typeof ack === 'function') ack([node, ownRooms()]);
     });
     io.of('/').adapter.on('create-room', (room: unknown) => {
-      if (!isLive(room)) return;
+      if (!isLive(room) || !linked()) return;
       const sent = withAck(joinWaitMs, () =>
         io.serverSideEmitWithAck('live_rooms_ack', node, [room], 'add'),
       ).then(() => undefined);
@@ -129,6 +135,27 @@ export function createLiveRooms({
     io.of('/').adapter.on('delete-room', (room: unknown) => {
       if (isLive(room)) io.serverSideEmit('live_rooms', node, [room], 'remove');
     });
+  }
+
+  /** Both links are (back) up: this node's rooms to every node, then theirs asked again. */
+  function relink(): Promise<void> {
+    relinking ??= (async () => {
+      await withAck(joinWaitMs, () => io.serverSideEmitWithAck('live_rooms_ack', node, ownRooms(), 'all'));
+      await ask();
+    })().finally(() => (relinking = null));
+    return relinking;
+  }
+
+  if (links) {
+    for (const link of [links.publisher, links.subscriber]) {
+      link.on('close', () => {
+        certain = false;
+        epoch += 1;
+      });
+      link.on('ready', () => {
+        if (linked()) void relink();
+      });
+    }
   }
 
   const timer = clustered
@@ -153,17 +180,12 @@ export function createLiveRooms({
     async heard(rooms: string[]): Promise<void> {
       await Promise.all(rooms.map((r) => announcing.get(r)));
     },
-    /** A Redis link is down: other nodes' rooms are unknown until it is back (`relink`). */
-    unlinked() {
-      if (!clustered) return;
-      certain = false;
-      epoch += 1;
-    },
-    /** Both links are back: this node's rooms to every node, theirs asked again. */
+    /**
+     * Settles once the other nodes know this node's rooms again after its links came back, and it
+     * theirs (bounded: `joinWaitMs`, then one ask).
+     */
     async relinked(): Promise<void> {
-      if (!clustered) return;
-      await withAck(joinWaitMs, () => io.serverSideEmitWithAck('live_rooms_ack', node, ownRooms(), 'all'));
-      await ask();
+      if (clustered && linked()) await relink();
     },
     /** Stops announcing; the other nodes forget this node's rooms at once. */
     close() {

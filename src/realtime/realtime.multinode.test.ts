@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import type { Socket } from 'socket.io-client';
@@ -145,6 +147,84 @@ describe('realtime across two nodes (Redis adapter)', () => {
     } finally {
       await nodeC?.stop();
       await watcher.quit();
+    }
+  });
+
+  test('a node cut off from Redis tells the others its live rooms when it is back: the next message’s activity reaches a socket that joined meanwhile', async () => {
+    // Node C reaches Redis through a proxy that can cut it off; node A does not notice anything.
+    const target = new URL(env.REDIS_URL!);
+    const links = new Set<net.Socket>();
+    let passing = true;
+    const proxy = net.createServer((client) => {
+      if (!passing) return void client.destroy();
+      const upstream = net.connect(Number(target.port || 6379), target.hostname);
+      for (const [a, b] of [
+        [client, upstream],
+        [upstream, client],
+      ] as const) {
+        links.add(a);
+        a.on('error', () => {});
+        a.on('close', () => {
+          links.delete(a);
+          b.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    proxy.listen(0, '127.0.0.1');
+    await once(proxy, 'listening');
+    const proxyUrl = `redis://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+    const nodeC = await startServer({ ...env, REDIS_URL: proxyUrl });
+    try {
+      const { org, channelId } = await createOrg(services);
+      const [dana, eve] = await Promise.all([1, 2].map(() => createAgent(services, org.id)));
+      // Sessions are in PostgreSQL: signed in through A, valid on C.
+      const danaLogin = await loginAgent(nodeA.url, dana!.user.email, dana!.password);
+      const eveLogin = await loginAgent(nodeA.url, eve!.user.email, eve!.password);
+      const danaC = await open(nodeC.url, danaLogin.cookie, { activity: 'batch' });
+      assert.equal((await emitAck(danaC, 'join_queue')).ok, true);
+      const batches = record<{ items: { last_message: { content: string } }[] }>(
+        danaC,
+        'conversation_activity_batch',
+      );
+      const conv = await createConversation(services, { organizationId: org.id, channelId });
+      const visitor = await open(nodeA.url);
+      await emitAck(visitor, 'join_conversation', {
+        conversation_id: conv.conversation.id,
+        external_id: conv.externalId,
+      });
+
+      // C loses Redis; Eve joins the queue on C meanwhile, taking activity per message.
+      passing = false;
+      for (const l of links) l.destroy();
+      await eventually(async () => (await fetch(`${nodeC.url}/readyz`)).status === 503);
+      const eveC = await open(nodeC.url, eveLogin.cookie);
+      const eveSees = record<{ last_message: { content: string } }>(eveC, 'conversation_activity');
+      const resynced = nextEvent(eveC, 'resync', undefined, 30_000);
+      assert.equal((await emitAck(eveC, 'join_queue')).ok, true);
+
+      // Redis is back for C: once its sockets are told to resync, A knows Eve's room.
+      passing = true;
+      await resynced;
+      const sent = await emitAck(visitor, 'send_message', {
+        conversation_id: conv.conversation.id,
+        content: 'after the cut',
+        sender_type: 'end_user',
+        external_id: conv.externalId,
+      });
+      assert.equal(sent.ok, true);
+      // A publishes the activity at once and the batch 100 ms later, both to C in that order.
+      await eventually(() =>
+        batches.some((b) => b.items.some((i) => i.last_message.content === 'after the cut')),
+      );
+      assert.deepEqual(
+        eveSees.map((a) => a.last_message.content),
+        ['after the cut'],
+      );
+    } finally {
+      await nodeC.stop();
+      for (const l of links) l.destroy();
+      proxy.close();
     }
   });
 

@@ -138,12 +138,14 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     adapterParser.own((io.of('/').adapter as unknown as { uid: string }).uid);
     // While either link was down, other nodes' broadcasts did not reach this node's sockets (nor
     // this node's, if its queue was cut off): every client here catches up from the database.
-    for (const c of pubSub) {
-      onReconnect(c, resyncSoon);
-      c.on('close', () => liveRooms.unlinked());
-    }
+    for (const c of pubSub) onReconnect(c, resyncSoon);
   }
-  const liveRooms = createLiveRooms({ io, subscriber: pubSub[1], logger });
+  const [publisher, subscriber] = pubSub;
+  const liveRooms = createLiveRooms({
+    io,
+    links: publisher && subscriber ? { publisher, subscriber } : undefined,
+    logger,
+  });
 
   // One resync once both links are back (the subscription restored): a link that was lost calls
   // this when it is ready again, so the last of them to return does it, once the other nodes
