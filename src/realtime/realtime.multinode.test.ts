@@ -67,11 +67,43 @@ describe('realtime across two nodes (Redis adapter)', () => {
     return s;
   };
 
-  test('per-message queue activity crosses nodes only to rooms someone listens to, from the first message after join_queue', async () => {
+  /**
+   * A queue watched from `agentsOn`: Dana there takes its activity in batches (as the inbox does),
+   * Eve is signed in (sessions are in PostgreSQL: valid on every node), and a visitor on node A
+   * says something (`say`) and waits for the batch that names it, which comes 100 ms after what
+   * the message published at once.
+   */
+  async function queueScene(agentsOn: string) {
     const { org, channelId } = await createOrg(services);
     const [dana, eve] = await Promise.all([1, 2].map(() => createAgent(services, org.id)));
-    const danaLogin = await loginAgent(nodeB.url, dana!.user.email, dana!.password);
-    const eveLogin = await loginAgent(nodeB.url, eve!.user.email, eve!.password);
+    const danaLogin = await loginAgent(nodeA.url, dana!.user.email, dana!.password);
+    const eveLogin = await loginAgent(nodeA.url, eve!.user.email, eve!.password);
+    const danaSocket = await open(agentsOn, danaLogin.cookie, { activity: 'batch' });
+    assert.equal((await emitAck(danaSocket, 'join_queue')).ok, true);
+    const batches = record<{ items: { last_message: { content: string } }[] }>(
+      danaSocket,
+      'conversation_activity_batch',
+    );
+    const conv = await createConversation(services, { organizationId: org.id, channelId });
+    const visitor = await open(nodeA.url);
+    await emitAck(visitor, 'join_conversation', {
+      conversation_id: conv.conversation.id,
+      external_id: conv.externalId,
+    });
+    const say = async (content: string) => {
+      const sent = await emitAck(visitor, 'send_message', {
+        conversation_id: conv.conversation.id,
+        content,
+        sender_type: 'end_user',
+        external_id: conv.externalId,
+      });
+      assert.equal(sent.ok, true);
+      await eventually(() => batches.some((b) => b.items.some((i) => i.last_message.content === content)));
+    };
+    return { org, channelId, eveLogin, say };
+  }
+
+  test('per-message queue activity crosses nodes only to rooms someone listens to, from the first message after join_queue', async () => {
     // What the nodes publish to the live activity rooms (the adapter's channel of one room).
     const watcher = new Redis(env.REDIS_URL!);
     const published: string[] = [];
@@ -79,30 +111,7 @@ describe('realtime across two nodes (Redis adapter)', () => {
     await watcher.psubscribe(`${env.REALTIME_REDIS_PREFIX}:sio#/#live:*`);
     let nodeC: RunningServer | undefined;
     try {
-      // Dana (node B) takes the queue's activity in batches, as the inbox does.
-      const danaB = await open(nodeB.url, danaLogin.cookie, { activity: 'batch' });
-      assert.equal((await emitAck(danaB, 'join_queue')).ok, true);
-      const batches = record<{ items: { last_message: { content: string } }[] }>(
-        danaB,
-        'conversation_activity_batch',
-      );
-      const conv = await createConversation(services, { organizationId: org.id, channelId });
-      const visitor = await open(nodeA.url);
-      await emitAck(visitor, 'join_conversation', {
-        conversation_id: conv.conversation.id,
-        external_id: conv.externalId,
-      });
-      const say = async (content: string) => {
-        const sent = await emitAck(visitor, 'send_message', {
-          conversation_id: conv.conversation.id,
-          content,
-          sender_type: 'end_user',
-          external_id: conv.externalId,
-        });
-        assert.equal(sent.ok, true);
-        // The batch (100 ms) comes after what the message published at once.
-        await eventually(() => batches.some((b) => b.items.some((i) => i.last_message.content === content)));
-      };
+      const { org, channelId, eveLogin, say } = await queueScene(nodeB.url);
       for (const text of ['one', 'two', 'three']) await say(text);
       assert.deepEqual(published, [], 'no live room has a socket: nothing published to one');
 
@@ -176,23 +185,7 @@ describe('realtime across two nodes (Redis adapter)', () => {
     const proxyUrl = `redis://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
     const nodeC = await startServer({ ...env, REDIS_URL: proxyUrl });
     try {
-      const { org, channelId } = await createOrg(services);
-      const [dana, eve] = await Promise.all([1, 2].map(() => createAgent(services, org.id)));
-      // Sessions are in PostgreSQL: signed in through A, valid on C.
-      const danaLogin = await loginAgent(nodeA.url, dana!.user.email, dana!.password);
-      const eveLogin = await loginAgent(nodeA.url, eve!.user.email, eve!.password);
-      const danaC = await open(nodeC.url, danaLogin.cookie, { activity: 'batch' });
-      assert.equal((await emitAck(danaC, 'join_queue')).ok, true);
-      const batches = record<{ items: { last_message: { content: string } }[] }>(
-        danaC,
-        'conversation_activity_batch',
-      );
-      const conv = await createConversation(services, { organizationId: org.id, channelId });
-      const visitor = await open(nodeA.url);
-      await emitAck(visitor, 'join_conversation', {
-        conversation_id: conv.conversation.id,
-        external_id: conv.externalId,
-      });
+      const { eveLogin, say } = await queueScene(nodeC.url);
 
       // C loses Redis; Eve joins the queue on C meanwhile, taking activity per message.
       passing = false;
@@ -206,17 +199,7 @@ describe('realtime across two nodes (Redis adapter)', () => {
       // Redis is back for C: once its sockets are told to resync, A knows Eve's room.
       passing = true;
       await resynced;
-      const sent = await emitAck(visitor, 'send_message', {
-        conversation_id: conv.conversation.id,
-        content: 'after the cut',
-        sender_type: 'end_user',
-        external_id: conv.externalId,
-      });
-      assert.equal(sent.ok, true);
-      // A publishes the activity at once and the batch 100 ms later, both to C in that order.
-      await eventually(() =>
-        batches.some((b) => b.items.some((i) => i.last_message.content === 'after the cut')),
-      );
+      await say('after the cut');
       assert.deepEqual(
         eveSees.map((a) => a.last_message.content),
         ['after the cut'],
