@@ -17,6 +17,21 @@ import { connectSocket, emitAck, eventually, nextEvent, record } from '../../tes
 type Status = { agent_id: string; status: string };
 type Msg = { id: string; content: string; sender_type: string };
 
+/** The visitor of `conv` sends `content`, and it is stored. */
+async function visitorSays(
+  visitor: Socket,
+  conv: { conversation: { id: string }; externalId: string },
+  content: string,
+) {
+  const sent = await emitAck(visitor, 'send_message', {
+    conversation_id: conv.conversation.id,
+    content,
+    sender_type: 'end_user',
+    external_id: conv.externalId,
+  });
+  assert.equal(sent.ok, true);
+}
+
 // Two real server processes on one PostgreSQL database and one Redis, as behind a load balancer.
 describe('realtime across two nodes (Redis adapter)', () => {
   let dropDb: () => Promise<void>;
@@ -91,13 +106,7 @@ describe('realtime across two nodes (Redis adapter)', () => {
       external_id: conv.externalId,
     });
     const say = async (content: string) => {
-      const sent = await emitAck(visitor, 'send_message', {
-        conversation_id: conv.conversation.id,
-        content,
-        sender_type: 'end_user',
-        external_id: conv.externalId,
-      });
-      assert.equal(sent.ok, true);
+      await visitorSays(visitor, conv, content);
       await eventually(() => batches.some((b) => b.items.some((i) => i.last_message.content === content)));
     };
     return { org, channelId, eveLogin, say };
@@ -135,13 +144,7 @@ describe('realtime across two nodes (Redis adapter)', () => {
         external_id: convC.externalId,
       });
       for (const content of ['from C', 'again from C']) {
-        const sent = await emitAck(visitorC, 'send_message', {
-          conversation_id: convC.conversation.id,
-          content,
-          sender_type: 'end_user',
-          external_id: convC.externalId,
-        });
-        assert.equal(sent.ok, true);
+        await visitorSays(visitorC, convC, content);
         await eventually(() => eveSees.some((a) => a.last_message.content === content));
       }
 
