@@ -35,6 +35,11 @@ async function serve(port = 0) {
     socket.on('echo', (x: unknown) => socket.emit('echoed', x));
     socket.on('add', (x: { a: number; b: number }, ack: (r: unknown) => void) => ack({ sum: x.a + x.b }));
     socket.on('silent', () => {});
+    // An event the client does not listen to, whose body would not even decode, then one it does.
+    socket.on('noise', () => {
+      socket.conn.write('2["unheard",{"broken": ');
+      socket.emit('echoed', 'after the noise');
+    });
     socket.on('kick', () => socket.disconnect(true));
   });
   httpServer.listen(port, '127.0.0.1');
@@ -74,6 +79,12 @@ test('events, acknowledgements, auth and headers go through; an ack that never c
       Array.from({ length: 20 }, (_, i) => ({ sum: i + 1 })),
     );
     await assert.rejects(s.timeout(100).emitWithAck('silent', {}), /timed out/);
+    // Nothing listens to `unheard`: its frame is dropped unread (it would not parse), and the
+    // events after it still arrive.
+    s.emit('noise');
+    await until(() => echoed.length === 3);
+    assert.deepEqual(echoed.at(-1), 'after the noise');
+    assert.equal(s.connected, true);
   } finally {
     s.disconnect();
     await srv.close();
