@@ -292,7 +292,8 @@ export type ConversationActivity = { conversation_id: string; last_message: Last
  * (`auth: { activity: 'batch' }`): the queue's `conversation_activity` of the last 100 ms at most,
  * the latest per conversation, oldest first, instead of one event per message (issue 23: a busy
  * queue otherwise costs every agent a write per message). At most the 50 newest conversations;
- * `omitted`, when present, counts the older activity left out (reload the list to see it).
+ * `omitted`, when present, counts the older activity left out (reload the list to see it). After a
+ * batch with `omitted`, the queue's next batch comes a second after it at the earliest.
  */
 export type ConversationActivityBatch = { items: ConversationActivity[]; omitted?: number };
 

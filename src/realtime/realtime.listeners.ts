@@ -18,6 +18,14 @@ import { typistKey, type TypingTracker } from './typing.js';
 /** How long a queue's activity gathers before a batch goes to the sockets that asked for batches. */
 export const ACTIVITY_BATCH_MS = 100;
 /**
+ * A busy queue's batches, at most one a second: after a batch that left conversations out, the
+ * queue's next one gathers until this long after it. Every batch a busy queue sends is full (50
+ * conversations) and the inbox reloads its list for what it left out, so ten a second only cost
+ * each agent more writes for the same list (issue 23: 15 KB per agent every 100 ms at 2,000 msg/s).
+ * A queue quiet for this long is back to ACTIVITY_BATCH_MS.
+ */
+export const ACTIVITY_BATCH_BUSY_MS = 1000;
+/**
  * The most conversations a batch names: the newest; older ones of the same batch are only counted
  * (`omitted`), and the inbox reloads its list for them. A list page shows 50, all of them newer
  * than anything the batch leaves out; a queue with thousands of messages a second otherwise sends
@@ -86,20 +94,43 @@ export function registerRealtimeListeners({
   /** Which live activity rooms have a socket on some node (the others are not published to). */
   liveRooms: Pick<LiveRooms, 'listened'>;
 }): () => void {
-  // Queue room → conversation → its latest activity, until the next batch (this node's messages;
+  // Queue room → conversation → its latest activity, until the batch is due (this node's messages;
   // every node sends its own batches through the adapter), and how many older ones were left out.
-  const pending = new Map<string, { items: Map<string, ConversationActivity>; omitted: number }>();
+  const pending = new Map<
+    string,
+    { items: Map<string, ConversationActivity>; omitted: number; due: number }
+  >();
+  // Queue rooms whose last batch left conversations out → until when their next one waits.
+  const busyUntil = new Map<string, number>();
   let timer: NodeJS.Timeout | null = null;
-  const flush = () => {
+  let timerAt = Infinity;
+  const wake = (at: number) => {
+    if (timer && timerAt <= at) return;
+    if (timer) clearTimeout(timer);
+    timerAt = at;
+    timer = setTimeout(() => flush(false), Math.max(0, at - Date.now()));
+  };
+  /** Sends the batches that are due (all of them at the end), and waits for the next. */
+  const flush = (all: boolean) => {
     if (timer) clearTimeout(timer);
     timer = null;
-    for (const [room, { items, omitted }] of pending) {
+    timerAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const [room, { items, omitted, due }] of pending) {
+      if (!all && due > now) {
+        next = Math.min(next, due);
+        continue;
+      }
+      pending.delete(room);
+      if (omitted) busyUntil.set(room, now + ACTIVITY_BATCH_BUSY_MS);
       io.to(activityBatchRoom(room)).emit('conversation_activity_batch', {
         items: [...items.values()],
         ...(omitted ? { omitted } : {}),
       });
     }
-    pending.clear();
+    for (const [room, until] of busyUntil) if (until <= now) busyUntil.delete(room);
+    if (next < Infinity) wake(next);
   };
   const activity = (rooms: string[], item: ConversationActivity) => {
     // Sockets that take batches get this one in the next; the others now, where there are any.
@@ -107,7 +138,11 @@ export function registerRealtimeListeners({
     if (live.length) io.to(live).emit('conversation_activity', item);
     for (const room of rooms) {
       let batch = pending.get(room);
-      if (!batch) pending.set(room, (batch = { items: new Map(), omitted: 0 }));
+      if (!batch) {
+        const due = Math.max(Date.now() + ACTIVITY_BATCH_MS, busyUntil.get(room) ?? 0);
+        pending.set(room, (batch = { items: new Map(), omitted: 0, due }));
+        wake(due);
+      }
       // Latest last: a batch is in the order the conversations last moved.
       batch.items.delete(item.conversation_id);
       batch.items.set(item.conversation_id, item);
@@ -116,7 +151,6 @@ export function registerRealtimeListeners({
         batch.omitted++;
       }
     }
-    timer ??= setTimeout(flush, ACTIVITY_BATCH_MS);
   };
 
   const offs = [
@@ -283,6 +317,6 @@ export function registerRealtimeListeners({
   ];
   return () => {
     offs.forEach((off) => off());
-    flush();
+    flush(true);
   };
 }

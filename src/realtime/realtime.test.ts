@@ -553,7 +553,7 @@ for (const mode of dbModes) {
     );
 
     test(
-      'queue activity batches name the 50 newest conversations and count the older ones left out',
+      'queue activity batches name the 50 newest conversations, count the older ones left out, and slow to one a second while the queue is busy',
       pgOnly,
       async () => {
         const w = await world(1);
@@ -574,19 +574,16 @@ for (const mode of dbModes) {
           items: { conversation_id: string; last_message: { content: string } }[];
           omitted?: number;
         }>(batched, 'conversation_activity_batch');
+        const arrived: number[] = [];
+        batched.on('conversation_activity_batch', () => arrived.push(Date.now()));
         const e = created[0]!;
-        others.forEach((o, i) =>
+        const move = (o: (typeof others)[number], content: string) =>
           app.bus.publish('message.created', {
             ...e,
             conversation: { ...e.conversation, id: o.id, endUserId: o.endUserId },
-            message: {
-              ...e.message,
-              id: randomUUID(),
-              conversationId: o.id,
-              content: `move ${i}`,
-            },
-          }),
-        );
+            message: { ...e.message, id: randomUUID(), conversationId: o.id, content },
+          });
+        others.forEach((o, i) => move(o, `move ${i}`));
         await eventually(() => liveSees.length === 60 && batches.length > 0);
         await new Promise((r) => setTimeout(r, 250));
         // One batch: the newest 50, oldest first; the 10 before them counted, not sent.
@@ -606,6 +603,27 @@ for (const mode of dbModes) {
           liveSees.map((a) => a.conversation_id),
           others.map((o) => o.id),
         );
+
+        // The queue is busy now: its next batch comes a second after that one at the earliest.
+        move(others[0]!, 'busy');
+        await eventually(() => batches.length === 2);
+        assert.deepEqual(
+          batches[1]!.items.map((i) => i.last_message.content),
+          ['busy'],
+        );
+        assert.equal(batches[1]!.omitted, undefined);
+        const gap = arrived[1]! - arrived[0]!;
+        assert.ok(gap >= 800, `the busy queue's next batch came ${gap} ms after the full one`);
+        // A quiet second later, activity is batched for 100 ms again.
+        await new Promise((r) => setTimeout(r, 1100));
+        const sent = Date.now();
+        move(others[1]!, 'quiet');
+        await eventually(() => batches.length === 3);
+        assert.deepEqual(
+          batches[2]!.items.map((i) => i.last_message.content),
+          ['quiet'],
+        );
+        assert.ok(arrived[2]! - sent < 900, `a quiet queue's batch came ${arrived[2]! - sent} ms after`);
       },
     );
 
