@@ -100,7 +100,8 @@ export function registerRealtimeListeners({
     string,
     { items: Map<string, ConversationActivity>; omitted: number; due: number }
   >();
-  // Queue rooms whose last batch left conversations out → until when their next one waits.
+  // Queue rooms whose last batch left conversations out → until when their next one waits. Times
+  // here are `performance.now()`: a wall clock set back would hold batches back as long.
   const busyUntil = new Map<string, number>();
   let timer: NodeJS.Timeout | null = null;
   let timerAt = Infinity;
@@ -108,14 +109,14 @@ export function registerRealtimeListeners({
     if (timer && timerAt <= at) return;
     if (timer) clearTimeout(timer);
     timerAt = at;
-    timer = setTimeout(() => flush(false), Math.max(0, at - Date.now()));
+    timer = setTimeout(() => flush(false), Math.max(0, at - performance.now()));
   };
   /** Sends the batches that are due (all of them at the end), and waits for the next. */
   const flush = (all: boolean) => {
     if (timer) clearTimeout(timer);
     timer = null;
     timerAt = Infinity;
-    const now = Date.now();
+    const now = performance.now();
     let next = Infinity;
     for (const [room, { items, omitted, due }] of pending) {
       if (!all && due > now) {
@@ -139,7 +140,7 @@ export function registerRealtimeListeners({
     for (const room of rooms) {
       let batch = pending.get(room);
       if (!batch) {
-        const due = Math.max(Date.now() + ACTIVITY_BATCH_MS, busyUntil.get(room) ?? 0);
+        const due = Math.max(performance.now() + ACTIVITY_BATCH_MS, busyUntil.get(room) ?? 0);
         pending.set(room, (batch = { items: new Map(), omitted: 0, due }));
         wake(due);
       }
