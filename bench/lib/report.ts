@@ -160,6 +160,37 @@ function cpuSummary(server?: Run, base?: Run, baseRedis?: Run, two?: Run) {
     baseline_redis_msgs_per_s: baseRedis?.capacity.msgs_per_s ?? null,
     ratio_to_baseline_redis: ratio(server?.capacity.msgs_per_s, baseRedis?.capacity.msgs_per_s),
     two_nodes_cpu_us_per_msg: us(two, 'server'),
+    ...ratioBudget(server?.capacity.cpu_us_per_msg, base?.capacity.cpu_us_per_msg),
+  };
+}
+
+type PerMsg = Record<string, number | null> | undefined;
+
+/**
+ * What the capacity ratio can reach on this machine, from the capacity phases' CPU per message.
+ * Server, PostgreSQL, Redis and load generators share the same cores, so with both runs equally
+ * busy the ratio is the bare run's CPU per message (its server and load generators) over ours
+ * (server, PostgreSQL, Redis, load generators): `ratio_by_cpu`, which the measured `ratio` should
+ * be close to. The same sum with our server's share left out (`ratio_ceiling_server_free`), or
+ * replaced by bare Socket.IO's (`ratio_ceiling_server_as_bare`), is how far making the server
+ * cheaper alone can take the ratio. Estimates: each run's CPU per message is taken at its own
+ * capacity, where the faster run spreads each wake-up over more messages. Null without a figure
+ * for each part (PostgreSQL on another machine is not counted: its 0 would make the ceiling a
+ * fiction).
+ */
+export function ratioBudget(ours: PerMsg, bare: PerMsg) {
+  const none = { ratio_by_cpu: null, ratio_ceiling_server_free: null, ratio_ceiling_server_as_bare: null };
+  const server = ours?.server;
+  const rest = [ours?.postgres, ours?.redis ?? 0, ours?.loadgen];
+  const bareTotal = (bare?.server ?? NaN) + (bare?.loadgen ?? NaN);
+  const known = rest.every((v) => typeof v === 'number') && (ours?.postgres ?? 0) > 0;
+  if (typeof server !== 'number' || !known || !(bareTotal > 0)) return none;
+  const others = (rest as number[]).reduce((a, b) => a + b, 0);
+  const of = (total: number) => (total > 0 ? round(bareTotal / total, 2) : null);
+  return {
+    ratio_by_cpu: of(server + others),
+    ratio_ceiling_server_free: of(others),
+    ratio_ceiling_server_as_bare: of(bare!.server! + others),
   };
 }
 
@@ -232,6 +263,9 @@ export function renderTable(r: BenchResult): string {
     );
     out.push(
       `CPU per message (capacity, µs of a core): server ${fmt(s.server_cpu_us_per_msg)} + PostgreSQL ${fmt(s.pg_cpu_us_per_msg)}; bare Socket.IO ${fmt(s.baseline_cpu_us_per_msg)} (server ${fmt(s.server_cpu_vs_baseline)}×), with the Redis adapter ${fmt(s.baseline_redis_cpu_us_per_msg)}: the adapter costs ${fmt(s.redis_adapter_cpu_us_per_msg)} µs/msg`,
+    );
+    out.push(
+      `ratio by CPU per message (load generators included): ${fmt(s.ratio_by_cpu)}; with a server that cost nothing ${fmt(s.ratio_ceiling_server_free)}, with one that cost what bare Socket.IO's does ${fmt(s.ratio_ceiling_server_as_bare)}`,
     );
   }
   if (r.reconnect) {
