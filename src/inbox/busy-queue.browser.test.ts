@@ -1,6 +1,8 @@
 // The inbox list of a queue that is never quiet, in real Chromium: visitors keep writing (queue
 // activity every 100 ms, each batch asking for a list refresh) and a new conversation still shows
 // up within seconds, while the traffic goes on. A refresh that every batch put off again never came.
+// The refreshes that messages alone ask for read the list again but not the filters' counts, which
+// only a new conversation (or a claim, a release, a resolve) changes: here the "Unassigned" count.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Socket } from 'socket.io-client';
@@ -8,7 +10,7 @@ import { browserFor, signedIn, watch } from '../../test/helpers/browser.js';
 import { startApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
 import { createAgent, createConversation, createOrg } from '../../test/helpers/factories.js';
-import { connectSocket, emitAck } from '../../test/helpers/sockets.js';
+import { connectSocket, emitAck, eventually } from '../../test/helpers/sockets.js';
 
 const T = 15_000;
 
@@ -28,8 +30,15 @@ test('a busy queue: a new conversation shows in the list while the traffic goes 
   const a = await signedIn(browser, app, ann.user.email, ann.password);
   contexts.push(a.context);
   watch(a.page, problems, 'Ann');
+  // The list requests the page makes: a page of the list, or a filter's count (`limit=1`).
+  const lists: URLSearchParams[] = [];
+  a.page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (u.pathname === '/api/conversations/') lists.push(u.searchParams);
+  });
   await a.page.goto(`${app.url}/inbox`);
   await a.page.locator('#inbox[aria-busy="false"]').waitFor({ timeout: T });
+  const unassignedCount = a.page.locator('[data-count="unassigned"]');
 
   // Eight visitors who keep writing: a message every 50 ms in all, for as long as the test runs.
   type Talker = { c: Awaited<ReturnType<typeof createConversation>>; socket: Socket };
@@ -60,6 +69,17 @@ test('a busy queue: a new conversation shows in the list while the traffic goes 
     await a.page.locator(`.conv[data-id="${talkers[0]!.c.conversation.id}"]`).waitFor({ timeout: T });
     // …and the queue has been busy for a while (30 messages, a second and a half at the least).
     while (n < 30) await new Promise((r) => setTimeout(r, 50));
+    // Every talker's conversation waits in the queue, counted.
+    await eventually(async () => (await unassignedCount.textContent()) === '8', T);
+
+    // Two more refreshes while only messages come: the list read again, its counts not.
+    const before = lists.length;
+    await eventually(async () => lists.slice(before).filter((q) => q.get('limit') !== '1').length >= 2, T);
+    assert.deepEqual(
+      lists.slice(before).filter((q) => q.get('limit') === '1'),
+      [],
+      "messages alone never read the filters' counts again",
+    );
 
     // A new visitor writes in the middle of it.
     const fresh = await createConversation(app.services, { organizationId: org.id, channelId });
@@ -71,6 +91,8 @@ test('a busy queue: a new conversation shows in the list while the traffic goes 
     const row = a.page.locator(`.conv[data-id="${fresh.conversation.id}"]`);
     await row.waitFor({ timeout: 5000 });
     assert.match((await row.locator('.conv-preview').textContent())!, /A brand new question/);
+    // A new conversation in the queue: its count is read again.
+    await eventually(async () => (await unassignedCount.textContent()) === '9', 5000);
     // …while the queue was still busy: the traffic went on the whole time.
     const during = n;
     await new Promise((r) => setTimeout(r, 300));
@@ -86,5 +108,60 @@ test('a busy queue: a new conversation shows in the list while the traffic goes 
     [],
     'every busy message was stored',
   );
+  assert.deepEqual(problems, []);
+});
+
+test('a spike of new conversations: every one shows, and the list with its counts is read at most once a second', async (t) => {
+  const database = await dbModes[0]!.open();
+  const app = await startApp(database);
+  const sockets: Socket[] = [];
+  const { browser, contexts } = await browserFor(t, async () => {
+    for (const s of sockets) s.disconnect();
+    await app.stop();
+    await database.close();
+  });
+  const { org, channelId } = await createOrg(app.services, 'Spike Org', { rateLimitPerMin: 100_000 });
+  const ann = await createAgent(app.services, org.id);
+  const problems: string[] = [];
+  const a = await signedIn(browser, app, ann.user.email, ann.password);
+  contexts.push(a.context);
+  watch(a.page, problems, 'Ann');
+  const counts: number[] = [];
+  a.page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (u.pathname === '/api/conversations/' && u.searchParams.get('filter') === 'mine')
+      counts.push(Date.now());
+  });
+  await a.page.goto(`${app.url}/inbox`);
+  await a.page.locator('#inbox[aria-busy="false"]').waitFor({ timeout: T });
+
+  // Twelve visitors write their first message, one every 100 ms: a new conversation each time.
+  const fresh = [];
+  for (let i = 0; i < 12; i++) {
+    const c = await createConversation(app.services, { organizationId: org.id, channelId });
+    const socket = await connectSocket(app.url);
+    sockets.push(socket);
+    fresh.push({ c, socket });
+  }
+  const start = Date.now();
+  for (const [i, { c, socket }] of fresh.entries()) {
+    const ack = await emitAck(socket, 'send_message', {
+      conversation_id: c.conversation.id,
+      content: `Question ${i}`,
+      content_type: 'text',
+      sender_type: 'end_user',
+      external_id: c.externalId,
+    });
+    assert.equal(ack.ok, true);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  for (const { c } of fresh) {
+    await a.page.locator(`.conv[data-id="${c.conversation.id}"]`).waitFor({ timeout: T });
+  }
+  await eventually(async () => (await a.page.locator('[data-count="unassigned"]').textContent()) === '12', T);
+  // Every event asked for a refresh 150 ms later; one a second at most came (and one to start).
+  const seconds = (Date.now() - start) / 1000;
+  const during = counts.filter((at) => at >= start).length;
+  assert.ok(during <= Math.ceil(seconds) + 1, `${during} refreshes with counts in ${seconds} s`);
   assert.deepEqual(problems, []);
 });
