@@ -60,6 +60,7 @@ const { values: o } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     'server-env': { type: 'string', default: '' },
     'one-address': { type: 'boolean', default: false },
+    'inbox-reloads': { type: 'boolean', default: false },
     datascale: { type: 'boolean', default: false },
     scale: { type: 'string' },
     'datascale-samples': { type: 'string' },
@@ -126,6 +127,7 @@ const params: Params = {
   newShare: Math.min(1, num(o.new, 0.1, 0.1)),
   workers: num(o.workers, 2, 2),
   visitorAddresses: !o['one-address'],
+  inboxReloads: Boolean(o['inbox-reloads']),
 };
 if (params.agents < params.workers) usage('--agents must be at least --workers');
 const skip = new Set(

@@ -79,6 +79,7 @@ function freshStats() {
     /** Per second of the phase and its drain: the longest this process's event loop was held, ms. */
     loopMaxBySecond: [] as number[],
     lastWall: 0,
+    reloads: { done: 0, failed: 0, ms: [] as number[] },
   };
 }
 
@@ -192,17 +193,80 @@ function startAgent(p: AgentPlan): Agent {
   socket.on('connect_error', (err) => noteError('agent connect', err.message));
   socket.on('error', (e: { message?: string }) => noteError('agent error event', e?.message ?? e));
   socket.on('message_received', (m) => onMessage('agent', m));
+  const reload = plan.inboxReloads ? inboxReloads(agent) : null;
   socket.on('conversation_updated', (e: { conversation_id?: string }) => {
     if (measuring) stats.queueEvents++;
+    reload?.();
     const v = e?.conversation_id ? visitorByConv.get(e.conversation_id) : undefined;
     if (v && v.agent === agent) claim(v);
   });
   socket.on('conversation_assigned', (e: { conversation_id?: string; assigned_to?: string }) => {
     if (measuring) stats.queueEvents++;
+    reload?.();
     const v = e?.conversation_id ? visitorByConv.get(e.conversation_id) : undefined;
     if (v && e.assigned_to === v.agent.plan.userId) markClaimed(v);
   });
   return agent;
+}
+
+/** The inbox's list (src/inbox/client/inbox.ts `refreshList`): its default filter's first page. */
+const RELOAD_PATHS = ['/api/conversations/?filter=unassigned&limit=50&offset=0', '/api/inbox/unread'];
+/** …and the filters' counts, after an event that can change them (not after messages alone). */
+const COUNT_PATHS = [
+  '/api/conversations/?filter=unassigned&limit=1',
+  '/api/conversations/?filter=mine&limit=1',
+];
+
+/**
+ * `--inbox-reloads`: the agent reads its list again as the inbox does: after a queue event (a new
+ * conversation, a claim), with the filters' counts (four requests at once), at the earliest 150 ms
+ * after it; after an activity batch that moved a conversation its list does not hold or that
+ * carries a visitor's message, or left some out (`omitted`), without them (two), at the earliest
+ * 300 ms after it: with the default filter (unassigned) and every conversation claimed, that is
+ * every batch. Either at most once a second; a reload due sooner stands. Returns the queue
+ * event's scheduler.
+ */
+function inboxReloads(agent: Agent): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  let due = 0;
+  let last = 0;
+  let counts = false;
+  const headers = { cookie: agent.plan.cookie };
+  const run = async () => {
+    timer = undefined;
+    last = Date.now();
+    const paths = counts ? [...RELOAD_PATHS, ...COUNT_PATHS] : RELOAD_PATHS;
+    counts = false;
+    const t0 = performance.now();
+    const got = await Promise.allSettled(
+      paths.map(async (path) => {
+        const res = await fetch(agent.plan.url + path, { headers });
+        await res.arrayBuffer();
+        if (!res.ok) throw new Error(`${path}: ${res.status}`);
+      }),
+    );
+    if (!measuring) return;
+    const failed = got.find((r) => r.status === 'rejected');
+    if (failed) {
+      stats.reloads.failed++;
+      noteError('inbox reload', String(failed.reason));
+    } else {
+      stats.reloads.done++;
+      stats.reloads.ms.push(performance.now() - t0);
+    }
+  };
+  const schedule = (delayMs: number, withCounts = true) => {
+    if (withCounts) counts = true;
+    const at = Date.now() + delayMs;
+    if (timer !== undefined && due <= at) return;
+    clearTimeout(timer);
+    due = at;
+    timer = setTimeout(() => void run(), delayMs);
+  };
+  agent.socket.on('conversation_activity_batch', () =>
+    schedule(Math.max(300, last + 1000 - Date.now()), false),
+  );
+  return () => schedule(Math.max(150, last + 1000 - Date.now()));
 }
 
 function markClaimed(v: Visitor) {
@@ -415,6 +479,7 @@ async function doDrain(timeoutMs: number) {
     echoes: stats.echoes,
     queueEvents: stats.queueEvents,
     latencies: stats.latencies,
+    reloads: stats.reloads,
     sentSecond: stats.sentSecond,
     lastWall: stats.lastWall,
     timeline: stats.timeline,

@@ -18,6 +18,8 @@ export type WorkerPlan = {
   runTag: string;
   visitors: VisitorPlan[];
   agents: AgentPlan[];
+  /** `--inbox-reloads`: each agent reads its list again as the inbox does (see loadgen.worker.ts). */
+  inboxReloads?: boolean;
 };
 
 export type Command =
@@ -77,6 +79,8 @@ export type LoadReport = {
   errors: string[];
   /** client_msg_ids sent, so the harness can check what reached the database. */
   prefix: string;
+  /** `--inbox-reloads`: list reloads during the phase (two or four requests each), those that failed, and each one's time, ms. */
+  reloads: { done: number; failed: number; ms: number[] };
 };
 
 export type ReconnectReport = {

@@ -211,6 +211,14 @@ export function renderTable(r: BenchResult): string {
     ['steady: CPU % server / pg / loadgen', ...r.runs.map((x) => cpu(x.steady.cpu_pct))],
     ['steady: machine busy %', ...r.runs.map((x) => fmt(x.steady.cpu_pct.machine_busy_pct))],
     ['steady: queue events/s', ...r.runs.map((x) => fmt(x.steady.queue_events_per_s))],
+    ...(r.params.inboxReloads
+      ? [
+          [
+            'inbox reloads/s steady, capacity (p99 ms)',
+            ...r.runs.map((x) => `${reloads(x.steady.inbox_reloads)}, ${reloads(x.capacity.inbox_reloads)}`),
+          ],
+        ]
+      : []),
     [
       'steady: waited for a core ms/s server / loadgen',
       ...r.runs.map(
@@ -339,6 +347,7 @@ function gatewayLines(g: GatewaysResult): string[] {
   ];
 }
 
+const reloads = (x: RunResult['steady']['inbox_reloads']) => (x ? `${x.per_s} (${fmt(x.p99_ms)})` : '–');
 const latency = (l: RunResult['steady']['latency_ms']) => `${fmt(l.p50)} / ${fmt(l.p95)} / ${fmt(l.p99)}`;
 const perMsg = (c: Record<string, number | null> | undefined) =>
   `${fmt(c?.server)} / ${fmt(c?.postgres)} / ${fmt(c?.redis)}`;

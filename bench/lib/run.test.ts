@@ -16,6 +16,7 @@ function report(
   sentSecond: number[],
   timeline: [number, number][],
   loopMaxBySecond: number[] = [],
+  reloads: LoadReport['reloads'] = { done: 0, failed: 0, ms: [] },
 ): LoadReport {
   return {
     type: 'drained',
@@ -32,6 +33,7 @@ function report(
     loopMaxBySecond,
     errors: [],
     prefix: 'w',
+    reloads,
   };
 }
 
@@ -71,6 +73,15 @@ test('a phase keeps the p99 of each second it sent in, and the longest stall of 
   assert.equal(phase.latency_ms.max, 410);
   // 50% of a core for 3 s over 10 deliveries.
   assert.equal(phase.cpu_us_per_msg.server, 150_000);
+  // Without `--inbox-reloads` no generator reloaded: the phase says nothing of reloads.
+  assert.equal('inbox_reloads' in phase, false);
+});
+
+test("with --inbox-reloads a phase counts the agents' list reloads across load generators: per second, failed, p50 and p99", () => {
+  const a = report([3], [0], [[1, 1]], [], { done: 3, failed: 1, ms: [10, 30, 20] });
+  const b = report([4], [0], [[1, 1]], [], { done: 1, failed: 0, ms: [400] });
+  const phase = merge([a, b], 2, { server_pct: 50 }, 2);
+  assert.deepEqual(phase.inbox_reloads, { per_s: 2, failed: 1, p50_ms: 20, p99_ms: 400 });
 });
 
 test("the server's collections, full and young, are read from its metrics page, each one counted", async () => {

@@ -24,6 +24,8 @@ export type Params = {
   workers: number;
   /** Each visitor from a loopback address of its own, as visitors come from many (else all from 127.0.0.1). */
   visitorAddresses: boolean;
+  /** Agents read their list again as the inbox does (`--inbox-reloads`). */
+  inboxReloads: boolean;
 };
 
 export type PhaseResult = {
@@ -34,6 +36,11 @@ export type PhaseResult = {
   duplicated: number;
   echoes: number;
   queue_events_per_s: number;
+  /**
+   * `--inbox-reloads`: the agents' list reloads per second (two or four requests at once), those that
+   * failed, and the p50/p99 of one reload (all four answered), ms. Absent without the option.
+   */
+  inbox_reloads?: { per_s: number; failed: number; p50_ms: number | null; p99_ms: number | null };
   latency_ms: { p50: number | null; p95: number | null; p99: number | null; max: number | null };
   /** Per second: [sent, delivered]. */
   timeline: [number, number][];
@@ -171,7 +178,7 @@ export function plans(
         ...(p.visitorAddresses ? { localAddress: visitorAddress(i) } : {}),
       });
     }
-    out.push({ workerId: w, runTag, agents, visitors });
+    out.push({ workerId: w, runTag, agents, visitors, ...(p.inboxReloads ? { inboxReloads: true } : {}) });
   }
   return out;
 }
@@ -224,6 +231,8 @@ export function merge(
   for (const r of reports) r.loopMaxBySecond.forEach((ms, i) => (stalls[i] = Math.max(stalls[i] ?? 0, ms)));
   const delivered = reports.reduce((n, r) => n + r.delivered, 0);
   const queueEvents = reports.reduce((n, r) => n + r.queueEvents, 0);
+  const reloadMs = reports.flatMap((r) => r.reloads?.ms ?? []).sort((a, b) => a - b);
+  const reloads = reports.reduce((n, r) => n + (r.reloads?.done ?? 0), 0);
   return {
     sent: reports.reduce((n, r) => n + r.sent, 0),
     delivered,
@@ -232,6 +241,16 @@ export function merge(
     duplicated: reports.reduce((n, r) => n + r.duplicated, 0),
     echoes: reports.reduce((n, r) => n + r.echoes, 0),
     queue_events_per_s: Math.round(queueEvents / seconds),
+    ...(reports.some((r) => r.reloads?.done || r.reloads?.failed)
+      ? {
+          inbox_reloads: {
+            per_s: Math.round(reloads / seconds),
+            failed: reports.reduce((n, r) => n + (r.reloads?.failed ?? 0), 0),
+            p50_ms: percentile(reloadMs, 50),
+            p99_ms: percentile(reloadMs, 99),
+          },
+        }
+      : {}),
     latency_ms: {
       p50: percentile(latencies, 50),
       p95: percentile(latencies, 95),
