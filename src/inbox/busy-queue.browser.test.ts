@@ -1,8 +1,9 @@
 // The inbox list of a queue that is never quiet, in real Chromium: visitors keep writing (queue
 // activity every 100 ms, each batch asking for a list refresh) and a new conversation still shows
 // up within seconds, while the traffic goes on. A refresh that every batch put off again never came.
-// The refreshes that messages alone ask for read the list again but not the filters' counts, which
-// only a new conversation (or a claim, a release, a resolve) changes: here the "Unassigned" count.
+// Messages into conversations the list holds move their rows and count their unread messages at
+// once, and read nothing again (the unread counts within 10 s); the filters' counts are read again
+// only after a new conversation (or a claim, a release, a resolve): here the "Unassigned" count.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Socket } from 'socket.io-client';
@@ -30,11 +31,14 @@ test('a busy queue: a new conversation shows in the list while the traffic goes 
   const a = await signedIn(browser, app, ann.user.email, ann.password);
   contexts.push(a.context);
   watch(a.page, problems, 'Ann');
-  // The list requests the page makes: a page of the list, or a filter's count (`limit=1`).
+  // The list requests the page makes: a page of the list or a filter's count (`limit=1`), and the
+  // unread counts.
   const lists: URLSearchParams[] = [];
+  let unreads = 0;
   a.page.on('request', (r) => {
     const u = new URL(r.url());
     if (u.pathname === '/api/conversations/') lists.push(u.searchParams);
+    if (u.pathname === '/api/inbox/unread') unreads++;
   });
   await a.page.goto(`${app.url}/inbox`);
   await a.page.locator('#inbox[aria-busy="false"]').waitFor({ timeout: T });
@@ -72,14 +76,15 @@ test('a busy queue: a new conversation shows in the list while the traffic goes 
     // Every talker's conversation waits in the queue, counted.
     await eventually(async () => (await unassignedCount.textContent()) === '8', T);
 
-    // Two more refreshes while only messages come: the list read again, its counts not.
+    // While only messages come: a row's unread count grows at once, and nothing is read again.
     const before = lists.length;
-    await eventually(async () => lists.slice(before).filter((q) => q.get('limit') !== '1').length >= 2, T);
-    assert.deepEqual(
-      lists.slice(before).filter((q) => q.get('limit') === '1'),
-      [],
-      "messages alone never read the filters' counts again",
-    );
+    const unreadBefore = unreads;
+    const badge = a.page.locator(`.conv[data-id="${talkers[0]!.c.conversation.id}"] .badge`);
+    const shown = async () => Number((await badge.textContent()) ?? '0');
+    const first = await shown();
+    await eventually(async () => (await shown()) >= first + 2, T);
+    assert.deepEqual(lists.slice(before).map(String), [], 'messages alone read no list or count');
+    assert.equal(unreads - unreadBefore, 0, 'nor the unread counts, within 10 s');
 
     // A new visitor writes in the middle of it.
     const fresh = await createConversation(app.services, { organizationId: org.id, channelId });
