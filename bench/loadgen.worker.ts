@@ -209,8 +209,10 @@ function startAgent(p: AgentPlan): Agent {
   return agent;
 }
 
-/** The inbox's list (src/inbox/client/inbox.ts `refreshList`): its default filter's first page. */
-const RELOAD_PATHS = ['/api/conversations/?filter=unassigned&limit=50&offset=0', '/api/inbox/unread'];
+/** The inbox's list (src/inbox/client/inbox.ts `refreshList`): its default filter's first page… */
+const LIST_PATH = '/api/conversations/?filter=unassigned&limit=50&offset=0';
+/** …the unread counts, with the filters' counts or when 10 s old… */
+const UNREAD_PATH = '/api/inbox/unread';
 /** …and the filters' counts, after an event that can change them (not after messages alone). */
 const COUNT_PATHS = [
   '/api/conversations/?filter=unassigned&limit=1',
@@ -218,25 +220,29 @@ const COUNT_PATHS = [
 ];
 
 /**
- * `--inbox-reloads`: the agent reads its list again as the inbox does: after a queue event (a new
- * conversation, a claim), with the filters' counts (four requests at once), at the earliest 150 ms
- * after it; after an activity batch that moved a conversation its list does not hold or that
- * carries a visitor's message, or left some out (`omitted`), without them (two), at the earliest
- * 300 ms after it: with the default filter (unassigned) and every conversation claimed, that is
- * every batch. Either at most once a second; a reload due sooner stands. Returns the queue
- * event's scheduler.
+ * `--inbox-reloads`: the agent reads its list again as the inbox does, with the inbox's default
+ * filter (unassigned, which holds none of the agents' claimed conversations): after a queue event
+ * (a new conversation, a claim) the list, the unread counts and the filters' counts, at the
+ * earliest 150 ms after it; after an activity batch that left conversations out (`omitted`) the
+ * list, at the earliest 300 ms after it, with the unread counts when those are 10 s old. Batches
+ * of conversations the list does not hold ask for nothing (under "Unassigned" or "Mine" a
+ * conversation arrives by an event of its own). At most once a second; a reload due sooner
+ * stands. Returns the queue event's scheduler.
  */
 function inboxReloads(agent: Agent): () => void {
   let timer: NodeJS.Timeout | undefined;
   let due = 0;
   let last = 0;
+  let unreadAt = 0;
   let counts = false;
   const headers = { cookie: agent.plan.cookie };
   const run = async () => {
     timer = undefined;
-    last = Date.now();
-    const paths = counts ? [...RELOAD_PATHS, ...COUNT_PATHS] : RELOAD_PATHS;
+    const started = (last = Date.now());
+    const withUnread = counts || started - unreadAt >= 10_000;
+    const paths = [LIST_PATH, ...(withUnread ? [UNREAD_PATH] : []), ...(counts ? COUNT_PATHS : [])];
     counts = false;
+    if (withUnread) unreadAt = started;
     const t0 = performance.now();
     const got = await Promise.allSettled(
       paths.map(async (path) => {
@@ -263,9 +269,9 @@ function inboxReloads(agent: Agent): () => void {
     due = at;
     timer = setTimeout(() => void run(), delayMs);
   };
-  agent.socket.on('conversation_activity_batch', () =>
-    schedule(Math.max(300, last + 1000 - Date.now()), false),
-  );
+  agent.socket.on('conversation_activity_batch', (e: { omitted?: number }) => {
+    if ((e?.omitted ?? 0) > 0) schedule(Math.max(300, last + 1000 - Date.now()), false);
+  });
   return () => schedule(Math.max(150, last + 1000 - Date.now()));
 }
 
