@@ -5,7 +5,7 @@
 // once, and read nothing again (the unread counts within 10 s); the filters' counts are read again
 // only after a new conversation (or a claim, a release, a resolve): here the "Unassigned" count.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import type { Socket } from 'socket.io-client';
 import { browserFor, signedIn, watch } from '../../test/helpers/browser.js';
 import { startApp } from '../../test/helpers/app.js';
@@ -15,7 +15,12 @@ import { connectSocket, emitAck, eventually } from '../../test/helpers/sockets.j
 
 const T = 15_000;
 
-test('a busy queue: a new conversation shows in the list while the traffic goes on', async (t) => {
+/**
+ * A tenant whose queue takes 100,000 visitor messages a minute (the tests send 20 a second for as
+ * long as a slow machine takes, past the default 60), and its agent Ann signed in, before she opens
+ * the inbox: the test watches her page's requests first.
+ */
+async function annAndHerQueue(t: TestContext, orgName: string) {
   const database = await dbModes[0]!.open();
   const app = await startApp(database, { env: { END_USER_RATE_LIMIT: '10000' } });
   const sockets: Socket[] = [];
@@ -24,25 +29,29 @@ test('a busy queue: a new conversation shows in the list while the traffic goes 
     await app.stop();
     await database.close();
   });
-  // 20 messages a second for as long as a slow machine takes: past the default 60 a minute.
-  const { org, channelId } = await createOrg(app.services, 'Busy Queue Org', { rateLimitPerMin: 100_000 });
+  const { org, channelId } = await createOrg(app.services, orgName, { rateLimitPerMin: 100_000 });
   const ann = await createAgent(app.services, org.id);
   const problems: string[] = [];
   const a = await signedIn(browser, app, ann.user.email, ann.password);
   contexts.push(a.context);
   watch(a.page, problems, 'Ann');
+  return { app, org, channelId, sockets, page: a.page, problems };
+}
+
+test('a busy queue: a new conversation shows in the list while the traffic goes on', async (t) => {
+  const { app, org, channelId, sockets, page, problems } = await annAndHerQueue(t, 'Busy Queue Org');
   // The list requests the page makes: a page of the list or a filter's count (`limit=1`), and the
   // unread counts.
   const lists: URLSearchParams[] = [];
   let unreads = 0;
-  a.page.on('request', (r) => {
+  page.on('request', (r) => {
     const u = new URL(r.url());
     if (u.pathname === '/api/conversations/') lists.push(u.searchParams);
     if (u.pathname === '/api/inbox/unread') unreads++;
   });
-  await a.page.goto(`${app.url}/inbox`);
-  await a.page.locator('#inbox[aria-busy="false"]').waitFor({ timeout: T });
-  const unassignedCount = a.page.locator('[data-count="unassigned"]');
+  await page.goto(`${app.url}/inbox`);
+  await page.locator('#inbox[aria-busy="false"]').waitFor({ timeout: T });
+  const unassignedCount = page.locator('[data-count="unassigned"]');
 
   // Eight visitors who keep writing: a message every 50 ms in all, for as long as the test runs.
   type Talker = { c: Awaited<ReturnType<typeof createConversation>>; socket: Socket };
@@ -70,7 +79,7 @@ test('a busy queue: a new conversation shows in the list while the traffic goes 
   t.after(() => clearInterval(traffic));
   try {
     // The list shows the busy conversations (each moved while the page was open).
-    await a.page.locator(`.conv[data-id="${talkers[0]!.c.conversation.id}"]`).waitFor({ timeout: T });
+    await page.locator(`.conv[data-id="${talkers[0]!.c.conversation.id}"]`).waitFor({ timeout: T });
     // …and the queue has been busy for a while (30 messages, a second and a half at the least).
     while (n < 30) await new Promise((r) => setTimeout(r, 50));
     // Every talker's conversation waits in the queue, counted.
@@ -79,7 +88,7 @@ test('a busy queue: a new conversation shows in the list while the traffic goes 
     // While only messages come: a row's unread count grows at once, and nothing is read again.
     const before = lists.length;
     const unreadBefore = unreads;
-    const badge = a.page.locator(`.conv[data-id="${talkers[0]!.c.conversation.id}"] .badge`);
+    const badge = page.locator(`.conv[data-id="${talkers[0]!.c.conversation.id}"] .badge`);
     const shown = async () => Number((await badge.textContent()) ?? '0');
     const first = await shown();
     await eventually(async () => (await shown()) >= first + 2, T);
@@ -93,7 +102,7 @@ test('a busy queue: a new conversation shows in the list while the traffic goes 
     const sentAt = Date.now();
     const ack = await send({ c: fresh, socket }, 'A brand new question');
     assert.equal(ack.ok, true);
-    const row = a.page.locator(`.conv[data-id="${fresh.conversation.id}"]`);
+    const row = page.locator(`.conv[data-id="${fresh.conversation.id}"]`);
     await row.waitFor({ timeout: 5000 });
     assert.match((await row.locator('.conv-preview').textContent())!, /A brand new question/);
     // A new conversation in the queue: its count is read again.
@@ -117,28 +126,15 @@ test('a busy queue: a new conversation shows in the list while the traffic goes 
 });
 
 test('a spike of new conversations: every one shows, and the list with its counts is read at most once a second', async (t) => {
-  const database = await dbModes[0]!.open();
-  const app = await startApp(database);
-  const sockets: Socket[] = [];
-  const { browser, contexts } = await browserFor(t, async () => {
-    for (const s of sockets) s.disconnect();
-    await app.stop();
-    await database.close();
-  });
-  const { org, channelId } = await createOrg(app.services, 'Spike Org', { rateLimitPerMin: 100_000 });
-  const ann = await createAgent(app.services, org.id);
-  const problems: string[] = [];
-  const a = await signedIn(browser, app, ann.user.email, ann.password);
-  contexts.push(a.context);
-  watch(a.page, problems, 'Ann');
+  const { app, org, channelId, sockets, page, problems } = await annAndHerQueue(t, 'Spike Org');
   const counts: number[] = [];
-  a.page.on('request', (r) => {
+  page.on('request', (r) => {
     const u = new URL(r.url());
     if (u.pathname === '/api/conversations/' && u.searchParams.get('filter') === 'mine')
       counts.push(Date.now());
   });
-  await a.page.goto(`${app.url}/inbox`);
-  await a.page.locator('#inbox[aria-busy="false"]').waitFor({ timeout: T });
+  await page.goto(`${app.url}/inbox`);
+  await page.locator('#inbox[aria-busy="false"]').waitFor({ timeout: T });
 
   // Twelve visitors write their first message, one every 100 ms: a new conversation each time.
   const fresh = [];
@@ -161,9 +157,9 @@ test('a spike of new conversations: every one shows, and the list with its count
     await new Promise((r) => setTimeout(r, 100));
   }
   for (const { c } of fresh) {
-    await a.page.locator(`.conv[data-id="${c.conversation.id}"]`).waitFor({ timeout: T });
+    await page.locator(`.conv[data-id="${c.conversation.id}"]`).waitFor({ timeout: T });
   }
-  await eventually(async () => (await a.page.locator('[data-count="unassigned"]').textContent()) === '12', T);
+  await eventually(async () => (await page.locator('[data-count="unassigned"]').textContent()) === '12', T);
   // Every event asked for a refresh 150 ms later; one a second at most came (and one to start).
   const seconds = (Date.now() - start) / 1000;
   const during = counts.filter((at) => at >= start).length;
