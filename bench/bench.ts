@@ -232,6 +232,11 @@ async function main() {
     result.machine.postgres = (
       await db.database.prisma.$queryRawUnsafe<{ server_version: string }[]>('SHOW server_version')
     )[0]?.server_version;
+    // Off on some machines (this one's CI configuration): then no table is vacuumed or analyzed
+    // during a run, which the figures carry (bench/README.md).
+    result.machine.postgres_autovacuum = (
+      await db.database.prisma.$queryRawUnsafe<{ autovacuum: string }[]>('SHOW autovacuum')
+    )[0]?.autovacuum;
     result.machine.redis = await redisVersion(o.redis!);
     const s = await seed(db, params.visitors, params.agents, (i) =>
       isNew(i, params.newShare) ? null : agentOf(i, params.agents, params.workers),
