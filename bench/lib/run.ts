@@ -231,8 +231,9 @@ export function merge(
   for (const r of reports) r.loopMaxBySecond.forEach((ms, i) => (stalls[i] = Math.max(stalls[i] ?? 0, ms)));
   const delivered = reports.reduce((n, r) => n + r.delivered, 0);
   const queueEvents = reports.reduce((n, r) => n + r.queueEvents, 0);
-  const reloadMs = reports.flatMap((r) => r.reloads?.ms ?? []).sort((a, b) => a - b);
-  const reloads = reports.reduce((n, r) => n + (r.reloads?.done ?? 0), 0);
+  const reloadMs = reports.flatMap((r) => r.reloads.ms).sort((a, b) => a - b);
+  const reloads = reports.reduce((n, r) => n + r.reloads.done, 0);
+  const reloadsFailed = reports.reduce((n, r) => n + r.reloads.failed, 0);
   return {
     sent: reports.reduce((n, r) => n + r.sent, 0),
     delivered,
@@ -241,11 +242,11 @@ export function merge(
     duplicated: reports.reduce((n, r) => n + r.duplicated, 0),
     echoes: reports.reduce((n, r) => n + r.echoes, 0),
     queue_events_per_s: Math.round(queueEvents / seconds),
-    ...(reports.some((r) => r.reloads?.done || r.reloads?.failed)
+    ...(reloads || reloadsFailed
       ? {
           inbox_reloads: {
             per_s: Math.round(reloads / seconds),
-            failed: reports.reduce((n, r) => n + (r.reloads?.failed ?? 0), 0),
+            failed: reloadsFailed,
             p50_ms: percentile(reloadMs, 50),
             p99_ms: percentile(reloadMs, 99),
           },

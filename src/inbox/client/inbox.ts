@@ -356,11 +356,14 @@ socket.on('resync', (e) => {
 socket.on('connect_error', () => showConnection('Cannot reach the server; retrying…'));
 socket.on('error', (e) => flash(e?.message ?? 'Error'));
 
+/** A visitor's message: one more unread on its row, unless the agent has it open in front of them. */
+function countUnread(id: string) {
+  if (id === state.current && !document.hidden) return;
+  state.unread.set(id, (state.unread.get(id) ?? 0) + 1);
+}
+
 socket.on('conversation_updated', (e) => {
-  if (e.sender_type === 'end_user') {
-    const viewing = e.conversation_id === state.current && !document.hidden;
-    if (!viewing) state.unread.set(e.conversation_id, (state.unread.get(e.conversation_id) ?? 0) + 1);
-  }
+  if (e.sender_type === 'end_user') countUnread(e.conversation_id);
   renderList();
   queueRefresh();
 });
@@ -400,9 +403,7 @@ function onActivity(
     if (e.last_message.sender_type !== 'end_user') continue;
     unread = true;
     const holder = c.active_session?.assigned_agent_id ?? null;
-    const viewing = c.id === state.current && !document.hidden;
-    if ((holder === null || holder === me) && !viewing)
-      state.unread.set(c.id, (state.unread.get(c.id) ?? 0) + 1);
+    if (holder === null || holder === me) countUnread(c.id);
   }
   renderList();
   const now = Date.now();
