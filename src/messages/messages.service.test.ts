@@ -441,6 +441,69 @@ for (const mode of dbModes) {
       assert.deepEqual(Object.keys(stored.readBy as object), [agent.userId]);
     });
 
+    test('reads arriving together, of the same messages by several readers, are all recorded with one event each', async () => {
+      const { org, channelId } = await createOrg(h.services);
+      const { conversation, actor } = await createConversation(h.services, {
+        organizationId: org.id,
+        channelId,
+      });
+      const other = await createConversation(h.services, { organizationId: org.id, channelId });
+      const { actor: ann } = await createAgent(h.services, org.id);
+      const { actor: bob } = await createAgent(h.services, org.id);
+      const send = (who: typeof actor | typeof ann, conv: string, content: string) =>
+        h.services.messages.send(
+          who,
+          message({
+            conversation_id: conv,
+            content,
+            ...(who.kind === 'agent'
+              ? { sender_type: 'agent' as const }
+              : { sender_type: 'end_user' as const, external_id: who.externalId }),
+          }),
+        );
+      const q = await send(actor, conversation.id, 'q');
+      const q2 = await send(actor, conversation.id, 'q2');
+      const a = await send(ann, conversation.id, 'a');
+      const elsewhere = await send(other.actor, other.conversation.id, 'hello');
+      const before = h.events.length;
+      // One turn: the batch holds both agents' reads of q, the visitor's of a and of their own q2,
+      // a read of another conversation's message through this one, and a read elsewhere.
+      const [annRead, bobRead, visitorRead, wrongConv, otherRead] = await Promise.all([
+        h.services.messages.markRead(ann, {
+          conversation_id: conversation.id,
+          message_ids: [q2.message.id, q.message.id, q.message.id.toUpperCase()],
+        }),
+        h.services.messages.markRead(bob, { conversation_id: conversation.id, message_ids: [q.message.id] }),
+        h.services.messages.markRead(actor, {
+          conversation_id: conversation.id,
+          message_ids: [a.message.id, q2.message.id],
+        }),
+        h.services.messages.markRead(bob, {
+          conversation_id: conversation.id,
+          message_ids: [elsewhere.message.id],
+        }),
+        h.services.messages.markRead(bob, {
+          conversation_id: other.conversation.id,
+          message_ids: [elsewhere.message.id],
+        }),
+      ]);
+      assert.deepEqual(annRead.message_ids, [q.message.id, q2.message.id], 'in conversation order');
+      assert.deepEqual(bobRead.message_ids, [q.message.id]);
+      assert.deepEqual(visitorRead.message_ids, [a.message.id], 'never their own');
+      assert.deepEqual(wrongConv.message_ids, [], 'only messages of the conversation named');
+      assert.deepEqual(otherRead.message_ids, [elsewhere.message.id]);
+      const readBy = async (id: string) =>
+        Object.keys(
+          (await database.prisma.message.findUniqueOrThrow({ where: { id } })).readBy as object,
+        ).sort();
+      assert.deepEqual(await readBy(q.message.id), [ann.userId, bob.userId].sort());
+      assert.deepEqual(await readBy(q2.message.id), [ann.userId]);
+      assert.deepEqual(await readBy(a.message.id), [actor.externalId]);
+      assert.deepEqual(await readBy(elsewhere.message.id), [bob.userId]);
+      const reads = h.events.slice(before).filter((e) => e.event === 'messages.read');
+      assert.equal(reads.length, 4, 'one per reader and conversation with something newly read');
+    });
+
     test('an end user cannot write to or read another conversation', async () => {
       const { org, channelId } = await createOrg(h.services);
       const a = await createConversation(h.services, { organizationId: org.id, channelId });

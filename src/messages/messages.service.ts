@@ -10,7 +10,7 @@ import { requireOwnAttachment } from '../attachments/attachments.service.js';
 import type { HistoryQuery, MarkRead, SendMessage } from './messages.schemas.js';
 import { createMessageWriter, messageFromRow, type Stored } from './messages.writer.js';
 import { createDeliveryBatcher } from './delivery.js';
-import { batchedReadsById } from '../shared/batched-reads.js';
+import { batchedReads, batchedReadsById } from '../shared/batched-reads.js';
 
 export type MessageService = ReturnType<typeof createMessageService>;
 
@@ -52,6 +52,60 @@ function isUniqueViolation(err: unknown): boolean {
     (err.code === 'P2010' && /23505|unique/i.test(`${JSON.stringify(err.meta)} ${err.message}`))
   );
 }
+
+/** One reader's reading of some messages of a conversation (`recordRead`). */
+type ReadAsk = {
+  readerId: string;
+  readerKind: Actor['kind'];
+  conversationId: string;
+  ids: string[];
+  readAt: string;
+};
+
+/**
+ * The reads of a batch: each message once, with every reader who has not read it yet (a reader
+ * never reads their own messages; end users never see notes); the rows locked in id order, so two
+ * statements (two nodes, or an agent opening a conversation) wait for each other instead of
+ * deadlocking. Answers (ask, message) for every read recorded, in conversation order. A reader
+ * asking twice in one batch is answered twice; the stored time is one of the two.
+ */
+const READ_MESSAGES = `
+  WITH input AS (
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(
+      k int, reader_id text, reader_kind text, conversation_id uuid, ids uuid[], read_at text)
+  ), wanted AS (
+    SELECT m.id, jsonb_object_agg(i.reader_id, i.read_at) AS add, array_agg(i.k) AS ks
+    FROM input i CROSS JOIN LATERAL unnest(i.ids) AS x(id)
+    JOIN messages m ON m.id = x.id AND m.conversation_id = i.conversation_id
+    WHERE NOT (m.read_by ? i.reader_id)
+      AND NOT (m.sender_type::text = i.reader_kind AND m.sender_id = i.reader_id)
+      AND (i.reader_kind = 'agent' OR NOT m.internal)
+    GROUP BY m.id
+  ), locked AS MATERIALIZED (
+    SELECT m.id FROM messages m WHERE m.id IN (SELECT id FROM wanted) ORDER BY m.id FOR UPDATE
+  ), read AS (
+    UPDATE messages m SET read_by = m.read_by || w.add
+    FROM wanted w WHERE m.id = w.id AND m.id IN (SELECT id FROM locked)
+    RETURNING m.id, m.seq, w.ks
+  )
+  SELECT k, read.id::text AS id FROM read CROSS JOIN LATERAL unnest(read.ks) AS k ORDER BY read.seq`;
+
+/** An agent opening a conversation: every end-user message they have not read, as READ_MESSAGES. */
+const READ_ALL = `
+  WITH ask AS (
+    SELECT * FROM jsonb_to_record($1::jsonb) AS t(
+      "readerId" text, "conversationId" uuid, "readAt" text)
+  ), locked AS MATERIALIZED (
+    SELECT m.id FROM messages m, ask
+    WHERE m.conversation_id = ask."conversationId" AND m.sender_type = 'end_user'
+      AND NOT (m.read_by ? ask."readerId")
+    ORDER BY m.id FOR UPDATE OF m
+  ), read AS (
+    UPDATE messages m SET read_by = m.read_by || jsonb_build_object(ask."readerId", ask."readAt")
+    FROM ask WHERE m.id IN (SELECT id FROM locked) AND NOT (m.read_by ? ask."readerId")
+    RETURNING m.id, m.seq
+  )
+  SELECT id::text AS id FROM read ORDER BY seq`;
 
 /** The most a catch-up replays at once; the client asks again from where it got to. */
 const REPLAY_LIMIT = 500;
@@ -234,9 +288,32 @@ export function createMessageService({
   }
 
   /**
-   * Read state, in `read_by` as `{ reader id: ISO time }`: one statement that records the reader
-   * only where they are not recorded yet, and never on their own messages. `ids` names the
-   * messages, or 'all' the end users' messages of the conversation (an agent opening it).
+   * Reads of one turn in one statement (`batchedReads`): the inbox reads each visitor message that
+   * arrives in the conversation in front of the agent, and the widget each agent message while it
+   * is open, so a busy server marks about as many messages read as it stores; one statement and
+   * one commit each cost more than the message itself. Answers, per ask, the ids newly read.
+   */
+  const readMessages = batchedReads<ReadAsk, string[]>(async (asks) => {
+    const input = asks.map((a, k) => ({
+      k,
+      reader_id: a.readerId,
+      reader_kind: a.readerKind,
+      conversation_id: a.conversationId,
+      ids: a.ids,
+      read_at: a.readAt,
+    }));
+    const rows = await query<{ k: number; id: string }>('sb_read_messages', READ_MESSAGES, [
+      JSON.stringify(input),
+    ]);
+    const out = asks.map((): string[] => []);
+    for (const r of rows) out[r.k]!.push(r.id);
+    return out;
+  });
+
+  /**
+   * Read state, in `read_by` as `{ reader id: ISO time }`: records the reader only where they are
+   * not recorded yet, and never on their own messages. `ids` names the messages (through the
+   * turn's batch), or 'all' the end users' messages of the conversation (an agent opening it).
    */
   async function recordRead(
     actor: Actor,
@@ -245,17 +322,17 @@ export function createMessageService({
   ) {
     const readerId = actor.kind === 'agent' ? actor.userId : actor.externalId;
     const readAt = new Date();
-    const all = ids === 'all';
-    const updated = await db.$queryRaw<{ id: string }[]>`
-      WITH read AS (
-        UPDATE messages SET read_by = read_by || jsonb_build_object(${readerId}::text, ${readAt.toISOString()}::text)
-        WHERE conversation_id = ${conv.id}::uuid
-          AND (${all} AND sender_type = 'end_user' OR id = ANY(${all ? [] : ids}::uuid[]))
-          AND NOT (read_by ? ${readerId}::text) AND NOT (sender_type::text = ${actor.kind} AND sender_id = ${readerId})
-          AND (${actor.kind} = 'agent' OR NOT internal)
-        RETURNING id, seq)
-      SELECT id::text AS id FROM read ORDER BY seq`;
-    const messageIds = updated.map((r) => r.id);
+    const ask: ReadAsk = {
+      readerId,
+      readerKind: actor.kind,
+      conversationId: conv.id,
+      ids: ids === 'all' ? [] : [...new Set(ids.map((id) => id.toLowerCase()))],
+      readAt: readAt.toISOString(),
+    };
+    const messageIds =
+      ids === 'all'
+        ? (await query<{ id: string }>('sb_read_all', READ_ALL, [JSON.stringify(ask)])).map((r) => r.id)
+        : ((await readMessages(ask)) ?? []);
     if (messageIds.length) {
       bus.publish('messages.read', {
         organizationId: conv.organizationId,
@@ -526,10 +603,13 @@ export function createMessageService({
 
     /**
      * Records that the actor read these messages (their own are skipped) and publishes
-     * `messages.read` with the ids newly read.
+     * `messages.read` with the ids newly read. `checked`: the gateway already knows the actor may
+     * see the conversation (a joined room, a relay session), so no read is spent on it.
      */
-    async markRead(actor: Actor, { conversation_id, message_ids }: MarkRead) {
-      const conv = await requireConversation(actor, conversation_id);
+    async markRead(actor: Actor, { conversation_id, message_ids }: MarkRead, checked = false) {
+      const conv = checked
+        ? { id: conversation_id, organizationId: actor.organizationId }
+        : await requireConversation(actor, conversation_id);
       return recordRead(actor, conv, message_ids);
     },
 

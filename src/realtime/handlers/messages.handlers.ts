@@ -49,10 +49,13 @@ export function registerMessageHandlers(
     const actor = asEndUser
       ? await ctx.requireEndUser(input.conversation_id, input.external_id, input.user_hash)
       : await ctx.requireAgent();
-    const result = await services.messages.markRead(actor, {
-      conversation_id: input.conversation_id,
-      message_ids: input.message_ids,
-    });
+    // As receipts: a socket in the conversation's room was checked when it joined.
+    const joined = ctx.socket.rooms.has(convRoom(input.conversation_id));
+    const result = await services.messages.markRead(
+      actor,
+      { conversation_id: input.conversation_id, message_ids: input.message_ids },
+      joined,
+    );
     return { ...result };
   });
 

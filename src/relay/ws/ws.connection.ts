@@ -235,7 +235,7 @@ export function createConnection(id: string, ws: WebSocket, actor: VisitorActor,
       }
       case 'read': {
         const work = services.messages
-          .markRead(actor, { conversation_id: actor.conversationId, message_ids: frame.message_ids })
+          .markRead(actor, { conversation_id: actor.conversationId, message_ids: frame.message_ids }, true)
           .then(() => undefined)
           .catch((err: unknown) => fail(err));
         return deps.track(work);
