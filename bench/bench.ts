@@ -61,6 +61,7 @@ const { values: o } = parseArgs({
     'server-env': { type: 'string', default: '' },
     'one-address': { type: 'boolean', default: false },
     'inbox-reloads': { type: 'boolean', default: false },
+    'read-receipts': { type: 'boolean', default: false },
     datascale: { type: 'boolean', default: false },
     scale: { type: 'string' },
     'datascale-samples': { type: 'string' },
@@ -128,6 +129,7 @@ const params: Params = {
   workers: num(o.workers, 2, 2),
   visitorAddresses: !o['one-address'],
   inboxReloads: Boolean(o['inbox-reloads']),
+  readReceipts: Boolean(o['read-receipts']),
 };
 if (params.agents < params.workers) usage('--agents must be at least --workers');
 const skip = new Set(

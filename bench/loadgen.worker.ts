@@ -80,6 +80,7 @@ function freshStats() {
     loopMaxBySecond: [] as number[],
     lastWall: 0,
     reloads: { done: 0, failed: 0, ms: [] as number[] },
+    reads: 0,
   };
 }
 
@@ -112,7 +113,10 @@ function connect(
 }
 
 /** Counts a `message_received` on `socket` of kind `kind`; bench messages carry their id in `content`. */
-function onMessage(kind: 'agent' | 'end_user', msg: { conversation_id?: string; content?: string }) {
+function onMessage(
+  kind: 'agent' | 'end_user',
+  msg: { id?: string; conversation_id?: string; content?: string },
+) {
   const content = msg?.content;
   if (typeof content !== 'string' || !content.startsWith('bench ')) return;
   const id = content.slice(6);
@@ -133,6 +137,7 @@ function onMessage(kind: 'agent' | 'end_user', msg: { conversation_id?: string; 
     return;
   }
   p.delivered = true;
+  if (plan.readReceipts && msg.id) markRead(kind, p.conv, msg.id);
   if (id.startsWith('h')) return; // hello: only its persistence is checked
   stats.delivered++;
   stats.latencies.push(performance.now() - p.t0);
@@ -140,6 +145,26 @@ function onMessage(kind: 'agent' | 'end_user', msg: { conversation_id?: string; 
   stats.lastWall = Date.now();
   bucket()[1]++;
   onDelivered?.(p.slot);
+}
+
+/**
+ * `--read-receipts`: the receiver reads the message as soon as it arrives, as the inbox does with
+ * the conversation open in front of the agent (src/inbox/client/thread.ts) and the widget does while
+ * it is open and visible (its ticks): one `mark_read` per message, no acknowledgement asked. A
+ * refusal comes back as an `error` event, which the generator counts.
+ */
+function markRead(kind: 'agent' | 'end_user', conv: string, messageId: string) {
+  const v = visitorByConv.get(conv);
+  if (!v) return;
+  if (measuring) stats.reads++;
+  if (kind === 'agent') v.agent.socket.emit('mark_read', { conversation_id: conv, message_ids: [messageId] });
+  else {
+    v.socket.emit('mark_read', {
+      conversation_id: conv,
+      message_ids: [messageId],
+      external_id: v.plan.externalId,
+    });
+  }
 }
 
 function emitAck<T>(socket: Socket, event: string, payload?: unknown): Promise<T> {
@@ -486,6 +511,7 @@ async function doDrain(timeoutMs: number) {
     queueEvents: stats.queueEvents,
     latencies: stats.latencies,
     reloads: stats.reloads,
+    reads: stats.reads,
     sentSecond: stats.sentSecond,
     lastWall: stats.lastWall,
     timeline: stats.timeline,

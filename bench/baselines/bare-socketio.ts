@@ -75,6 +75,15 @@ io.on('connection', (socket) => {
     }
     ack?.({ ok: true, message });
   });
+  // `--read-receipts`: the reader's receipt to the conversation's room, as a chat with read ticks.
+  socket.on('mark_read', (p: Payload & { message_ids?: string[] }) => {
+    io.to(`conv:${p.conversation_id}`).emit('messages_read', {
+      conversation_id: p.conversation_id,
+      message_ids: p.message_ids ?? [],
+      reader_id: p.external_id ?? socket.id,
+      read_at: new Date().toISOString(),
+    });
+  });
 });
 
 http.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {

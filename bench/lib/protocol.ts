@@ -20,6 +20,8 @@ export type WorkerPlan = {
   agents: AgentPlan[];
   /** `--inbox-reloads`: each agent reads its list again as the inbox does (see loadgen.worker.ts). */
   inboxReloads?: boolean;
+  /** `--read-receipts`: each message's receiver marks it read on arrival (see loadgen.worker.ts). */
+  readReceipts?: boolean;
 };
 
 export type Command =
@@ -81,6 +83,8 @@ export type LoadReport = {
   prefix: string;
   /** `--inbox-reloads`: list reloads during the phase (two or four requests each), those that failed, and each one's time, ms. */
   reloads: { done: number; failed: number; ms: number[] };
+  /** `--read-receipts`: `mark_read` sent during the phase. */
+  reads: number;
 };
 
 export type ReconnectReport = {

@@ -219,6 +219,16 @@ export function renderTable(r: BenchResult): string {
           ],
         ]
       : []),
+    ...(r.params.readReceipts
+      ? [
+          [
+            'read receipts/s steady, capacity',
+            ...r.runs.map(
+              (x) => `${fmt(x.steady.read_receipts_per_s)}, ${fmt(x.capacity.read_receipts_per_s)}`,
+            ),
+          ],
+        ]
+      : []),
     [
       'steady: waited for a core ms/s server / loadgen',
       ...r.runs.map(

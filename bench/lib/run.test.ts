@@ -17,6 +17,7 @@ function report(
   timeline: [number, number][],
   loopMaxBySecond: number[] = [],
   reloads: LoadReport['reloads'] = { done: 0, failed: 0, ms: [] },
+  reads = 0,
 ): LoadReport {
   return {
     type: 'drained',
@@ -34,6 +35,7 @@ function report(
     errors: [],
     prefix: 'w',
     reloads,
+    reads,
   };
 }
 
@@ -75,6 +77,7 @@ test('a phase keeps the p99 of each second it sent in, and the longest stall of 
   assert.equal(phase.cpu_us_per_msg.server, 150_000);
   // Without `--inbox-reloads` no generator reloaded: the phase says nothing of reloads.
   assert.equal('inbox_reloads' in phase, false);
+  assert.equal('read_receipts_per_s' in phase, false);
 });
 
 test("with --inbox-reloads a phase counts the agents' list reloads across load generators: per second, failed, p50 and p99", () => {
@@ -82,6 +85,13 @@ test("with --inbox-reloads a phase counts the agents' list reloads across load g
   const b = report([4], [0], [[1, 1]], [], { done: 1, failed: 0, ms: [400] });
   const phase = merge([a, b], 2, { server_pct: 50 }, 2);
   assert.deepEqual(phase.inbox_reloads, { per_s: 2, failed: 1, p50_ms: 20, p99_ms: 400 });
+});
+
+test('with --read-receipts a phase counts the receipts of every load generator, per second', () => {
+  const a = report([3, 4], [0, 0], [[2, 2]], [], undefined, 2);
+  const b = report([5], [0], [[1, 1]], [], undefined, 1);
+  const phase = merge([a, b], 2, { server_pct: 50 }, 2);
+  assert.equal(phase.read_receipts_per_s, 2);
 });
 
 test("the server's collections, full and young, are read from its metrics page, each one counted", async () => {

@@ -26,6 +26,8 @@ export type Params = {
   visitorAddresses: boolean;
   /** Agents read their list again as the inbox does (`--inbox-reloads`). */
   inboxReloads: boolean;
+  /** Each message's receiver marks it read on arrival, as an open inbox or widget does (`--read-receipts`). */
+  readReceipts: boolean;
 };
 
 export type PhaseResult = {
@@ -41,6 +43,8 @@ export type PhaseResult = {
    * failed, and the p50/p99 of one reload (all four answered), ms. Absent without the option.
    */
   inbox_reloads?: { per_s: number; failed: number; p50_ms: number | null; p99_ms: number | null };
+  /** `--read-receipts`: `mark_read` sent per second (one per message delivered). Absent without it. */
+  read_receipts_per_s?: number;
   latency_ms: { p50: number | null; p95: number | null; p99: number | null; max: number | null };
   /** Per second: [sent, delivered]. */
   timeline: [number, number][];
@@ -178,7 +182,14 @@ export function plans(
         ...(p.visitorAddresses ? { localAddress: visitorAddress(i) } : {}),
       });
     }
-    out.push({ workerId: w, runTag, agents, visitors, ...(p.inboxReloads ? { inboxReloads: true } : {}) });
+    out.push({
+      workerId: w,
+      runTag,
+      agents,
+      visitors,
+      ...(p.inboxReloads ? { inboxReloads: true } : {}),
+      ...(p.readReceipts ? { readReceipts: true } : {}),
+    });
   }
   return out;
 }
@@ -234,6 +245,7 @@ export function merge(
   const reloadMs = reports.flatMap((r) => r.reloads.ms).sort((a, b) => a - b);
   const reloads = reports.reduce((n, r) => n + r.reloads.done, 0);
   const reloadsFailed = reports.reduce((n, r) => n + r.reloads.failed, 0);
+  const reads = reports.reduce((n, r) => n + r.reads, 0);
   return {
     sent: reports.reduce((n, r) => n + r.sent, 0),
     delivered,
@@ -252,6 +264,7 @@ export function merge(
           },
         }
       : {}),
+    ...(reads ? { read_receipts_per_s: Math.round(reads / seconds) } : {}),
     latency_ms: {
       p50: percentile(latencies, 50),
       p95: percentile(latencies, 95),
