@@ -74,12 +74,17 @@ const READ_MESSAGES = `
     SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(
       k int, reader_id text, reader_kind text, conversation_id uuid, ids uuid[], read_at text)
   ), wanted AS (
+    -- Each message a LATERAL with LIMIT: one index probe. As a plain join the planner, which cannot
+    -- tell how few ids come in, hashed the whole table (a sequential scan per statement).
     SELECT m.id, jsonb_object_agg(i.reader_id, i.read_at) AS add, array_agg(i.k) AS ks
     FROM input i CROSS JOIN LATERAL unnest(i.ids) AS x(id)
-    JOIN messages m ON m.id = x.id AND m.conversation_id = i.conversation_id
-    WHERE NOT (m.read_by ? i.reader_id)
-      AND NOT (m.sender_type::text = i.reader_kind AND m.sender_id = i.reader_id)
-      AND (i.reader_kind = 'agent' OR NOT m.internal)
+    JOIN LATERAL (
+      SELECT m.id FROM messages m
+      WHERE m.id = x.id AND m.conversation_id = i.conversation_id AND NOT (m.read_by ? i.reader_id)
+        AND NOT (m.sender_type::text = i.reader_kind AND m.sender_id = i.reader_id)
+        AND (i.reader_kind = 'agent' OR NOT m.internal)
+      LIMIT 1
+    ) m ON true
     GROUP BY m.id
   ), locked AS MATERIALIZED (
     SELECT m.id FROM messages m WHERE m.id IN (SELECT id FROM wanted) ORDER BY m.id FOR UPDATE
@@ -92,17 +97,13 @@ const READ_MESSAGES = `
 
 /** An agent opening a conversation: every end-user message they have not read, as READ_MESSAGES. */
 const READ_ALL = `
-  WITH ask AS (
-    SELECT * FROM jsonb_to_record($1::jsonb) AS t(
-      "readerId" text, "conversationId" uuid, "readAt" text)
-  ), locked AS MATERIALIZED (
-    SELECT m.id FROM messages m, ask
-    WHERE m.conversation_id = ask."conversationId" AND m.sender_type = 'end_user'
-      AND NOT (m.read_by ? ask."readerId")
-    ORDER BY m.id FOR UPDATE OF m
+  WITH locked AS MATERIALIZED (
+    SELECT id FROM messages
+    WHERE conversation_id = $1::uuid AND sender_type = 'end_user' AND NOT (read_by ? $2::text)
+    ORDER BY id FOR UPDATE
   ), read AS (
-    UPDATE messages m SET read_by = m.read_by || jsonb_build_object(ask."readerId", ask."readAt")
-    FROM ask WHERE m.id IN (SELECT id FROM locked) AND NOT (m.read_by ? ask."readerId")
+    UPDATE messages m SET read_by = m.read_by || jsonb_build_object($2::text, $3::text)
+    WHERE m.id IN (SELECT id FROM locked) AND NOT (m.read_by ? $2::text)
     RETURNING m.id, m.seq
   )
   SELECT id::text AS id FROM read ORDER BY seq`;
@@ -331,7 +332,9 @@ export function createMessageService({
     };
     const messageIds =
       ids === 'all'
-        ? (await query<{ id: string }>('sb_read_all', READ_ALL, [JSON.stringify(ask)])).map((r) => r.id)
+        ? (await query<{ id: string }>('sb_read_all', READ_ALL, [conv.id, readerId, ask.readAt])).map(
+            (r) => r.id,
+          )
         : ((await readMessages(ask)) ?? []);
     if (messageIds.length) {
       bus.publish('messages.read', {
