@@ -251,8 +251,8 @@ const COUNT_PATHS = [
  * earliest 150 ms after it; after an activity batch that left conversations out (`omitted`) the
  * list, at the earliest 300 ms after it, with the unread counts when those are 10 s old. Batches
  * of conversations the list does not hold ask for nothing (under "Unassigned" or "Mine" a
- * conversation arrives by an event of its own). At most once a second; a reload due sooner
- * stands. Returns the queue event's scheduler.
+ * conversation arrives by an event of its own). At most once a second, one at a time, and twice
+ * as long after the last as it took; a reload due sooner stands. Returns the queue event's scheduler.
  */
 function inboxReloads(agent: Agent): () => void {
   let timer: NodeJS.Timeout | undefined;
@@ -260,9 +260,31 @@ function inboxReloads(agent: Agent): () => void {
   let last = 0;
   let unreadAt = 0;
   let counts = false;
+  // One reload at a time, the next twice as long after as the last took (at least a second).
+  let busy = false;
+  let again = false;
+  let took = 0;
+  const gap = () => Math.max(1000, 2 * took);
   const headers = { cookie: agent.plan.cookie };
   const run = async () => {
     timer = undefined;
+    if (busy) {
+      again = true;
+      return;
+    }
+    busy = true;
+    try {
+      await reload();
+    } finally {
+      busy = false;
+      took = Date.now() - last;
+      if (again) {
+        again = false;
+        schedule(Math.max(150, last + gap() - Date.now()), false);
+      }
+    }
+  };
+  const reload = async () => {
     const started = (last = Date.now());
     const withUnread = counts || started - unreadAt >= 10_000;
     const paths = [LIST_PATH, ...(withUnread ? [UNREAD_PATH] : []), ...(counts ? COUNT_PATHS : [])];
@@ -295,9 +317,9 @@ function inboxReloads(agent: Agent): () => void {
     timer = setTimeout(() => void run(), delayMs);
   };
   agent.socket.on('conversation_activity_batch', (e: { omitted?: number }) => {
-    if ((e?.omitted ?? 0) > 0) schedule(Math.max(300, last + 1000 - Date.now()), false);
+    if ((e?.omitted ?? 0) > 0) schedule(Math.max(300, last + gap() - Date.now()), false);
   });
-  return () => schedule(Math.max(150, last + 1000 - Date.now()));
+  return () => schedule(Math.max(150, last + gap() - Date.now()));
 }
 
 function markClaimed(v: Visitor) {

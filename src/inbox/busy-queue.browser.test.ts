@@ -166,3 +166,73 @@ test('a spike of new conversations: every one shows, and the list with its count
   assert.ok(during <= Math.ceil(seconds) + 1, `${during} refreshes with counts in ${seconds} s`);
   assert.deepEqual(problems, []);
 });
+
+test('a slow server: the inbox reads its list one refresh at a time, the next twice as long after as the last took', async (t) => {
+  const { app, org, channelId, sockets, page, problems } = await annAndHerQueue(t, 'Slow Server Org');
+  // Once the inbox is up, every list request takes 1.2 s more (a server a hundred inboxes keep busy).
+  let slow = false;
+  await page.route(
+    (u) => u.pathname === '/api/conversations/',
+    async (route) => {
+      if (slow) await new Promise((r) => setTimeout(r, 1200));
+      await route.continue();
+    },
+  );
+  // The list's first page (not a filter's count, `limit=1`): one per refresh.
+  const pages: { start: number; end?: number }[] = [];
+  const byRequest = new Map<object, { start: number; end?: number }>();
+  const isPage = (url: string) => {
+    const u = new URL(url);
+    return u.pathname === '/api/conversations/' && u.searchParams.get('limit') !== '1';
+  };
+  page.on('request', (r) => {
+    if (!slow || !isPage(r.url())) return;
+    const p = { start: Date.now() };
+    pages.push(p);
+    byRequest.set(r, p);
+  });
+  page.on('requestfinished', (r) => {
+    const p = byRequest.get(r);
+    if (p) p.end = Date.now();
+  });
+  await page.goto(`${app.url}/inbox`);
+  await page.locator('#inbox[aria-busy="false"]').waitFor({ timeout: T });
+  slow = true;
+
+  // Eight new conversations, one every 250 ms: each asks for a refresh.
+  const fresh = [];
+  for (let i = 0; i < 8; i++) {
+    const c = await createConversation(app.services, { organizationId: org.id, channelId });
+    const socket = await connectSocket(app.url);
+    sockets.push(socket);
+    fresh.push({ c, socket });
+  }
+  for (const [i, { c, socket }] of fresh.entries()) {
+    const ack = await emitAck(socket, 'send_message', {
+      conversation_id: c.conversation.id,
+      content: `Question ${i}`,
+      content_type: 'text',
+      sender_type: 'end_user',
+      external_id: c.externalId,
+    });
+    assert.equal(ack.ok, true);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  // Every one shows all the same, slow as the server is.
+  for (const { c } of fresh) {
+    await page.locator(`.conv[data-id="${c.conversation.id}"]`).waitFor({ timeout: 4 * T });
+  }
+  const done = pages.filter((p) => p.end !== undefined) as { start: number; end: number }[];
+  assert.ok(done.length >= 2, `${done.length} refreshes`);
+  for (let i = 1; i < done.length; i++) {
+    const [prev, next] = [done[i - 1]!, done[i]!];
+    // (Times are the test's, as Chromium's events reach it: 200 ms allowed for that.)
+    assert.ok(next.start >= prev.end - 200, `refresh ${i} began before refresh ${i - 1} ended`);
+    const took = prev.end - prev.start;
+    assert.ok(
+      next.start - prev.start >= 2 * took - 200,
+      `refresh ${i} came ${next.start - prev.start} ms after the one before, which took ${took} ms`,
+    );
+  }
+  assert.deepEqual(problems, []);
+});

@@ -192,6 +192,20 @@ async function refreshList(counts = true) {
   if (counts) countsWanted++;
   const seq = ++refreshSeq;
   const startedAt = (lastRefreshAt = Date.now());
+  refreshing++;
+  try {
+    await readList(seq, startedAt);
+  } finally {
+    refreshing--;
+    lastRefreshTook = Date.now() - startedAt;
+    if (refreshAgain && !refreshing) {
+      refreshAgain = false;
+      scheduleRefresh(Math.max(150, lastRefreshAt + refreshGap() - Date.now()), false);
+    }
+  }
+}
+
+async function readList(seq: number, startedAt: number) {
   const wanted = countsWanted;
   const withCounts = countsRead < wanted;
   // (A timer set for the 10 s may fire a little before the clock says so.)
@@ -221,11 +235,23 @@ async function refreshList(counts = true) {
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
 let refreshDue = 0;
 let lastRefreshAt = 0;
+/** Refreshes under way, how long the last one took (ms), and whether one was due meanwhile. */
+let refreshing = 0;
+let lastRefreshTook = 0;
+let refreshAgain = false;
 /** A busy queue reloads the list about this often (its activity alone asks every 100 ms). */
 const ACTIVITY_REFRESH_MS = 1000;
 /**
+ * How long after the last refresh began the next may: a second, or twice what the last took. A
+ * server that slows down (a spike, a hundred inboxes reloading) is asked less, not more: with a
+ * refresh each second whatever the answers took, a server that took 20 s to answer had every inbox
+ * twenty refreshes deep, and the benchmark's ramp never ended.
+ */
+const refreshGap = () => Math.max(ACTIVITY_REFRESH_MS, 2 * lastRefreshTook);
+/**
  * Bursts of queue events become one list request. A refresh already due sooner stands: were each
- * event to put it off, a queue busy without a pause would never show its new conversations.
+ * event to put it off, a queue busy without a pause would never show its new conversations. One
+ * at a time: a refresh due while another is under way comes after it, a gap later.
  */
 function scheduleRefresh(delay = 150, counts = true) {
   if (counts) countsWanted++;
@@ -235,6 +261,10 @@ function scheduleRefresh(delay = 150, counts = true) {
   refreshDue = due;
   refreshTimer = setTimeout(() => {
     refreshTimer = undefined;
+    if (refreshing) {
+      refreshAgain = true;
+      return;
+    }
     void refreshList(false).catch((e: unknown) => showError(e));
   }, delay);
 }
@@ -247,7 +277,7 @@ function scheduleRefresh(delay = 150, counts = true) {
  * and PostgreSQL's CPU with the benchmark's tenant.
  */
 function queueRefresh() {
-  scheduleRefresh(Math.max(150, lastRefreshAt + ACTIVITY_REFRESH_MS - Date.now()));
+  scheduleRefresh(Math.max(150, lastRefreshAt + refreshGap() - Date.now()));
 }
 
 function showError(e: unknown) {
@@ -407,7 +437,7 @@ function onActivity(
   }
   renderList();
   const now = Date.now();
-  if (refresh) scheduleRefresh(Math.max(300, lastRefreshAt + ACTIVITY_REFRESH_MS - now), false);
+  if (refresh) scheduleRefresh(Math.max(300, lastRefreshAt + refreshGap() - now), false);
   else if (unread) scheduleRefresh(Math.max(300, unreadReadAt + UNREAD_REFRESH_MS - now), false);
 }
 socket.on('conversation_activity', (e) => onActivity([e]));
