@@ -149,7 +149,15 @@ function listWhere(actor: AgentActor, q: ListQuery): Prisma.Sql {
     conds.push(Prisma.sql`NOT (c.mode = 'bot' AND EXISTS (
       SELECT 1 FROM knowledge_documents k WHERE k.organization_id = c.organization_id))`);
   }
-  if (q.filter === 'mine') conds.push(open(Prisma.sql`s.assigned_agent_id = ${actor.userId}::uuid`));
+  // An agent's own open sessions are few: read first, as an array, and their conversations probed
+  // by id. As EXISTS the planner may test every conversation of the tenant instead (20 ms at 10,000
+  // with the statistics of a busy hour before, for a count the inbox reads after every claim).
+  if (q.filter === 'mine') {
+    conds.push(Prisma.sql`c.id = ANY (ARRAY(
+      SELECT s.conversation_id FROM conversation_sessions s
+      WHERE s.organization_id = ${actor.organizationId}::uuid AND s.status = 'open'
+        AND s.assigned_agent_id = ${actor.userId}::uuid))`);
+  }
   return Prisma.join(conds, ' AND ');
 }
 
