@@ -272,6 +272,9 @@ function inboxReloads(agent: Agent): () => void {
       again = true;
       return;
     }
+    // Set while the last reload was under way, this timer knew only the one before's duration.
+    const wait = last + gap() - Date.now();
+    if (wait > 0) return schedule(wait, false);
     busy = true;
     try {
       await reload();

@@ -199,8 +199,9 @@ async function refreshList(counts = true) {
     refreshing--;
     lastRefreshTook = Date.now() - startedAt;
     if (refreshAgain && !refreshing) {
+      const now = refreshAgain === 'now';
       refreshAgain = false;
-      scheduleRefresh(Math.max(150, lastRefreshAt + refreshGap() - Date.now()), false);
+      scheduleRefresh(now ? 0 : Math.max(150, lastRefreshAt + refreshGap() - Date.now()), false);
     }
   }
 }
@@ -238,7 +239,7 @@ let lastRefreshAt = 0;
 /** Refreshes under way, how long the last one took (ms), and whether one was due meanwhile. */
 let refreshing = 0;
 let lastRefreshTook = 0;
-let refreshAgain = false;
+let refreshAgain: false | 'now' | 'later' = false;
 /** A busy queue reloads the list about this often (its activity alone asks every 100 ms). */
 const ACTIVITY_REFRESH_MS = 1000;
 /**
@@ -251,7 +252,8 @@ const refreshGap = () => Math.max(ACTIVITY_REFRESH_MS, 2 * lastRefreshTook);
 /**
  * Bursts of queue events become one list request. A refresh already due sooner stands: were each
  * event to put it off, a queue busy without a pause would never show its new conversations. One
- * at a time: a refresh due while another is under way comes after it, a gap later.
+ * at a time: a refresh due while another is under way comes after it, a gap later; one asked for
+ * now (the agent's own change, a reconnect) comes as soon as that one ends.
  */
 function scheduleRefresh(delay = 150, counts = true) {
   if (counts) countsWanted++;
@@ -262,10 +264,13 @@ function scheduleRefresh(delay = 150, counts = true) {
   refreshTimer = setTimeout(() => {
     refreshTimer = undefined;
     if (refreshing) {
-      refreshAgain = true;
+      if (refreshAgain !== 'now') refreshAgain = delay ? 'later' : 'now';
       return;
     }
-    void refreshList(false).catch((e: unknown) => showError(e));
+    // Set while the last refresh was under way, this timer knew only the one before's duration.
+    const wait = delay ? lastRefreshAt + refreshGap() - Date.now() : 0;
+    if (wait > 0) scheduleRefresh(wait, false);
+    else void refreshList(false).catch((e: unknown) => showError(e));
   }, delay);
 }
 
