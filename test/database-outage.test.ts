@@ -304,3 +304,40 @@ test('the pool keeps its connections through a quiet spell: traffic that returns
   assert.equal(direct.poolState!().total, 2);
   assert.deepEqual(await pids(), before);
 });
+
+test('reads while the database is away answer unavailable, record nothing, and are recorded once it is back', async () => {
+  const w = await world();
+  const question = await w.send('a question', 'r-0');
+  const answer = await emitAck(w.agentSocket, 'send_message', {
+    conversation_id: w.id,
+    content: 'an answer',
+    sender_type: 'agent',
+  });
+  assert.equal(question.ok && answer.ok, true);
+  const idOf = (ack: { message?: unknown }) => (ack.message as { id: string }).id;
+  const [q, a] = [idOf(question), idOf(answer)];
+  const visitorHeard = record<{ message_ids: string[]; reader_type: string }>(w.visitor, 'messages_read');
+  // Both sides read at once (one statement for the two): both are told, and nothing is stored.
+  const read = () =>
+    Promise.all([
+      emitAck(w.agentSocket, 'mark_read', { conversation_id: w.id, message_ids: [q] }),
+      emitAck(w.visitor, 'mark_read', { conversation_id: w.id, message_ids: [a] }),
+    ]);
+  const readBy = async () => (await w.stored()).map((m) => Object.keys(m.readBy as object).length);
+
+  proxy.set('refuse');
+  for (const ack of await read()) {
+    assert.deepEqual(
+      { ok: ack.ok, error: ack.error, retry_after: ack.retry_after },
+      { ok: false, error: 'unavailable', retry_after: 3 },
+    );
+  }
+  proxy.set('pass');
+  assert.deepEqual(await readBy(), [0, 0], 'nothing recorded while it was away');
+
+  const [byAgent, byVisitor] = await read();
+  assert.deepEqual([byAgent.ok, byAgent.message_ids], [true, [q]]);
+  assert.deepEqual([byVisitor.ok, byVisitor.message_ids], [true, [a]]);
+  assert.deepEqual(await readBy(), [1, 1]);
+  await eventually(() => visitorHeard.some((e) => e.reader_type === 'agent' && e.message_ids[0] === q));
+});
