@@ -13,6 +13,7 @@ import type { TenantQuota } from '../shared/tenant-quota.js';
 import type { Identity, IdentityFacts, IdentityMode, IdentityProof } from '../tenants/identity.js';
 import type { ListQuery, ResolveBody, TagsBody } from './conversations.schemas.js';
 import { conversationDto, lastMessageDto, lastMessagesOf } from './conversations.dto.js';
+import type { ConversationListItem } from '../realtime/realtime.contract.js';
 import { ratingDto } from '../ratings/ratings.service.js';
 import { settingsOf } from '../tenants/settings.js';
 import type { SearchQuery } from './search.schemas.js';
@@ -189,7 +190,7 @@ type ListRow = {
   m_internal: boolean | null;
 };
 
-function listItem(r: ListRow) {
+function listItem(r: ListRow): ConversationListItem {
   return {
     ...conversationDto({
       id: r.id,
@@ -232,6 +233,35 @@ function listItem(r: ListRow) {
             internal: r.m_internal!,
           }),
   };
+}
+
+/**
+ * The inbox list's statement: the page of conversations `where` (alias `c`) selects, newest first,
+ * with each one's end user, open session and last message.
+ */
+function listRows(db: Db, where: Prisma.Sql, limit: number, offset: number) {
+  return db.$queryRaw<ListRow[]>`
+    SELECT c.id, c.organization_id, c.channel_id, c.routing_key, c.mode::text AS mode,
+           c.last_message_at, c.created_at, c.updated_at,
+           e.id AS end_user_id, e.display_name, e.external_id, e.metadata,
+           s.id AS session_id, s.status::text AS session_status, s.assigned_agent_id, s.tags,
+           s.first_message_at, s.assigned_at,
+           m.sender_type::text AS m_sender_type, m.sender_id AS m_sender_id,
+           m.content_type::text AS m_content_type, left(m.content, 141) AS m_content,
+           m.created_at AS m_created_at, m.internal AS m_internal
+    FROM (
+      SELECT * FROM conversations c WHERE ${where}
+      ORDER BY c.updated_at DESC, c.id DESC LIMIT ${limit} OFFSET ${offset}
+    ) c
+    JOIN end_users e ON e.id = c.end_user_id
+    LEFT JOIN LATERAL (
+      SELECT * FROM conversation_sessions
+      WHERE conversation_id = c.id AND status = 'open' ORDER BY created_at DESC LIMIT 1
+    ) s ON true
+    LEFT JOIN LATERAL (
+      SELECT * FROM messages WHERE conversation_id = c.id ORDER BY seq DESC LIMIT 1
+    ) m ON true
+    ORDER BY c.updated_at DESC, c.id DESC`;
 }
 
 /**
@@ -314,10 +344,10 @@ export function createConversationService({
     add: string[],
     remove: string[],
     resolve?: { resolvedAt: Date },
-  ): Promise<{ tags: string[]; updatedAt: Date } | null> {
-    const [row] = await db.$queryRaw<{ tags: string[]; updated_at: Date | null }[]>`
+  ): Promise<{ tags: string[]; updatedAt: Date; holder: string | null } | null> {
+    const [row] = await db.$queryRaw<{ tags: string[]; holder: string | null; updated_at: Date | null }[]>`
       WITH next AS (
-        SELECT s.id, ARRAY(
+        SELECT s.id, s.assigned_agent_id, ARRAY(
                  SELECT u.t FROM unnest(s.tags || ${add}::text[]) WITH ORDINALITY AS u(t, n)
                  WHERE NOT (u.t = ANY(${remove}::text[]))
                  GROUP BY u.t ORDER BY min(u.n)) AS tags
@@ -334,7 +364,7 @@ export function createConversationService({
          WHERE s.id = n.id AND cardinality(n.tags) <= ${SESSION_TAGS_MAX}
         RETURNING s.updated_at
       )
-      SELECT n.tags, d.updated_at FROM next n LEFT JOIN done d ON true`;
+      SELECT n.tags, n.assigned_agent_id::text AS holder, d.updated_at FROM next n LEFT JOIN done d ON true`;
     if (!row) return null;
     if (!row.updated_at) {
       throw new AppError(
@@ -343,7 +373,7 @@ export function createConversationService({
         { max: SESSION_TAGS_MAX },
       );
     }
-    return { tags: row.tags, updatedAt: row.updated_at };
+    return { tags: row.tags, updatedAt: row.updated_at, holder: row.holder };
   }
 
   /** Whose queue a conversation is in, the reads of one turn of the event loop in one statement. */
@@ -568,28 +598,7 @@ export function createConversationService({
       const where = listWhere(actor, q);
       // The page with each row's end user, open session and last message: one statement, and no
       // ORM row mapping (the inbox asks this on every load and every filter change).
-      const rows = db.$queryRaw<ListRow[]>`
-        SELECT c.id, c.organization_id, c.channel_id, c.routing_key, c.mode::text AS mode,
-               c.last_message_at, c.created_at, c.updated_at,
-               e.id AS end_user_id, e.display_name, e.external_id, e.metadata,
-               s.id AS session_id, s.status::text AS session_status, s.assigned_agent_id, s.tags,
-               s.first_message_at, s.assigned_at,
-               m.sender_type::text AS m_sender_type, m.sender_id AS m_sender_id,
-               m.content_type::text AS m_content_type, left(m.content, 141) AS m_content,
-               m.created_at AS m_created_at, m.internal AS m_internal
-        FROM (
-          SELECT * FROM conversations c WHERE ${where}
-          ORDER BY c.updated_at DESC, c.id DESC LIMIT ${q.limit} OFFSET ${q.offset}
-        ) c
-        JOIN end_users e ON e.id = c.end_user_id
-        LEFT JOIN LATERAL (
-          SELECT * FROM conversation_sessions
-          WHERE conversation_id = c.id AND status = 'open' ORDER BY created_at DESC LIMIT 1
-        ) s ON true
-        LEFT JOIN LATERAL (
-          SELECT * FROM messages WHERE conversation_id = c.id ORDER BY seq DESC LIMIT 1
-        ) m ON true
-        ORDER BY c.updated_at DESC, c.id DESC`;
+      const rows = listRows(db, where, q.limit, q.offset);
       // Counted meanwhile, up to the cap only: an exact count past it reads every row of a big
       // tenant's list (21 ms at 100k conversations) for a figure nobody pages through. In the
       // list's order, so the cap is read off its index.
@@ -606,6 +615,15 @@ export function createConversationService({
         limit: q.limit,
         offset: q.offset,
       };
+    },
+
+    /**
+     * One conversation as the inbox list shows it, for no agent in particular (the realtime layer
+     * sends it with `conversation_updated` to the queue rooms, which hold only agents who see it).
+     */
+    async row(id: string): Promise<ConversationListItem | null> {
+      const [r] = await listRows(db, Prisma.sql`c.id = ${id}::uuid`, 1, 0);
+      return r ? listItem(r) : null;
     },
 
     /** Conversations the agent may see matching `q` (name, external_id, tag, message text), best first. */
@@ -704,6 +722,7 @@ export function createConversationService({
           routingKey: conv.routingKey,
           sessionId: open.id,
           agentId: actor.userId,
+          previousAgentId: null,
           assignedAt: open.assigned_at!,
         });
       }
@@ -734,6 +753,7 @@ export function createConversationService({
         routingKey: conv.routingKey,
         sessionId: open.id,
         agentId: actor.userId,
+        holderId: row.holder,
         tags: finalTags,
         resolvedAt,
       });

@@ -80,10 +80,13 @@ test('release by the holder: back in the queue, unassigned list, queue event to 
   assert.equal(res.body.released_from, ann!.user.id);
   assert.match(res.body.released_at, ISO_8601);
   const event = await released;
+  // Who held it and its queue: every inbox moves its counts without reading them again.
   assert.deepEqual(event, {
     conversation_id: id,
     session_id: res.body.session_id,
     released_by: ann!.user.id,
+    previous_agent_id: ann!.user.id,
+    routing_key: null,
   });
   assert.equal(await assigneeOf(id), null);
 
@@ -151,8 +154,15 @@ test('transfer: the new holder, conversation_assigned to the queue and the previ
   assert.equal(res.body.assigned_agent_id, bob!.user.id);
   assert.equal(res.body.transferred_from, ann!.user.id);
   assert.match(res.body.assigned_at, ISO_8601);
-  assert.deepEqual(await toAnn, { conversation_id: id, assigned_to: bob!.user.id });
-  assert.deepEqual(await toCat, { conversation_id: id, assigned_to: bob!.user.id });
+  const transferred = {
+    conversation_id: id,
+    assigned_to: bob!.user.id,
+    session_id: res.body.session_id,
+    routing_key: null,
+    previous_agent_id: ann!.user.id,
+  };
+  assert.deepEqual(await toAnn, transferred);
+  assert.deepEqual(await toCat, transferred);
   assert.equal(await assigneeOf(id), bob!.user.id);
 
   // Bob's socket was joined to conv:{id}: the visitor's next message reaches it.

@@ -262,12 +262,48 @@ export type MessageReceived = {
   internal?: true;
 };
 
+/**
+ * Ours: a conversation as the inbox list shows it (`GET /api/conversations` rows), sent with
+ * `conversation_updated`.
+ */
+export type ConversationListItem = {
+  id: string;
+  organization_id: string;
+  end_user: {
+    id: string;
+    display_name: string | null;
+    external_id: string;
+    contact_email: string | null;
+    contact_email_verified: boolean;
+  };
+  channel_id: string;
+  routing_key: string | null;
+  mode: 'bot' | 'human';
+  active_session: {
+    id: string;
+    status: 'open' | 'resolved';
+    assigned_agent_id: string | null;
+    tags: string[];
+    first_message_at: string | null;
+    assigned_at: string | null;
+  } | null;
+  last_message_at: string | null;
+  created_at: string;
+  updated_at: string;
+  last_message: LastMessagePreview | null;
+};
+
 /** `conversation_updated`, to the queue rooms: a new support interaction began. */
 export type ConversationUpdated = {
   conversation_id: string;
   sender_type: MessageSenderType;
   content_type: ContentType;
   content: string;
+  /**
+   * Ours: the conversation as the inbox list shows it (`GET /api/conversations`), read when the
+   * event was sent; absent when it could not be read (the inbox reads its list then).
+   */
+  conversation?: ConversationListItem;
 };
 
 /** Ours: a conversation's latest message as the inbox list shows it (content cut to ~140). */
@@ -311,16 +347,43 @@ export type VisitorUpdated = {
  * `conversation_assigned`, to the queue rooms: claimed, or (ours) transferred, when it also goes
  * to the previous holder's sockets, which learn from `assigned_to` that it is no longer theirs.
  */
-export type ConversationAssigned = { conversation_id: string; assigned_to: string };
+export type ConversationAssigned = {
+  conversation_id: string;
+  assigned_to: string;
+  /** Ours: the open session, and the conversation's queue (null: the common one). */
+  session_id: string;
+  routing_key: string | null;
+  /**
+   * Ours: who held the session before: null when it waited in the queue (a claim), the previous
+   * holder for a transfer; absent when the assignment opened the session (an agent wrote first).
+   */
+  previous_agent_id?: string | null;
+};
 
 /**
  * Ours: `conversation_released`, to the queue rooms and the previous holder's sockets: the open
  * session is unassigned again. `released_by` is the holder or the admin who released it.
  */
-export type ConversationReleased = { conversation_id: string; session_id: string; released_by: string };
+export type ConversationReleased = {
+  conversation_id: string;
+  session_id: string;
+  released_by: string;
+  /** Who held it, and the conversation's queue (null: the common one). */
+  previous_agent_id: string;
+  routing_key: string | null;
+};
 
-/** Ours: `conversation_resolved`, to `conv:{id}` and the queue rooms. */
-export type ConversationResolved = { conversation_id: string; session_id: string; resolved_at: string };
+/**
+ * Ours: `conversation_resolved`, to `conv:{id}` and the queue rooms; the agents in the queue rooms
+ * also learn the queue and who held the session (null: nobody), to keep their filters' counts.
+ */
+export type ConversationResolved = {
+  conversation_id: string;
+  session_id: string;
+  resolved_at: string;
+  routing_key?: string | null;
+  previous_agent_id?: string | null;
+};
 
 /** Ours: `conversation_tagged`, to the queue rooms only (tags are internal). */
 export type ConversationTagged = {

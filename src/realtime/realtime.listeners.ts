@@ -1,7 +1,7 @@
 import type { LiveRooms } from './live-rooms.js';
 import { lastMessageDto, messageEventDto } from '../conversations/conversations.dto.js';
 import type { EventBus } from '../shared/events.js';
-import type { ConversationActivity } from './realtime.contract.js';
+import type { ConversationActivity, ConversationListItem, ConversationUpdated } from './realtime.contract.js';
 import type { RealtimeServer } from './realtime.types.js';
 import {
   activityBatchRoom,
@@ -87,13 +87,37 @@ export function registerRealtimeListeners({
   bus,
   typing,
   liveRooms,
+  rowOf,
 }: {
   io: RealtimeServer;
   bus: EventBus;
   typing: TypingTracker;
   /** Which live activity rooms have a socket on some node (the others are not published to). */
   liveRooms: Pick<LiveRooms, 'listened'>;
+  /** A conversation's inbox list row (`conversations.row`), sent with `conversation_updated`. */
+  rowOf?: (conversationId: string) => Promise<ConversationListItem | null>;
 }): () => void {
+  /**
+   * `conversation_updated` to the conversation's queue rooms, with its list row: every inbox puts
+   * the new conversation in its list and counts from the row, instead of each reading its list
+   * again (a hundred inboxes doing so on every new conversation cost the server more than the
+   * messages did; issue 23). Read once here for all of them. Should the read fail (the database
+   * away), the event goes without the row and the inboxes read their lists as before.
+   */
+  const newInQueue = (
+    conv: { id: string; organizationId: string; routingKey: string | null },
+    event: ConversationUpdated,
+  ) => {
+    const send = (row: ConversationListItem | null) =>
+      io
+        .to(queueRoomsOf(conv.organizationId, conv.routingKey))
+        .emit('conversation_updated', row ? { ...event, conversation: row } : event);
+    if (!rowOf) return send(null);
+    rowOf(conv.id)
+      .catch(() => null)
+      .then(send)
+      .catch(() => {});
+  };
   // Queue room → conversation → its latest activity, until the batch is due (this node's messages;
   // every node sends its own batches through the adapter), and how many older ones were left out.
   const pending = new Map<
@@ -175,17 +199,14 @@ export function registerRealtimeListeners({
       }
       io.to(convRoom(conversation.id)).emit('message_received', messageEventDto(message));
       // A new support interaction: every agent watching the queue sees it arrive (one the bot
-      // answers reaches the queue when it escalates).
+      // answers reaches the queue when it escalates), with its row (see `newInQueue`).
       if (sessionOpened && message.senderType === 'end_user' && conversation.mode !== 'bot') {
-        io.to(queueRoomsOf(conversation.organizationId, conversation.routingKey)).emit(
-          'conversation_updated',
-          {
-            conversation_id: conversation.id,
-            sender_type: message.senderType,
-            content_type: message.contentType,
-            content: message.content,
-          },
-        );
+        newInQueue(conversation, {
+          conversation_id: conversation.id,
+          sender_type: message.senderType,
+          content_type: message.contentType,
+          content: message.content,
+        });
       }
     }),
 
@@ -195,6 +216,9 @@ export function registerRealtimeListeners({
       io.to(queueRoomsOf(e.organizationId, e.routingKey)).emit('conversation_assigned', {
         conversation_id: e.conversationId,
         assigned_to: e.agentId,
+        session_id: e.sessionId,
+        routing_key: e.routingKey ?? null,
+        ...(e.previousAgentId !== undefined ? { previous_agent_id: e.previousAgentId } : {}),
       });
     }),
 
@@ -204,7 +228,13 @@ export function registerRealtimeListeners({
     bus.subscribe('conversation.released', (e) => {
       io.to([...queueRoomsOf(e.organizationId, e.routingKey), userRoom(e.agentId)]).emit(
         'conversation_released',
-        { conversation_id: e.conversationId, session_id: e.sessionId, released_by: e.releasedBy },
+        {
+          conversation_id: e.conversationId,
+          session_id: e.sessionId,
+          released_by: e.releasedBy,
+          previous_agent_id: e.agentId,
+          routing_key: e.routingKey,
+        },
       );
     }),
 
@@ -216,20 +246,31 @@ export function registerRealtimeListeners({
         ...queueRoomsOf(e.organizationId, e.routingKey),
         userRoom(e.fromAgentId),
         userRoom(e.toAgentId),
-      ]).emit('conversation_assigned', { conversation_id: e.conversationId, assigned_to: e.toAgentId });
+      ]).emit('conversation_assigned', {
+        conversation_id: e.conversationId,
+        assigned_to: e.toAgentId,
+        session_id: e.sessionId,
+        routing_key: e.routingKey,
+        previous_agent_id: e.fromAgentId,
+      });
     }),
 
     // Not in the spec's reference: clients need to know a session ended. Tags are internal,
     // so they go to agents only (the conversation room also holds the end user).
     bus.subscribe('conversation.resolved', (e) => {
-      io.to([convRoom(e.conversationId), ...queueRoomsOf(e.organizationId, e.routingKey)]).emit(
-        'conversation_resolved',
-        {
-          conversation_id: e.conversationId,
-          session_id: e.sessionId,
-          resolved_at: e.resolvedAt.toISOString(),
-        },
-      );
+      const queues = queueRoomsOf(e.organizationId, e.routingKey);
+      const resolved = {
+        conversation_id: e.conversationId,
+        session_id: e.sessionId,
+        resolved_at: e.resolvedAt.toISOString(),
+      };
+      // The inboxes also learn who held it and its queue, to keep their filters' counts.
+      io.to(queues).emit('conversation_resolved', {
+        ...resolved,
+        routing_key: e.routingKey ?? null,
+        ...(e.holderId !== undefined ? { previous_agent_id: e.holderId } : {}),
+      });
+      io.to(convRoom(e.conversationId)).except(queues).emit('conversation_resolved', resolved);
     }),
 
     // Agents only: a rating and an email left are for the inbox, the visitor already knows them.
@@ -252,12 +293,15 @@ export function registerRealtimeListeners({
 
     // The bot handed the conversation over: it arrives in the queue as a new interaction would.
     bus.subscribe('conversation.escalated', (e) => {
-      io.to(queueRoomsOf(e.organizationId, e.routingKey)).emit('conversation_updated', {
-        conversation_id: e.conversationId,
-        sender_type: 'end_user',
-        content_type: 'text',
-        content: e.content,
-      });
+      newInQueue(
+        { id: e.conversationId, organizationId: e.organizationId, routingKey: e.routingKey ?? null },
+        {
+          conversation_id: e.conversationId,
+          sender_type: 'end_user',
+          content_type: 'text',
+          content: e.content,
+        },
+      );
     }),
 
     bus.subscribe('visitor.updated', (e) => {

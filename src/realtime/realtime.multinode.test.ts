@@ -317,8 +317,15 @@ describe('realtime across two nodes (Redis adapter)', () => {
     assert.equal(loser.error, 'conversation/already_assigned');
     await eventually(() => annErrors.length + bobErrors.length === 1);
     assert.equal((claims[0]!.ok ? bobErrors : annErrors).length, 1);
+    const won = claims.find((c) => c.ok)!;
     for (const e of [await assignedOnA, await assignedOnB]) {
-      assert.deepEqual(e, { conversation_id: convId, assigned_to: winner });
+      assert.deepEqual(e, {
+        conversation_id: convId,
+        assigned_to: winner,
+        session_id: won.session_id,
+        routing_key: null,
+        previous_agent_id: null,
+      });
     }
 
     // Node B dies without a word: Carl (only on B) goes offline; Bob still has a tab on A.

@@ -5,6 +5,7 @@ import type { Socket } from 'socket.io-client';
 import { dbModes } from '../../test/helpers/db.js';
 import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
 import { createAgent, createConversation, createOrg } from '../../test/helpers/factories.js';
+import type { ConversationUpdated } from './realtime.contract.js';
 import {
   connectSocket,
   emitAck,
@@ -118,15 +119,25 @@ for (const mode of dbModes) {
       });
 
       // First end-user message: a session opens and the queue hears of it.
-      const queued = nextEvent(bob.socket, 'conversation_updated');
+      const queued = nextEvent<ConversationUpdated>(bob.socket, 'conversation_updated');
       const first = await visitorSend(w, 'Hello, I need help');
       assert.equal(first.ok, true);
-      assert.deepEqual(await queued, {
+      const { conversation: row, ...news } = await queued;
+      assert.deepEqual(news, {
         conversation_id: convId,
         sender_type: 'end_user',
         content_type: 'text',
         content: 'Hello, I need help',
       });
+      // With its row as the inbox list shows it, so no inbox reads its list again for it.
+      const listed = await fetch(`${app.url}/api/conversations/?filter=unassigned`, {
+        headers: { cookie: bob.cookie },
+      });
+      const listRow = ((await listed.json()) as { id: string }[]).find((c) => c.id === convId);
+      assert.ok(listRow, 'the list holds the new conversation');
+      assert.equal(row?.active_session?.assigned_agent_id, null);
+      assert.equal(row?.last_message?.content, 'Hello, I need help');
+      assert.deepEqual(row, listRow);
       await eventually(() => visitorMessages.length === 1);
       const m1 = visitorMessages[0]!;
       assert.deepEqual(Object.keys(m1).sort(), MESSAGE_KEYS);
@@ -148,7 +159,14 @@ for (const mode of dbModes) {
       assert.equal(claimed.ok, true);
       assert.equal(claimed.assigned_agent_id, ann.userId);
       await eventually(() => bobAssigned.length === 1);
-      assert.deepEqual(bobAssigned[0], { conversation_id: convId, assigned_to: ann.userId });
+      // From the queue (no previous holder), in the common queue.
+      assert.deepEqual(bobAssigned[0], {
+        conversation_id: convId,
+        assigned_to: ann.userId,
+        session_id: claimed.session_id,
+        routing_key: null,
+        previous_agent_id: null,
+      });
       const lost = await emitAck(bob.socket, 'claim_conversation', { conversation_id: convId });
       assert.equal(lost.ok, false);
       assert.equal(lost.error, 'conversation/already_assigned');
@@ -185,14 +203,26 @@ for (const mode of dbModes) {
 
       // Resolve over REST ends the session; everyone in the room hears it.
       const resolvedEvent = nextEvent(w.visitor, 'conversation_resolved');
+      const queueResolved = nextEvent(bob.socket, 'conversation_resolved');
       const res = await fetch(`${app.url}/api/conversations/${convId}/resolve`, {
         method: 'POST',
         headers: { cookie: ann.cookie, 'x-csrftoken': ann.csrf, 'content-type': 'application/json' },
         body: JSON.stringify({ tags: ['billing'] }),
       });
       assert.equal(res.status, 200);
-      const resolved = (await res.json()) as { session_id: string };
-      assert.equal((await resolvedEvent).session_id, resolved.session_id);
+      const resolved = (await res.json()) as { session_id: string; resolved_at: string };
+      const toVisitor = {
+        conversation_id: convId,
+        session_id: resolved.session_id,
+        resolved_at: resolved.resolved_at,
+      };
+      assert.deepEqual(await resolvedEvent, toVisitor);
+      // The queue's agents also learn who held it and its queue; the visitor does not.
+      assert.deepEqual(await queueResolved, {
+        ...toVisitor,
+        routing_key: null,
+        previous_agent_id: ann.userId,
+      });
 
       assert.equal(visitorTagged.length, 0);
 

@@ -236,7 +236,13 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     failures: deps.failures ?? createRealtimeFailureThrottle(redis, config),
     logger,
   });
-  const unsubscribeListeners = registerRealtimeListeners({ io, bus, typing, liveRooms });
+  const unsubscribeListeners = registerRealtimeListeners({
+    io,
+    bus,
+    typing,
+    liveRooms,
+    rowOf: (id) => services.conversations.row(id),
+  });
   const unsubscribeAccess = registerAccessListener({ io, bus, conversations: services.conversations });
   const unsubscribe = () => {
     unsubscribeListeners();

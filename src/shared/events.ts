@@ -83,6 +83,11 @@ export type DomainEvents = {
     routingKey?: string | null;
     sessionId: string;
     agentId: string;
+    /**
+     * Who held the open session before: null when it waited in the queue; absent when this
+     * assignment opened the session (an agent wrote first), so it was never in the queue.
+     */
+    previousAgentId?: string | null;
     assignedAt: Date;
   };
   /**
@@ -121,6 +126,8 @@ export type DomainEvents = {
     routingKey?: string | null;
     sessionId: string;
     agentId: string;
+    /** Who held the session when it was resolved (null: nobody, it waited in the queue). */
+    holderId?: string | null;
     tags: string[];
     resolvedAt: Date;
   };
