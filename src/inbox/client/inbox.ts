@@ -48,7 +48,7 @@ const handover = createHandover({
   me,
   isAdmin: role === 'admin' || role === 'owner',
   team: () => [...state.team.values()],
-  onChanged: () => scheduleRefresh(0),
+  onChanged: () => changedHere(),
   onError: (m) => flash(m),
 });
 
@@ -57,7 +57,7 @@ const thread = createThread({
   me,
   agentName: nameOfAgent,
   onHeader: (c) => handover.render(c),
-  onChanged: () => scheduleRefresh(0),
+  onChanged: () => changedHere(),
   onRead: (id) => {
     state.unread.delete(id);
     renderList();
@@ -193,20 +193,29 @@ async function refreshList(counts = true) {
   const seq = ++refreshSeq;
   const startedAt = (lastRefreshAt = Date.now());
   refreshing++;
+  const during: Overlap = { rows: [], counts: false };
+  overlaps.add(during);
   try {
-    await readList(seq, startedAt);
+    await readList(seq, startedAt, during);
   } finally {
+    overlaps.delete(during);
     refreshing--;
     lastRefreshTook = Date.now() - startedAt;
+    // Events moved the counts while this was read: the answer may or may not hold them. Read them
+    // again once, a gap later; should that one overlap events too, the next reconcile settles it.
+    if (during.counts && !refreshAgain) {
+      if (!followingUp) refreshAgain = 'later';
+      followingUp = !followingUp;
+    } else if (!during.counts) followingUp = false;
     if (refreshAgain && !refreshing) {
       const now = refreshAgain === 'now';
       refreshAgain = false;
-      scheduleRefresh(now ? 0 : Math.max(150, lastRefreshAt + refreshGap() - Date.now()), false);
+      scheduleRefresh(now ? 0 : nextGap(), during.counts);
     }
   }
 }
 
-async function readList(seq: number, startedAt: number) {
+async function readList(seq: number, startedAt: number, during: Overlap) {
   const wanted = countsWanted;
   const withCounts = countsRead < wanted;
   // (A timer set for the 10 s may fire a little before the clock says so.)
@@ -220,6 +229,8 @@ async function readList(seq: number, startedAt: number) {
   if (seq !== refreshSeq) return;
   state.list = list;
   state.total = total;
+  // Rows events moved meanwhile move again: the answer may have been read before them.
+  for (const change of during.rows) change();
   if (totals) {
     state.totals = { unassigned: totals[0], mine: totals[1] };
     countsRead = Math.max(countsRead, wanted);
@@ -274,15 +285,18 @@ function scheduleRefresh(delay = 150, counts = true) {
   }, delay);
 }
 
+/** How long until the gap after the last refresh allows the next (150 ms at least). */
+const nextGap = () => Math.max(150, lastRefreshAt + refreshGap() - Date.now());
+
 /**
- * Another agent's or a visitor's change in the queue (a new conversation, a claim, a release, a
- * resolve): the row changes at once, and the list and its counts are read again, at most once a
- * second as for activity. A spike (a hundred new conversations a second, claims as fast) would
- * otherwise have every open inbox reload six times a second, each reload 8.5 ms of the server's
- * and PostgreSQL's CPU with the benchmark's tenant.
+ * A change in the queue the list cannot follow in place (an event without what it needs): the
+ * list and its counts are read again, at most once a second as for activity. A spike (a hundred
+ * new conversations a second, claims as fast) would otherwise have every open inbox reload six
+ * times a second, each reload 8.5 ms of the server's and PostgreSQL's CPU with the benchmark's
+ * tenant.
  */
 function queueRefresh() {
-  scheduleRefresh(Math.max(150, lastRefreshAt + refreshGap() - Date.now()));
+  scheduleRefresh(nextGap());
 }
 
 function showError(e: unknown) {
@@ -391,6 +405,119 @@ socket.on('resync', (e) => {
 socket.on('connect_error', () => showConnection('Cannot reach the server; retrying…'));
 socket.on('error', (e) => flash(e?.message ?? 'Error'));
 
+/**
+ * The list follows the queue's events in place. A new conversation comes with its row; a claim, a
+ * transfer, a release and a resolve say who held the session before and in which queue, so the row
+ * moves and the filters' counts change at once, and nothing is read. Before, each such event had
+ * every open inbox read its list and counts again (at most once a second): with a hundred inboxes
+ * those reads cost the server more than the messages did, and on a slow machine the benchmark's
+ * burst of 1,000 new conversations and claims never ended (issue 23). The list and counts are
+ * still read RECONCILE_MS after the last reading, for what events cannot tell (one lost, two
+ * crossing, a count past what the list holds), at once after a reconnect or `resync`, and a gap
+ * after an event the list cannot follow (a row it does not hold that it now shows: a transfer to
+ * this agent under "Mine", a release under "Unassigned").
+ */
+const RECONCILE_MS = 15_000;
+
+/** Row changes and count moves made from events while a refresh is under way (see refreshList). */
+type Overlap = { rows: (() => void)[]; counts: boolean };
+const overlaps = new Set<Overlap>();
+/** The last refresh was read again because events moved the counts meanwhile. */
+let followingUp = false;
+
+/** The queue an event concerns is one the inbox shows (every queue, or the one picked). */
+const shown = (routingKey: string | null | undefined) => !state.queue || routingKey === state.queue;
+
+/** Whether the current filter (and queue) holds this row, as the server's `listWhere` decides. */
+function inFilter(c: ConversationDto) {
+  if (!shown(c.routing_key ?? null)) return false;
+  if (state.filter === 'all') return true;
+  const open = c.active_session?.status === 'open' ? c.active_session : null;
+  if (!open) return false;
+  return open.assigned_agent_id === (state.filter === 'mine' ? me : null);
+}
+
+/** Newest first, as the server orders the list: by `updated_at`, then by id. */
+const newer = (a: ConversationDto, b: ConversationDto) =>
+  a.updated_at > b.updated_at || (a.updated_at === b.updated_at && a.id > b.id);
+
+/**
+ * The row where the list's order has it, or out of the list if the filter no longer holds it. A
+ * row older than every one loaded, while the server has more, waits for its page.
+ */
+function placeOrDrop(c: ConversationDto) {
+  const rest = state.list.filter((x) => x.id !== c.id);
+  const at = rest.findIndex((x) => newer(c, x));
+  if (inFilter(c) && (at !== -1 || state.list.length >= state.total)) {
+    rest.splice(at === -1 ? rest.length : at, 0, c);
+  }
+  state.list = rest;
+}
+
+/** The row's open session now held by `holder` (null: the queue); one opened by it if none was. */
+function reassign(id: string, sessionId: string, holder: string | null) {
+  const c = state.list.find((x) => x.id === id);
+  if (!c) return;
+  const s = c.active_session;
+  const session =
+    s?.id === sessionId
+      ? { ...s, assigned_agent_id: holder }
+      : { id: sessionId, status: 'open' as const, assigned_agent_id: holder, tags: [] };
+  placeOrDrop({ ...c, active_session: session });
+}
+
+/** The row's session ended. */
+function resolved(id: string) {
+  const c = state.list.find((x) => x.id === id);
+  if (c) placeOrDrop({ ...c, active_session: null });
+}
+
+/** A row change from an event, made now and again on the answer of a refresh under way. */
+function follow(change: () => void) {
+  change();
+  for (const o of overlaps) o.rows.push(change);
+}
+
+/**
+ * The filters' counts after a session went from `from` to `to` in queue `routingKey`: an agent's
+ * id, null for the queue, undefined for neither (a session opened or ended).
+ */
+function moveCounts(
+  routingKey: string | null | undefined,
+  from: string | null | undefined,
+  to: string | null | undefined,
+) {
+  if (!shown(routingKey) || from === to) return;
+  const t = state.totals;
+  if (from === null) t.unassigned = Math.max(0, t.unassigned - 1);
+  if (from === me) t.mine = Math.max(0, t.mine - 1);
+  if (to === null) t.unassigned++;
+  if (to === me) t.mine++;
+  if (state.filter !== 'all') state.total = t[state.filter];
+  for (const o of overlaps) o.counts = true;
+}
+
+/** After an event: the list shows it, and is read again a gap later if it could not follow. */
+function followed(couldNot = false) {
+  renderList();
+  if (couldNot) queueRefresh();
+  else reconcileSoon();
+}
+
+/** The list and its counts read again RECONCILE_MS after the last reading began. */
+function reconcileSoon() {
+  scheduleRefresh(Math.max(150, lastRefreshAt + RECONCILE_MS - Date.now()));
+}
+
+/**
+ * The agent's own claim, resolve, tags, release or transfer: its event moves the list like
+ * anyone's. Without the socket (the REST path) no event comes, so the list is read at once.
+ */
+function changedHere() {
+  if (socket.connected) reconcileSoon();
+  else scheduleRefresh(0);
+}
+
 /** A visitor's message: one more unread on its row, unless the agent has it open in front of them. */
 function countUnread(id: string) {
   if (id === state.current && !document.hidden) return;
@@ -399,8 +526,20 @@ function countUnread(id: string) {
 
 socket.on('conversation_updated', (e) => {
   if (e.sender_type === 'end_user') countUnread(e.conversation_id);
-  renderList();
-  queueRefresh();
+  const row = e.conversation;
+  // Sent without its row (the server could not read it): the list is read again.
+  if (!row) {
+    renderList();
+    return queueRefresh();
+  }
+  // The row first: whether the list holds all the server has is judged by the counts before it.
+  const held = state.list.some((c) => c.id === row.id);
+  follow(() => placeOrDrop(row));
+  if (state.filter === 'all' && inFilter(row) && !held) state.total++;
+  const open = row.active_session?.status === 'open' ? row.active_session : null;
+  moveCounts(row.routing_key, undefined, open ? open.assigned_agent_id : undefined);
+  if (row.id === state.current) thread.setConversation(row);
+  followed();
 });
 
 /** A message in a conversation: its row shows it and moves to the top (newest first). */
@@ -441,9 +580,8 @@ function onActivity(
     if (holder === null || holder === me) countUnread(c.id);
   }
   renderList();
-  const now = Date.now();
-  if (refresh) scheduleRefresh(Math.max(300, lastRefreshAt + refreshGap() - now), false);
-  else if (unread) scheduleRefresh(Math.max(300, unreadReadAt + UNREAD_REFRESH_MS - now), false);
+  if (refresh) scheduleRefresh(Math.max(300, nextGap()), false);
+  else if (unread) scheduleRefresh(Math.max(300, unreadReadAt + UNREAD_REFRESH_MS - Date.now()), false);
 }
 socket.on('conversation_activity', (e) => onActivity([e]));
 socket.on('conversation_activity_batch', (e) => onActivity(e.items, e.omitted));
@@ -456,37 +594,31 @@ socket.on('visitor_updated', (e) => {
 });
 
 socket.on('conversation_assigned', (e) => {
-  // Leave the unassigned list at once; the refresh that follows confirms it.
-  const c = state.list.find((x) => x.id === e.conversation_id);
-  if (c?.active_session) c.active_session.assigned_agent_id = e.assigned_to;
   if (e.assigned_to !== me) state.unread.delete(e.conversation_id);
-  if (state.filter === 'unassigned' && c) {
-    state.list = state.list.filter((x) => x.id !== e.conversation_id);
-    state.totals.unassigned = Math.max(0, state.totals.unassigned - 1);
-  }
-  // Transferred away from me (ours: the previous holder hears it too).
-  if (state.filter === 'mine' && c && e.assigned_to !== me) {
-    state.list = state.list.filter((x) => x.id !== e.conversation_id);
-  }
-  renderList();
+  // Transferred to me while "Mine" shows: a row the list does not hold, read with the list.
+  const unheld = !state.list.some((c) => c.id === e.conversation_id);
+  follow(() => reassign(e.conversation_id, e.session_id, e.assigned_to));
+  moveCounts(e.routing_key, e.previous_agent_id, e.assigned_to);
   thread.assigned(e.conversation_id, e.assigned_to);
-  queueRefresh();
+  followed(unheld && state.filter === 'mine' && e.assigned_to === me && shown(e.routing_key));
 });
 
-// Ours: back in the queue; it shows as unassigned at once, the refresh brings it to that list.
+// Back in the queue: "Unassigned" shows it, read with the list (it does not hold the row).
 socket.on('conversation_released', (e) => {
-  const c = state.list.find((x) => x.id === e.conversation_id);
-  if (c?.active_session) c.active_session.assigned_agent_id = null;
-  if (state.filter === 'mine' && c) state.list = state.list.filter((x) => x.id !== e.conversation_id);
-  renderList();
+  const unheld = !state.list.some((c) => c.id === e.conversation_id);
+  follow(() => reassign(e.conversation_id, e.session_id, null));
+  moveCounts(e.routing_key, e.previous_agent_id, null);
   thread.assigned(e.conversation_id, null);
-  queueRefresh();
+  followed(unheld && state.filter === 'unassigned' && shown(e.routing_key));
 });
 
 // Not in the spec's event reference; the realtime layer adds them so nothing goes stale.
 socket.on('conversation_resolved', (e) => {
   thread.resolved(e.conversation_id);
-  queueRefresh();
+  follow(() => resolved(e.conversation_id));
+  moveCounts(e.routing_key, e.previous_agent_id, undefined);
+  // Who held it unknown (an event without it): the counts are read again.
+  followed(e.previous_agent_id === undefined);
 });
 socket.on('conversation_tagged', (e) => {
   thread.tagged(e.conversation_id, e.tags, e.tagged_at);
