@@ -219,15 +219,15 @@ function startAgent(p: AgentPlan): Agent {
   socket.on('error', (e: { message?: string }) => noteError('agent error event', e?.message ?? e));
   socket.on('message_received', (m) => onMessage('agent', m));
   const reload = plan.inboxReloads ? inboxReloads(agent) : null;
-  socket.on('conversation_updated', (e: { conversation_id?: string }) => {
+  socket.on('conversation_updated', (e: { conversation_id?: string; conversation?: unknown }) => {
     if (measuring) stats.queueEvents++;
-    reload?.();
+    reload?.(e?.conversation !== undefined);
     const v = e?.conversation_id ? visitorByConv.get(e.conversation_id) : undefined;
     if (v && v.agent === agent) claim(v);
   });
   socket.on('conversation_assigned', (e: { conversation_id?: string; assigned_to?: string }) => {
     if (measuring) stats.queueEvents++;
-    reload?.();
+    reload?.(true);
     const v = e?.conversation_id ? visitorByConv.get(e.conversation_id) : undefined;
     if (v && e.assigned_to === v.agent.plan.userId) markClaimed(v);
   });
@@ -243,18 +243,23 @@ const COUNT_PATHS = [
   '/api/conversations/?filter=unassigned&limit=1',
   '/api/conversations/?filter=mine&limit=1',
 ];
+/** The inbox's `RECONCILE_MS`: how long after the last reading events followed in place read again. */
+const RECONCILE_MS = 15_000;
 
 /**
  * `--inbox-reloads`: the agent reads its list again as the inbox does, with the inbox's default
- * filter (unassigned, which holds none of the agents' claimed conversations): after a queue event
- * (a new conversation, a claim) the list, the unread counts and the filters' counts, at the
- * earliest 150 ms after it; after an activity batch that left conversations out (`omitted`) the
- * list, at the earliest 300 ms after it, with the unread counts when those are 10 s old. Batches
- * of conversations the list does not hold ask for nothing (under "Unassigned" or "Mine" a
- * conversation arrives by an event of its own). At most once a second, one at a time, and twice
- * as long after the last as it took; a reload due sooner stands. Returns the queue event's scheduler.
+ * filter (unassigned, which holds none of the agents' claimed conversations). Queue events (a new
+ * conversation with its row, a claim, a release, a resolve) move the list and its counts in place:
+ * the list, the unread counts and the filters' counts are read RECONCILE_MS after the last reading
+ * began; an event without what the list needs (a new conversation without its row) asks for them at
+ * the earliest 150 ms after it. An event during a reload has it read again once, a gap later
+ * (the answer may have been read before the event). After an activity batch that left
+ * conversations out (`omitted`) the list, at the earliest 300 ms after it, with the unread counts
+ * when those are 10 s old. At most once a second, one at a time, and twice as long after the last
+ * as it took; a reload due sooner stands. Returns the queue event's scheduler: `followed` true when
+ * the event could be followed in place.
  */
-function inboxReloads(agent: Agent): () => void {
+function inboxReloads(agent: Agent): (followed: boolean) => void {
   let timer: NodeJS.Timeout | undefined;
   let due = 0;
   let last = 0;
@@ -264,6 +269,9 @@ function inboxReloads(agent: Agent): () => void {
   let busy = false;
   let again = false;
   let took = 0;
+  // An event while a reload was under way, and whether the last reload was such a follow-up.
+  let overlapped = false;
+  let followingUp = false;
   const gap = () => Math.max(1000, 2 * took);
   const headers = { cookie: agent.plan.cookie };
   const run = async () => {
@@ -276,14 +284,17 @@ function inboxReloads(agent: Agent): () => void {
     const wait = last + gap() - Date.now();
     if (wait > 0) return schedule(wait, false);
     busy = true;
+    overlapped = false;
     try {
       await reload();
     } finally {
       busy = false;
       took = Date.now() - last;
-      if (again) {
+      const follow = overlapped && !followingUp;
+      followingUp = follow;
+      if (again || follow) {
         again = false;
-        schedule(Math.max(150, last + gap() - Date.now()), false);
+        schedule(Math.max(150, last + gap() - Date.now()), follow);
       }
     }
   };
@@ -322,7 +333,10 @@ function inboxReloads(agent: Agent): () => void {
   agent.socket.on('conversation_activity_batch', (e: { omitted?: number }) => {
     if ((e?.omitted ?? 0) > 0) schedule(Math.max(300, last + gap() - Date.now()), false);
   });
-  return () => schedule(Math.max(150, last + gap() - Date.now()));
+  return (followed: boolean) => {
+    if (busy) overlapped = true;
+    schedule(Math.max(150, last + (followed ? RECONCILE_MS : gap()) - Date.now()));
+  };
 }
 
 function markClaimed(v: Visitor) {
