@@ -253,9 +253,10 @@ const RECONCILE_MS = 15_000;
  * the list, the unread counts and the filters' counts are read RECONCILE_MS after the last reading
  * began; an event without what the list needs (a new conversation without its row) asks for them at
  * the earliest 150 ms after it. An event during a reload has it read again once, a gap later
- * (the answer may have been read before the event). After an activity batch that left
- * conversations out (`omitted`) the list, at the earliest 300 ms after it, with the unread counts
- * when those are 10 s old. At most once a second, one at a time, and twice as long after the last
+ * (the answer may have been read before the event). After an activity batch that left out
+ * activity that can be in the Unassigned list (`omitted_unassigned`, or activity whose holder the
+ * server did not know) the list, at the earliest 300 ms after it, with the unread counts when
+ * those are 10 s old. At most once a second, one at a time, and twice as long after the last
  * as it took; a reload due sooner stands. Returns the queue event's scheduler: `followed` true when
  * the event could be followed in place.
  */
@@ -330,9 +331,18 @@ function inboxReloads(agent: Agent): (followed: boolean) => void {
     due = at;
     timer = setTimeout(() => void run(), delayMs);
   };
-  agent.socket.on('conversation_activity_batch', (e: { omitted?: number }) => {
-    if ((e?.omitted ?? 0) > 0) schedule(Math.max(300, last + gap() - Date.now()), false);
-  });
+  // Activity left out that can be in the Unassigned list: in conversations nobody held, or whose
+  // holder the server did not know (the inbox's `leftOutConcerns`).
+  type Left = { omitted?: number; omitted_unassigned?: number; omitted_held?: number };
+  agent.socket.on(
+    'conversation_activity_batch',
+    ({ omitted = 0, omitted_unassigned: u, omitted_held: h }: Left) => {
+      if (!omitted) return;
+      if (u === undefined || h === undefined || omitted > u + h || u > 0) {
+        schedule(Math.max(300, last + gap() - Date.now()), false);
+      }
+    },
+  );
   return (followed: boolean) => {
     if (busy) overlapped = true;
     schedule(Math.max(150, last + (followed ? RECONCILE_MS : gap()) - Date.now()));

@@ -16,7 +16,7 @@ import { testDatabaseUrl } from './helpers/db.js';
 import { createAgent, createConversation, createOrg } from './helpers/factories.js';
 import { loginAgent, type AgentSession } from './helpers/http.js';
 import { servicesFor } from './helpers/services.js';
-import { connectSocket, emitAck, eventually, record } from './helpers/sockets.js';
+import { connectSocket, emitAck, eventually, nextEvent, record } from './helpers/sockets.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 
 const FLOOD_LIMIT = 6;
@@ -91,7 +91,22 @@ async function world() {
     });
   const stored = () =>
     direct.prisma.message.findMany({ where: { conversationId: id }, orderBy: { seq: 'asc' } });
-  return { id, session, agentSocket, visitor, send, stored, embedToken };
+  assert.equal((await emitAck(agentSocket, 'join_queue')).ok, true);
+  /**
+   * The first message: a session opens, and the queue hears of it with its row, which the node
+   * reads after the commit; once heard, the node is quiet again and a test may cut the database.
+   */
+  const open = async (content: string, clientMsgId: string) => {
+    const heard = nextEvent<{ conversation_id: string }>(
+      agentSocket,
+      'conversation_updated',
+      (e) => e.conversation_id === id,
+    );
+    const ack = await send(content, clientMsgId);
+    await heard;
+    return ack;
+  };
+  return { id, session, agentSocket, visitor, send, open, stored, embedToken };
 }
 
 const logged = (re: RegExp, level?: number) =>
@@ -99,7 +114,7 @@ const logged = (re: RegExp, level?: number) =>
 
 test('a database outage answers unavailable, is logged once, costs no flood quota, and heals without a restart', async () => {
   const w = await world();
-  assert.equal((await w.send('before', 'm-0')).ok, true);
+  assert.equal((await w.open('before', 'm-0')).ok, true);
   const visitorErrors = record(w.visitor, 'error');
   const errorsBefore = logged(/request failed|socket handler failed/).length;
 
@@ -158,7 +173,7 @@ test('a database outage answers unavailable, is logged once, costs no flood quot
 
 test('a commit whose answer is lost is found by its id: answered and broadcast once, stored once', async () => {
   const w = await world();
-  assert.equal((await w.send('opens the session', 'x-0')).ok, true);
+  assert.equal((await w.open('opens the session', 'x-0')).ok, true);
   const agentSees = record<{ id: string; content: string; seq: number }>(w.agentSocket, 'message_received');
 
   // The statement reaches PostgreSQL and commits; its answer is dropped on the way back.
@@ -193,7 +208,7 @@ test('a commit whose answer is lost is found by its id: answered and broadcast o
 
 test('a commit whose answer is lost while the database stays away: the sender retries and it is broadcast then', async () => {
   const w = await world();
-  assert.equal((await w.send('opens the session', 'y-0')).ok, true);
+  assert.equal((await w.open('opens the session', 'y-0')).ok, true);
   const agentSees = record<{ id: string; content: string }>(w.agentSocket, 'message_received');
 
   proxy.set('drop-replies');
@@ -214,7 +229,7 @@ test('a commit whose answer is lost while the database stays away: the sender re
 
 test("a visitor's join while the database is away answers unavailable, and joins once it is back", async () => {
   const w = await world();
-  assert.equal((await w.send('before the outage', 'j-0')).ok, true);
+  assert.equal((await w.open('before the outage', 'j-0')).ok, true);
   // The visitor comes back on a new socket (a reload) while the database is away: the join's
   // reads (the end user's access, where the conversation stands; prepared statements on the
   // pool) cannot be answered, and the failure is the driver's, told apart as an outage.
@@ -307,7 +322,7 @@ test('the pool keeps its connections through a quiet spell: traffic that returns
 
 test('reads while the database is away answer unavailable, record nothing, and are recorded once it is back', async () => {
   const w = await world();
-  const question = await w.send('a question', 'r-0');
+  const question = await w.open('a question', 'r-0');
   const answer = await emitAck(w.agentSocket, 'send_message', {
     conversation_id: w.id,
     content: 'an answer',

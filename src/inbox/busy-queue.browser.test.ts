@@ -279,3 +279,68 @@ test('a slow server: the inbox reads its list one refresh at a time, the next tw
   }
   assert.deepEqual(problems, []);
 });
+
+test('activity a busy queue left out of its batch reads the Unassigned list only when it can be in it', async (t) => {
+  const queue = await annAndHerQueue(t, 'Left Out Org');
+  const { app, org, page, problems } = queue;
+  const reads: number[] = [];
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (u.pathname === '/api/conversations/' && u.searchParams.get('limit') !== '200') reads.push(Date.now());
+  });
+  // The batches Ann's page receives that left activity out.
+  const leftOut: { omitted?: number; omitted_unassigned?: number; omitted_held?: number }[] = [];
+  page.on('websocket', (ws) =>
+    ws.on('framereceived', ({ payload }) => {
+      const text = String(payload);
+      if (!text.includes('"conversation_activity_batch"') || !text.includes('"omitted"')) return;
+      leftOut.push((JSON.parse(text.slice(text.indexOf('['))) as [string, object])[1]);
+    }),
+  );
+  await page.goto(`${app.url}/inbox`);
+  await page.locator('#inbox[aria-busy="false"]').waitFor({ timeout: T });
+
+  // A real message's event is the pattern for sixty conversations moving within one batch.
+  const created: Parameters<Parameters<typeof app.bus.subscribe<'message.created'>>[1]>[0][] = [];
+  const off = app.bus.subscribe('message.created', (e) => void created.push(e));
+  await newVisitors(queue, 1, 0);
+  await eventually(() => created.length === 1, T);
+  off();
+  const e = created[0]!;
+  const bob = await createAgent(app.services, org.id);
+  const burst = (holderId: string | null) => {
+    for (let i = 0; i < 60; i++) {
+      const id = crypto.randomUUID();
+      app.bus.publish('message.created', {
+        ...e,
+        sessionOpened: false,
+        conversation: { ...e.conversation, id, holderId },
+        message: { ...e.message, id: crypto.randomUUID(), conversationId: id, content: `moved ${i}` },
+      });
+    }
+  };
+  await new Promise((r) => setTimeout(r, 1500));
+  const before = reads.length;
+
+  // Sixty conversations Bob holds move: ten are left out, none of them in Ann's Unassigned list.
+  burst(bob.user.id);
+  await eventually(() => leftOut.length === 1, T);
+  assert.deepEqual(
+    {
+      omitted: leftOut[0]!.omitted,
+      unassigned: leftOut[0]!.omitted_unassigned,
+      held: leftOut[0]!.omitted_held,
+    },
+    { omitted: 10, unassigned: 0, held: 10 },
+  );
+  // (A reload it asked for would start 300 ms after the batch at the earliest.)
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(reads.length, before, 'held activity left out read nothing');
+
+  // Sixty waiting in the queue: those left out may be in the list, which is read.
+  burst(null);
+  await eventually(() => leftOut.length === 2, T);
+  assert.equal(leftOut[1]!.omitted_unassigned, 10);
+  await eventually(() => reads.length > before, T);
+  assert.deepEqual(problems, []);
+});

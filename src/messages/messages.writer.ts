@@ -234,8 +234,8 @@ const APPEND_MESSAGES = `
     -- Each lookup is a LATERAL with LIMIT: one index probe per message. As plain joins (or LATERALs
     -- without LIMIT, which the planner flattens into joins) the planner, which cannot tell how few
     -- rows come in, hashes every conversation and every open session instead.
-    SELECT i.*, s.id AS session_id, c.channel_id, c.routing_key, c.end_user_id AS conv_end_user_id,
-      c.external_id, c.mode, c.webhooks
+    SELECT i.*, s.id AS session_id, s.assigned_agent_id AS holder_id, c.channel_id, c.routing_key,
+      c.end_user_id AS conv_end_user_id, c.external_id, c.mode, c.webhooks
     FROM input i
     JOIN LATERAL (
       SELECT conv.channel_id, conv.routing_key, conv.end_user_id, e.external_id, ${EFFECTIVE_MODE},
@@ -257,7 +257,8 @@ const APPEND_MESSAGES = `
       LIMIT 1
     ) c ON true
     JOIN LATERAL (
-      SELECT id FROM conversation_sessions WHERE conversation_id = i.conversation_id AND status = 'open' LIMIT 1
+      SELECT id, assigned_agent_id FROM conversation_sessions
+      WHERE conversation_id = i.conversation_id AND status = 'open' LIMIT 1
     ) s ON true
   ), m AS (
     -- Inserted by conversation, then in order: the trigger locks each conversation row in the same
@@ -271,7 +272,8 @@ const APPEND_MESSAGES = `
     ON CONFLICT DO NOTHING
     RETURNING *
   )
-  SELECT m.*, ok.channel_id, ok.routing_key, ok.conv_end_user_id, ok.external_id, ok.mode, ok.webhooks
+  SELECT m.*, ok.channel_id, ok.routing_key, ok.conv_end_user_id, ok.external_id, ok.mode, ok.webhooks,
+    ok.holder_id::text AS holder_id
   FROM m JOIN ok ON ok.id = m.id`;
 
 /** The messages among `ids` that are stored, with what listeners need to know. */
@@ -311,6 +313,8 @@ function appendedByIds(result: Record<string, unknown>[]): Map<string, Appended>
         endUserExternalId: r.external_id as string,
         routingKey: (r.routing_key ?? null) as string | null,
         mode: r.mode as Appended['conversation']['mode'],
+        // Only the batch statement reads the session's holder.
+        ...(r.holder_id !== undefined ? { holderId: (r.holder_id ?? null) as string | null } : {}),
       },
       // Only the batch statement says (a lookup after a lost answer does not).
       ...(r.webhooks === false ? { webhooks: false as const } : {}),

@@ -331,7 +331,17 @@ export type ConversationActivity = { conversation_id: string; last_message: Last
  * `omitted`, when present, counts the older activity left out (reload the list to see it). After a
  * batch with `omitted`, the queue's next batch comes a second after it at the earliest.
  */
-export type ConversationActivityBatch = { items: ConversationActivity[]; omitted?: number };
+export type ConversationActivityBatch = {
+  items: ConversationActivity[];
+  omitted?: number;
+  /**
+   * With `omitted`: how many of those left out were in conversations waiting in the queue (nobody
+   * held the session), and how many in conversations someone held; the rest are not known. A list
+   * of unassigned conversations need not reload for activity all held by someone.
+   */
+  omitted_unassigned?: number;
+  omitted_held?: number;
+};
 
 /**
  * Ours: `visitor_updated`, to the queue rooms: an agent changed the visitor's name or email.

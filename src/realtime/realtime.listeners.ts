@@ -120,9 +120,18 @@ export function registerRealtimeListeners({
   };
   // Queue room → conversation → its latest activity, until the batch is due (this node's messages;
   // every node sends its own batches through the adapter), and how many older ones were left out.
+  // Of those left out, how many waited in the queue and how many someone held (the rest: not
+  // known), so an inbox showing "Unassigned" reloads only for activity that can be in it.
   const pending = new Map<
     string,
-    { items: Map<string, ConversationActivity>; omitted: number; due: number }
+    {
+      items: Map<string, ConversationActivity>;
+      holders: Map<string, string | null | undefined>;
+      omitted: number;
+      unassigned: number;
+      held: number;
+      due: number;
+    }
   >();
   // Queue rooms whose last batch left conversations out → until when their next one waits. Times
   // here are `performance.now()`: a wall clock set back would hold batches back as long.
@@ -142,7 +151,7 @@ export function registerRealtimeListeners({
     timerAt = Infinity;
     const now = performance.now();
     let next = Infinity;
-    for (const [room, { items, omitted, due }] of pending) {
+    for (const [room, { items, omitted, unassigned, held, due }] of pending) {
       if (!all && due > now) {
         next = Math.min(next, due);
         continue;
@@ -151,13 +160,13 @@ export function registerRealtimeListeners({
       if (omitted) busyUntil.set(room, now + ACTIVITY_BATCH_BUSY_MS);
       io.to(activityBatchRoom(room)).emit('conversation_activity_batch', {
         items: [...items.values()],
-        ...(omitted ? { omitted } : {}),
+        ...(omitted ? { omitted, omitted_unassigned: unassigned, omitted_held: held } : {}),
       });
     }
     for (const [room, until] of busyUntil) if (until <= now) busyUntil.delete(room);
     if (next < Infinity) wake(next);
   };
-  const activity = (rooms: string[], item: ConversationActivity) => {
+  const activity = (rooms: string[], item: ConversationActivity, holder: string | null | undefined) => {
     // Sockets that take batches get this one in the next; the others now, where there are any.
     const live = rooms.map(activityLiveRoom).filter(liveRooms.listened);
     if (live.length) io.to(live).emit('conversation_activity', item);
@@ -165,15 +174,22 @@ export function registerRealtimeListeners({
       let batch = pending.get(room);
       if (!batch) {
         const due = Math.max(performance.now() + ACTIVITY_BATCH_MS, busyUntil.get(room) ?? 0);
-        pending.set(room, (batch = { items: new Map(), omitted: 0, due }));
+        batch = { items: new Map(), holders: new Map(), omitted: 0, unassigned: 0, held: 0, due };
+        pending.set(room, batch);
         wake(due);
       }
       // Latest last: a batch is in the order the conversations last moved.
       batch.items.delete(item.conversation_id);
       batch.items.set(item.conversation_id, item);
+      batch.holders.set(item.conversation_id, holder);
       if (batch.items.size > ACTIVITY_BATCH_MAX) {
-        batch.items.delete(batch.items.keys().next().value!);
+        const oldest = batch.items.keys().next().value!;
+        const was = batch.holders.get(oldest);
+        batch.items.delete(oldest);
+        batch.holders.delete(oldest);
         batch.omitted++;
+        if (was === null) batch.unassigned++;
+        else if (was !== undefined) batch.held++;
       }
     }
   };
@@ -185,10 +201,11 @@ export function registerRealtimeListeners({
       // Every inbox's list row follows (the queue rooms hold agents only, so notes may go too).
       const last = lastMessageDto(message);
       if (conversation.mode !== 'bot' || message.internal) {
-        activity(queueRoomsOf(conversation.organizationId, conversation.routingKey), {
-          conversation_id: conversation.id,
-          last_message: last,
-        });
+        activity(
+          queueRoomsOf(conversation.organizationId, conversation.routingKey),
+          { conversation_id: conversation.id, last_message: last },
+          conversation.holderId,
+        );
       }
       // An internal note: the conversation's agents only, never its end user's sockets.
       if (message.internal) {

@@ -148,9 +148,15 @@ for (const mode of dbModes) {
       assert.equal(m1.rich_media, null);
       assert.deepEqual(first.message, m1);
 
+      // Who held the session as each message was stored: what queue activity tells inboxes.
+      const holderOf = new Map<string, string | null | undefined>();
+      const offHolders = app.bus.subscribe('message.created', (e) => {
+        holderOf.set(e.message.content, e.conversation.holderId);
+      });
       // A second message in the same session is not news for the queue.
       await visitorSend(w, 'Anyone there?');
       await eventually(() => visitorMessages.length === 2);
+      assert.equal(holderOf.get('Anyone there?'), null, 'stored while it waited in the queue');
 
       // Claim: the queue sees it leave; the loser gets `error` (sender only).
       const annErrors = record(ann.socket, 'error');
@@ -189,6 +195,8 @@ for (const mode of dbModes) {
       await visitorSend(w, 'My invoice is wrong');
       await eventually(() => annMessages.length === 2);
       assert.equal(annMessages[1]!.content, 'My invoice is wrong');
+      assert.equal(holderOf.get('My invoice is wrong'), ann.userId, 'stored while Ann held it');
+      offHolders();
 
       // Tags are for agents: the queue hears of them, the visitor does not.
       const visitorTagged = record(w.visitor, 'conversation_tagged');
@@ -603,23 +611,29 @@ for (const mode of dbModes) {
         const batches = record<{
           items: { conversation_id: string; last_message: { content: string } }[];
           omitted?: number;
+          omitted_unassigned?: number;
+          omitted_held?: number;
         }>(batched, 'conversation_activity_batch');
         const arrived: number[] = [];
         batched.on('conversation_activity_batch', () => arrived.push(Date.now()));
         const e = created[0]!;
-        const move = (o: (typeof others)[number], content: string) =>
+        const move = (o: (typeof others)[number], content: string, holderId?: string | null) =>
           app.bus.publish('message.created', {
             ...e,
-            conversation: { ...e.conversation, id: o.id, endUserId: o.endUserId },
+            conversation: { ...e.conversation, id: o.id, endUserId: o.endUserId, holderId },
             message: { ...e.message, id: randomUUID(), conversationId: o.id, content },
           });
-        others.forEach((o, i) => move(o, `move ${i}`));
+        // Of the ten that will be left out: four wait in the queue, three are held, three not known.
+        const holders = [null, null, null, null, live.userId, live.userId, live.userId];
+        others.forEach((o, i) => move(o, `move ${i}`, holders[i]));
         await eventually(() => liveSees.length === 60 && batches.length > 0);
         await new Promise((r) => setTimeout(r, 250));
         // One batch: the newest 50, oldest first; the 10 before them counted, not sent.
         assert.equal(batches.length, 1);
         const [batch] = batches;
         assert.equal(batch!.omitted, 10);
+        assert.equal(batch!.omitted_unassigned, 4);
+        assert.equal(batch!.omitted_held, 3);
         assert.deepEqual(
           batch!.items.map((i) => i.last_message.content),
           others.slice(10).map((_, i) => `move ${i + 10}`),

@@ -62,6 +62,11 @@ export type DomainEvents = {
       routingKey: string | null;
       /** `bot`: the bot answers and the humans' queue does not see it yet; `human`: the queue. */
       mode: ConversationMode;
+      /**
+       * Who held the open session when the message was stored (null: nobody, it waits in the
+       * queue); absent when not known (the paths other than the batch writer).
+       */
+      holderId?: string | null;
     };
     /** True when this message opened a new session (the first of a support interaction). */
     sessionOpened: boolean;

@@ -5,6 +5,7 @@ import type { ticketDto } from '../../tickets/tickets.dto.js';
 
 export type { LastMessagePreview };
 export type {
+  ConversationActivityBatch,
   VisitorUpdated,
   ClientToServerEvents,
   ServerToClientEvents,
