@@ -344,3 +344,40 @@ test('activity a busy queue left out of its batch reads the Unassigned list only
   await eventually(() => reads.length > before, T);
   assert.deepEqual(problems, []);
 });
+
+test('a click on a row holds while the busy list redraws under it', async (t) => {
+  const queue = await annAndHerQueue(t, 'Redraw Org');
+  const { app, page, problems } = queue;
+  await page.goto(`${app.url}/inbox`);
+  await page.locator('#inbox[aria-busy="false"]').waitFor({ timeout: T });
+  // A quiet visitor, then a busy one: the busy row stays on top, redrawn with every batch.
+  const { fresh } = await newVisitors(queue, 2, 0);
+  const [quiet, busy] = fresh as [(typeof fresh)[0], (typeof fresh)[0]];
+  const quietRow = page.locator(`.conv[data-id="${quiet.c.conversation.id}"]`);
+  await quietRow.waitFor({ timeout: T });
+  let n = 0;
+  const traffic = setInterval(() => {
+    void emitAck(busy.socket, 'send_message', {
+      conversation_id: busy.c.conversation.id,
+      content: `busy ${n++}`,
+      content_type: 'text',
+      sender_type: 'end_user',
+      external_id: busy.c.externalId,
+    });
+  }, 50);
+  t.after(() => clearInterval(traffic));
+  const busyPreview = page.locator(`.conv[data-id="${busy.c.conversation.id}"] .conv-preview`);
+  await eventually(async () => /busy \d/.test((await busyPreview.textContent()) ?? ''), T);
+
+  // The mouse goes down on the quiet row, the list redraws (the busy row's new messages), it comes up.
+  const box = (await quietRow.boundingBox())!;
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  const shown = (await busyPreview.textContent()) ?? '';
+  await eventually(async () => (await busyPreview.textContent()) !== shown, T);
+  await page.mouse.up();
+  clearInterval(traffic);
+  // The quiet conversation opened (its row is the current one).
+  await eventually(async () => (await quietRow.getAttribute('aria-current')) === 'true', T);
+  assert.deepEqual(problems, []);
+});

@@ -148,6 +148,21 @@ export function createConversationList(d: Deps) {
     return [li];
   }
 
+  /**
+   * The list's children made `next`, keeping each drawn element that has not changed. A busy queue
+   * redraws the list every second or more often: replacing a row between the mouse going down on it
+   * and coming up lost the click (the two landed on different elements), so a row could take
+   * several clicks to open.
+   */
+  function patch(next: HTMLElement[]) {
+    next.forEach((node, i) => {
+      const have = d.el.children[i];
+      if (!have) d.el.append(node);
+      else if (have.outerHTML !== node.outerHTML) have.replaceWith(node);
+    });
+    while (d.el.children.length > next.length) d.el.lastElementChild!.remove();
+  }
+
   function draw() {
     frame = 0;
     const focused = (document.activeElement as HTMLElement | null)?.closest<HTMLElement>('.conv');
@@ -164,11 +179,11 @@ export function createConversationList(d: Deps) {
     }
     // Spacers stand in for the rows not drawn, so the scrollbar is the whole list's (not padding:
     // a scroll container is never shorter than its padding, so the list would grow instead).
-    d.el.replaceChildren(
+    patch([
       ...spacer(start),
       ...view.list.slice(start, end).map((c, i) => row(c, start + i)),
       ...spacer(n - end),
-    );
+    ]);
     if (focusId) d.el.querySelector<HTMLElement>(`.conv[data-id="${focusId}"]`)?.focus();
     if (n && end >= n - BUFFER && view.total > n) d.onNearEnd();
   }
