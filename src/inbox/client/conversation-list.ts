@@ -158,7 +158,7 @@ export function createConversationList(d: Deps) {
     next.forEach((node, i) => {
       const have = d.el.children[i];
       if (!have) d.el.append(node);
-      else if (have.outerHTML !== node.outerHTML) have.replaceWith(node);
+      else if (!have.isEqualNode(node)) have.replaceWith(node);
     });
     while (d.el.children.length > next.length) d.el.lastElementChild!.remove();
   }
