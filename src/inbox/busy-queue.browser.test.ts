@@ -69,6 +69,19 @@ async function newVisitors({ app, org, channelId, sockets }: Queue, n: number, g
   return { fresh, start };
 }
 
+/**
+ * When the page read the list or a filter's count (the notifications' list of the agent's own
+ * conversations, read once on connecting, aside).
+ */
+function listReads(page: Queue['page']) {
+  const reads: number[] = [];
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (u.pathname === '/api/conversations/' && u.searchParams.get('limit') !== '200') reads.push(Date.now());
+  });
+  return reads;
+}
+
 test('a busy queue: a new conversation shows in the list while the traffic goes on', async (t) => {
   const { app, org, channelId, sockets, page, problems } = await annAndHerQueue(t, 'Busy Queue Org');
   // The list requests the page makes: a page of the list or a filter's count (`limit=1`), and the
@@ -159,13 +172,7 @@ test('a busy queue: a new conversation shows in the list while the traffic goes 
 test('a spike of new conversations and claims: each shows and leaves with its count, and nothing is read again', async (t) => {
   const queue = await annAndHerQueue(t, 'Spike Org');
   const { app, org, page, problems } = queue;
-  // Every read of the list or of a filter's count (the notifications' list of the agent's own
-  // conversations, read once on connecting, aside).
-  const reads: number[] = [];
-  page.on('request', (r) => {
-    const u = new URL(r.url());
-    if (u.pathname === '/api/conversations/' && u.searchParams.get('limit') !== '200') reads.push(Date.now());
-  });
+  const reads = listReads(page);
   await page.goto(`${app.url}/inbox`);
   await page.locator('#inbox[aria-busy="false"]').waitFor({ timeout: T });
   const loaded = reads.at(-1)!;
@@ -283,11 +290,7 @@ test('a slow server: the inbox reads its list one refresh at a time, the next tw
 test('activity a busy queue left out of its batch reads the Unassigned list only when it can be in it', async (t) => {
   const queue = await annAndHerQueue(t, 'Left Out Org');
   const { app, org, page, problems } = queue;
-  const reads: number[] = [];
-  page.on('request', (r) => {
-    const u = new URL(r.url());
-    if (u.pathname === '/api/conversations/' && u.searchParams.get('limit') !== '200') reads.push(Date.now());
-  });
+  const reads = listReads(page);
   // The batches Ann's page receives that left activity out.
   const leftOut: { omitted?: number; omitted_unassigned?: number; omitted_held?: number }[] = [];
   page.on('websocket', (ws) =>

@@ -291,8 +291,10 @@ function scheduleRefresh(delay = 150, counts = true) {
   }, delay);
 }
 
-/** How long until the gap after the last refresh allows the next (150 ms at least). */
-const nextGap = () => Math.max(150, lastRefreshAt + refreshGap() - Date.now());
+/** How long until `ms` after the last refresh began (150 ms at least). */
+const sinceLastRefresh = (ms: number) => Math.max(150, lastRefreshAt + ms - Date.now());
+/** How long until the gap after the last refresh allows the next. */
+const nextGap = () => sinceLastRefresh(refreshGap());
 
 /**
  * A change in the queue the list cannot follow in place (an event without what it needs): the
@@ -434,11 +436,14 @@ let followingUp = false;
 /** The queue an event concerns is one the inbox shows (every queue, or the one picked). */
 const shown = (routingKey: string | null | undefined) => !state.queue || routingKey === state.queue;
 
+/** The row's session if it is open. */
+const openSession = (c: ConversationDto) => (c.active_session?.status === 'open' ? c.active_session : null);
+
 /** Whether the current filter (and queue) holds this row, as the server's `listWhere` decides. */
 function inFilter(c: ConversationDto) {
   if (!shown(c.routing_key ?? null)) return false;
   if (state.filter === 'all') return true;
-  const open = c.active_session?.status === 'open' ? c.active_session : null;
+  const open = openSession(c);
   if (!open) return false;
   return open.assigned_agent_id === (state.filter === 'mine' ? me : null);
 }
@@ -512,7 +517,7 @@ function followed(couldNot = false) {
 
 /** The list and its counts read again RECONCILE_MS after the last reading began. */
 function reconcileSoon() {
-  scheduleRefresh(Math.max(150, lastRefreshAt + RECONCILE_MS - Date.now()));
+  scheduleRefresh(sinceLastRefresh(RECONCILE_MS));
 }
 
 /**
@@ -542,7 +547,7 @@ socket.on('conversation_updated', (e) => {
   const held = state.list.some((c) => c.id === row.id);
   follow(() => placeOrDrop(row));
   if (state.filter === 'all' && inFilter(row) && !held) state.total++;
-  const open = row.active_session?.status === 'open' ? row.active_session : null;
+  const open = openSession(row);
   moveCounts(row.routing_key, undefined, open ? open.assigned_agent_id : undefined);
   if (row.id === state.current) thread.setConversation(row);
   followed();
