@@ -219,18 +219,25 @@ function startAgent(p: AgentPlan): Agent {
   socket.on('error', (e: { message?: string }) => noteError('agent error event', e?.message ?? e));
   socket.on('message_received', (m) => onMessage('agent', m));
   const reload = plan.inboxReloads ? inboxReloads(agent) : null;
-  socket.on('conversation_updated', (e: { conversation_id?: string; conversation?: unknown }) => {
-    if (measuring) stats.queueEvents++;
-    reload?.(e?.conversation !== undefined);
-    const v = e?.conversation_id ? visitorByConv.get(e.conversation_id) : undefined;
-    if (v && v.agent === agent) claim(v);
-  });
-  socket.on('conversation_assigned', (e: { conversation_id?: string; assigned_to?: string }) => {
-    if (measuring) stats.queueEvents++;
-    reload?.(true);
-    const v = e?.conversation_id ? visitorByConv.get(e.conversation_id) : undefined;
-    if (v && e.assigned_to === v.agent.plan.userId) markClaimed(v);
-  });
+  // Told again after a lost answer (`redelivered`): the inbox reads its counts instead.
+  socket.on(
+    'conversation_updated',
+    (e: { conversation_id?: string; conversation?: unknown; redelivered?: true }) => {
+      if (measuring) stats.queueEvents++;
+      reload?.(e?.conversation !== undefined && !e.redelivered);
+      const v = e?.conversation_id ? visitorByConv.get(e.conversation_id) : undefined;
+      if (v && v.agent === agent) claim(v);
+    },
+  );
+  socket.on(
+    'conversation_assigned',
+    (e: { conversation_id?: string; assigned_to?: string; redelivered?: true }) => {
+      if (measuring) stats.queueEvents++;
+      reload?.(!e?.redelivered);
+      const v = e?.conversation_id ? visitorByConv.get(e.conversation_id) : undefined;
+      if (v && e.assigned_to === v.agent.plan.userId) markClaimed(v);
+    },
+  );
   return agent;
 }
 

@@ -7,12 +7,14 @@
 // reading anything; a conversation the list does not hold (a release under "Unassigned") is read
 // with the list, one refresh at a time.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import type { Socket } from 'socket.io-client';
 import { browserFor, signedIn, watch } from '../../test/helpers/browser.js';
 import { startApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
-import { createAgent, createConversation, createOrg } from '../../test/helpers/factories.js';
+import { createAgent, createConversation, createOrg, message } from '../../test/helpers/factories.js';
+import { servicesFor } from '../../test/helpers/services.js';
 import { connectSocket, emitAck, eventually } from '../../test/helpers/sockets.js';
 
 const T = 15_000;
@@ -215,6 +217,60 @@ test('a spike of new conversations and claims: each shows and leaves with its co
   await page.locator(`.conv[data-id="${late[0]!.c.conversation.id}"]`).waitFor({ timeout: T });
   await eventually(async () => (await unassigned.textContent()) === '9', T);
   assert.ok(reads.length > readsBefore, 'the list was read for it');
+  assert.deepEqual(problems, []);
+});
+
+test("a visitor's retry after a lost answer: the new conversation shows, counted once however often it is told", async (t) => {
+  const queue = await annAndHerQueue(t, 'Lost Answer Org');
+  const { app, org, channelId, sockets, page, problems } = queue;
+  await page.goto(`${app.url}/inbox`);
+  await page.locator('#inbox[aria-busy="false"]').waitFor({ timeout: T });
+  const unassigned = page.locator('[data-count="unassigned"]');
+  // Every value the Unassigned count shows.
+  await page.evaluate(() => {
+    const el = document.querySelector('[data-count="unassigned"]')!;
+    const seen = [el.textContent ?? ''];
+    (window as unknown as { __counts: string[] }).__counts = seen;
+    new MutationObserver(() => seen.push(el.textContent ?? '')).observe(el, {
+      childList: true,
+      characterData: true,
+      subtree: true,
+    });
+  });
+  // A node stores the visitor's first message and dies before it tells anyone: no event came.
+  const c = await createConversation(app.services, { organizationId: org.id, channelId });
+  const first = {
+    conversation_id: c.conversation.id,
+    content: 'Is anyone there?',
+    content_type: 'text',
+    sender_type: 'end_user',
+    external_id: c.externalId,
+    client_msg_id: randomUUID(),
+  };
+  await servicesFor(app.database).services.messages.send(c.actor, message(first));
+  // The visitor, without an answer, sends it again, and once more.
+  const socket = await connectSocket(app.url);
+  sockets.push(socket);
+  assert.equal((await emitAck(socket, 'send_message', first)).duplicate, true);
+  await page.locator(`.conv[data-id="${c.conversation.id}"]`).waitFor({ timeout: T });
+  const counted = page.waitForResponse(
+    (r) => {
+      const u = new URL(r.url());
+      return (
+        u.pathname === '/api/conversations/' &&
+        u.searchParams.get('filter') === 'unassigned' &&
+        u.searchParams.get('limit') === '1'
+      );
+    },
+    { timeout: T },
+  );
+  assert.equal((await emitAck(socket, 'send_message', first)).duplicate, true);
+  // Told twice, maybe counted before: the inbox reads the counts instead of adding one each time.
+  await counted;
+  await eventually(async () => (await unassigned.textContent()) === '1', T);
+  const counts = await page.evaluate(() => (window as unknown as { __counts: string[] }).__counts);
+  assert.ok(!counts.includes('2'), `the count showed ${counts.join(', ')}`);
+  assert.equal(await page.locator('.conv').count(), 1);
   assert.deepEqual(problems, []);
 });
 

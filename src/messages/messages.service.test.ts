@@ -85,6 +85,65 @@ for (const mode of dbModes) {
       );
     });
 
+    test("a retry of a session's first message is published as opening it, while that session is open", async () => {
+      const { org, conversation, actor } = await orgWithConversation();
+      const { actor: agent } = await createAgent(h.services, org.id);
+      const say = (content: string, client_msg_id: string) =>
+        h.services.messages.send(
+          actor,
+          message({ conversation_id: conversation.id, content, sender_type: 'end_user', client_msg_id }),
+        );
+      const opened = () =>
+        h.events
+          .filter(
+            (e) => e.event === 'message.created' && e.payload.message.conversationId === conversation.id,
+          )
+          .map((e) => e.event === 'message.created' && [e.payload.message.content, e.payload.sessionOpened]);
+      await say('first', 'f');
+      await say('first', 'f');
+      await say('second', 's');
+      await say('second', 's');
+      await h.services.conversations.assign(agent, conversation.id);
+      // Claimed: still the open session's first message (the queue's row shows who holds it).
+      await say('first', 'f');
+      await h.services.conversations.resolve(agent, conversation.id, { tags: [] });
+      await say('first', 'f');
+      assert.deepEqual(opened(), [
+        ['first', true],
+        ['first', true],
+        ['second', false],
+        ['second', false],
+        ['first', true],
+        ['first', false],
+      ]);
+      // An agent's outreach opening the next session: her retry tells again that she holds it.
+      const outreach = () =>
+        h.services.messages.send(
+          agent,
+          message({
+            conversation_id: conversation.id,
+            content: 'hi',
+            sender_type: 'agent',
+            client_msg_id: 'o',
+          }),
+        );
+      await outreach();
+      const assigned = () =>
+        h.events.filter(
+          (e) => e.event === 'conversation.assigned' && e.payload.conversationId === conversation.id,
+        );
+      const before = assigned().length;
+      await outreach();
+      const told = assigned().slice(before);
+      assert.equal(told.length, 1);
+      assert.equal(told[0]!.event === 'conversation.assigned' && told[0]!.payload.redelivered, true);
+      assert.equal(told[0]!.event === 'conversation.assigned' && told[0]!.payload.agentId, agent.userId);
+      // Released to the queue, it is not hers to be told again.
+      await h.services.handover.release(agent, conversation.id);
+      await outreach();
+      assert.equal(assigned().length, before + 1);
+    });
+
     test('client_msg_id: a later retry returns the stored message and stores nothing', async () => {
       const { conversation, actor } = await orgWithConversation();
       const payload = {

@@ -167,6 +167,19 @@ export function createMessageService({
   }
 
   /**
+   * The session `message` opened (no earlier message in it), while it is still open: who holds it.
+   * Null when the message did not open its session or the session has ended.
+   */
+  async function openedStillOpen(message: { sessionId: string; seq: number }) {
+    const [row] = await db.$queryRaw<{ holder: string | null; assigned_at: Date | null }[]>`
+      SELECT s.assigned_agent_id::text AS holder, s.assigned_at
+        FROM conversation_sessions s
+       WHERE s.id = ${message.sessionId}::uuid AND s.status = 'open'
+         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.session_id = s.id AND m.seq < ${message.seq})`;
+    return row ? { holder: row.holder, assignedAt: row.assigned_at } : null;
+  }
+
+  /**
    * One message on its own, under the conversation's lock: opens a session when none is open,
    * and answers a retry of a stored `client_msg_id` (or of the id its batch gave it) with the
    * stored message.
@@ -470,7 +483,26 @@ export function createMessageService({
         : await writer.append(actor, senderId, input, (id) => sendAlone(actor, senderId, input, id));
       const { message, conversation, sessionOpened } = result;
       if (result.duplicate) {
-        bus.publish('message.created', { message, conversation, sessionOpened: false, redelivered: true });
+        // The first answer's events may never have gone out: a retry of the message that opened a
+        // session still open tells again what the opening told (the queue, the outreach's holder).
+        const opened = await openedStillOpen(message);
+        if (opened && actor.kind === 'agent' && opened.holder === actor.userId) {
+          bus.publish('conversation.assigned', {
+            organizationId: conversation.organizationId,
+            conversationId: conversation.id,
+            routingKey: conversation.routingKey,
+            sessionId: message.sessionId,
+            agentId: actor.userId,
+            assignedAt: opened.assignedAt ?? message.createdAt,
+            redelivered: true,
+          });
+        }
+        bus.publish('message.created', {
+          message,
+          conversation,
+          sessionOpened: opened !== null,
+          redelivered: true,
+        });
         return result;
       }
       if (sessionOpened && actor.kind === 'agent') {

@@ -304,6 +304,11 @@ export type ConversationUpdated = {
    * event was sent; absent when it could not be read (the inbox reads its list then).
    */
   conversation?: ConversationListItem;
+  /**
+   * Ours: sent again because the visitor retried the session's first message, whose first answer
+   * was lost (the event may never have gone out); a client that counted it must not count it twice.
+   */
+  redelivered?: true;
 };
 
 /** Ours: a conversation's latest message as the inbox list shows it (content cut to ~140). */
@@ -368,6 +373,11 @@ export type ConversationAssigned = {
    * holder for a transfer; absent when the assignment opened the session (an agent wrote first).
    */
   previous_agent_id?: string | null;
+  /**
+   * Ours: sent again for a retried send whose first answer was lost (its events may never have
+   * gone out); a client that already counted the assignment must not count it twice.
+   */
+  redelivered?: true;
 };
 
 /**

@@ -195,7 +195,7 @@ export function registerRealtimeListeners({
   };
 
   const offs = [
-    bus.subscribe('message.created', ({ message, conversation, sessionOpened }) => {
+    bus.subscribe('message.created', ({ message, conversation, sessionOpened, redelivered }) => {
       // The typist's message ends their indicator.
       typing.stop(conversation.id, typistKey(message.senderType, message.senderId));
       // Every inbox's list row follows (the queue rooms hold agents only, so notes may go too).
@@ -223,6 +223,7 @@ export function registerRealtimeListeners({
           sender_type: message.senderType,
           content_type: message.contentType,
           content: message.content,
+          ...(redelivered ? { redelivered: true as const } : {}),
         });
       }
     }),
@@ -236,6 +237,7 @@ export function registerRealtimeListeners({
         session_id: e.sessionId,
         routing_key: e.routingKey ?? null,
         ...(e.previousAgentId !== undefined ? { previous_agent_id: e.previousAgentId } : {}),
+        ...(e.redelivered ? { redelivered: true as const } : {}),
       });
     }),
 

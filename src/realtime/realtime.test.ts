@@ -4,7 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import type { Socket } from 'socket.io-client';
 import { dbModes } from '../../test/helpers/db.js';
 import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
-import { createAgent, createConversation, createOrg } from '../../test/helpers/factories.js';
+import { createAgent, createConversation, createOrg, message } from '../../test/helpers/factories.js';
+import { servicesFor } from '../../test/helpers/services.js';
 import type { ConversationUpdated } from './realtime.contract.js';
 import {
   connectSocket,
@@ -746,6 +747,91 @@ for (const mode of dbModes) {
           ],
         );
         assert.equal((await app.services.messages.recent(convId)).length, 2);
+      },
+    );
+
+    test(
+      "a lost answer: the retry of a session's first message tells the queue (and an outreach's holder) again",
+      pgOnly,
+      async () => {
+        const w = await world(2);
+        const [ann, bob] = w.agents as [(typeof w.agents)[0], (typeof w.agents)[0]];
+        const convId = w.conv.conversation.id;
+        for (const a of [ann, bob]) assert.equal((await emitAck(a.socket, 'join_queue')).ok, true);
+        const updates = record<ConversationUpdated>(bob.socket, 'conversation_updated');
+        const assigned = record(bob.socket, 'conversation_assigned');
+        // A node that stored the visitor's first message and died before it told anyone.
+        const dead = servicesFor(app.database);
+        const clientMsgId = randomUUID();
+        const stored = await dead.services.messages.send(
+          w.conv.actor,
+          message({
+            conversation_id: convId,
+            content: 'Hello?',
+            sender_type: 'end_user',
+            external_id: w.conv.externalId,
+            client_msg_id: clientMsgId,
+          }),
+        );
+        assert.equal(stored.sessionOpened, true);
+
+        // The visitor, who never had the answer, sends it again: the queue hears of it now.
+        const retry = await visitorSend(w, 'Hello?', { client_msg_id: clientMsgId });
+        assert.equal(retry.duplicate, true);
+        await eventually(() => updates.length === 1);
+        const { conversation: row, ...news } = updates[0]!;
+        assert.deepEqual(news, {
+          conversation_id: convId,
+          sender_type: 'end_user',
+          content_type: 'text',
+          content: 'Hello?',
+          redelivered: true,
+        });
+        assert.equal(row?.active_session?.id, stored.message.sessionId);
+        assert.equal(row?.active_session?.assigned_agent_id, null);
+
+        // A retry of a later message is no news for the queue; nor is the first once resolved.
+        const later = randomUUID();
+        assert.equal((await visitorSend(w, 'Still there?', { client_msg_id: later })).ok, true);
+        assert.equal((await visitorSend(w, 'Still there?', { client_msg_id: later })).duplicate, true);
+        assert.equal((await emitAck(ann.socket, 'claim_conversation', { conversation_id: convId })).ok, true);
+        await app.services.conversations.resolve(ann.actor, convId, { tags: [] });
+        assert.equal((await visitorSend(w, 'Hello?', { client_msg_id: clientMsgId })).duplicate, true);
+
+        // An agent's outreach (a message opening the next session) stored by the dead node: her
+        // retry tells the queue she holds it, marked as told again.
+        const outreach = randomUUID();
+        const opened = await dead.services.messages.send(
+          ann.actor,
+          message({
+            conversation_id: convId,
+            content: 'We fixed it',
+            sender_type: 'agent',
+            client_msg_id: outreach,
+          }),
+        );
+        assert.equal(opened.sessionOpened, true);
+        const again = await send(ann.socket, {
+          conversation_id: convId,
+          content: 'We fixed it',
+          sender_type: 'agent',
+          client_msg_id: outreach,
+        });
+        assert.equal(again.duplicate, true);
+        await eventually(() => assigned.length === 2);
+        assert.deepEqual(assigned[1], {
+          conversation_id: convId,
+          assigned_to: ann.userId,
+          session_id: opened.message.sessionId,
+          routing_key: null,
+          redelivered: true,
+        });
+        // A later message proves nothing more was sent to the queue.
+        assert.equal((await visitorSend(w, 'Thanks!')).ok, true);
+        await eventually(async () => (await app.services.messages.recent(convId)).length === 4);
+        await new Promise((r) => setTimeout(r, 200));
+        assert.equal(updates.length, 1);
+        assert.equal(assigned.length, 2);
       },
     );
 

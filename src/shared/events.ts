@@ -68,7 +68,10 @@ export type DomainEvents = {
        */
       holderId?: string | null;
     };
-    /** True when this message opened a new session (the first of a support interaction). */
+    /**
+     * True when this message opened a new session (the first of a support interaction); on a
+     * redelivery, when it opened the session and that session is still open.
+     */
     sessionOpened: boolean;
     /**
      * False when the statement that stored the message found its organization without a webhook
@@ -94,6 +97,11 @@ export type DomainEvents = {
      */
     previousAgentId?: string | null;
     assignedAt: Date;
+    /**
+     * True when a retried send published it again: the first publication may never have happened
+     * (listeners must not count it twice).
+     */
+    redelivered?: true;
   };
   /**
    * The open session went back to the queue (nobody on it). `agentId` held it; `releasedBy` is

@@ -536,10 +536,12 @@ function countUnread(id: string) {
 }
 
 socket.on('conversation_updated', (e) => {
-  if (e.sender_type === 'end_user') countUnread(e.conversation_id);
+  if (e.sender_type === 'end_user' && !e.redelivered) countUnread(e.conversation_id);
   const row = e.conversation;
-  // Sent without its row (the server could not read it): the list is read again.
-  if (!row) {
+  // Sent without its row (the server could not read it), or sent again after a lost answer (this
+  // inbox may have counted it already): the row placed if it came, the list and counts read again.
+  if (!row || e.redelivered) {
+    if (row) follow(() => placeOrDrop(row));
     renderList();
     return queueRefresh();
   }
@@ -627,9 +629,12 @@ socket.on('conversation_assigned', (e) => {
   // Transferred to me while "Mine" shows: a row the list does not hold, read with the list.
   const unheld = !state.list.some((c) => c.id === e.conversation_id);
   follow(() => reassign(e.conversation_id, e.session_id, e.assigned_to));
-  moveCounts(e.routing_key, e.previous_agent_id, e.assigned_to);
+  // Sent again after a lost answer: maybe counted already, so the counts are read instead.
+  if (!e.redelivered) moveCounts(e.routing_key, e.previous_agent_id, e.assigned_to);
   thread.assigned(e.conversation_id, e.assigned_to);
-  followed(unheld && state.filter === 'mine' && e.assigned_to === me && shown(e.routing_key));
+  followed(
+    e.redelivered || (unheld && state.filter === 'mine' && e.assigned_to === me && shown(e.routing_key)),
+  );
 });
 
 // Back in the queue: "Unassigned" shows it, read with the list (it does not hold the row).
