@@ -39,7 +39,7 @@ async function annAndHerQueue(t: TestContext, orgName: string) {
   const a = await signedIn(browser, app, ann.user.email, ann.password);
   contexts.push(a.context);
   watch(a.page, problems, 'Ann');
-  return { app, org, channelId, sockets, page: a.page, problems };
+  return { app, org, channelId, sockets, ann, page: a.page, problems };
 }
 
 type Queue = Awaited<ReturnType<typeof annAndHerQueue>>;
@@ -438,5 +438,111 @@ test('a click on a row holds while the busy list redraws under it', async (t) =>
   clearInterval(traffic);
   // The quiet conversation opened (its row is the current one).
   await eventually(async () => (await quietRow.getAttribute('aria-current')) === 'true', T);
+  assert.deepEqual(problems, []);
+});
+
+test("Mine: the agent's conversations move with their messages, count each unread once, and left-out activity reads nothing", async (t) => {
+  const queue = await annAndHerQueue(t, 'Mine Org');
+  const { app, org, page, problems, ann } = queue;
+  // Three visitors write; Ann holds their conversations.
+  const firsts: Parameters<Parameters<typeof app.bus.subscribe<'message.created'>>[1]>[0][] = [];
+  const off = app.bus.subscribe('message.created', (e) => void firsts.push(e));
+  const { fresh } = await newVisitors(queue, 3, 0);
+  await eventually(() => firsts.length === 3, T);
+  off();
+  for (const { c } of fresh) await app.services.conversations.assign(ann.actor, c.conversation.id);
+  const [h0, h1] = fresh.map(({ c }) => c.conversation.id) as [string, string];
+  const reads = listReads(page);
+  const leftOut: { omitted?: number; omitted_held?: number }[] = [];
+  page.on('websocket', (ws) =>
+    ws.on('framereceived', ({ payload }) => {
+      const text = String(payload);
+      if (!text.includes('"conversation_activity_batch"') || !text.includes('"omitted"')) return;
+      leftOut.push((JSON.parse(text.slice(text.indexOf('['))) as [string, object])[1]);
+    }),
+  );
+  await page.goto(`${app.url}/inbox`);
+  await page.locator('#inbox[aria-busy="false"]').waitFor({ timeout: T });
+  await page.locator('[data-filter="mine"]').click();
+  for (const id of [h0, h1]) await page.locator(`.conv[data-id="${id}"]`).waitFor({ timeout: T });
+  // Her tab is back in the rooms of her conversations (the notifications' reading on connecting).
+  for (const id of [h0, h1]) {
+    await eventually(
+      async () => (await app.io.in(`conv:${id}`).fetchSockets()).some((x) => x.data.userId === ann.user.id),
+      T,
+    );
+  }
+  // Every unread count a row of hers shows, as it shows it.
+  await page.evaluate(
+    (ids) => {
+      const seen: string[] = [];
+      (window as unknown as { __badges: string[] }).__badges = seen;
+      new MutationObserver(() => {
+        for (const id of ids) {
+          const b = document.querySelector(`.conv[data-id="${id}"] .badge`);
+          if (b) seen.push(`${id}:${b.textContent}`);
+        }
+      }).observe(document.body, { childList: true, characterData: true, subtree: true });
+    },
+    [h0, h1],
+  );
+  const preview = (id: string) => page.locator(`.conv[data-id="${id}"] .conv-preview`);
+  const badge = (id: string) => page.locator(`.conv[data-id="${id}"] .badge`);
+  const topRow = () => page.locator('.conv').first().getAttribute('data-id');
+  await new Promise((r) => setTimeout(r, 1000));
+  const before = reads.length;
+  // Their unread counts as read on loading (each visitor's first message).
+  const shown = async (id: string) => ((await badge(id).count()) ? Number(await badge(id).textContent()) : 0);
+  const base = { [h0]: await shown(h0), [h1]: await shown(h1) };
+
+  // A message in one of hers, then sixty in conversations Bob holds, in one batch: hers is the
+  // oldest of the batch, left out with ten of Bob's. Her row moves all the same, from the message
+  // itself, and nothing is read.
+  const bob = await createAgent(app.services, org.id);
+  const e = firsts.find((x) => x.conversation.id === h0)!;
+  const moved = (conversationId: string, holderId: string, content: string) =>
+    app.bus.publish('message.created', {
+      ...e,
+      sessionOpened: false,
+      conversation: { ...e.conversation, id: conversationId, holderId },
+      message: { ...e.message, id: crypto.randomUUID(), conversationId, content, createdAt: new Date() },
+    });
+  moved(h0, ann.user.id, 'News for Ann');
+  for (let i = 0; i < 60; i++) moved(crypto.randomUUID(), bob.user.id, `moved ${i}`);
+  await eventually(() => leftOut.length === 1, T);
+  assert.deepEqual(
+    { omitted: leftOut[0]!.omitted, held: leftOut[0]!.omitted_held },
+    { omitted: 11, held: 11 },
+  );
+  await eventually(async () => /News for Ann$/.test((await preview(h0).textContent()) ?? ''), T);
+  assert.equal(await topRow(), h0);
+  assert.equal(await shown(h0), base[h0]! + 1);
+  // (A reload it asked for would start 300 ms after the batch at the earliest.)
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(reads.length, before, 'her left-out activity read nothing');
+
+  // A visitor's message in another of hers: one unread, counted once.
+  const v1 = fresh[1]!;
+  const ack = await emitAck(v1.socket, 'send_message', {
+    conversation_id: h1,
+    content: 'One more question',
+    content_type: 'text',
+    sender_type: 'end_user',
+    external_id: v1.c.externalId,
+  });
+  assert.equal(ack.ok, true);
+  await eventually(async () => /One more question$/.test((await preview(h1).textContent()) ?? ''), T);
+  assert.equal(await topRow(), h1);
+  await eventually(async () => (await shown(h1)) === base[h1]! + 1, T);
+  await new Promise((r) => setTimeout(r, 1000));
+  const badges = await page.evaluate(() => (window as unknown as { __badges: string[] }).__badges);
+  assert.deepEqual(
+    badges.filter((b) => {
+      const [id, n] = b.split(':') as [string, string];
+      return Number(n) > base[id]! + 1;
+    }),
+    [],
+    'each unread counted once',
+  );
   assert.deepEqual(problems, []);
 });

@@ -15,6 +15,7 @@ import type {
   ConversationActivityBatch,
   ConversationDto,
   Member,
+  MessageDto,
   ServerToClientEvents,
 } from './types.js';
 
@@ -555,11 +556,14 @@ socket.on('conversation_updated', (e) => {
   followed();
 });
 
-/** A message in a conversation: its row shows it and moves to the top (newest first). */
+/**
+ * A message in a conversation: its row shows it and moves to the top (newest first). One older
+ * than the row's last message (a batch behind this tab's own `message_received`) changes nothing.
+ */
 function activity(id: string, last: NonNullable<ConversationDto['last_message']>) {
   const i = state.list.findIndex((c) => c.id === id);
   const c = state.list[i];
-  if (!c) return;
+  if (!c || (c.last_message && c.last_message.created_at > last.created_at)) return;
   c.last_message = last;
   c.updated_at = last.created_at;
   state.list.splice(i, 1);
@@ -589,8 +593,9 @@ function onActivity(
     }
     if (e.last_message.sender_type !== 'end_user') continue;
     unread = true;
+    // The agent's own conversations this tab follows count their messages as they come (notify).
     const holder = c.active_session?.assigned_agent_id ?? null;
-    if (holder === null || holder === me) countUnread(c.id);
+    if (holder === null || (holder === me && !notifier.follows(c.id))) countUnread(c.id);
   }
   renderList();
   if (refresh) scheduleRefresh(Math.max(300, nextGap()), false);
@@ -614,7 +619,9 @@ function leftOutConcerns({
   if (!omitted) return false;
   if (state.filter === 'all' || omitted_unassigned === undefined || omitted_held === undefined) return true;
   if (omitted > omitted_unassigned + omitted_held) return true;
-  return (state.filter === 'unassigned' ? omitted_unassigned : omitted_held) > 0;
+  if (state.filter === 'unassigned') return omitted_unassigned > 0;
+  // "Mine": the agent's conversations this tab follows move with their `message_received`.
+  return omitted_held > 0 && !notifier.followsAll();
 }
 socket.on('visitor_updated', (e) => {
   for (const c of state.list) {
@@ -658,7 +665,23 @@ socket.on('conversation_tagged', (e) => {
   thread.tagged(e.conversation_id, e.tags, e.tagged_at);
 });
 
-socket.on('message_received', (m) => thread.received(m));
+/** A message as the list's row shows it (`last_message`: content cut to ~140). */
+const previewOf = (m: MessageDto): NonNullable<ConversationDto['last_message']> => ({
+  sender_type: m.sender_type,
+  sender_id: m.sender_id,
+  content_type: m.content_type,
+  content: m.content.length > 140 ? `${m.content.slice(0, 139)}…` : m.content,
+  created_at: m.created_at,
+  internal: m.internal === true,
+});
+
+// A conversation this tab is in the room of (the agent's own, the one open): its row moves at once.
+socket.on('message_received', (m) => {
+  thread.received(m);
+  if (!state.list.some((c) => c.id === m.conversation_id)) return;
+  activity(m.conversation_id, previewOf(m));
+  renderList();
+});
 socket.on('typing_indicator', (e) => thread.typing(e, true));
 socket.on('typing_cleared', (e) => thread.typing(e, false));
 

@@ -160,19 +160,30 @@ export function mountNotify(d: Deps) {
   d.socket.on('conversation_resolved', (e) => mine.delete(e.conversation_id));
 
   // A page (re)loaded or reconnected is in no conversation room yet: back into the agent's own.
+  // Until that list is read, or when it was cut at its limit, this tab does not follow them all.
+  const MINE_LIMIT = 200;
+  let followingAll = false;
   async function loadMine() {
-    const list = await api<ConversationDto[]>('GET', '/api/conversations/?filter=mine&limit=200');
+    const list = await api<ConversationDto[]>('GET', `/api/conversations/?filter=mine&limit=${MINE_LIMIT}`);
     mine.clear();
     for (const c of list) {
       mine.add(c.id);
       names.set(c.id, visitorLabel(c));
       follow(c.id);
     }
+    followingAll = list.length < MINE_LIMIT;
   }
   d.socket.on('connect', () => void loadMine().catch(() => undefined));
+  d.socket.on('disconnect', () => {
+    followingAll = false;
+  });
 
   renderBar();
   return {
+    /** Whether this tab is in the room of this conversation of the agent's: its messages come. */
+    follows: (id: string) => mine.has(id),
+    /** Whether it is in the rooms of all of the agent's conversations. */
+    followsAll: () => followingAll,
     /**
      * The thread left `previous` for another conversation: when it is one of the agent's, this
      * tab goes back into its room, so its messages still notify.
