@@ -576,7 +576,8 @@ function activity(id: string, last: NonNullable<ConversationDto['last_message']>
  * the batch left out that can be in it (`leftOutConcerns`), or, under "All", a conversation it has
  * not loaded (older than its pages). A conversation enters "Unassigned" or "Mine" only by an event
  * of its own (a new session, a release, a claim, a transfer). The unread counts are read again
- * within 10 s of a visitor's message.
+ * within 10 s of a visitor's message counted from a batch (the agent's conversations this tab
+ * follows count each `message_received` instead, exactly).
  */
 function onActivity(
   items: { conversation_id: string; last_message: NonNullable<ConversationDto['last_message']> }[],
@@ -592,10 +593,13 @@ function onActivity(
       continue;
     }
     if (e.last_message.sender_type !== 'end_user') continue;
-    unread = true;
-    // The agent's own conversations this tab follows count their messages as they come (notify).
+    // The agent's own conversations this tab follows count their messages as they come (notify);
+    // the others' counts are read again soon (a batch names a conversation once for several).
     const holder = c.active_session?.assigned_agent_id ?? null;
-    if (holder === null || (holder === me && !notifier.follows(c.id))) countUnread(c.id);
+    if (holder === null || (holder === me && !notifier.follows(c.id))) {
+      countUnread(c.id);
+      unread = true;
+    }
   }
   renderList();
   if (refresh) scheduleRefresh(Math.max(300, nextGap()), false);
