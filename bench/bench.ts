@@ -61,6 +61,7 @@ const { values: o } = parseArgs({
     'server-env': { type: 'string', default: '' },
     'one-address': { type: 'boolean', default: false },
     'inbox-reloads': { type: 'boolean', default: false },
+    'inbox-filter': { type: 'string', default: 'unassigned' },
     'read-receipts': { type: 'boolean', default: false },
     datascale: { type: 'boolean', default: false },
     scale: { type: 'string' },
@@ -109,6 +110,12 @@ async function serverMetrics(url: string) {
   }
 }
 
+/** The inbox filter the agents' reloads read (`--inbox-filter`). */
+function inboxFilter(v: string | undefined): 'unassigned' | 'mine' {
+  if (v === 'unassigned' || v === 'mine') return v;
+  usage(`--inbox-filter is unassigned or mine, not ${v}`);
+}
+
 function usage(msg: string): never {
   process.stderr.write(`bench: ${msg}\n`);
   process.exit(2);
@@ -129,6 +136,7 @@ const params: Params = {
   workers: num(o.workers, 2, 2),
   visitorAddresses: !o['one-address'],
   inboxReloads: Boolean(o['inbox-reloads']),
+  inboxFilter: inboxFilter(o['inbox-filter']),
   readReceipts: Boolean(o['read-receipts']),
 };
 if (params.agents < params.workers) usage('--agents must be at least --workers');

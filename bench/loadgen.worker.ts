@@ -218,7 +218,7 @@ function startAgent(p: AgentPlan): Agent {
   socket.on('connect_error', (err) => noteError('agent connect', err.message));
   socket.on('error', (e: { message?: string }) => noteError('agent error event', e?.message ?? e));
   socket.on('message_received', (m) => onMessage('agent', m));
-  const reload = plan.inboxReloads ? inboxReloads(agent) : null;
+  const reload = plan.inboxReloads ? inboxReloads(agent, plan.inboxFilter ?? 'unassigned') : null;
   // Told again after a lost answer (`redelivered`): the inbox reads its counts instead.
   socket.on(
     'conversation_updated',
@@ -241,8 +241,8 @@ function startAgent(p: AgentPlan): Agent {
   return agent;
 }
 
-/** The inbox's list (src/inbox/client/inbox.ts `refreshList`): its default filter's first page… */
-const LIST_PATH = '/api/conversations/?filter=unassigned&limit=50&offset=0';
+/** The inbox's list (src/inbox/client/inbox.ts `refreshList`): the filter's first page (`PAGE`)… */
+const listPath = (filter: string) => `/api/conversations/?filter=${filter}&limit=200&offset=0`;
 /** …the unread counts, with the filters' counts or when 10 s old… */
 const UNREAD_PATH = '/api/inbox/unread';
 /** …and the filters' counts, after an event that can change them (not after messages alone). */
@@ -254,20 +254,22 @@ const COUNT_PATHS = [
 const RECONCILE_MS = 15_000;
 
 /**
- * `--inbox-reloads`: the agent reads its list again as the inbox does, with the inbox's default
- * filter (unassigned, which holds none of the agents' claimed conversations). Queue events (a new
+ * `--inbox-reloads`: the agent reads its list again as the inbox does, showing `filter`: the
+ * inbox's default (unassigned, which holds none of the agents' claimed conversations), or mine
+ * (`--inbox-filter mine`: all the agent's, about a hundred rows, whose rooms its tab is in). Queue events (a new
  * conversation with its row, a claim, a release, a resolve) move the list and its counts in place:
  * the list, the unread counts and the filters' counts are read RECONCILE_MS after the last reading
  * began; an event without what the list needs (a new conversation without its row) asks for them at
  * the earliest 150 ms after it. An event during a reload has it read again once, a gap later
  * (the answer may have been read before the event). After an activity batch that left out
- * activity that can be in the Unassigned list (`omitted_unassigned`, or activity whose holder the
- * server did not know) the list, at the earliest 300 ms after it, with the unread counts when
+ * activity that can be in the list (under Unassigned `omitted_unassigned`; under Mine none, its
+ * rows move with `message_received`; and under both activity whose holder the server did not
+ * know) the list, at the earliest 300 ms after it, with the unread counts when
  * those are 10 s old. At most once a second, one at a time, and twice as long after the last
  * as it took; a reload due sooner stands. Returns the queue event's scheduler: `followed` true when
  * the event could be followed in place.
  */
-function inboxReloads(agent: Agent): (followed: boolean) => void {
+function inboxReloads(agent: Agent, filter: 'unassigned' | 'mine'): (followed: boolean) => void {
   let timer: NodeJS.Timeout | undefined;
   let due = 0;
   let last = 0;
@@ -309,7 +311,7 @@ function inboxReloads(agent: Agent): (followed: boolean) => void {
   const reload = async () => {
     const started = (last = Date.now());
     const withUnread = counts || started - unreadAt >= 10_000;
-    const paths = [LIST_PATH, ...(withUnread ? [UNREAD_PATH] : []), ...(counts ? COUNT_PATHS : [])];
+    const paths = [listPath(filter), ...(withUnread ? [UNREAD_PATH] : []), ...(counts ? COUNT_PATHS : [])];
     counts = false;
     if (withUnread) unreadAt = started;
     const t0 = performance.now();
@@ -338,14 +340,14 @@ function inboxReloads(agent: Agent): (followed: boolean) => void {
     due = at;
     timer = setTimeout(() => void run(), delayMs);
   };
-  // Activity left out that can be in the Unassigned list: in conversations nobody held, or whose
-  // holder the server did not know (the inbox's `leftOutConcerns`).
+  // Activity left out that can be in the list: under Unassigned in conversations nobody held, and
+  // whose holder the server did not know (the inbox's `leftOutConcerns`).
   type Left = { omitted?: number; omitted_unassigned?: number; omitted_held?: number };
   agent.socket.on(
     'conversation_activity_batch',
     ({ omitted = 0, omitted_unassigned: u, omitted_held: h }: Left) => {
       if (!omitted) return;
-      if (u === undefined || h === undefined || omitted > u + h || u > 0) {
+      if (u === undefined || h === undefined || omitted > u + h || (filter === 'unassigned' && u > 0)) {
         schedule(Math.max(300, last + gap() - Date.now()), false);
       }
     },

@@ -20,6 +20,8 @@ export type WorkerPlan = {
   agents: AgentPlan[];
   /** `--inbox-reloads`: each agent reads its list again as the inbox does (see loadgen.worker.ts). */
   inboxReloads?: boolean;
+  /** The filter the inbox shows (`--inbox-filter`; unassigned when absent). */
+  inboxFilter?: 'unassigned' | 'mine';
   /** `--read-receipts`: each message's receiver marks it read on arrival (see loadgen.worker.ts). */
   readReceipts?: boolean;
 };

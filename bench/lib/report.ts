@@ -214,7 +214,7 @@ export function renderTable(r: BenchResult): string {
     ...(r.params.inboxReloads
       ? [
           [
-            'inbox reloads/s steady, capacity (p99 ms)',
+            `inbox reloads/s steady, capacity (p99 ms), ${r.params.inboxFilter ?? 'unassigned'}`,
             ...r.runs.map((x) => `${reloads(x.steady.inbox_reloads)}, ${reloads(x.capacity.inbox_reloads)}`),
           ],
         ]

@@ -24,8 +24,10 @@ export type Params = {
   workers: number;
   /** Each visitor from a loopback address of its own, as visitors come from many (else all from 127.0.0.1). */
   visitorAddresses: boolean;
-  /** Agents read their list again as the inbox does (`--inbox-reloads`). */
+  /** Agents read their list again as the inbox does (`--inbox-reloads`)… */
   inboxReloads: boolean;
+  /** …showing this filter (`--inbox-filter`). */
+  inboxFilter: 'unassigned' | 'mine';
   /** Each message's receiver marks it read on arrival, as an open inbox or widget does (`--read-receipts`). */
   readReceipts: boolean;
 };
@@ -187,7 +189,7 @@ export function plans(
       runTag,
       agents,
       visitors,
-      ...(p.inboxReloads ? { inboxReloads: true } : {}),
+      ...(p.inboxReloads ? { inboxReloads: true, inboxFilter: p.inboxFilter } : {}),
       ...(p.readReceipts ? { readReceipts: true } : {}),
     });
   }
