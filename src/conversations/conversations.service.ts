@@ -138,7 +138,7 @@ export function visibleTo(actor: AgentActor): Prisma.ConversationWhereInput {
  * queues when restricted), one queue if asked, and the filter. `unassigned` leaves out what the bot
  * answers (it reaches the queue when it escalates), unless the tenant has no knowledge base (no bot).
  */
-function listWhere(actor: AgentActor, q: ListQuery): Prisma.Sql {
+function listWhere(actor: AgentActor, q: Pick<ListQuery, 'filter' | 'routing_key'>): Prisma.Sql {
   const conds = [Prisma.sql`c.organization_id = ${actor.organizationId}::uuid`];
   if (!seesAllQueues(actor)) conds.push(inQueues(actor));
   if (q.routing_key !== undefined) conds.push(Prisma.sql`c.routing_key = ${q.routing_key}`);
@@ -629,6 +629,17 @@ export function createConversationService({
     /** Conversations the agent may see matching `q` (name, external_id, tag, message text), best first. */
     search(actor: AgentActor, q: SearchQuery) {
       return searchConversations(db, actor, q, visibleTo(actor));
+    },
+
+    /**
+     * The agent's own conversations (an open session they hold, in a queue they see), newest
+     * first, `limit` at most: ids only, for their sockets to follow (`follow_mine`).
+     */
+    async heldIds(actor: AgentActor, limit: number): Promise<string[]> {
+      const rows = await db.$queryRaw<{ id: string }[]>`
+        SELECT c.id::text AS id FROM conversations c WHERE ${listWhere(actor, { filter: 'mine' })}
+        ORDER BY c.updated_at DESC, c.id DESC LIMIT ${limit}`;
+      return rows.map((r) => r.id);
     },
 
     /** Which of these conversations the agent may see (their sockets keep only those rooms). */

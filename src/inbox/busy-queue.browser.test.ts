@@ -71,10 +71,7 @@ async function newVisitors({ app, org, channelId, sockets }: Queue, n: number, g
   return { fresh, start };
 }
 
-/**
- * When the page read a page of its list (`offset`) or a filter's count (`limit=1`); the
- * notifications' list of the agent's own conversations, read once on connecting, aside.
- */
+/** When the page read a page of its list (`offset`) or a filter's count (`limit=1`). */
 function listReads(page: Queue['page']) {
   const reads: number[] = [];
   page.on('request', (r) => {

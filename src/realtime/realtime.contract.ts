@@ -148,6 +148,12 @@ export type TransferConversationReply = {
   assigned_at: string;
 };
 
+/**
+ * Ours: `follow_mine` (agents): the socket joins the rooms of the agent's own conversations (an
+ * open session they hold), the newest 500; `complete` is false when they hold more.
+ */
+export type FollowMineReply = { conversation_ids: string[]; complete: boolean };
+
 /** `join_queue` and `user_typing` answer nothing but `ok`. */
 export type EmptyReply = Record<never, never>;
 
@@ -197,6 +203,7 @@ export interface ClientEventReplies {
   release_conversation: ReleaseConversationReply;
   transfer_conversation: TransferConversationReply;
   join_queue: EmptyReply;
+  follow_mine: FollowMineReply;
   join_org_presence: JoinOrgPresenceReply;
   user_typing: EmptyReply;
   mark_read: MarkReadReply;
@@ -226,6 +233,7 @@ export interface ClientToServerEvents {
     ack?: AckCallback<TransferConversationReply>,
   ) => void;
   join_queue: (ack?: AckCallback<EmptyReply>) => void;
+  follow_mine: (ack?: AckCallback<FollowMineReply>) => void;
   join_org_presence: (ack?: AckCallback<JoinOrgPresenceReply>) => void;
   user_typing: (payload: Wire<UserTypingPayload>, ack?: AckCallback<EmptyReply>) => void;
   mark_read: (payload: Wire<MarkReadPayload>, ack?: AckCallback<MarkReadReply>) => void;

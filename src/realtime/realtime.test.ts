@@ -994,6 +994,75 @@ for (const mode of dbModes) {
       assert.equal(claim.error, 'conversation/not_found');
     });
 
+    test(
+      "follow_mine: a reconnected agent's tab is back in the rooms of the conversations they hold",
+      both,
+      async () => {
+        const w = await world(2);
+        const [ann, bob] = w.agents as [(typeof w.agents)[0], (typeof w.agents)[0]];
+        // Three visitors write: Ann claims two, Bob one; a fourth waits in the queue.
+        const convs = [w.conv];
+        for (let i = 0; i < 3; i++) {
+          convs.push(
+            await createConversation(app.services, { organizationId: w.org.id, channelId: w.channelId }),
+          );
+        }
+        for (const c of convs) {
+          const r = await app.services.messages.send(
+            c.actor,
+            message({ conversation_id: c.conversation.id, content: 'hi', sender_type: 'end_user' }),
+          );
+          assert.equal(r.sessionOpened, true);
+        }
+        const [a1, a2, b1] = convs.map((c) => c.conversation.id) as [string, string, string];
+        await app.services.conversations.assign(ann.actor, a1);
+        await app.services.conversations.assign(ann.actor, a2);
+        await app.services.conversations.assign(bob.actor, b1);
+        // Resolved is hers no more.
+        const gone = await createConversation(app.services, {
+          organizationId: w.org.id,
+          channelId: w.channelId,
+        });
+        await app.services.messages.send(
+          gone.actor,
+          message({ conversation_id: gone.conversation.id, content: 'hi', sender_type: 'end_user' }),
+        );
+        await app.services.conversations.assign(ann.actor, gone.conversation.id);
+        await app.services.conversations.resolve(ann.actor, gone.conversation.id, { tags: [] });
+
+        // A new tab of Ann's: in no conversation's room until it asks.
+        const tab = await open({ cookie: ann.cookie });
+        const heard = record<Msg>(tab, 'message_received');
+        const followed = await emitAck(tab, 'follow_mine');
+        assert.equal(followed.ok, true);
+        assert.deepEqual([...(followed.conversation_ids as string[])].sort(), [a1, a2].sort());
+        assert.equal(followed.complete, true);
+        // Her visitors' messages reach it; Bob's visitor's do not.
+        for (const c of convs.slice(0, 3)) {
+          await app.services.messages.send(
+            c.actor,
+            message({
+              conversation_id: c.conversation.id,
+              content: `again in ${c.conversation.id}`,
+              sender_type: 'end_user',
+            }),
+          );
+        }
+        await eventually(() => heard.length === 2);
+        await new Promise((r) => setTimeout(r, 200));
+        assert.deepEqual(heard.map((m) => m.conversation_id).sort(), [a1, a2].sort());
+
+        // A visitor's socket, or one not signed in, is refused and joins nothing.
+        const refused = await emitAck(w.visitor, 'follow_mine');
+        assert.equal(refused.ok, false);
+        assert.equal(refused.error, 'auth/unauthenticated');
+        assert.equal(
+          (await app.io.in(`conv:${a1}`).fetchSockets()).some((x) => x.id === w.visitor.id),
+          false,
+        );
+      },
+    );
+
     test('a deactivated agent is disconnected at once', pgOnly, async () => {
       const w = await world(1);
       const agent = w.agents[0]!;

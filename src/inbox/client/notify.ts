@@ -19,6 +19,8 @@ type Deps = {
 };
 
 const DISMISSED_KEY = 'switchboard.notifications.dismissed';
+/** A refused `follow_mine` is asked again this long after. */
+const FOLLOW_RETRY_MS = 5000;
 const SOUND_KEY = 'switchboard.notifications.sound';
 const supported = () => typeof window.Notification === 'function';
 
@@ -159,22 +161,26 @@ export function mountNotify(d: Deps) {
   d.socket.on('conversation_released', (e) => mine.delete(e.conversation_id));
   d.socket.on('conversation_resolved', (e) => mine.delete(e.conversation_id));
 
-  // A page (re)loaded or reconnected is in no conversation room yet: back into the agent's own.
-  // Until that list is read, or when it was cut at its limit, this tab does not follow them all.
-  const MINE_LIMIT = 200;
+  // A page (re)loaded or reconnected is in no conversation room yet: the server puts it back in
+  // the agent's own (`follow_mine`, ids only). Until it answers, or when the agent holds more than
+  // it follows, this tab does not follow them all; a refusal (the database away) is asked again.
   let followingAll = false;
-  async function loadMine() {
-    const list = await api<ConversationDto[]>('GET', `/api/conversations/?filter=mine&limit=${MINE_LIMIT}`);
-    mine.clear();
-    for (const c of list) {
-      mine.add(c.id);
-      names.set(c.id, visitorLabel(c));
-      follow(c.id);
-    }
-    followingAll = list.length < MINE_LIMIT;
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  function followMine() {
+    clearTimeout(retry);
+    d.socket.emit('follow_mine', (ack) => {
+      if (!ack?.ok) {
+        if (d.socket.connected) retry = setTimeout(followMine, FOLLOW_RETRY_MS);
+        return;
+      }
+      mine.clear();
+      for (const id of ack.conversation_ids) mine.add(id);
+      followingAll = ack.complete;
+    });
   }
-  d.socket.on('connect', () => void loadMine().catch(() => undefined));
+  d.socket.on('connect', followMine);
   d.socket.on('disconnect', () => {
+    clearTimeout(retry);
     followingAll = false;
   });
 

@@ -3,9 +3,12 @@ import { conversationRef, joinConversationSchema, transferConversationSchema } f
 import { activityBatchRoom, activityLiveRoom, convRoom, queueRoomsFor } from '../rooms.js';
 import type { HandlerDeps, On } from './socket.context.js';
 
+/** The most conversation rooms `follow_mine` puts a socket in (the newest of an agent's). */
+export const FOLLOW_MINE_MAX = 500;
+
 /**
  * Conversation rooms and the queue: join_conversation, leave_conversation, claim_conversation,
- * release_conversation, transfer_conversation, join_queue.
+ * release_conversation, transfer_conversation, join_queue, follow_mine.
  */
 export function registerConversationHandlers(
   on: On,
@@ -79,6 +82,16 @@ export function registerConversationHandlers(
     const agent = await ctx.requireAgent();
     const result = await services.handover.transfer(agent, conversation_id, { agent_id });
     return { conversation_id, ...result };
+  });
+
+  // Ours: a tab (re)connected is in no conversation room; this puts it back in its agent's own, so
+  // their messages reach it (claims and transfers join every tab of the new holder already).
+  on('follow_mine', null, async (ctx) => {
+    const agent = await ctx.requireAgent();
+    const ids = await services.conversations.heldIds(agent, FOLLOW_MINE_MAX + 1);
+    const followed = ids.slice(0, FOLLOW_MINE_MAX);
+    await ctx.socket.join(followed.map(convRoom));
+    return { conversation_ids: followed, complete: ids.length <= FOLLOW_MINE_MAX };
   });
 
   on('join_queue', null, async (ctx) => {
