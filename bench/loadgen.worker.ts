@@ -197,10 +197,12 @@ function startAgent(p: AgentPlan): Agent {
   const socket = connect(p.url, { cookie: p.cookie }, { activity: 'batch' });
   const agent: Agent = { plan: p, socket, claimed: new Set(), ready: false };
   trackReconnect(socket);
+  // As the inbox on (re)connecting: the queue, and the rooms of its conversations in one call
+  // (`follow_mine`; none to follow on the first connect, nor on the bare baselines).
   const join = () => {
     const joins = [
       emitAck(socket, 'join_queue'),
-      ...[...agent.claimed].map((id) => emitAck(socket, 'join_conversation', { conversation_id: id })),
+      ...(agent.claimed.size ? [emitAck(socket, 'follow_mine')] : []),
     ];
     Promise.all(joins).then(
       (acks) => {
