@@ -85,6 +85,19 @@ function listReads(page: Queue['page']) {
   return reads;
 }
 
+/** The activity batches the page receives that left activity out. */
+function leftOutBatches(page: Queue['page']) {
+  const leftOut: { omitted?: number; omitted_unassigned?: number; omitted_held?: number }[] = [];
+  page.on('websocket', (ws) =>
+    ws.on('framereceived', ({ payload }) => {
+      const text = String(payload);
+      if (!text.includes('"conversation_activity_batch"') || !text.includes('"omitted"')) return;
+      leftOut.push((JSON.parse(text.slice(text.indexOf('['))) as [string, object])[1]);
+    }),
+  );
+  return leftOut;
+}
+
 test('a busy queue: a new conversation shows in the list while the traffic goes on', async (t) => {
   const { app, org, channelId, sockets, page, problems } = await annAndHerQueue(t, 'Busy Queue Org');
   // The list requests the page makes: a page of the list or a filter's count (`limit=1`), and the
@@ -348,15 +361,7 @@ test('activity a busy queue left out of its batch reads the Unassigned list only
   const queue = await annAndHerQueue(t, 'Left Out Org');
   const { app, org, page, problems } = queue;
   const reads = listReads(page);
-  // The batches Ann's page receives that left activity out.
-  const leftOut: { omitted?: number; omitted_unassigned?: number; omitted_held?: number }[] = [];
-  page.on('websocket', (ws) =>
-    ws.on('framereceived', ({ payload }) => {
-      const text = String(payload);
-      if (!text.includes('"conversation_activity_batch"') || !text.includes('"omitted"')) return;
-      leftOut.push((JSON.parse(text.slice(text.indexOf('['))) as [string, object])[1]);
-    }),
-  );
+  const leftOut = leftOutBatches(page);
   await page.goto(`${app.url}/inbox`);
   await page.locator('#inbox[aria-busy="false"]').waitFor({ timeout: T });
 
@@ -454,14 +459,7 @@ test("Mine: the agent's conversations move with their messages, count each unrea
   for (const { c } of fresh) await app.services.conversations.assign(ann.actor, c.conversation.id);
   const [h0, h1] = fresh.map(({ c }) => c.conversation.id) as [string, string];
   const reads = listReads(page);
-  const leftOut: { omitted?: number; omitted_held?: number }[] = [];
-  page.on('websocket', (ws) =>
-    ws.on('framereceived', ({ payload }) => {
-      const text = String(payload);
-      if (!text.includes('"conversation_activity_batch"') || !text.includes('"omitted"')) return;
-      leftOut.push((JSON.parse(text.slice(text.indexOf('['))) as [string, object])[1]);
-    }),
-  );
+  const leftOut = leftOutBatches(page);
   await page.goto(`${app.url}/inbox`);
   await page.locator('#inbox[aria-busy="false"]').waitFor({ timeout: T });
   await page.locator('[data-filter="mine"]').click();

@@ -166,6 +166,24 @@ export function createMessageService({
     return db.message.findUnique({ where: { conversationId_clientMsgId: { conversationId, clientMsgId } } });
   }
 
+  /** An agent's message opened the session: theirs (`redelivered` when a retry tells it again). */
+  function outreachAssigned(
+    { message, conversation }: Stored,
+    agentId: string,
+    at: Date,
+    redelivered = false,
+  ) {
+    bus.publish('conversation.assigned', {
+      organizationId: conversation.organizationId,
+      conversationId: conversation.id,
+      routingKey: conversation.routingKey,
+      sessionId: message.sessionId,
+      agentId,
+      assignedAt: at,
+      ...(redelivered ? { redelivered: true as const } : {}),
+    });
+  }
+
   /**
    * The session `message` opened (no earlier message in it), while it is still open: who holds it.
    * Null when the message did not open its session or the session has ended.
@@ -487,15 +505,7 @@ export function createMessageService({
         // session still open tells again what the opening told (the queue, the outreach's holder).
         const opened = await openedStillOpen(message);
         if (opened && actor.kind === 'agent' && opened.holder === actor.userId) {
-          bus.publish('conversation.assigned', {
-            organizationId: conversation.organizationId,
-            conversationId: conversation.id,
-            routingKey: conversation.routingKey,
-            sessionId: message.sessionId,
-            agentId: actor.userId,
-            assignedAt: opened.assignedAt ?? message.createdAt,
-            redelivered: true,
-          });
+          outreachAssigned(result, actor.userId, opened.assignedAt ?? message.createdAt, true);
         }
         bus.publish('message.created', {
           message,
@@ -505,16 +515,7 @@ export function createMessageService({
         });
         return result;
       }
-      if (sessionOpened && actor.kind === 'agent') {
-        bus.publish('conversation.assigned', {
-          organizationId: conversation.organizationId,
-          conversationId: conversation.id,
-          routingKey: conversation.routingKey,
-          sessionId: message.sessionId,
-          agentId: actor.userId,
-          assignedAt: message.createdAt,
-        });
-      }
+      if (sessionOpened && actor.kind === 'agent') outreachAssigned(result, actor.userId, message.createdAt);
       bus.publish('message.created', {
         message,
         conversation,
