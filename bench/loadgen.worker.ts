@@ -258,18 +258,18 @@ const RECONCILE_MS = 15_000;
 /**
  * `--inbox-reloads`: the agent reads its list again as the inbox does, showing `filter`: the
  * inbox's default (unassigned, which holds none of the agents' claimed conversations), or mine
- * (`--inbox-filter mine`: all the agent's, about a hundred rows, whose rooms its tab is in). Queue events (a new
- * conversation with its row, a claim, a release, a resolve) move the list and its counts in place:
- * the list, the unread counts and the filters' counts are read RECONCILE_MS after the last reading
- * began; an event without what the list needs (a new conversation without its row) asks for them at
- * the earliest 150 ms after it. An event during a reload has it read again once, a gap later
- * (the answer may have been read before the event). After an activity batch that left out
+ * (`--inbox-filter mine`: all the agent's, about a hundred rows, whose rooms its tab is in). Queue
+ * events (a new conversation with its row, a claim, a release, a resolve) move the list and its
+ * counts in place: the list, the unread counts and the filters' counts are read RECONCILE_MS after
+ * the last reading began; an event without what the list needs (a new conversation without its row)
+ * asks for them at the earliest 150 ms after it. An event during a reload has it read again once, a
+ * gap later (the answer may have been read before the event). After an activity batch that left out
  * activity that can be in the list (under Unassigned `omitted_unassigned`; under Mine none, its
- * rows move with `message_received`; and under both activity whose holder the server did not
- * know) the list, at the earliest 300 ms after it, with the unread counts when
- * those are 10 s old. At most once a second, one at a time, and twice as long after the last
- * as it took; a reload due sooner stands. Returns the queue event's scheduler: `followed` true when
- * the event could be followed in place.
+ * rows move with `message_received`; and under both activity whose holder the server did not know)
+ * the list, at the earliest 300 ms after it, with the unread counts when those are 10 s old. At
+ * most once a second, one at a time, and twice as long after the last as it took; a reload due
+ * sooner stands. Returns the queue event's scheduler: `followed` true when the event could be
+ * followed in place.
  */
 function inboxReloads(agent: Agent, filter: 'unassigned' | 'mine'): (followed: boolean) => void {
   let timer: NodeJS.Timeout | undefined;

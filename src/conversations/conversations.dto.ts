@@ -2,6 +2,7 @@ import type { Conversation, ConversationSession, EndUser, Message } from '../gen
 import type { MessageReceived, RichMedia } from '../realtime/realtime.contract.js';
 import { contactOf } from '../ratings/ratings.service.js';
 import { signRichMedia } from '../attachments/urls.js';
+import { previewText } from './preview.js';
 import type { Db } from '../shared/db.js';
 
 /** What the spec's conversation shape is made of (a conversation read with its end user and sessions is one). */
@@ -67,7 +68,7 @@ export const lastMessageDto = (
   sender_type: m.senderType,
   sender_id: m.senderId,
   content_type: m.contentType,
-  content: m.content.length > 140 ? `${m.content.slice(0, 139)}…` : m.content,
+  content: previewText(m.content),
   created_at: m.createdAt.toISOString(),
   internal: m.internal,
 });

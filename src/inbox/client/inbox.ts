@@ -7,6 +7,7 @@ import { createConversationList, PAGE } from './conversation-list.js';
 import { mountVisitorPanel } from './visitor-panel.js';
 import { createHandover } from './handover.js';
 import { mountNotify } from './notify.js';
+import { previewText } from '../../conversations/preview.js';
 import { mountSearch } from './search.js';
 import { createThread } from './thread.js';
 import { mountTickets } from './tickets.js';
@@ -669,12 +670,12 @@ socket.on('conversation_tagged', (e) => {
   thread.tagged(e.conversation_id, e.tags, e.tagged_at);
 });
 
-/** A message as the list's row shows it (`last_message`: content cut to ~140). */
+/** A message as the list's row shows it (`last_message`). */
 const previewOf = (m: MessageDto): NonNullable<ConversationDto['last_message']> => ({
   sender_type: m.sender_type,
   sender_id: m.sender_id,
   content_type: m.content_type,
-  content: m.content.length > 140 ? `${m.content.slice(0, 139)}…` : m.content,
+  content: previewText(m.content),
   created_at: m.created_at,
   internal: m.internal === true,
 });
