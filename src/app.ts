@@ -313,6 +313,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     agentsOnline,
     slots: realtime.slots,
     failures,
+    onNodeLost: realtime.onNodeLost,
   });
   metrics.observe({
     sockets: () => {

@@ -252,10 +252,10 @@ export async function readyz(url: string): Promise<{ status: number; body: strin
     const text = await res.text();
     let message = text;
     try {
-      const body = JSON.parse(text) as { message?: string; checks?: Record<string, string> };
+      const body = JSON.parse(text) as { status?: string; message?: string; checks?: Record<string, string> };
       // The failing checks name the cause ("redis: error: …"), the message only what failed.
       const failing = Object.entries(body.checks ?? {}).filter(([, v]) => v !== 'ok');
-      message = [body.message ?? body, ...failing.map(([k, v]) => `${k}: ${v}`)].join('; ');
+      message = [body.message ?? body.status ?? text, ...failing.map(([k, v]) => `${k}: ${v}`)].join('; ');
     } catch {
       // not JSON: the text as it is
     }

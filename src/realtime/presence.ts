@@ -19,6 +19,8 @@ export interface Presence {
   online(organizationId: string): Promise<string[]>;
   /** Stops the heartbeat and takes this node's agents offline. */
   close(): Promise<void>;
+  /** This node's id among the others (`onNodeLost` names theirs). */
+  readonly nodeId: string;
 }
 
 type Deps = {
@@ -27,6 +29,12 @@ type Deps = {
   heartbeatMs: number;
   logger: Logger;
   onChange: (organizationId: string, userId: string, status: AgentStatus) => void;
+  /**
+   * Another node fell silent for MISSED_BEATS heartbeats without closing (killed, cut off, stalled)
+   * and this node reaped it: whatever it committed and had not yet published is lost to the others.
+   * Called on the one node whose reaping removed it, with the time since its last heartbeat.
+   */
+  onNodeLost?: (node: string, silentMs: number) => void;
 };
 
 export function createPresence(deps: Deps): Presence {
@@ -37,6 +45,7 @@ export function createPresence(deps: Deps): Presence {
 function memoryPresence({ onChange }: Deps): Presence {
   const sockets = new Map<string, { organizationId: string; count: number }>();
   return {
+    nodeId: randomUUID(),
     async connect({ userId, organizationId }) {
       const entry = sockets.get(userId) ?? { organizationId, count: 0 };
       entry.count += 1;
@@ -88,15 +97,21 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 return redis.call('SADD', KEYS[3], ARGV[2])`;
 
-/** Beats for this node; answers whether it had been reaped, and which nodes are silent too long. */
+/**
+ * Beats for this node; answers whether it had been reaped, which nodes are silent too long, with
+ * their last beats ([node, ms, node, ms, …]), and the time now (all on Redis's clock).
+ */
 const HEARTBEAT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local added = redis.call('ZADD', KEYS[1], now, ARGV[1])
-local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
-return { added, dead }`;
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]), 'WITHSCORES')
+return { added, dead, now }`;
 
-/** Removes a node's sockets; returns [user, org, user, org, …] of agents now offline everywhere. */
+/**
+ * Removes a node's sockets; returns whether the node was still listed (1, else 0: another node
+ * reaped it first), then [user, org, user, org, …] of agents now offline everywhere.
+ */
 const REAP = `
 local users = redis.call('HGETALL', KEYS[1])
 local offline = {}
@@ -112,13 +127,12 @@ for i = 1, #users, 2 do
   end
 end
 redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-return offline`;
+return { redis.call('ZREM', KEYS[2], ARGV[1]), offline }`;
 
 /** A node silent for this many heartbeats is dead. */
 const MISSED_BEATS = 3;
 
-function redisPresence({ prefix, heartbeatMs, logger, onChange }: Deps, redis: Redis): Presence {
+function redisPresence({ prefix, heartbeatMs, logger, onChange, onNodeLost }: Deps, redis: Redis): Presence {
   const nodeId = randomUUID();
   const nodes = `${prefix}:presence:nodes`;
   const nodeKey = (id: string) => `${prefix}:presence:node:${id}`;
@@ -133,14 +147,21 @@ function redisPresence({ prefix, heartbeatMs, logger, onChange }: Deps, redis: R
     redis.eval(script, keys.length, ...keys, ...args);
 
   async function reap(deadNode: string) {
-    const offline = (await run(REAP, [nodeKey(deadNode), nodes], [deadNode, prefix])) as string[];
+    const [listed, offline] = (await run(REAP, [nodeKey(deadNode), nodes], [deadNode, prefix])) as [
+      number,
+      string[],
+    ];
     for (let i = 0; i < offline.length; i += 2) onChange(offline[i + 1]!, offline[i]!, 'offline');
-    return offline.length / 2;
+    return { reaped: listed === 1, offline: offline.length / 2 };
   }
 
   async function beat() {
     const deadAfterMs = String(heartbeatMs * MISSED_BEATS);
-    const [added, dead] = (await run(HEARTBEAT, [nodes], [nodeId, deadAfterMs])) as [number, string[]];
+    const [added, dead, now] = (await run(HEARTBEAT, [nodes], [nodeId, deadAfterMs])) as [
+      number,
+      string[],
+      number,
+    ];
     if (added === 1 && !first) {
       logger.warn({ nodeId }, 'presence: this node was presumed dead; restoring its agents');
       for (const [userId, e] of local) {
@@ -150,10 +171,13 @@ function redisPresence({ prefix, heartbeatMs, logger, onChange }: Deps, redis: R
       }
     }
     first = false;
-    for (const node of dead) {
+    for (let i = 0; i < dead.length; i += 2) {
+      const node = dead[i]!;
       if (node === nodeId) continue;
-      const n = await reap(node);
-      logger.info({ node, agentsOffline: n }, 'presence: reaped a silent node');
+      const { reaped, offline } = await reap(node);
+      if (!reaped) continue;
+      logger.info({ node, agentsOffline: offline }, 'presence: reaped a silent node');
+      onNodeLost?.(node, now - Number(dead[i + 1]));
     }
   }
 
@@ -170,6 +194,7 @@ function redisPresence({ prefix, heartbeatMs, logger, onChange }: Deps, redis: R
   timer.unref();
 
   return {
+    nodeId,
     async connect(a) {
       const e = local.get(a.userId) ?? { organizationId: a.organizationId, count: 0 };
       e.count += 1;

@@ -459,10 +459,12 @@ export type SocketError = { message: string };
 /**
  * Ours: `resync`, to every socket of a node whose link to the other nodes (Redis) was down: live
  * events may have been missed meanwhile. A client re-joins each conversation it shows with its
- * `last_seq` (and an inbox reloads its list); nothing else is needed. Also to an agent's sockets
- * whose role or routing keys changed (`access_changed`): what they may see is no longer the same.
+ * `last_seq` (and an inbox reloads its list); nothing else is needed. Also to the sockets that were
+ * connected when another node stopped without closing (`node_lost`, some 15 s later): what it had
+ * stored and not yet sent was never sent. And to an agent's sockets whose role or routing keys
+ * changed (`access_changed`): what they may see is no longer the same.
  */
-export type Resync = { reason: 'redis_reconnected' | 'access_changed' };
+export type Resync = { reason: 'redis_reconnected' | 'node_lost' | 'access_changed' };
 
 /**
  * Ours: `ticket_updated`, to the queue rooms of the ticket's queue: a ticket was created or changed
@@ -520,6 +522,11 @@ export type InterServerEvents = {
   live_rooms_ack: (node: string, rooms: string[], op: 'add' | 'all', ack: (ok: true) => void) => void;
   /** Ours, between nodes: every other node answers with its id and its live rooms. */
   live_rooms_query: (ack: (reply: [node: string, rooms: string[]]) => void) => void;
+  /**
+   * Ours, between nodes: the node that reaped a silent node (presence.ts) names it to the others,
+   * with the milliseconds since its last heartbeat.
+   */
+  node_lost: (node: string, silentMs: number) => void;
 };
 
 /** What other nodes may read about a socket (`fetchSockets()`); plain data only. */

@@ -9,10 +9,12 @@ import { openPostgres, type Database } from '../shared/db.js';
 import type { Services } from '../services.js';
 import { loginAgent } from '../../test/helpers/app.js';
 import { freshPostgresDatabase } from '../../test/helpers/db.js';
-import { createAgent, createConversation, createOrg } from '../../test/helpers/factories.js';
+import { createAgent, createConversation, createOrg, message } from '../../test/helpers/factories.js';
 import { startServer, type RunningServer } from '../../test/helpers/process.js';
+import { createTenant, createVisitorSession } from '../../test/helpers/relay.js';
 import { servicesFor } from '../../test/helpers/services.js';
 import { connectSocket, emitAck, eventually, nextEvent, record } from '../../test/helpers/sockets.js';
+import { connectWs, widgetWsUrl } from '../../test/helpers/ws.js';
 
 type Status = { agent_id: string; status: string };
 type Msg = { id: string; content: string; sender_type: string };
@@ -211,6 +213,68 @@ describe('realtime across two nodes (Redis adapter)', () => {
       await nodeC.stop();
       for (const l of links) l.destroy();
       proxy.close();
+    }
+  });
+
+  test('a node killed between storing and publishing: sockets older than its death catch up (resync node_lost); a graceful stop, and sockets opened since, get none', async (t) => {
+    const [nodeC, nodeD] = await Promise.all([startServer(env), startServer(env)]);
+    const tn = await createTenant(services);
+    const ann = await createAgent(services, tn.id);
+    const annLogin = await loginAgent(nodeA.url, ann.user.email, ann.password);
+    const annA = await open(nodeA.url, annLogin.cookie);
+    assert.equal((await emitAck(annA, 'join_queue')).ok, true);
+    const annResyncs = record<{ reason: string }>(annA, 'resync');
+    // A relay visitor on node A whose first message the queue has seen.
+    const s = await createVisitorSession(nodeA.url, tn);
+    const v = await connectWs(widgetWsUrl(nodeA.url, { token: s.visitor_token }));
+    try {
+      await v.next('welcome');
+      v.send({ type: 'msg', client_msg_id: 'v1', content: 'Anyone there?' });
+      const seen = (await v.next('ack')).seq as number;
+
+      // Node D restarts gracefully: it takes itself off the list; nobody is told to resync.
+      await nodeD.stop('SIGTERM');
+      // Node C claims the conversation for Ann and stores her reply, and dies before publishing
+      // either (the test's own services publish nowhere: the same database, no socket).
+      await services.conversations.assign(ann.actor, s.conversation_id);
+      await services.messages.send(
+        ann.actor,
+        message({
+          conversation_id: s.conversation_id,
+          content: 'Stored by C, never sent',
+          sender_type: 'agent',
+        }),
+      );
+      const killed = Date.now();
+      await nodeC.stop('SIGKILL');
+      // A tab opened more than a heartbeat after the death, before the reaping (three beats).
+      await new Promise((r) => setTimeout(r, 1300));
+      const annLate = await open(nodeA.url, annLogin.cookie);
+      const lateResyncs = record(annLate, 'resync');
+
+      // Reaped after three silent heartbeats (1 s here): the sockets on A that were there catch up.
+      assert.equal((await v.next('resync', () => true, 30_000)).reason, 'node_lost');
+      await eventually(() => annResyncs.length > 0, 30_000);
+      t.diagnostic(`resync after a node was killed: ${Date.now() - killed} ms (heartbeat 1 s)`);
+      assert.deepEqual(annResyncs, [{ reason: 'node_lost' }]);
+      v.send({ type: 'resume', last_seq: seen });
+      assert.equal((await v.next('msg', (m) => m.role === 'agent')).content, 'Stored by C, never sent');
+      // Ann's inbox reads its list on resync: the conversation is hers.
+      const mine = await fetch(`${nodeA.url}/api/conversations/?filter=mine`, {
+        headers: { cookie: annLogin.cookie },
+      });
+      assert.deepEqual(
+        ((await mine.json()) as { id: string }[]).map((c) => c.id),
+        [s.conversation_id],
+      );
+      // The tab opened since the death read what it shows then, so it is not told (one slice,
+      // 250 ms, later it would have been).
+      await new Promise((r) => setTimeout(r, 600));
+      assert.deepEqual(lateResyncs, []);
+      assert.deepEqual(annResyncs, [{ reason: 'node_lost' }]);
+    } finally {
+      v.close();
+      await Promise.all([nodeC.stop(), nodeD.stop()]);
     }
   });
 

@@ -30,6 +30,7 @@ import { createEndUserLimiter } from './realtime.ratelimit.js';
 import { createSocketHandlers } from './realtime.socket.js';
 import type { RealtimeServer, RealtimeSocket } from './realtime.types.js';
 import { convRoom, endUserRoom, presenceRoom } from './rooms.js';
+import { inSlices } from '../shared/slices.js';
 import { createTypingTracker, type TypingTracker } from './typing.js';
 
 export type RealtimeDeps = {
@@ -76,6 +77,12 @@ export type Realtime = {
   stats: () => { droppedMessages: number; refusedEvents: number };
   /** Agents of the organization with a socket on any node (the relay's `is_online`). */
   onlineAgents: (organizationId: string) => Promise<string[]>;
+  /**
+   * Calls `listener` when this node tells its sockets another node was lost (`resync`
+   * `node_lost`), with the time before which a connection may have missed its events; the relay
+   * WebSocket's visitors catch up too. Returns the unsubscribe.
+   */
+  onNodeLost: (listener: (openedBefore: number) => void) => () => void;
   close: () => Promise<void>;
 };
 
@@ -154,6 +161,8 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     if (pubSub.every((c) => c.status === 'ready')) void liveRooms.relinked().then(resyncAll);
   }
 
+  /** When this node last told every socket to catch up (`resync`). */
+  let resyncedAt = 0;
   /**
    * Tells every socket of this node to catch up (`resync`), spread over a moment so thousands of
    * clients do not ask the database at once.
@@ -161,16 +170,29 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   function resyncAll() {
     const sockets = [...io.of('/').sockets.values()];
     logger.info({ sockets: sockets.length }, 'redis link restored; clients told to resync');
-    const BATCH = 250;
-    for (let i = 0; i < sockets.length; i += BATCH) {
-      const batch = sockets.slice(i, i + BATCH);
-      setTimeout(
-        () => {
-          for (const s of batch) if (s.connected) s.emit('resync', { reason: 'redis_reconnected' });
-        },
-        (i / BATCH) * 50,
-      ).unref();
-    }
+    resyncedAt = Date.now();
+    inSlices(sockets, 250, 50, (s) => s.connected && s.emit('resync', { reason: 'redis_reconnected' }));
+  }
+
+  const nodeLostListeners = new Set<(openedBefore: number) => void>();
+  /**
+   * A node was reaped (see presence.ts) `silentMs` after its last heartbeat: it stopped without
+   * closing before its next beat was due, so what it committed by then and had not yet published
+   * (a message, a claim, a conversation's first message) reached no socket. Every socket of this
+   * node that was already connected then catches up, more slowly than after a Redis outage: the
+   * loss is at least MISSED_BEATS heartbeats old and nothing waits on it. Sockets connected since
+   * caught up when they joined (a restart of the only node, killed and reaped by its successor,
+   * resyncs nobody); so did every socket if this node resynced since (its Redis links were down
+   * meanwhile), and if a link is down now, its own resync is still to come.
+   */
+  function nodeLost(node: string, silentMs: number) {
+    if (node === presence.nodeId || !Number.isFinite(silentMs)) return;
+    const openedBefore = Date.now() - silentMs + rt.presenceHeartbeatMs;
+    if (resyncedAt >= openedBefore || pubSub.some((c) => c.status !== 'ready')) return;
+    const sockets = [...io.of('/').sockets.values()].filter((s) => s.handshake.issued < openedBefore);
+    logger.warn({ node, sockets: sockets.length }, 'a node stopped without closing; clients told to resync');
+    inSlices(sockets, 250, 250, (s) => s.connected && s.emit('resync', { reason: 'node_lost' }));
+    for (const listener of nodeLostListeners) listener(openedBefore);
   }
 
   // A client's frames of one turn go out in one write, after the turn's publishes (turn-writes.ts):
@@ -211,7 +233,13 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     logger,
     onChange: (organizationId, userId, status) =>
       io.to(presenceRoom(organizationId)).emit('agent_status_changed', { agent_id: userId, status }),
+    // Only the node that reaped it learns of it: the others are told.
+    onNodeLost: (node, silentMs) => {
+      io.serverSideEmit('node_lost', node, silentMs);
+      nodeLost(node, silentMs);
+    },
   });
+  io.on('node_lost', (node, silentMs) => typeof node === 'string' && nodeLost(node, Number(silentMs)));
   const typing = createTypingTracker({
     timeoutMs: rt.typingTimeoutMs,
     relayIntervalMs: config.limits.typingRelayIntervalMs,
@@ -393,6 +421,10 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     },
     stats: () => ({ droppedMessages: limiter.dropped, refusedEvents: guard.refused }),
     onlineAgents: (organizationId) => presence.online(organizationId),
+    onNodeLost(listener) {
+      nodeLostListeners.add(listener);
+      return () => nodeLostListeners.delete(listener);
+    },
     async close() {
       closing = true;
       await Promise.all(working);

@@ -45,6 +45,7 @@ const OWN_IDS = 200;
 export function createConnection(id: string, ws: WebSocket, actor: VisitorActor, deps: ConnectionDeps) {
   const { services, logger } = deps;
   const typist = typistKey('end_user', actor.externalId);
+  const openedAt = Date.now();
   /** Until `welcome` is sent, live frames wait here (and those the welcome holds are dropped). */
   let pending: ServerFrame[] | null = [];
   let welcomed: Set<string> | null = null;
@@ -263,6 +264,8 @@ export function createConnection(id: string, ws: WebSocket, actor: VisitorActor,
     id,
     ws,
     actor,
+    /** When it was opened (`Date.now()`): a connection opened after a node was lost caught up then. */
+    openedAt,
     deliver,
     welcome,
     sendNow,

@@ -22,6 +22,7 @@ import { createConnection, type Connection, type VisitorActor } from './ws.conne
 import { createFanout, type FanoutMessage } from './ws.fanout.js';
 import { CLOSE, closeCodeOf, msgFrame, typistRole } from './ws.frames.js';
 import { connectQuerySchema } from './ws.schemas.js';
+import { inSlices } from '../../shared/slices.js';
 
 /** The paths of the visitor WebSocket: the document uses both. */
 export const WIDGET_WS_PATHS = new Set(['/api/v1/ws/widget', '/ws/widget']);
@@ -48,6 +49,8 @@ export type WidgetSocketDeps = {
   slots?: Realtime['slots'] | undefined;
   /** Failed proofs per client IP, shared with Socket.IO's joins and the history reads. */
   failures?: FailureThrottle | undefined;
+  /** Another node was lost (Socket.IO's `resync` `node_lost`): these visitors catch up too. */
+  onNodeLost?: Realtime['onNodeLost'] | undefined;
 };
 
 type Authorized = {
@@ -115,6 +118,12 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
   });
 
   const offs = [
+    // What a lost node stored and never published: connections older than it send `resume`.
+    deps.onNodeLost?.((openedBefore) => {
+      const stale = [...all].filter((c) => c.openedAt < openedBefore);
+      logger.info({ connections: stale.length }, 'relay ws: a node was lost; visitors told to resync');
+      inSlices(stale, 250, 250, (c) => c.sendNow({ type: 'resync', reason: 'node_lost' }));
+    }) ?? (() => {}),
     // Every stored message, whoever wrote it: its conversation's visitors, on every node.
     bus.subscribe('message.created', ({ message, conversation }) => {
       // Internal notes are the agents' own: never on the visitor's WebSocket.
