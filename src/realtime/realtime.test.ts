@@ -1063,6 +1063,58 @@ for (const mode of dbModes) {
       },
     );
 
+    test(
+      'follow_mine: an agent holding more than 500 is followed in the newest 500 and told the list is not complete',
+      pgOnly,
+      async () => {
+        // A tenant whose quota of new visitors a minute lets 501 in.
+        const { org, channelId } = await createOrg(app.services, undefined, { rateLimitPerMin: 1000 });
+        const ann = await createAgent(app.services, org.id);
+        const { cookie } = await loginAgent(app.url, ann.user.email, ann.password);
+        // 501 conversations Ann opened herself (an agent's outreach opens a session she holds),
+        // the oldest first; 25 at a time.
+        const ids: string[] = [];
+        for (let i = 0; i < 501; i += 25) {
+          const batch = await Promise.all(
+            Array.from({ length: Math.min(25, 501 - i) }, async () => {
+              const c = await createConversation(app.services, { organizationId: org.id, channelId });
+              return c.conversation.id;
+            }),
+          );
+          for (const id of batch) {
+            const r = await app.services.messages.send(
+              ann.actor,
+              message({ conversation_id: id, content: 'Your order shipped', sender_type: 'agent' }),
+            );
+            assert.equal(r.sessionOpened, true);
+            ids.push(id);
+          }
+        }
+        const tab = await open({ cookie });
+        const heard = record<Msg>(tab, 'message_received');
+        const followed = await emitAck(tab, 'follow_mine');
+        assert.equal(followed.ok, true);
+        assert.equal(followed.complete, false);
+        const got = followed.conversation_ids as string[];
+        assert.equal(got.length, 500);
+        assert.deepEqual([...got].sort(), ids.slice(1).sort());
+        // The oldest is left out: its messages do not reach the tab, the newest's do.
+        const [oldest, newest] = [ids[0]!, ids.at(-1)!];
+        for (const id of [oldest, newest]) {
+          await app.services.messages.send(
+            ann.actor,
+            message({ conversation_id: id, content: `note in ${id}`, sender_type: 'agent' }),
+          );
+        }
+        await eventually(() => heard.length === 1);
+        await new Promise((r) => setTimeout(r, 200));
+        assert.deepEqual(
+          heard.map((m) => m.conversation_id),
+          [newest],
+        );
+      },
+    );
+
     test('a deactivated agent is disconnected at once', pgOnly, async () => {
       const w = await world(1);
       const agent = w.agents[0]!;
