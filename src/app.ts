@@ -360,6 +360,14 @@ export async function createApp(deps: AppDeps): Promise<App> {
     model: botModel,
     agentsOnline,
   });
+  // Questions a node stored and died before its bot answered: answered here, if this node found it
+  // dead (a beat's grace past its death for the database's clock).
+  const offReaped = realtime.onNodeReaped((diedBy) =>
+    bot
+      .recover(10, new Date(diedBy + config.realtime.presenceHeartbeatMs))
+      .then((n) => n && logger.info({ questions: n }, 'bot: answering what a lost node left'))
+      .catch((err: unknown) => logger.error({ err }, 'bot recovery after a lost node failed')),
+  );
   return {
     app,
     server,
@@ -376,6 +384,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       // First: its visitors' messages under way are acked, then told to reconnect (1012).
       await widgetSocket.close();
       await push.stop();
+      offReaped();
       bot.stop();
       await bot.idle();
       await webhooks.stop();

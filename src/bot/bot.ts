@@ -1,4 +1,4 @@
-import type { Conversation, Prisma } from '../generated/prisma/client.js';
+import { Prisma, type Conversation } from '../generated/prisma/client.js';
 import type { Db } from '../shared/db.js';
 import type { DomainEvents, EventBus } from '../shared/events.js';
 import type { Logger } from '../shared/logger.js';
@@ -177,19 +177,22 @@ export function createBot(deps: {
   ];
 
   /**
-   * After a crash or a restart: the visitor messages of the last `withinMin` minutes that the bot
-   * never answered (the last message of a bot-mode conversation is the visitor's) are answered now.
-   * Idempotent across nodes: an answer is keyed by the message it answers.
+   * After a crash or a restart, or once another node is found dead: the visitor messages of the
+   * last `withinMin` minutes that the bot never answered (the last message of a bot-mode
+   * conversation is the visitor's) are answered now; with `storedBy`, only those stored by then
+   * (when the dead node died at the latest: later ones are live nodes' to answer). Idempotent
+   * across nodes: an answer is keyed by the message it answers.
    */
-  async function recover(withinMin = 10) {
+  async function recover(withinMin = 10, storedBy?: Date) {
+    const by = storedBy ? Prisma.sql`AND m."created_at" <= ${storedBy}` : Prisma.empty;
     const rows = await db.$queryRaw<{ id: string; message_id: string; content: string }[]>`
       SELECT c."id", m."id" AS message_id, m."content"
         FROM "conversations" c
-        JOIN LATERAL (SELECT "id", "content", "sender_type" FROM "messages"
+        JOIN LATERAL (SELECT "id", "content", "sender_type", "created_at" FROM "messages"
                        WHERE "conversation_id" = c."id" AND NOT "internal"
                        ORDER BY "seq" DESC LIMIT 1) m ON true
        WHERE c."mode" = 'bot' AND c."updated_at" > now() - make_interval(mins => ${withinMin})
-         AND m."sender_type" = 'end_user'
+         AND m."sender_type" = 'end_user' ${by}
          AND EXISTS (SELECT 1 FROM "knowledge_documents" k WHERE k."organization_id" = c."organization_id")`;
     for (const r of rows) {
       inOrder(r.id, () =>

@@ -5,6 +5,7 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import type { Socket } from 'socket.io-client';
+import { createDocumentSchema } from '../knowledge/knowledge.schemas.js';
 import { openPostgres, type Database } from '../shared/db.js';
 import type { Services } from '../services.js';
 import { loginAgent } from '../../test/helpers/app.js';
@@ -275,6 +276,56 @@ describe('realtime across two nodes (Redis adapter)', () => {
     } finally {
       v.close();
       await Promise.all([nodeC.stop(), nodeD.stop()]);
+    }
+  });
+
+  test('a question stored by a node killed before its bot answered is answered by the node that finds it dead', async () => {
+    const nodeE = await startServer(env);
+    const tn = await createTenant(services);
+    await services.knowledge.create(
+      tn.id,
+      createDocumentSchema.parse({
+        title: 'Store opening hours',
+        body: 'The Paris store opens every day from 9:00 to 20:00.',
+      }),
+    );
+    // A relay visitor (bot mode) on node A.
+    const s = await createVisitorSession(nodeA.url, tn);
+    const v = await connectWs(widgetWsUrl(nodeA.url, { token: s.visitor_token }));
+    try {
+      await v.next('welcome');
+      // Node E stores the visitor's question and dies before its bot sees it (the test's own
+      // services publish nowhere: the same database, no bot listening).
+      const row = await database.prisma.visitorSession.findUniqueOrThrow({
+        where: { id: s.session_id },
+        include: { endUser: true },
+      });
+      const actor = {
+        kind: 'end_user' as const,
+        organizationId: tn.id,
+        endUserId: row.endUserId,
+        externalId: row.endUser.externalId,
+      };
+      await services.messages.send(
+        actor,
+        message({
+          conversation_id: s.conversation_id,
+          content: 'When does the Paris store open?',
+          sender_type: 'end_user',
+          external_id: actor.externalId,
+        }),
+      );
+      await nodeE.stop('SIGKILL');
+      // Reaped after three silent beats: the bot of the node that reaped it answers, live.
+      const answer = await v.next('msg', (m) => m.role === 'bot', 30_000);
+      assert.match(String(answer.content), /9:00 to 20:00/);
+      const bots = await database.prisma.message.count({
+        where: { conversationId: s.conversation_id, senderType: 'bot' },
+      });
+      assert.equal(bots, 1);
+    } finally {
+      v.close();
+      await nodeE.stop();
     }
   });
 

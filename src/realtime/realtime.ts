@@ -83,6 +83,11 @@ export type Realtime = {
    * WebSocket's visitors catch up too. Returns the unsubscribe.
    */
   onNodeLost: (listener: (openedBefore: number) => void) => () => void;
+  /**
+   * Calls `listener` on the one node that reaped a lost node (see presence.ts), with the time by
+   * which it had died (`Date.now()` terms): work it never did (the bot's answers) is done here.
+   */
+  onNodeReaped: (listener: (diedBy: number) => void) => () => void;
   close: () => Promise<void>;
 };
 
@@ -175,6 +180,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
   }
 
   const nodeLostListeners = new Set<(openedBefore: number) => void>();
+  const nodeReapedListeners = new Set<(diedBy: number) => void>();
   /**
    * A node was reaped (see presence.ts) `silentMs` after its last heartbeat: it stopped without
    * closing before its next beat was due, so what it committed by then and had not yet published
@@ -237,6 +243,8 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     onNodeLost: (node, silentMs) => {
       io.serverSideEmit('node_lost', node, silentMs);
       nodeLost(node, silentMs);
+      const diedBy = Date.now() - silentMs + rt.presenceHeartbeatMs;
+      for (const listener of nodeReapedListeners) listener(diedBy);
     },
   });
   io.on('node_lost', (node, silentMs) => typeof node === 'string' && nodeLost(node, Number(silentMs)));
@@ -424,6 +432,10 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     onNodeLost(listener) {
       nodeLostListeners.add(listener);
       return () => nodeLostListeners.delete(listener);
+    },
+    onNodeReaped(listener) {
+      nodeReapedListeners.add(listener);
+      return () => nodeReapedListeners.delete(listener);
     },
     async close() {
       closing = true;
