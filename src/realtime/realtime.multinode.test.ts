@@ -15,7 +15,7 @@ import { startServer, type RunningServer } from '../../test/helpers/process.js';
 import { createTenant, createVisitorSession } from '../../test/helpers/relay.js';
 import { servicesFor } from '../../test/helpers/services.js';
 import { connectSocket, emitAck, eventually, nextEvent, record } from '../../test/helpers/sockets.js';
-import { connectWs, widgetWsUrl } from '../../test/helpers/ws.js';
+import { connectWs, widgetWsUrl, type WsClient } from '../../test/helpers/ws.js';
 
 type Status = { agent_id: string; status: string };
 type Msg = { id: string; content: string; sender_type: string };
@@ -228,6 +228,7 @@ describe('realtime across two nodes (Redis adapter)', () => {
     // A relay visitor on node A whose first message the queue has seen.
     const s = await createVisitorSession(nodeA.url, tn);
     const v = await connectWs(widgetWsUrl(nodeA.url, { token: s.visitor_token }));
+    let late: WsClient | undefined;
     try {
       await v.next('welcome');
       v.send({ type: 'msg', client_msg_id: 'v1', content: 'Anyone there?' });
@@ -252,6 +253,9 @@ describe('realtime across two nodes (Redis adapter)', () => {
       await new Promise((r) => setTimeout(r, 1300));
       const annLate = await open(nodeA.url, annLogin.cookie);
       const lateResyncs = record(annLate, 'resync');
+      const vLate = await connectWs(widgetWsUrl(nodeA.url, { token: s.visitor_token, last_seq: seen }));
+      late = vLate;
+      await vLate.next('welcome');
 
       // Reaped after three silent heartbeats (1 s here): the sockets on A that were there catch up.
       assert.equal((await v.next('resync', () => true, 30_000)).reason, 'node_lost');
@@ -268,13 +272,18 @@ describe('realtime across two nodes (Redis adapter)', () => {
         ((await mine.json()) as { id: string }[]).map((c) => c.id),
         [s.conversation_id],
       );
-      // The tab opened since the death read what it shows then, so it is not told (one slice,
-      // 250 ms, later it would have been).
+      // The tab and the WebSocket opened since the death read what they show then, so they are not
+      // told (one slice, 250 ms, later they would have been).
       await new Promise((r) => setTimeout(r, 600));
       assert.deepEqual(lateResyncs, []);
+      assert.deepEqual(
+        vLate.frames.filter((f) => f.type === 'resync'),
+        [],
+      );
       assert.deepEqual(annResyncs, [{ reason: 'node_lost' }]);
     } finally {
       v.close();
+      late?.close();
       await Promise.all([nodeC.stop(), nodeD.stop()]);
     }
   });
