@@ -360,14 +360,21 @@ export async function createApp(deps: AppDeps): Promise<App> {
     model: botModel,
     agentsOnline,
   });
-  // Questions a node stored and died before its bot answered: answered here, if this node found it
-  // dead (a beat's grace past its death for the database's clock).
-  const offReaped = realtime.onNodeReaped((diedBy) =>
+  // What a node stored and died before it followed up on, done here if this node found it dead:
+  // the questions its bot never answered, and the pushes it never queued (a beat's grace past its
+  // death for the database's clock; pushes from a beat before its last one).
+  const hb = config.realtime.presenceHeartbeatMs;
+  const offReaped = realtime.onNodeReaped((diedBy) => {
+    const storedBy = new Date(diedBy + hb);
     bot
-      .recover(10, new Date(diedBy + config.realtime.presenceHeartbeatMs))
+      .recover(10, storedBy)
       .then((n) => n && logger.info({ questions: n }, 'bot: answering what a lost node left'))
-      .catch((err: unknown) => logger.error({ err }, 'bot recovery after a lost node failed')),
-  );
+      .catch((err: unknown) => logger.error({ err }, 'bot recovery after a lost node failed'));
+    push
+      .recover(new Date(diedBy - 2 * hb), storedBy)
+      .then((n) => n && logger.info({ messages: n }, 'push: queued what a lost node left'))
+      .catch((err: unknown) => logger.error({ err }, 'push recovery after a lost node failed'));
+  });
   return {
     app,
     server,

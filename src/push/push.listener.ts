@@ -105,5 +105,48 @@ export function pushListener(deps: { db: Db; bus: EventBus; endUsers: EndUserPre
     deps.kick();
   }
 
-  return deps.bus.subscribe('message.created', onMessage);
+  /**
+   * After a node died: the agents' and bots' messages stored between `from` and `to` that no push
+   * was queued for and that the end user's clients never acknowledged (the dead node stored them
+   * and died before this listener ran there) go through it now, so an end user still away gets
+   * them on their devices. Answers how many were looked at.
+   */
+  async function recover(from: Date, to: Date): Promise<number> {
+    const rows = await db.$queryRaw<{ id: string }[]>`
+      SELECT m."id"::text
+        FROM "conversations" c
+        JOIN "messages" m ON m."conversation_id" = c."id"
+         AND m."created_at" BETWEEN ${from} AND ${to}
+         AND m."sender_type" IN ('agent', 'bot') AND NOT m."internal"
+         AND m."seq" > c."visitor_delivered_seq"
+       WHERE c."updated_at" >= ${from}
+         AND EXISTS (SELECT 1 FROM "device_tokens" d
+                      WHERE d."end_user_id" = c."end_user_id" AND d."disabled_at" IS NULL)
+         AND NOT EXISTS (SELECT 1 FROM "push_jobs" p WHERE p."message_id" = m."id")`;
+    if (!rows.length) return 0;
+    const messages = await db.message.findMany({
+      where: { id: { in: rows.map((r) => r.id) } },
+      include: { conversation: { include: { endUser: { select: { externalId: true } } } } },
+      orderBy: { seq: 'asc' },
+    });
+    for (const { conversation: c, ...message } of messages) {
+      await onMessage({
+        message,
+        conversation: {
+          id: c.id,
+          organizationId: c.organizationId,
+          channelId: c.channelId,
+          endUserId: c.endUserId,
+          endUserExternalId: c.endUser.externalId,
+          routingKey: c.routingKey,
+          mode: c.mode,
+        },
+        sessionOpened: false,
+        redelivered: true,
+      });
+    }
+    return messages.length;
+  }
+
+  return { off: deps.bus.subscribe('message.created', onMessage), recover };
 }

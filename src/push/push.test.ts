@@ -8,6 +8,8 @@ import { createAgent, createOrg, message as sendPayload } from '../../test/helpe
 import { makeTlsCert, startFakeApns, startFakeFcm } from '../../test/helpers/push-providers.js';
 import { connectSocket, emitAck, eventually, nextEvent } from '../../test/helpers/sockets.js';
 import { userHash } from '../tenants/identity.js';
+import { servicesFor } from '../../test/helpers/services.js';
+import { Redis } from 'ioredis';
 
 const fcmToken = () => `fcm-${randomBytes(40).toString('base64url')}:APA91b${randomUUID()}`;
 const apnsToken = () => randomBytes(32).toString('hex');
@@ -23,6 +25,7 @@ for (const mode of dbModes) {
     let apns: Awaited<ReturnType<typeof startFakeApns>>;
     // send() called → request at the provider: first use of a credential (OAuth, TLS) vs warm.
     const timings = { cold: [] as number[], warm: [] as number[] };
+    const prefix = `sb:test:${randomUUID()}`;
 
     before(async () => {
       tls = makeTlsCert();
@@ -37,7 +40,8 @@ for (const mode of dbModes) {
           PUSH_CA_FILE: tls.caFile,
           PUSH_RETRY_BASE_MS: '100',
           PUSH_MAX_ATTEMPTS: '4',
-          REALTIME_REDIS_PREFIX: `sb:test:${randomUUID()}`,
+          REALTIME_REDIS_PREFIX: prefix,
+          PRESENCE_HEARTBEAT_S: '1',
         },
       });
       t.push.start();
@@ -130,6 +134,51 @@ for (const mode of dbModes) {
       );
     };
     const device = (token: string) => t.database.prisma.deviceToken.findFirstOrThrow({ where: { token } });
+
+    test(
+      'a reply stored by a node killed before it queued the push is pushed by the node that finds it dead',
+      { skip: full ? false : 'needs Redis (presence finds dead nodes)' },
+      async () => {
+        const m = await mobileOrg();
+        const ft = fcmToken();
+        const u = await appUser(m, [{ platform: 'fcm', token: ft }]);
+        // Another node stores the agent's reply and dies before its push listener runs: its
+        // services publish nowhere, and it beat in Redis for the last time just then.
+        const dead = servicesFor(t.database).services;
+        const say = (content: string) =>
+          dead.messages.send(
+            m.admin.actor,
+            sendPayload({ conversation_id: u.conversationId, content, sender_type: 'agent' }),
+          );
+        // One the end user's app acknowledged receiving is not pushed again.
+        const seen = await say('Already on the phone');
+        await t.database.prisma.conversation.update({
+          where: { id: u.conversationId },
+          data: { visitorDeliveredSeq: seen.message.seq },
+        });
+        const { message } = await say('Left by a dead node');
+        const redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
+        try {
+          const [sec, micro] = await redis.time();
+          await redis.zadd(
+            `${prefix}:presence:nodes`,
+            Number(sec) * 1000 + Math.floor(Number(micro) / 1000),
+            randomUUID(),
+          );
+        } finally {
+          redis.disconnect();
+        }
+        // Reaped after three silent beats (1 s here): the push goes out.
+        const [f] = await fcm.waitFor(ft, 1, 15_000);
+        assert.deepEqual(f!.message.data, {
+          conversation_id: u.conversationId,
+          message_id: message.id,
+          type: 'message',
+        });
+        await eventually(() => allDone(message.id, 1, 'sent'));
+        assert.equal((await jobsOf(seen.message.id)).length, 0);
+      },
+    );
 
     test('an agent message reaches FCM (HTTP v1, OAuth bearer) and APNs (HTTP/2, ES256 JWT)', async () => {
       const m = await mobileOrg();

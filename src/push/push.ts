@@ -39,7 +39,7 @@ export function createPush(deps: {
     retry: { baseMs: config.push.retryBaseMs, maxAttempts: config.push.maxAttempts, maxDelayMs: 15 * 60_000 },
     onAttempt: deps.onAttempt,
   });
-  const unsubscribe = pushListener({
+  const listener = pushListener({
     db: deps.db,
     bus: deps.bus,
     endUsers: deps.endUsers,
@@ -47,8 +47,10 @@ export function createPush(deps: {
   });
   return {
     start: () => worker.start(),
+    /** What a dead node stored and never queued a push for (see `pushListener`). */
+    recover: listener.recover,
     async stop() {
-      unsubscribe();
+      listener.off();
       await worker.stop();
     },
   };
