@@ -85,7 +85,8 @@ export type Realtime = {
   onNodeLost: (listener: (openedBefore: number) => void) => () => void;
   /**
    * Calls `listener` on the one node that reaped a lost node (see presence.ts), with the time by
-   * which it had died (`Date.now()` terms): work it never did (the bot's answers) is done here.
+   * which it had died (`Date.now()` terms): work it never did (the bot's answers, pushes) is done
+   * here.
    */
   onNodeReaped: (listener: (diedBy: number) => void) => () => void;
   close: () => Promise<void>;
@@ -186,10 +187,11 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
    * closing before its next beat was due, so what it committed by then and had not yet published
    * (a message, a claim, a conversation's first message) reached no socket. Every socket of this
    * node that was already connected then catches up, more slowly than after a Redis outage: the
-   * loss is at least MISSED_BEATS heartbeats old and nothing waits on it. Sockets connected since
-   * caught up when they joined (a restart of the only node, killed and reaped by its successor,
-   * resyncs nobody); so did every socket if this node resynced since (its Redis links were down
-   * meanwhile), and if a link is down now, its own resync is still to come.
+   * loss is at least MISSED_BEATS heartbeats old and nothing waits on it. Sockets connected more
+   * than a beat after its last beat caught up when they joined (after a crash of the only node,
+   * reaped by its successor, only clients back within that beat are told); so did every socket if
+   * this node resynced since (its Redis links were down meanwhile), and if a link is down now, its
+   * own resync is still to come.
    */
   function nodeLost(node: string, silentMs: number) {
     if (node === presence.nodeId || !Number.isFinite(silentMs)) return;
