@@ -324,6 +324,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     },
     floodDrops: () => ({ socketio: realtime.stats().droppedMessages, websocket: widgetSocket.dropped() }),
     socketRefusals: () => realtime.stats().refusedEvents,
+    nodesLost: () => realtime.stats().nodesLost,
+    resyncs: () => ({ socketio: realtime.stats().resyncs, websocket: widgetSocket.resyncs() }),
     writer: services.messages.writerStats,
   });
   metrics.afterGateways();

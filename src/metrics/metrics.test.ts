@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import type { Socket } from 'socket.io-client';
 import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
@@ -58,6 +59,7 @@ describe('/metrics (postgres + Redis)', () => {
   let app: TestApp;
   const sockets: Socket[] = [];
   const clients: WsClient[] = [];
+  const prefix = `sb:test:${randomUUID()}`;
   before(async () => {
     app = await startApp(await dbModes[0]!.open(), {
       redis: true,
@@ -69,7 +71,9 @@ describe('/metrics (postgres + Redis)', () => {
         // Refused history reads are not slowed down here (the 429 test makes a few).
         JOIN_FAILURE_MAX_DELAY_MS: '0',
         // Keys of this run only: other test files share the Redis.
-        REALTIME_REDIS_PREFIX: `sb:test:${randomUUID()}`,
+        REALTIME_REDIS_PREFIX: prefix,
+        // A dead node is found after three silent beats.
+        PRESENCE_HEARTBEAT_S: '1',
       },
     });
   });
@@ -215,6 +219,41 @@ describe('/metrics (postgres + Redis)', () => {
     } finally {
       await new Promise<void>((r) => receiver.close(() => r()));
     }
+  });
+
+  test('a node found dead is counted, and so are the clients told to resync, by gateway', async () => {
+    const { org } = await createOrg(app.services);
+    const a = await createAgent(app.services, org.id);
+    const login = await loginAgent(app.url, a.user.email, a.password);
+    const agent = await connectSocket(app.url, { cookie: login.cookie });
+    sockets.push(agent);
+    const tn = await createTenant(app.services);
+    const session = await createVisitorSession(app.url, tn);
+    const ws = await connectWs(widgetWsUrl(app.url, { token: session.visitor_token }), {
+      origin: 'https://app.acme.com',
+    });
+    clients.push(ws);
+    await ws.next('welcome');
+    const before = await scrape();
+    const told = record(agent, 'resync');
+    // Another node of this cluster beat in Redis for the last time just now, and never again.
+    const redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
+    try {
+      const [sec, micro] = await redis.time();
+      const now = Number(sec) * 1000 + Math.floor(Number(micro) / 1000);
+      await redis.zadd(`${prefix}:presence:nodes`, now, randomUUID());
+    } finally {
+      redis.disconnect();
+    }
+    assert.equal((await ws.next('resync', () => true, 15_000)).reason, 'node_lost');
+    await eventually(() => told.length === 1, 15_000);
+    const after = await scrape();
+    const moved = (name: string, labels: Record<string, string> = {}) =>
+      value(after, name, labels) - value(before, name, labels);
+    assert.equal(moved('switchboard_nodes_lost_total'), 1);
+    // Clients of the tests before, still connected, were told too.
+    assert.ok(moved('switchboard_resyncs_total', { transport: 'socketio', reason: 'node_lost' }) >= 1);
+    assert.ok(moved('switchboard_resyncs_total', { transport: 'websocket', reason: 'node_lost' }) >= 1);
   });
 
   test('HTTP 429s are counted by path, ids folded', async () => {

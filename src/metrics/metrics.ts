@@ -14,6 +14,10 @@ export type MetricSources = {
   socketRefusals?: () => number;
   /** The batch writer's counts since start. */
   writer?: () => { written: number; statements: number; failed: number };
+  /** Nodes this node found dead and reaped, since start. */
+  nodesLost?: () => number;
+  /** Clients told to `resync` since start, by transport, then reason. */
+  resyncs?: () => Record<string, Record<string, number>>;
 };
 
 const PREFIX = 'switchboard_';
@@ -125,6 +129,35 @@ export function createMetrics(deps: { database: Database; redis?: Redis | undefi
         drops.set(transport, m);
         if (n > m.last) this.inc(m.labels, n - m.last);
         m.last = n;
+      }
+    },
+  });
+  let nodesLost = 0;
+  new Counter({
+    name: `${PREFIX}nodes_lost_total`,
+    help: 'Other nodes this node found silent for three heartbeats without closing, and reaped.',
+    registers: [registry],
+    collect() {
+      const n = sources.nodesLost?.() ?? 0;
+      if (n > nodesLost) this.inc(n - nodesLost);
+      nodesLost = n;
+    },
+  });
+  const resynced = new Map<string, ReturnType<typeof mirrored>>();
+  new Counter({
+    name: `${PREFIX}resyncs_total`,
+    help: 'Clients told to catch up from the database (resync), by gateway and reason.',
+    labelNames: ['transport', 'reason'] as const,
+    registers: [registry],
+    collect() {
+      for (const [transport, byReason] of Object.entries(sources.resyncs?.() ?? {})) {
+        for (const [reason, n] of Object.entries(byReason)) {
+          const key = `${transport}|${reason}`;
+          const m = resynced.get(key) ?? mirrored({ transport, reason });
+          resynced.set(key, m);
+          if (n > m.last) this.inc(m.labels, n - m.last);
+          m.last = n;
+        }
       }
     },
   });

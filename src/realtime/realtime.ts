@@ -74,7 +74,14 @@ export type Realtime = {
   /** Throws while the adapter's connections to Redis are down (for /readyz). */
   checkAdapter: () => void;
   /** Counters for operators and tests. */
-  stats: () => { droppedMessages: number; refusedEvents: number };
+  stats: () => {
+    droppedMessages: number;
+    refusedEvents: number;
+    /** Nodes this node found dead and reaped. */
+    nodesLost: number;
+    /** Sockets told to `resync`, by reason (after a Redis outage, after a lost node). */
+    resyncs: Record<'redis_reconnected' | 'node_lost', number>;
+  };
   /** Agents of the organization with a socket on any node (the relay's `is_online`). */
   onlineAgents: (organizationId: string) => Promise<string[]>;
   /**
@@ -169,6 +176,15 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
 
   /** When this node last told every socket to catch up (`resync`). */
   let resyncedAt = 0;
+  const resyncs = { redis_reconnected: 0, node_lost: 0 };
+  let nodesLost = 0;
+  /** Tells `sockets` to catch up, 250 every `gapMs`, those still connected then. */
+  const resync = (sockets: RealtimeSocket[], reason: keyof typeof resyncs, gapMs: number) =>
+    inSlices(sockets, 250, gapMs, (s) => {
+      if (!s.connected) return;
+      s.emit('resync', { reason });
+      resyncs[reason]++;
+    });
   /**
    * Tells every socket of this node to catch up (`resync`), spread over a moment so thousands of
    * clients do not ask the database at once.
@@ -177,7 +193,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     const sockets = [...io.of('/').sockets.values()];
     logger.info({ sockets: sockets.length }, 'redis link restored; clients told to resync');
     resyncedAt = Date.now();
-    inSlices(sockets, 250, 50, (s) => s.connected && s.emit('resync', { reason: 'redis_reconnected' }));
+    resync(sockets, 'redis_reconnected', 50);
   }
 
   const nodeLostListeners = new Set<(openedBefore: number) => void>();
@@ -199,7 +215,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     if (resyncedAt >= openedBefore || pubSub.some((c) => c.status !== 'ready')) return;
     const sockets = [...io.of('/').sockets.values()].filter((s) => s.handshake.issued < openedBefore);
     logger.warn({ node, sockets: sockets.length }, 'a node stopped without closing; clients told to resync');
-    inSlices(sockets, 250, 250, (s) => s.connected && s.emit('resync', { reason: 'node_lost' }));
+    resync(sockets, 'node_lost', 250);
     for (const listener of nodeLostListeners) listener(openedBefore);
   }
 
@@ -243,6 +259,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       io.to(presenceRoom(organizationId)).emit('agent_status_changed', { agent_id: userId, status }),
     // Only the node that reaped it learns of it: the others are told.
     onNodeLost: (node, silentMs) => {
+      nodesLost++;
       io.serverSideEmit('node_lost', node, silentMs);
       nodeLost(node, silentMs);
       const diedBy = Date.now() - silentMs + rt.presenceHeartbeatMs;
@@ -429,7 +446,12 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       const down = pubSub.filter((c) => c.status !== 'ready');
       if (down.length) throw new Error(`adapter connection ${down.map((c) => c.status).join(', ')}`);
     },
-    stats: () => ({ droppedMessages: limiter.dropped, refusedEvents: guard.refused }),
+    stats: () => ({
+      droppedMessages: limiter.dropped,
+      refusedEvents: guard.refused,
+      nodesLost,
+      resyncs: { ...resyncs },
+    }),
     onlineAgents: (organizationId) => presence.online(organizationId),
     onNodeLost(listener) {
       nodeLostListeners.add(listener);

@@ -106,6 +106,7 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
         c.close(m.code, m.reason);
     }
   }
+  const resyncs = { redis_reconnected: 0, node_lost: 0 };
   const fanout = await createFanout({
     redis: deps.redis,
     prefix: config.realtime.redisPrefix,
@@ -114,6 +115,7 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
     onResync: () => {
       logger.info({ connections: all.size }, 'relay ws: redis link restored; visitors told to resync');
       for (const c of all) c.sendNow({ type: 'resync', reason: 'redis_reconnected' });
+      resyncs.redis_reconnected += all.size;
     },
   });
 
@@ -122,7 +124,11 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
     deps.onNodeLost?.((openedBefore) => {
       const stale = [...all].filter((c) => c.openedAt < openedBefore);
       logger.info({ connections: stale.length }, 'relay ws: a node was lost; visitors told to resync');
-      inSlices(stale, 250, 250, (c) => c.sendNow({ type: 'resync', reason: 'node_lost' }));
+      inSlices(stale, 250, 250, (c) => {
+        if (!all.has(c)) return;
+        c.sendNow({ type: 'resync', reason: 'node_lost' });
+        resyncs.node_lost++;
+      });
     }) ?? (() => {}),
     // Every stored message, whoever wrote it: its conversation's visitors, on every node.
     bus.subscribe('message.created', ({ message, conversation }) => {
@@ -413,6 +419,8 @@ export async function createWidgetSocketGateway(deps: WidgetSocketDeps) {
     connections: () => all.size,
     /** Visitors' messages dropped by the flood limit on this node since it started (metrics). */
     dropped: () => limiter.dropped,
+    /** Connections told to `resync` since it started, by reason (metrics). */
+    resyncs: () => ({ ...resyncs }),
 
     /**
      * Shutdown: new messages are refused, those under way are stored and acked, then every
