@@ -249,8 +249,9 @@ describe('realtime across two nodes (Redis adapter)', () => {
       );
       const killed = Date.now();
       await nodeC.stop('SIGKILL');
-      // A tab opened more than a heartbeat after the death, before the reaping (three beats).
-      await new Promise((r) => setTimeout(r, 1300));
+      // A tab and a WebSocket opened 1.5 s after the death: half a beat past the last beat plus one
+      // (the bound), half a beat before the earliest reaping (three beats after the last).
+      await new Promise((r) => setTimeout(r, 1500));
       const annLate = await open(nodeA.url, annLogin.cookie);
       const lateResyncs = record(annLate, 'resync');
       const vLate = await connectWs(widgetWsUrl(nodeA.url, { token: s.visitor_token, last_seq: seen }));
