@@ -4,7 +4,8 @@
 // click, then a new conversation and a new message in the agent's own conversation notify while
 // the tab is hidden or another conversation is open (the page's Notification is wrapped to record
 // them; the server is the real one); clicking one opens the conversation; the unread count and
-// the title survive a reload, and so do the notifications. No CSP violation or page error.
+// the title survive a reload, and so do the notifications. A claim the tab hears while the server
+// answers its `follow_mine` with an older reading still notifies. No CSP violation or page error.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Socket } from 'socket.io-client';
@@ -266,5 +267,81 @@ test('inbox search and desktop notifications', async (t) => {
     },
   );
 
+  assert.deepEqual(problems, []);
+});
+
+test("a claim heard while the tab asks for the agent's conversations still notifies their visitor's messages", async (t) => {
+  const database = await dbModes[0]!.open();
+  const app = await startApp(database);
+  const { org, channelId } = await createOrg(app.services, 'Follow Race Org');
+  const ann = await createAgent(app.services, org.id, { role: 'agent' });
+  const sockets: Socket[] = [];
+  const { browser, contexts } = await browserFor(t, async () => {
+    for (const s of sockets) s.disconnect();
+    await app.stop();
+    await database.close();
+  });
+  // A visitor waiting in the queue.
+  const zoe = await createConversation(app.services, {
+    organizationId: org.id,
+    channelId,
+    displayName: 'Zoe Race',
+  });
+  const visitor = await connectSocket(app.url);
+  sockets.push(visitor);
+  const say = async (content: string) => {
+    const ack = await emitAck(visitor, 'send_message', {
+      conversation_id: zoe.conversation.id,
+      content,
+      content_type: 'text',
+      sender_type: 'end_user',
+      external_id: zoe.externalId,
+    });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+  };
+  await say('Is anyone there?');
+
+  // The server reads which conversations Ann holds for her tab (`follow_mine`: none yet), and is
+  // slow to answer: she claims Zoe's meanwhile, so the answer is older than the claim her tab heard.
+  const conversations = app.services.conversations;
+  const heldIds = conversations.heldIds.bind(conversations);
+  let asked!: () => void;
+  const read = new Promise<void>((r) => (asked = r));
+  let answer!: () => void;
+  const answered = new Promise<void>((r) => (answer = r));
+  conversations.heldIds = async (...args) => {
+    const ids = await heldIds(...args);
+    asked();
+    await answered;
+    return ids;
+  };
+
+  const problems: string[] = [];
+  const { context, page } = await signedIn(browser, app, ann.user.email, ann.password);
+  contexts.push(context);
+  await context.grantPermissions(['notifications'], { origin: app.url });
+  await page.addInitScript({ content: INSTRUMENT });
+  watch(page, problems, 'Ann');
+  await page.goto(`${app.url}/inbox`);
+  await page.locator('#inbox[aria-busy="false"]').waitFor({ timeout: T });
+  await page.getByRole('button', { name: 'Enable desktop notifications' }).click();
+  await page.locator('#notify-state', { hasText: 'Desktop notifications on' }).waitFor({ timeout: T });
+  await read;
+  await app.services.conversations.assign(ann.actor, zoe.conversation.id);
+  await page.locator('[data-count="mine"]', { hasText: '1' }).waitFor({ timeout: T });
+  answer();
+
+  // In the background, her visitor writes again: it notifies, as any message of hers.
+  await page.evaluate(() => (window as unknown as PageWindow).__setHidden(true));
+  await say('Still waiting');
+  const recorded = () =>
+    page.evaluate(() =>
+      (window as unknown as PageWindow).__notifications.map((n) => ({ title: n.title, body: n.body })),
+    );
+  await eventually(async () => (await recorded()).some((n) => n.body === 'Still waiting'), T);
+  assert.deepEqual(
+    (await recorded()).filter((n) => n.body === 'Still waiting'),
+    [{ title: 'New message from Zoe Race', body: 'Still waiting' }],
+  );
   assert.deepEqual(problems, []);
 });

@@ -154,12 +154,19 @@ export function mountNotify(d: Deps) {
   /** In the room of a conversation of theirs, so its messages reach this tab. */
   const follow = (id: string) => d.socket.emit('join_conversation', { conversation_id: id });
 
-  d.socket.on('conversation_assigned', (e) => {
-    if (e.assigned_to === d.me) mine.add(e.conversation_id);
-    else mine.delete(e.conversation_id);
-  });
-  d.socket.on('conversation_released', (e) => mine.delete(e.conversation_id));
-  d.socket.on('conversation_resolved', (e) => mine.delete(e.conversation_id));
+  /**
+   * Claims, transfers, releases and resolves heard while `follow_mine` is asked: its answer may
+   * have been read before them, so they are applied again on top of it.
+   */
+  let heardMeanwhile: Map<string, boolean> | null = null;
+  function held(id: string, isMine: boolean) {
+    if (isMine) mine.add(id);
+    else mine.delete(id);
+    heardMeanwhile?.set(id, isMine);
+  }
+  d.socket.on('conversation_assigned', (e) => held(e.conversation_id, e.assigned_to === d.me));
+  d.socket.on('conversation_released', (e) => held(e.conversation_id, false));
+  d.socket.on('conversation_resolved', (e) => held(e.conversation_id, false));
 
   // A page (re)loaded or reconnected is in no conversation room yet: the server puts it back in
   // the agent's own (`follow_mine`, ids only). Until it answers, or when the agent holds more than
@@ -168,13 +175,20 @@ export function mountNotify(d: Deps) {
   let retry: ReturnType<typeof setTimeout> | undefined;
   function followMine() {
     clearTimeout(retry);
+    const heard = new Map<string, boolean>();
+    heardMeanwhile = heard;
     d.socket.emit('follow_mine', (ack) => {
+      if (heardMeanwhile === heard) heardMeanwhile = null;
       if (!ack?.ok) {
         if (d.socket.connected) retry = setTimeout(followMine, FOLLOW_RETRY_MS);
         return;
       }
       mine.clear();
       for (const id of ack.conversation_ids) mine.add(id);
+      for (const [id, isMine] of heard) {
+        if (isMine) mine.add(id);
+        else mine.delete(id);
+      }
       followingAll = ack.complete;
     });
   }
