@@ -7,13 +7,16 @@
 // the title survive a reload, and so do the notifications. A claim the tab hears while the server
 // answers its `follow_mine` with an older reading still notifies. No CSP violation or page error.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import type { Socket } from 'socket.io-client';
 import { startApp } from '../../test/helpers/app.js';
 import { browserFor, signedIn, watch } from '../../test/helpers/browser.js';
-import { dbModes } from '../../test/helpers/db.js';
+import { dbModes, testDatabaseUrl } from '../../test/helpers/db.js';
 import { createAgent, createConversation, createOrg, message } from '../../test/helpers/factories.js';
 import { connectSocket, emitAck, eventually } from '../../test/helpers/sockets.js';
+import { startTcpProxy } from '../../test/helpers/tcp-proxy.js';
+import type { Services } from '../services.js';
+import { openPostgres, type Database } from '../shared/db.js';
 
 const T = 10_000;
 
@@ -270,18 +273,27 @@ test('inbox search and desktop notifications', async (t) => {
   assert.deepEqual(problems, []);
 });
 
-test("a claim heard while the tab asks for the agent's conversations still notifies their visitor's messages", async (t) => {
-  const database = await dbModes[0]!.open();
+/**
+ * Zoe, a visitor who wrote, and Ann, an agent of her organization, with the app's reading of an
+ * agent's conversations for `follow_mine` (`heldIds`) replaced by `heldIds`, given the real one.
+ * `open()` opens Ann's inbox with desktop notifications on; `notified` are the bodies shown.
+ */
+async function zoeAndAnn(
+  t: TestContext,
+  database: Database,
+  heldIds: (real: Services['conversations']['heldIds']) => Services['conversations']['heldIds'],
+  cleanup: () => Promise<void> = async () => {},
+) {
   const app = await startApp(database);
-  const { org, channelId } = await createOrg(app.services, 'Follow Race Org');
+  const { org, channelId } = await createOrg(app.services);
   const ann = await createAgent(app.services, org.id, { role: 'agent' });
   const sockets: Socket[] = [];
   const { browser, contexts } = await browserFor(t, async () => {
     for (const s of sockets) s.disconnect();
     await app.stop();
     await database.close();
+    await cleanup();
   });
-  // A visitor waiting in the queue.
   const zoe = await createConversation(app.services, {
     organizationId: org.id,
     channelId,
@@ -300,48 +312,98 @@ test("a claim heard while the tab asks for the agent's conversations still notif
     assert.equal(ack.ok, true, JSON.stringify(ack));
   };
   await say('Is anyone there?');
-
-  // The server reads which conversations Ann holds for her tab (`follow_mine`: none yet), and is
-  // slow to answer: she claims Zoe's meanwhile, so the answer is older than the claim her tab heard.
   const conversations = app.services.conversations;
-  const heldIds = conversations.heldIds.bind(conversations);
-  let asked!: () => void;
-  const read = new Promise<void>((r) => (asked = r));
-  let answer!: () => void;
-  const answered = new Promise<void>((r) => (answer = r));
-  conversations.heldIds = async (...args) => {
-    const ids = await heldIds(...args);
-    asked();
-    await answered;
-    return ids;
-  };
+  conversations.heldIds = heldIds(conversations.heldIds.bind(conversations));
 
-  const problems: string[] = [];
   const { context, page } = await signedIn(browser, app, ann.user.email, ann.password);
   contexts.push(context);
   await context.grantPermissions(['notifications'], { origin: app.url });
   await page.addInitScript({ content: INSTRUMENT });
-  watch(page, problems, 'Ann');
-  await page.goto(`${app.url}/inbox`);
-  await page.locator('#inbox[aria-busy="false"]').waitFor({ timeout: T });
-  await page.getByRole('button', { name: 'Enable desktop notifications' }).click();
-  await page.locator('#notify-state', { hasText: 'Desktop notifications on' }).waitFor({ timeout: T });
-  await read;
-  await app.services.conversations.assign(ann.actor, zoe.conversation.id);
-  await page.locator('[data-count="mine"]', { hasText: '1' }).waitFor({ timeout: T });
-  answer();
-
-  // In the background, her visitor writes again: it notifies, as any message of hers.
-  await page.evaluate(() => (window as unknown as PageWindow).__setHidden(true));
-  await say('Still waiting');
-  const recorded = () =>
+  const open = async () => {
+    await page.goto(`${app.url}/inbox`);
+    await page.locator('#inbox[aria-busy="false"]').waitFor({ timeout: T });
+    await page.getByRole('button', { name: 'Enable desktop notifications' }).click();
+    await page.locator('#notify-state', { hasText: 'Desktop notifications on' }).waitFor({ timeout: T });
+  };
+  const notified = () =>
     page.evaluate(() =>
-      (window as unknown as PageWindow).__notifications.map((n) => ({ title: n.title, body: n.body })),
+      (window as unknown as PageWindow).__notifications.map((n) => `${n.title}: ${n.body}`),
     );
-  await eventually(async () => (await recorded()).some((n) => n.body === 'Still waiting'), T);
-  assert.deepEqual(
-    (await recorded()).filter((n) => n.body === 'Still waiting'),
-    [{ title: 'New message from Zoe Race', body: 'Still waiting' }],
-  );
+  /** In the background, Zoe writes `content`: Ann's tab notifies it (the test fails otherwise). */
+  const notifiesOf = async (content: string) => {
+    await page.evaluate(() => (window as unknown as PageWindow).__setHidden(true));
+    await say(content);
+    await eventually(async () => (await notified()).some((n) => n.endsWith(content)), T);
+    assert.deepEqual(
+      (await notified()).filter((n) => n.endsWith(content)),
+      [`New message from Zoe Race: ${content}`],
+    );
+  };
+  return { app, ann, zoe, page, open, notifiesOf };
+}
+
+test("a claim heard while the tab asks for the agent's conversations still notifies their visitor's messages", async (t) => {
+  // The server reads which conversations Ann holds for her tab (`follow_mine`: none yet), and is
+  // slow to answer: she claims Zoe's meanwhile, so the answer is older than the claim her tab heard.
+  let asked!: () => void;
+  const read = new Promise<void>((r) => (asked = r));
+  let answer!: () => void;
+  const answered = new Promise<void>((r) => (answer = r));
+  const s = await zoeAndAnn(t, await dbModes[0]!.open(), (real) => async (...args) => {
+    const ids = await real(...args);
+    asked();
+    await answered;
+    return ids;
+  });
+  const problems: string[] = [];
+  watch(s.page, problems, 'Ann');
+  await s.open();
+  await read;
+  await s.app.services.conversations.assign(s.ann.actor, s.zoe.conversation.id);
+  await s.page.locator('[data-count="mine"]', { hasText: '1' }).waitFor({ timeout: T });
+  answer();
+  await s.notifiesOf('Still waiting');
   assert.deepEqual(problems, []);
+});
+
+test('a tab whose follow_mine the database refused asks again: her conversation notifies once it is back', async (t) => {
+  // The app's database goes through a proxy the test cuts.
+  const pg = new URL(testDatabaseUrl());
+  const proxy = await startTcpProxy({ host: pg.hostname, port: Number(pg.port || 5432) });
+  const database = openPostgres(proxy.url(testDatabaseUrl()), {
+    poolSize: 5,
+    timeouts: { connectMs: 2000, statementMs: 2000, queryMs: 3000 },
+  });
+  // Her tab's first `follow_mine`, once the page is up, meets the database away (cut then, back
+  // half a second after the refusal); the next ones find it.
+  let go!: () => void;
+  const ready = new Promise<void>((r) => (go = r));
+  const answers: ('refused' | 'answered')[] = [];
+  const s = await zoeAndAnn(
+    t,
+    database,
+    (real) =>
+      async (...args) => {
+        if (answers.length > 0) {
+          const ids = await real(...args);
+          answers.push('answered');
+          return ids;
+        }
+        await ready;
+        proxy.set('refuse');
+        try {
+          return await real(...args);
+        } finally {
+          answers.push('refused');
+          setTimeout(() => proxy.set('pass'), 500);
+        }
+      },
+    () => proxy.close(),
+  );
+  await s.app.services.conversations.assign(s.ann.actor, s.zoe.conversation.id);
+  await s.open();
+  go();
+  // Asked again after 5 s, answered: the tab is back in Zoe's conversation.
+  await eventually(() => answers.join() === 'refused,answered', 15_000);
+  await s.notifiesOf('Hello again');
 });
