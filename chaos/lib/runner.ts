@@ -473,6 +473,8 @@ class ScenarioRun {
     }
     if (this.sessionsAfter?.some((s) => s !== 200))
       failures.push(`agent sessions after the fault answered ${this.sessionsAfter.join(', ')}`);
+    const own = this.sc.check?.({ resyncs: l.resyncs });
+    if (own) failures.push(own);
 
     return {
       name: this.sc.name,

@@ -32,6 +32,8 @@ export type Scenario = {
   run: (c: FaultCtx) => Promise<void>;
   /** Settling may take longer than the profile's (a long outage leaves a backlog). */
   settleMs?: number;
+  /** A check of its own on what the clients met: the failure in words, or nothing. */
+  check?: (met: { resyncs: number }) => string | undefined;
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -155,5 +157,22 @@ export const SCENARIOS: Scenario[] = [
       await b.restart();
       c.note.restart_ms = Date.now() - t0;
     },
+  },
+  {
+    // B stays down until A has found it dead (three missed 5 s heartbeats): A's clients that were
+    // connected before the kill are told to resync (`node_lost`), and catch up once more.
+    name: 'node-kill-reaped',
+    faultMs: 22_000,
+    fullOnly: true,
+    run: async (c) => {
+      const b = c.nodes[1]!;
+      await b.kill9();
+      c.endNow();
+      const t0 = Date.now();
+      await sleep(21_000);
+      await b.restart();
+      c.note.restart_ms = Date.now() - t0;
+    },
+    check: ({ resyncs }) => (resyncs > 0 ? undefined : 'no client was told to resync after B was found dead'),
   },
 ];
