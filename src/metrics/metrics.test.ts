@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
 import type { Socket } from 'socket.io-client';
 import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
 import { createAgent, createConversation, createOrg } from '../../test/helpers/factories.js';
+import { nodeDiesNow } from '../../test/helpers/faults.js';
 import { createTenant, createVisitorSession } from '../../test/helpers/relay.js';
 import { connectSocket, emitAck, eventually, record } from '../../test/helpers/sockets.js';
 import { connectWs, widgetWsUrl, type WsClient } from '../../test/helpers/ws.js';
@@ -84,6 +84,18 @@ describe('/metrics (postgres + Redis)', () => {
     await app.database.close();
   });
 
+  /** A visitor of a new relay tenant on the WebSocket, welcomed. */
+  async function relayVisitor(): Promise<WsClient> {
+    const tn = await createTenant(app.services);
+    const session = await createVisitorSession(app.url, tn);
+    const ws = await connectWs(widgetWsUrl(app.url, { token: session.visitor_token }), {
+      origin: 'https://app.acme.com',
+    });
+    clients.push(ws);
+    await ws.next('welcome');
+    return ws;
+  }
+
   async function scrape(): Promise<Sample[]> {
     const res = await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
     assert.equal(res.status, 200);
@@ -134,13 +146,8 @@ describe('/metrics (postgres + Redis)', () => {
     sockets.push(agent, visitor);
     const conv = await createConversation(app.services, { organizationId: org.id, channelId });
     const convId = conv.conversation.id;
-    const tn = await createTenant(app.services);
-    const session = await createVisitorSession(app.url, tn);
-    const ws = await connectWs(widgetWsUrl(app.url, { token: session.visitor_token }), {
-      origin: 'https://app.acme.com',
-    });
-    clients.push(ws);
-    await ws.next('welcome');
+    // A relay visitor, connected: counted as a websocket.
+    await relayVisitor();
     assert.equal((await emitAck(agent, 'join_conversation', { conversation_id: convId })).ok, true);
     const joined = await emitAck(visitor, 'join_conversation', {
       conversation_id: convId,
@@ -227,24 +234,11 @@ describe('/metrics (postgres + Redis)', () => {
     const login = await loginAgent(app.url, a.user.email, a.password);
     const agent = await connectSocket(app.url, { cookie: login.cookie });
     sockets.push(agent);
-    const tn = await createTenant(app.services);
-    const session = await createVisitorSession(app.url, tn);
-    const ws = await connectWs(widgetWsUrl(app.url, { token: session.visitor_token }), {
-      origin: 'https://app.acme.com',
-    });
-    clients.push(ws);
-    await ws.next('welcome');
+    const ws = await relayVisitor();
     const before = await scrape();
     const told = record(agent, 'resync');
     // Another node of this cluster beat in Redis for the last time just now, and never again.
-    const redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
-    try {
-      const [sec, micro] = await redis.time();
-      const now = Number(sec) * 1000 + Math.floor(Number(micro) / 1000);
-      await redis.zadd(`${prefix}:presence:nodes`, now, randomUUID());
-    } finally {
-      redis.disconnect();
-    }
+    await nodeDiesNow(prefix);
     assert.equal((await ws.next('resync', () => true, 15_000)).reason, 'node_lost');
     await eventually(() => told.length === 1, 15_000);
     const after = await scrape();

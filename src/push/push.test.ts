@@ -9,7 +9,7 @@ import { makeTlsCert, startFakeApns, startFakeFcm } from '../../test/helpers/pus
 import { connectSocket, emitAck, eventually, nextEvent } from '../../test/helpers/sockets.js';
 import { userHash } from '../tenants/identity.js';
 import { servicesFor } from '../../test/helpers/services.js';
-import { Redis } from 'ioredis';
+import { nodeDiesNow } from '../../test/helpers/faults.js';
 
 const fcmToken = () => `fcm-${randomBytes(40).toString('base64url')}:APA91b${randomUUID()}`;
 const apnsToken = () => randomBytes(32).toString('hex');
@@ -157,17 +157,7 @@ for (const mode of dbModes) {
           data: { visitorDeliveredSeq: seen.message.seq },
         });
         const { message } = await say('Left by a dead node');
-        const redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
-        try {
-          const [sec, micro] = await redis.time();
-          await redis.zadd(
-            `${prefix}:presence:nodes`,
-            Number(sec) * 1000 + Math.floor(Number(micro) / 1000),
-            randomUUID(),
-          );
-        } finally {
-          redis.disconnect();
-        }
+        await nodeDiesNow(prefix);
         // Reaped after three silent beats (1 s here): the push goes out.
         const [f] = await fcm.waitFor(ft, 1, 15_000);
         assert.deepEqual(f!.message.data, {

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import type { RealtimeSocket } from '../../src/realtime/realtime.types.js';
 import type { TestApp } from './app.js';
 
@@ -20,5 +22,21 @@ export function loseNext(app: TestApp, which: (s: RealtimeSocket) => boolean, co
       }
       return write(data, ...rest);
     };
+  }
+}
+
+/**
+ * A node of the cluster whose Redis keys start with `prefix` beat for the last time now, and never
+ * again, as one killed right after its heartbeat: the live nodes find it silent three beats later,
+ * reap it, and do what a lost node left undone (presence.ts, `onNodeLost`).
+ */
+export async function nodeDiesNow(prefix: string): Promise<void> {
+  const redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
+  try {
+    const [sec, micro] = await redis.time();
+    const now = Number(sec) * 1000 + Math.floor(Number(micro) / 1000);
+    await redis.zadd(`${prefix}:presence:nodes`, now, randomUUID());
+  } finally {
+    redis.disconnect();
   }
 }
