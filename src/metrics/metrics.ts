@@ -78,8 +78,35 @@ export function createMetrics(deps: { database: Database; redis?: Redis | undefi
   collectProcessMetrics(registry, PREFIX);
   const sources: MetricSources = {};
 
-  /** A counter mirrored from a running total kept elsewhere (added by its increase at each scrape). */
-  const mirrored = (labels: Record<string, string>) => ({ labels, last: 0 });
+  /**
+   * A counter mirrored from running totals kept elsewhere, one per label set (`totals` reads them
+   * at each scrape): each series is raised by what its total grew since the last scrape.
+   */
+  function mirroredCounter(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    totals: () => [labels: Record<string, string>, total: number][],
+  ) {
+    const last = new Map<string, number>();
+    new Counter({
+      name: `${PREFIX}${name}`,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        for (const [labels, n] of totals()) {
+          const key = JSON.stringify(labels);
+          const grew = n - (last.get(key) ?? 0);
+          if (grew > 0) {
+            if (labelNames.length) this.inc(labels, grew);
+            else this.inc(grew);
+          }
+          last.set(key, n);
+        }
+      },
+    });
+  }
 
   const messagesStored = new Counter({
     name: `${PREFIX}messages_stored_total`,
@@ -106,61 +133,36 @@ export function createMetrics(deps: { database: Database; redis?: Redis | undefi
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
     registers: [registry],
   });
-  let writerFailed = 0;
-  new Counter({
-    name: `${PREFIX}message_batch_failures_total`,
-    help: 'Statements of the message writer that failed (their messages retried one by one or refused).',
-    registers: [registry],
-    collect() {
-      const failed = sources.writer?.().failed ?? 0;
-      if (failed > writerFailed) this.inc(failed - writerFailed);
-      writerFailed = failed;
-    },
-  });
-  const drops = new Map<string, ReturnType<typeof mirrored>>();
-  new Counter({
-    name: `${PREFIX}flood_drops_total`,
-    help: "End users' messages dropped by the per-visitor flood limit, by gateway.",
-    labelNames: ['transport'] as const,
-    registers: [registry],
-    collect() {
-      for (const [transport, n] of Object.entries(sources.floodDrops?.() ?? {})) {
-        const m = drops.get(transport) ?? mirrored({ transport });
-        drops.set(transport, m);
-        if (n > m.last) this.inc(m.labels, n - m.last);
-        m.last = n;
-      }
-    },
-  });
-  let nodesLost = 0;
-  new Counter({
-    name: `${PREFIX}nodes_lost_total`,
-    help: 'Other nodes this node found silent for three heartbeats without closing, and reaped.',
-    registers: [registry],
-    collect() {
-      const n = sources.nodesLost?.() ?? 0;
-      if (n > nodesLost) this.inc(n - nodesLost);
-      nodesLost = n;
-    },
-  });
-  const resynced = new Map<string, ReturnType<typeof mirrored>>();
-  new Counter({
-    name: `${PREFIX}resyncs_total`,
-    help: 'Clients told to catch up from the database (resync), by gateway and reason.',
-    labelNames: ['transport', 'reason'] as const,
-    registers: [registry],
-    collect() {
-      for (const [transport, byReason] of Object.entries(sources.resyncs?.() ?? {})) {
-        for (const [reason, n] of Object.entries(byReason)) {
-          const key = `${transport}|${reason}`;
-          const m = resynced.get(key) ?? mirrored({ transport, reason });
-          resynced.set(key, m);
-          if (n > m.last) this.inc(m.labels, n - m.last);
-          m.last = n;
-        }
-      }
-    },
-  });
+  mirroredCounter(
+    'message_batch_failures_total',
+    'Statements of the message writer that failed (their messages retried one by one or refused).',
+    [],
+    () => [[{}, sources.writer?.().failed ?? 0]],
+  );
+  mirroredCounter(
+    'flood_drops_total',
+    "End users' messages dropped by the per-visitor flood limit, by gateway.",
+    ['transport'],
+    () => Object.entries(sources.floodDrops?.() ?? {}).map(([transport, n]) => [{ transport }, n]),
+  );
+  mirroredCounter(
+    'nodes_lost_total',
+    'Other nodes this node found silent for three heartbeats without closing, and reaped.',
+    [],
+    () => [[{}, sources.nodesLost?.() ?? 0]],
+  );
+  mirroredCounter(
+    'resyncs_total',
+    'Clients told to catch up from the database (resync), by gateway and reason.',
+    ['transport', 'reason'],
+    () =>
+      Object.entries(sources.resyncs?.() ?? {}).flatMap(([transport, byReason]) =>
+        Object.entries(byReason).map(([reason, n]): [Record<string, string>, number] => [
+          { transport, reason },
+          n,
+        ]),
+      ),
+  );
   let socketRefused = 0;
   const refusedPaths = new Set<string>();
   const refusals = new Counter({

@@ -196,6 +196,11 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
     resync(sockets, 'redis_reconnected', 50);
   }
 
+  /**
+   * The latest a node silent for `silentMs` can have died, in `Date.now()` terms: its last beat
+   * plus one (it would have beaten again).
+   */
+  const diedBy = (silentMs: number) => Date.now() - silentMs + rt.presenceHeartbeatMs;
   const nodeLostListeners = new Set<(openedBefore: number) => void>();
   const nodeReapedListeners = new Set<(diedBy: number) => void>();
   /**
@@ -211,7 +216,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
    */
   function nodeLost(node: string, silentMs: number) {
     if (node === presence.nodeId || !Number.isFinite(silentMs)) return;
-    const openedBefore = Date.now() - silentMs + rt.presenceHeartbeatMs;
+    const openedBefore = diedBy(silentMs);
     if (resyncedAt >= openedBefore || pubSub.some((c) => c.status !== 'ready')) return;
     const sockets = [...io.of('/').sockets.values()].filter((s) => s.handshake.issued < openedBefore);
     logger.warn({ node, sockets: sockets.length }, 'a node stopped without closing; clients told to resync');
@@ -262,8 +267,7 @@ export async function createRealtime(deps: RealtimeDeps): Promise<Realtime> {
       nodesLost++;
       io.serverSideEmit('node_lost', node, silentMs);
       nodeLost(node, silentMs);
-      const diedBy = Date.now() - silentMs + rt.presenceHeartbeatMs;
-      for (const listener of nodeReapedListeners) listener(diedBy);
+      for (const listener of nodeReapedListeners) listener(diedBy(silentMs));
     },
   });
   io.on('node_lost', (node, silentMs) => typeof node === 'string' && nodeLost(node, Number(silentMs)));

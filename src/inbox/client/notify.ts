@@ -159,9 +159,9 @@ export function mountNotify(d: Deps) {
    * have been read before them, so they are applied again on top of it.
    */
   let heardMeanwhile: Map<string, boolean> | null = null;
+  const mark = (id: string, isMine: boolean) => (isMine ? mine.add(id) : mine.delete(id));
   function held(id: string, isMine: boolean) {
-    if (isMine) mine.add(id);
-    else mine.delete(id);
+    mark(id, isMine);
     heardMeanwhile?.set(id, isMine);
   }
   d.socket.on('conversation_assigned', (e) => held(e.conversation_id, e.assigned_to === d.me));
@@ -185,10 +185,7 @@ export function mountNotify(d: Deps) {
       }
       mine.clear();
       for (const id of ack.conversation_ids) mine.add(id);
-      for (const [id, isMine] of heard) {
-        if (isMine) mine.add(id);
-        else mine.delete(id);
-      }
+      for (const [id, isMine] of heard) mark(id, isMine);
       followingAll = ack.complete;
     });
   }
