@@ -361,6 +361,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     escalations: services.escalations,
     model: botModel,
     agentsOnline,
+    recoveryGraceMs: config.bot.recoveryGraceMs,
   });
   // What a node stored and died before it followed up on, done here if this node found it dead:
   // the questions its bot never answered, and the pushes it never queued (a beat's grace past its
@@ -368,10 +369,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const hb = config.realtime.presenceHeartbeatMs;
   const offReaped = realtime.onNodeReaped((diedBy) => {
     const storedBy = new Date(diedBy + hb);
-    bot
-      .recover(10, storedBy)
-      .then((n) => n && logger.info({ questions: n }, 'bot: answering what a lost node left'))
-      .catch((err: unknown) => logger.error({ err }, 'bot recovery after a lost node failed'));
+    bot.recoverLost(storedBy);
     push
       .recover(new Date(diedBy - 2 * hb), storedBy)
       .then((n) => n && logger.info({ messages: n }, 'push: queued what a lost node left'))

@@ -188,6 +188,11 @@ const schema = z.object({
   BOT_LLM_API_KEY: z.string().min(1).optional(),
   BOT_LLM_MODEL: z.string().min(1).max(200).default('gpt-4o-mini'),
   BOT_LLM_TIMEOUT_MS: intInRange(500, 120_000).default(15_000),
+  /**
+   * Questions younger than this are left to the node answering them when a starting node, or the
+   * one that found another dead, answers what was left (longer than the model's timeout).
+   */
+  BOT_RECOVERY_GRACE_S: intInRange(1, 600).default(20),
   /** Delivered and failed webhooks are kept this many days for the delivery log. */
   WEBHOOK_RETENTION_DAYS: intInRange(1, 365).default(14),
   // ---- Attachments (src/attachments): where files sent from devices are kept ------------------
@@ -285,6 +290,8 @@ export type Config = {
     maxAttempts: number;
   };
   bot: {
+    /** Questions younger than this are left to the node answering them (recovery). */
+    recoveryGraceMs: number;
     llm: { baseUrl: string; apiKey: string | undefined; model: string; timeoutMs: number } | undefined;
   };
   webhooks: {
@@ -455,6 +462,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxAttempts: e.PUSH_MAX_ATTEMPTS,
     },
     bot: {
+      recoveryGraceMs: e.BOT_RECOVERY_GRACE_S * 1000,
       llm: e.BOT_LLM_BASE_URL
         ? {
             baseUrl: e.BOT_LLM_BASE_URL,

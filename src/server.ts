@@ -66,8 +66,9 @@ if (firstRun) {
 app.push.start();
 // So is the webhook outbox, unless this node is told not to (WEBHOOK_WORKER=off).
 if (config.webhooks.worker) app.webhooks.start();
-// Questions the bot never answered because a node died are answered now (once, whichever node).
-app.bot.recover().catch((err: unknown) => logger.error({ err }, 'bot recovery failed'));
+// Questions the bot never answered because a node died are answered (once, whichever node): now,
+// or once past the grace a live node has to answer them.
+app.bot.start();
 
 // A quiet node gives back the memory a burst left behind (V8's mode is the process's: here, once).
 const idleMemory = config.idleMemoryMode

@@ -49,8 +49,14 @@ export function createBot(deps: {
   model?: Answerer | undefined;
   /** Whether any agent of the organization is online (presence). */
   agentsOnline: (organizationId: string) => Promise<boolean>;
+  /**
+   * How long a live node may take to answer a question (past the model's timeout): recovery
+   * leaves younger questions to it.
+   */
+  recoveryGraceMs: number;
 }) {
-  const { db, logger } = deps;
+  const { db, logger, recoveryGraceMs } = deps;
+  const timers = new Set<ReturnType<typeof setTimeout>>();
   const path = createAnswerPath({ knowledge: deps.knowledge, model: deps.model, logger });
   const lanes = new Map<string, Promise<void>>();
 
@@ -180,11 +186,14 @@ export function createBot(deps: {
    * After a crash or a restart, or once another node is found dead: the visitor messages of the
    * last `withinMin` minutes that the bot never answered (the last message of a bot-mode
    * conversation is the visitor's) are answered now; with `storedBy`, only those stored by then
-   * (when the dead node died at the latest: later ones are live nodes' to answer). Idempotent
-   * across nodes: an answer is keyed by the message it answers.
+   * (when the dead node died at the latest: later ones are live nodes' to answer). A question
+   * younger than the grace may be on its way to an answer on a live node, which would then be
+   * composed twice (a model's call twice, a miss counted twice, an escalation raced): it is
+   * left. Idempotent across nodes: an answer is keyed by the message it answers.
    */
   async function recover(withinMin = 10, storedBy?: Date) {
     const by = storedBy ? Prisma.sql`AND m."created_at" <= ${storedBy}` : Prisma.empty;
+    const graceS = recoveryGraceMs / 1000;
     const rows = await db.$queryRaw<{ id: string; message_id: string; content: string }[]>`
       SELECT c."id", m."id" AS message_id, m."content"
         FROM "conversations" c
@@ -193,6 +202,7 @@ export function createBot(deps: {
                        ORDER BY "seq" DESC LIMIT 1) m ON true
        WHERE c."mode" = 'bot' AND c."updated_at" > now() - make_interval(mins => ${withinMin})
          AND m."sender_type" = 'end_user' ${by}
+         AND m."created_at" <= now() - make_interval(secs => ${graceS})
          AND EXISTS (SELECT 1 FROM "knowledge_documents" k WHERE k."organization_id" = c."organization_id")`;
     for (const r of rows) {
       inOrder(r.id, () =>
@@ -202,14 +212,49 @@ export function createBot(deps: {
     return rows.length;
   }
 
+  /**
+   * `recover(10, storedBy)` once the questions stored by then are past the grace (and a second
+   * for the database's clock); now without `storedBy`.
+   */
+  function recoverLater(storedBy: Date | undefined, why: string) {
+    const run = () =>
+      recover(10, storedBy)
+        .then((n) => n && logger.info({ questions: n }, `bot: answering ${why}`))
+        .catch((err: unknown) => logger.error({ err }, `bot: answering ${why} failed`));
+    if (!storedBy) return void run();
+    const timer = setTimeout(
+      () => {
+        timers.delete(timer);
+        void run();
+      },
+      Math.max(0, storedBy.getTime() + recoveryGraceMs + 1000 - Date.now()),
+    );
+    timer.unref();
+    timers.add(timer);
+  }
+
   return {
     recover,
+    /**
+     * A node starting: what the last run (or a dead node) left unanswered, now for the questions
+     * past the grace, and once it has passed for those stored until now.
+     */
+    start() {
+      recoverLater(undefined, 'what the last run left');
+      recoverLater(new Date(), 'what the last run left');
+    },
+    /** Another node was found dead: the questions it stored by `storedBy`, once past the grace. */
+    recoverLost(storedBy: Date) {
+      recoverLater(storedBy, 'what a lost node left');
+    },
     /** Waits for the work under way (tests, shutdown). */
     idle: async () => {
       while (lanes.size) await Promise.allSettled([...lanes.values()]);
     },
     stop() {
       offs.forEach((off) => off());
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
     },
   };
 }

@@ -54,6 +54,8 @@ describe('realtime across two nodes (Redis adapter)', () => {
       SESSION_SECRET: 'multi-node-session-secret-multi-node',
       ENCRYPTION_KEY: '22'.repeat(32),
       PRESENCE_HEARTBEAT_S: '1',
+      // The bot answers what a killed node left once past this grace (20 s by default).
+      BOT_RECOVERY_GRACE_S: '2',
       END_USER_RATE_LIMIT: '100', // the latency probe below sends a burst
       // Our own adapter channel and presence keys: other test runs on this Redis stay apart.
       REALTIME_REDIS_PREFIX: `sb:test:${randomUUID()}`,
