@@ -48,6 +48,7 @@ import { createPublicLimiter, publicLimitsOf } from './shared/public-ratelimit.j
 import { mobileAdminRoutes, mobilePublicRoutes } from './mobile/mobile.routes.js';
 import { createPush, type Push } from './push/push.js';
 import type { Redis } from './shared/redis.js';
+import { retryWhileUnavailable } from './shared/outage.js';
 import { widgetRoutes } from './widget/widget.routes.js';
 import {
   agentAttachmentRoutes,
@@ -367,13 +368,19 @@ export async function createApp(deps: AppDeps): Promise<App> {
   // the questions its bot never answered, and the pushes it never queued (a beat's grace past its
   // death for the database's clock; pushes from a beat before its last one).
   const hb = config.realtime.presenceHeartbeatMs;
+  const pushRecoveries = new Set<() => void>();
   const offReaped = realtime.onNodeReaped((diedBy) => {
     const storedBy = new Date(diedBy + hb);
     bot.recoverLost(storedBy);
-    push
-      .recover(new Date(diedBy - 2 * hb), storedBy)
-      .then((n) => n && logger.info({ messages: n }, 'push: queued what a lost node left'))
-      .catch((err: unknown) => logger.error({ err }, 'push recovery after a lost node failed'));
+    const cancel = retryWhileUnavailable(
+      () =>
+        push.recover(new Date(diedBy - 2 * hb), storedBy).then((n) => {
+          pushRecoveries.delete(cancel);
+          if (n) logger.info({ messages: n }, 'push: queued what a lost node left');
+        }),
+      { logger, what: 'push: queueing what a lost node left' },
+    );
+    pushRecoveries.add(cancel);
   });
   return {
     app,
@@ -392,6 +399,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       await widgetSocket.close();
       await push.stop();
       offReaped();
+      for (const cancel of pushRecoveries) cancel();
       bot.stop();
       await bot.idle();
       await webhooks.stop();

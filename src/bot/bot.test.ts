@@ -13,6 +13,7 @@ import { startApp, loginAgent, type TestApp } from '../../test/helpers/app.js';
 import { dbModes } from '../../test/helpers/db.js';
 import { createAgent } from '../../test/helpers/factories.js';
 import { createVisitorSession, provisionTenant, signedCall, SHOP } from '../../test/helpers/relay.js';
+import { servicesFor } from '../../test/helpers/services.js';
 import { connectSocket, emitAck, nextEvent, record } from '../../test/helpers/sockets.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../test/helpers/webhook-receiver.js';
 import { connectWs, widgetWsUrl, type WsClient } from '../../test/helpers/ws.js';
@@ -301,6 +302,49 @@ describe('the bot on postgres', () => {
     await t.bot.idle();
     assert.equal(await botAnswers(old.conversationId), 2);
     assert.equal(await botAnswers(young.conversationId), 2);
+  });
+
+  test('an escalation whose node died before its bot told the visitor: recovery tells them once, unless a person has answered', async () => {
+    const tn = await tenant();
+    const told = await visitor(tn);
+    const answered = await visitor(tn);
+    for (const v of [told, answered]) {
+      v.ws.send({ type: 'msg', client_msg_id: 'a', content: 'How do I return an item?' });
+      await botSays(v.ws);
+    }
+    // A node whose events go nowhere escalates both (committed), and dies before its bot speaks.
+    const dead = servicesFor(t.database).services;
+    for (const v of [told, answered])
+      await dead.escalations.escalate(tn.id, v.conversationId, { reason: 'visitor_request' });
+    // In one of them an agent has answered meanwhile: a person is not "coming" any more.
+    await t.database.prisma.message.create({
+      data: {
+        organizationId: tn.id,
+        conversationId: answered.conversationId,
+        sessionId: (
+          await t.database.prisma.conversationSession.findFirstOrThrow({
+            where: { conversationId: answered.conversationId, status: 'open' },
+          })
+        ).id,
+        senderType: 'agent',
+        senderId: 'ann',
+        contentType: 'text',
+        content: 'Hello, Ann here.',
+      },
+    });
+    const coming = (c: string) => /offline|shortly/.test(c);
+    // Younger than the grace: its node may be about to speak.
+    await t.bot.recover();
+    await t.bot.idle();
+    assert.equal(await botAnswers(told.conversationId), 1);
+    await new Promise((r) => setTimeout(r, 2500));
+    await Promise.all([t.bot.recover(), t.bot.recover()]);
+    await t.bot.idle();
+    assert.match(String((await botSays(told.ws, coming)).content), /offline/);
+    await t.bot.recover();
+    await t.bot.idle();
+    assert.equal(await botAnswers(told.conversationId), 2, 'told once');
+    assert.equal(await botAnswers(answered.conversationId), 1, 'not told after a person answered');
   });
 
   test("a tenant without a knowledge base has no bot: the queue gets the visitor's first message", async () => {

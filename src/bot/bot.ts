@@ -8,6 +8,7 @@ import { wordsFor, type Answerer } from './answerer.js';
 import { createAnswerPath, type KnowledgeSearch } from './answer-path.js';
 import { settingsOf } from '../tenants/settings.js';
 import { asksForHuman } from './human-request.js';
+import { retryWhileUnavailable } from '../shared/outage.js';
 
 export type Bot = ReturnType<typeof createBot>;
 export type { KnowledgeSearch } from './answer-path.js';
@@ -56,7 +57,8 @@ export function createBot(deps: {
   recoveryGraceMs: number;
 }) {
   const { db, logger, recoveryGraceMs } = deps;
-  const timers = new Set<ReturnType<typeof setTimeout>>();
+  /** Recoveries still to come (or retried), cancelled on stop. */
+  const cancels = new Set<() => void>();
   const path = createAnswerPath({ knowledge: deps.knowledge, model: deps.model, logger });
   const lanes = new Map<string, Promise<void>>();
 
@@ -134,7 +136,7 @@ export function createBot(deps: {
   }
 
   /** The visitor is told a person is coming, and how long it usually takes when nobody is online. */
-  async function onEscalated(e: DomainEvents['conversation.escalated']) {
+  async function onEscalated(e: Pick<DomainEvents['conversation.escalated'], 'conversationId' | 'ticketId'>) {
     const conv = await load(e.conversationId);
     if (!conv) return;
     const words = wordsFor(conv.locale);
@@ -189,7 +191,8 @@ export function createBot(deps: {
    * (when the dead node died at the latest: later ones are live nodes' to answer). A question
    * younger than the grace may be on its way to an answer on a live node, which would then be
    * composed twice (a model's call twice, a miss counted twice, an escalation raced): it is
-   * left. Idempotent across nodes: an answer is keyed by the message it answers.
+   * left. So is the visitor of an escalation who was never told a person is coming. Idempotent
+   * across nodes: an answer is keyed by the message it answers, the words by the ticket.
    */
   async function recover(withinMin = 10, storedBy?: Date) {
     const by = storedBy ? Prisma.sql`AND m."created_at" <= ${storedBy}` : Prisma.empty;
@@ -209,28 +212,48 @@ export function createBot(deps: {
         onVisitorMessage({ message: { id: r.message_id, content: r.content }, conversation: { id: r.id } }),
       );
     }
-    return rows.length;
+    // Escalations whose visitor was never told a person is coming (the node died between the
+    // commit and its bot's words), while nobody has answered yet in the session still open. The
+    // words are keyed by the ticket the escalation filed, the first one from its moment on.
+    const byEscalated = storedBy ? Prisma.sql`AND c."escalated_at" <= ${storedBy}` : Prisma.empty;
+    const untold = await db.$queryRaw<{ id: string; ticket_id: string }[]>`
+      SELECT c."id", t."id" AS ticket_id
+        FROM "conversations" c
+        JOIN LATERAL (SELECT "id" FROM "tickets"
+                       WHERE "conversation_id" = c."id"
+                         AND "created_at" >= c."escalated_at" - interval '1 second'
+                       ORDER BY "created_at" LIMIT 1) t ON true
+       WHERE c."mode" = 'human' AND c."escalated_at" > now() - make_interval(mins => ${withinMin})
+         AND c."escalated_at" <= now() - make_interval(secs => ${graceS}) ${byEscalated}
+         AND EXISTS (SELECT 1 FROM "conversation_sessions" s
+                      WHERE s."conversation_id" = c."id" AND s."status" = 'open')
+         AND NOT EXISTS (SELECT 1 FROM "messages" m
+                          WHERE m."conversation_id" = c."id" AND m."created_at" >= c."escalated_at"
+                            AND (m."sender_type" = 'agent' OR m."client_msg_id" LIKE 'bot:escalated:%'))`;
+    for (const r of untold) {
+      inOrder(r.id, () => onEscalated({ conversationId: r.id, ticketId: r.ticket_id }));
+    }
+    return rows.length + untold.length;
   }
 
   /**
    * `recover(10, storedBy)` once the questions stored by then are past the grace (and a second
-   * for the database's clock); now without `storedBy`.
+   * for the database's clock), again while the database is away; now without `storedBy`.
    */
   function recoverLater(storedBy: Date | undefined, why: string) {
-    const run = () =>
-      recover(10, storedBy)
-        .then((n) => n && logger.info({ questions: n }, `bot: answering ${why}`))
-        .catch((err: unknown) => logger.error({ err }, `bot: answering ${why} failed`));
-    if (!storedBy) return void run();
-    const timer = setTimeout(
-      () => {
-        timers.delete(timer);
-        void run();
+    const cancel = retryWhileUnavailable(
+      () =>
+        recover(10, storedBy).then((n) => {
+          cancels.delete(cancel);
+          if (n) logger.info({ questions: n }, `bot: answering ${why}`);
+        }),
+      {
+        logger,
+        what: `bot: answering ${why}`,
+        delayMs: storedBy ? storedBy.getTime() + recoveryGraceMs + 1000 - Date.now() : 0,
       },
-      Math.max(0, storedBy.getTime() + recoveryGraceMs + 1000 - Date.now()),
     );
-    timer.unref();
-    timers.add(timer);
+    cancels.add(cancel);
   }
 
   return {
@@ -253,8 +276,8 @@ export function createBot(deps: {
     },
     stop() {
       offs.forEach((off) => off());
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
+      for (const cancel of cancels) cancel();
+      cancels.clear();
     },
   };
 }
