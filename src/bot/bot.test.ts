@@ -304,18 +304,24 @@ describe('the bot on postgres', () => {
     assert.equal(await botAnswers(young.conversationId), 2);
   });
 
-  test('an escalation whose node died before its bot told the visitor: recovery tells them once, unless a person has answered', async () => {
+  test('an escalation whose node died before its bot told the visitor: recovery tells them once, unless a person has answered or the session is over', async () => {
     const tn = await tenant();
     const told = await visitor(tn);
     const answered = await visitor(tn);
-    for (const v of [told, answered]) {
+    const over = await visitor(tn);
+    for (const v of [told, answered, over]) {
       v.ws.send({ type: 'msg', client_msg_id: 'a', content: 'How do I return an item?' });
       await botSays(v.ws);
     }
     // A node whose events go nowhere escalates both (committed), and dies before its bot speaks.
     const dead = servicesFor(t.database).services;
-    for (const v of [told, answered])
+    for (const v of [told, answered, over])
       await dead.escalations.escalate(tn.id, v.conversationId, { reason: 'visitor_request' });
+    // Another was resolved meanwhile.
+    await t.database.prisma.conversationSession.updateMany({
+      where: { conversationId: over.conversationId, status: 'open' },
+      data: { status: 'resolved', resolvedAt: new Date() },
+    });
     // In one of them an agent has answered meanwhile: a person is not "coming" any more.
     await t.database.prisma.message.create({
       data: {
@@ -345,6 +351,7 @@ describe('the bot on postgres', () => {
     await t.bot.idle();
     assert.equal(await botAnswers(told.conversationId), 2, 'told once');
     assert.equal(await botAnswers(answered.conversationId), 1, 'not told after a person answered');
+    assert.equal(await botAnswers(over.conversationId), 1, 'not told once the session is over');
   });
 
   test("a tenant without a knowledge base has no bot: the queue gets the visitor's first message", async () => {
