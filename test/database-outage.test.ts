@@ -5,52 +5,36 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import request from 'supertest';
 import type { Socket } from 'socket.io-client';
 import { createApp, type App } from '../src/app.js';
-import { openPostgres, type Database, type Query } from '../src/shared/db.js';
+import type { Database, Query } from '../src/shared/db.js';
 import { testConfig } from './helpers/config.js';
-import { testDatabaseUrl } from './helpers/db.js';
 import { createAgent, createConversation, createOrg } from './helpers/factories.js';
 import { loginAgent, type AgentSession } from './helpers/http.js';
 import { servicesFor } from './helpers/services.js';
 import { connectSocket, emitAck, eventually, nextEvent, record } from './helpers/sockets.js';
-import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
+import { proxiedTestDatabase, type LogLine, type ProxiedDatabase } from './helpers/proxied-db.js';
+import type { TcpProxy } from './helpers/tcp-proxy.js';
 
 const FLOOD_LIMIT = 6;
 
+let db: ProxiedDatabase;
 let proxy: TcpProxy;
 let direct: Database;
-let proxied: Database;
+let logLines: LogLine[];
 let app: App;
 let url: string;
-const logLines: { level: number; msg: string }[] = [];
 const sockets: Socket[] = [];
 
 before(async () => {
-  const target = new URL(testDatabaseUrl());
-  proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
-  direct = openPostgres(testDatabaseUrl(), { poolSize: 2 });
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) logLines.push(JSON.parse(line));
-      done();
-    },
-  });
-  const logger = pino({ level: 'info' }, sink);
-  // Short timeouts, so the test runs in seconds; the defaults are documented in the README.
-  proxied = openPostgres(proxy.url(testDatabaseUrl()), {
-    poolSize: 4,
-    timeouts: { connectMs: 1000, statementMs: 2000, queryMs: 3000 },
-    logger,
-  });
+  db = await proxiedTestDatabase();
+  ({ proxy, direct, logLines } = db);
   const config = testConfig({
     END_USER_RATE_LIMIT: String(FLOOD_LIMIT),
     END_USER_RATE_WINDOW_S: '600',
   });
-  app = await createApp({ config, logger, database: proxied });
+  app = await createApp({ config, logger: db.logger, database: db.proxied });
   await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 });
@@ -60,9 +44,7 @@ after(async () => {
   proxy.set('pass');
   await app.close();
   await new Promise<void>((resolve) => app.server.close(() => resolve()));
-  await proxied.close();
-  await direct.close();
-  await proxy.close();
+  await db.close();
 });
 
 /** An organization with an agent signed in and a visitor joined, both on sockets. */
@@ -275,7 +257,7 @@ test('a transaction through the driver commits whole or not at all; a connection
   const sessions = () => direct.prisma.conversationSession.count({ where: { conversationId: w.id } });
 
   await assert.rejects(
-    proxied.transaction(async (q) => {
+    db.proxied.transaction(async (q) => {
       await openSession(q);
       throw new Error('changed my mind');
     }),
@@ -286,7 +268,7 @@ test('a transaction through the driver commits whole or not at all; a connection
   // The connection dies between two statements: the driver reports it on the idle client (a crash,
   // unheard), the next statement fails, and nothing of the transaction is committed.
   await assert.rejects(
-    proxied.transaction(async (q) => {
+    db.proxied.transaction(async (q) => {
       await openSession(q);
       proxy.cut();
       await new Promise((r) => setTimeout(r, 200));
@@ -296,7 +278,7 @@ test('a transaction through the driver commits whole or not at all; a connection
   assert.equal(await sessions(), 0);
 
   // The pool hands out a working connection again.
-  await proxied.transaction(async (q) => openSession(q));
+  await db.proxied.transaction(async (q) => openSession(q));
   assert.equal(await sessions(), 1);
 });
 

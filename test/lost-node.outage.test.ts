@@ -4,136 +4,95 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { pino } from 'pino';
 import { createApp, type App } from '../src/app.js';
 import { createDocumentSchema } from '../src/knowledge/knowledge.schemas.js';
-import { openPostgres, type Database } from '../src/shared/db.js';
 import { closeRedis, connectRedis, type Redis } from '../src/shared/redis.js';
 import { testConfig } from './helpers/config.js';
-import { testDatabaseUrl } from './helpers/db.js';
-import { message } from './helpers/factories.js';
 import { nodeDiesNow } from './helpers/faults.js';
-import { createTenant, createVisitorSession } from './helpers/relay.js';
+import { proxiedTestDatabase, type ProxiedDatabase } from './helpers/proxied-db.js';
+import { createTenant, createVisitorSession, OPENING_HOURS, sendAsRelayVisitor } from './helpers/relay.js';
 import { servicesFor } from './helpers/services.js';
 import { eventually } from './helpers/sockets.js';
-import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 import { connectWs, widgetWsUrl } from './helpers/ws.js';
 
 const prefix = `sb:test:${randomUUID()}`;
-let proxy: TcpProxy;
-let direct: Database;
-let proxied: Database;
+let db: ProxiedDatabase;
 let redis: Redis;
 let app: App;
 let url: string;
-const logLines: { level: number; msg: string }[] = [];
 
 before(async () => {
-  const target = new URL(testDatabaseUrl());
-  proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
-  direct = openPostgres(testDatabaseUrl(), { poolSize: 2 });
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) logLines.push(JSON.parse(line));
-      done();
-    },
-  });
-  const logger = pino({ level: 'info' }, sink);
-  proxied = openPostgres(proxy.url(testDatabaseUrl()), {
-    poolSize: 4,
-    timeouts: { connectMs: 1000, statementMs: 2000, queryMs: 3000 },
-    logger,
-  });
+  db = await proxiedTestDatabase();
   redis = await connectRedis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
   const config = testConfig({
     REALTIME_REDIS_PREFIX: prefix,
     PRESENCE_HEARTBEAT_S: '1',
     BOT_RECOVERY_GRACE_S: '2',
   });
-  app = await createApp({ config, logger, database: proxied, redis });
+  app = await createApp({ config, logger: db.logger, database: db.proxied, redis });
   await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 });
 
 after(async () => {
-  proxy.set('pass');
+  db.proxy.set('pass');
   await app.close();
   await new Promise<void>((resolve) => app.server.close(() => resolve()));
   await closeRedis(redis);
-  await proxied.close();
-  await direct.close();
-  await proxy.close();
+  await db.close();
 });
 
 test("a dead node's unanswered question is answered once the database is back, though it was away when the node was found dead", async () => {
-  const { services } = servicesFor(direct);
+  const { services } = servicesFor(db.direct);
   const tn = await createTenant(services);
-  await services.knowledge.create(
-    tn.id,
-    createDocumentSchema.parse({
-      title: 'Store opening hours',
-      body: 'The Paris store opens every day from 9:00 to 20:00.',
-    }),
-  );
+  await services.knowledge.create(tn.id, createDocumentSchema.parse(OPENING_HOURS));
   const s = await createVisitorSession(url, tn);
   const v = await connectWs(widgetWsUrl(url, { token: s.visitor_token }));
   try {
     await v.next('welcome');
     // Another node stores the visitor's question and dies before its bot sees it (these services
     // publish nowhere), right after its last heartbeat.
-    const row = await direct.prisma.visitorSession.findUniqueOrThrow({
-      where: { id: s.session_id },
-      include: { endUser: true },
-    });
-    await services.messages.send(
-      {
-        kind: 'end_user',
-        organizationId: tn.id,
-        endUserId: row.endUserId,
-        externalId: row.endUser.externalId,
-      },
-      message({
-        conversation_id: s.conversation_id,
-        content: 'When does the Paris store open?',
-        sender_type: 'end_user',
-        external_id: row.endUser.externalId,
-      }),
-    );
+    await sendAsRelayVisitor(services, db.direct, tn.id, s, 'When does the Paris store open?');
     let reaped = false;
     const off = app.realtime.onNodeReaped(() => (reaped = true));
     // This node's database goes away before it finds the dead one (three silent beats).
-    proxy.set('refuse');
+    db.proxy.set('refuse');
     await nodeDiesNow(prefix);
     await eventually(() => reaped, 15_000);
     off();
     // Its recovery ran into the outage, and said so once.
     await eventually(
       () =>
-        logLines.some((l) =>
+        db.logLines.some((l) =>
           /^bot: answering what a lost node left: the database is unavailable/.test(l.msg),
         ),
       10_000,
     );
     assert.equal(
-      await direct.prisma.message.count({ where: { conversationId: s.conversation_id, senderType: 'bot' } }),
+      await db.direct.prisma.message.count({
+        where: { conversationId: s.conversation_id, senderType: 'bot' },
+      }),
       0,
     );
-    proxy.set('pass');
+    db.proxy.set('pass');
     // Asked again within 5 s: the visitor gets the answer, live.
     const answer = await v.next('msg', (m) => m.role === 'bot', 15_000);
     assert.match(String(answer.content), /9:00 to 20:00/);
     assert.equal(
-      await direct.prisma.message.count({ where: { conversationId: s.conversation_id, senderType: 'bot' } }),
+      await db.direct.prisma.message.count({
+        where: { conversationId: s.conversation_id, senderType: 'bot' },
+      }),
       1,
     );
     // The pushes such a node never queued are looked for the same way (push.test.ts: what they do).
     assert.ok(
-      logLines.some((l) => /^push: queueing what a lost node left: the database is unavailable/.test(l.msg)),
+      db.logLines.some((l) =>
+        /^push: queueing what a lost node left: the database is unavailable/.test(l.msg),
+      ),
     );
     assert.deepEqual(
-      logLines.filter((l) => /what a lost node left failed/.test(l.msg)),
+      db.logLines.filter((l) => /what a lost node left failed/.test(l.msg)),
       [],
       'neither gave up',
     );

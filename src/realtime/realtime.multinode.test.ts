@@ -12,7 +12,12 @@ import { loginAgent } from '../../test/helpers/app.js';
 import { freshPostgresDatabase } from '../../test/helpers/db.js';
 import { createAgent, createConversation, createOrg, message } from '../../test/helpers/factories.js';
 import { startServer, type RunningServer } from '../../test/helpers/process.js';
-import { createTenant, createVisitorSession } from '../../test/helpers/relay.js';
+import {
+  createTenant,
+  createVisitorSession,
+  OPENING_HOURS,
+  sendAsRelayVisitor,
+} from '../../test/helpers/relay.js';
 import { servicesFor } from '../../test/helpers/services.js';
 import { connectSocket, emitAck, eventually, nextEvent, record } from '../../test/helpers/sockets.js';
 import { connectWs, widgetWsUrl, type WsClient } from '../../test/helpers/ws.js';
@@ -294,13 +299,7 @@ describe('realtime across two nodes (Redis adapter)', () => {
   test('a question stored by a node killed before its bot answered is answered by the node that finds it dead', async () => {
     const nodeE = await startServer(env);
     const tn = await createTenant(services);
-    await services.knowledge.create(
-      tn.id,
-      createDocumentSchema.parse({
-        title: 'Store opening hours',
-        body: 'The Paris store opens every day from 9:00 to 20:00.',
-      }),
-    );
+    await services.knowledge.create(tn.id, createDocumentSchema.parse(OPENING_HOURS));
     // A relay visitor (bot mode) on node A.
     const s = await createVisitorSession(nodeA.url, tn);
     const v = await connectWs(widgetWsUrl(nodeA.url, { token: s.visitor_token }));
@@ -308,25 +307,7 @@ describe('realtime across two nodes (Redis adapter)', () => {
       await v.next('welcome');
       // Node E stores the visitor's question and dies before its bot sees it (the test's own
       // services publish nowhere: the same database, no bot listening).
-      const row = await database.prisma.visitorSession.findUniqueOrThrow({
-        where: { id: s.session_id },
-        include: { endUser: true },
-      });
-      const actor = {
-        kind: 'end_user' as const,
-        organizationId: tn.id,
-        endUserId: row.endUserId,
-        externalId: row.endUser.externalId,
-      };
-      await services.messages.send(
-        actor,
-        message({
-          conversation_id: s.conversation_id,
-          content: 'When does the Paris store open?',
-          sender_type: 'end_user',
-          external_id: actor.externalId,
-        }),
-      );
+      await sendAsRelayVisitor(services, database, tn.id, s, 'When does the Paris store open?');
       await nodeE.stop('SIGKILL');
       // Reaped after three silent beats: the bot of the node that reaped it answers, live.
       const answer = await v.next('msg', (m) => m.role === 'bot', 30_000);

@@ -11,6 +11,7 @@ import { loginAgent, startApp, type TestApp } from '../../test/helpers/app.js';
 import { createAgent, message } from '../../test/helpers/factories.js';
 import { agentHttp, ISO_8601 } from '../../test/helpers/http.js';
 import { connectSocket } from '../../test/helpers/sockets.js';
+import { sendAsRelayVisitor } from '../../test/helpers/relay.js';
 import { userHash } from '../tenants/identity.js';
 import { createOrganizationSchema } from '../tenants/tenants.schemas.js';
 import { createVisitorTokens, keyId } from './tokens.js';
@@ -692,23 +693,7 @@ for (const mode of dbModes) {
       );
 
       // human: the visitor's first message puts it in the queue, unassigned.
-      const row = await t.database.prisma.visitorSession.findUniqueOrThrow({
-        where: { id: s.session_id },
-        include: { endUser: true },
-      });
-      await t.services.messages.send(
-        {
-          kind: 'end_user',
-          organizationId: tn.id,
-          endUserId: row.endUserId,
-          externalId: row.endUser.externalId,
-        },
-        message({
-          conversation_id: s.conversation_id,
-          content: 'Where is my order?',
-          sender_type: 'end_user',
-        }),
-      );
+      await sendAsRelayVisitor(t.services, t.database, tn.id, s, 'Where is my order?');
       assert.ok((await list(store1, 'unassigned')).some((c) => c.id === s.conversation_id));
     });
 

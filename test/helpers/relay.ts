@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { signRequest } from '../../src/relay/hmac.js';
 import type { Services } from '../../src/services.js';
+import type { Database } from '../../src/shared/db.js';
+import { sendMessageSchema } from '../../src/messages/messages.schemas.js';
 import { createOrganizationSchema } from '../../src/tenants/tenants.schemas.js';
 
 export const SHOP = 'https://app.acme.com';
@@ -44,6 +46,44 @@ export async function createVisitorSession(
   if (res.status !== 201) throw new Error(`create/visitor-session: ${res.status} ${JSON.stringify(body)}`);
   return body.data;
 }
+
+/**
+ * The visitor of relay session `s` says `content`, stored by `services`: the tests' own, which
+ * publish nowhere, stand for a node that stored it and died before its events went out.
+ */
+export async function sendAsRelayVisitor(
+  services: Services,
+  database: Database,
+  organizationId: string,
+  s: Pick<VisitorSessionData, 'session_id' | 'conversation_id'>,
+  content: string,
+) {
+  const row = await database.prisma.visitorSession.findUniqueOrThrow({
+    where: { id: s.session_id },
+    include: { endUser: true },
+  });
+  const actor = {
+    kind: 'end_user' as const,
+    organizationId,
+    endUserId: row.endUserId,
+    externalId: row.endUser.externalId,
+  };
+  return services.messages.send(
+    actor,
+    sendMessageSchema.parse({
+      conversation_id: s.conversation_id,
+      content,
+      sender_type: 'end_user',
+      external_id: actor.externalId,
+    }),
+  );
+}
+
+/** A one-passage knowledge base the bot answers "When does the Paris store open?" from. */
+export const OPENING_HOURS = {
+  title: 'Store opening hours',
+  body: 'The Paris store opens every day from 9:00 to 20:00.',
+};
 
 /** `POST /api/v1/refresh/visitor-token`: a new token for the same session. */
 export async function refreshVisitorToken(baseUrl: string, token: string): Promise<VisitorSessionData> {
