@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Prisma, type Conversation } from '../generated/prisma/client.js';
 import type { Db } from '../shared/db.js';
 import type { DomainEvents, EventBus } from '../shared/events.js';
@@ -8,13 +9,16 @@ import { wordsFor, type Answerer } from './answerer.js';
 import { createAnswerPath, type KnowledgeSearch } from './answer-path.js';
 import { settingsOf } from '../tenants/settings.js';
 import { asksForHuman } from './human-request.js';
-import { retryWhileUnavailable } from '../shared/outage.js';
+import { isDatabaseUnavailable, retryWhileUnavailable } from '../shared/outage.js';
 
 export type Bot = ReturnType<typeof createBot>;
 export type { KnowledgeSearch } from './answer-path.js';
 
 /** Questions in a row without an answer before the bot hands over. */
 const MISSES_BEFORE_HANDOVER = 2;
+/** A question whose handling the database's absence stopped is tried again this often, this many times. */
+const UNAVAILABLE_RETRY_MS = 5000;
+const UNAVAILABLE_TRIES = 24;
 
 type Conv = Conversation & {
   endUser: { externalId: string };
@@ -62,10 +66,34 @@ export function createBot(deps: {
   const path = createAnswerPath({ knowledge: deps.knowledge, model: deps.model, logger });
   const lanes = new Map<string, Promise<void>>();
 
+  /** Cancels the waits of work held up by a database outage (on stop). */
+  const stopping = new AbortController();
+
+  /**
+   * `work`, and again every 5 s while it fails because the database is away (two minutes at
+   * most): a question stored just before an outage is still answered after it. The
+   * conversation's later work waits meanwhile, as it would need the database too.
+   */
+  async function whileUnavailable(conversationId: string, work: () => Promise<void>) {
+    for (let n = 1; ; n++) {
+      try {
+        return await work();
+      } catch (err) {
+        if (n >= UNAVAILABLE_TRIES || stopping.signal.aborted || !isDatabaseUnavailable(err)) throw err;
+        if (n === 1)
+          logger.warn({ err, conversationId }, 'bot: the database is unavailable, retrying every 5 s');
+        // Stopped meanwhile: given up, with the outage's error.
+        await sleep(UNAVAILABLE_RETRY_MS, undefined, { signal: stopping.signal, ref: false }).catch(() => {
+          throw err;
+        });
+      }
+    }
+  }
+
   /** Runs `work` after the conversation's previous work, never two at once for one conversation. */
   function inOrder(conversationId: string, work: () => Promise<void>) {
     const next = (lanes.get(conversationId) ?? Promise.resolve())
-      .then(work)
+      .then(() => whileUnavailable(conversationId, work))
       .catch((err: unknown) => logger.error({ err, conversationId }, 'bot failed to handle a message'))
       .finally(() => {
         if (lanes.get(conversationId) === next) lanes.delete(conversationId);
@@ -276,6 +304,7 @@ export function createBot(deps: {
     },
     stop() {
       offs.forEach((off) => off());
+      stopping.abort();
       for (const cancel of cancels) cancel();
       cancels.clear();
     },

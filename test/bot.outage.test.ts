@@ -1,6 +1,6 @@
-// What a dead node left is caught up even when the database is away at the moment another node
-// finds it dead: the node that reaped it asks again every 5 s until the database answers, and the
-// visitor gets the bot's answer to the question the dead node stored.
+// The bot across a database outage: a question whose handling the outage interrupted is answered
+// once the database is back, and what a dead node left is caught up even when the database is
+// away at the moment another node finds it dead (the node that reaped it asks again every 5 s).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +12,7 @@ import { testConfig } from './helpers/config.js';
 import { nodeDiesNow } from './helpers/faults.js';
 import { proxiedTestDatabase, type ProxiedDatabase } from './helpers/proxied-db.js';
 import { createTenant, createVisitorSession, OPENING_HOURS, sendAsRelayVisitor } from './helpers/relay.js';
-import { servicesFor } from './helpers/services.js';
+import { servicesFor, type Recorded } from './helpers/services.js';
 import { eventually } from './helpers/sockets.js';
 import { connectWs, widgetWsUrl } from './helpers/ws.js';
 
@@ -95,6 +95,56 @@ test("a dead node's unanswered question is answered once the database is back, t
       db.logLines.filter((l) => /what a lost node left failed/.test(l.msg)),
       [],
       'neither gave up',
+    );
+  } finally {
+    v.close();
+  }
+});
+
+test('a question stored just before the database went away is answered once it is back', async () => {
+  const { services, events } = servicesFor(db.direct);
+  const tn = await createTenant(services);
+  await services.knowledge.create(tn.id, createDocumentSchema.parse(OPENING_HOURS));
+  const s = await createVisitorSession(url, tn);
+  const v = await connectWs(widgetWsUrl(url, { token: s.visitor_token }));
+  try {
+    await v.next('welcome');
+    const { message } = await sendAsRelayVisitor(
+      services,
+      db.direct,
+      tn.id,
+      s,
+      'When does the Paris store open?',
+    );
+    // Committed; then the database goes away before the bot has read the conversation. The
+    // node's own event, as its message service publishes it after the commit:
+    const stored = events.find(
+      (e): e is Extract<Recorded, { event: 'message.created' }> =>
+        e.event === 'message.created' && e.payload.message.id === message.id,
+    );
+    assert.ok(stored);
+    db.proxy.set('refuse');
+    app.bus.publish('message.created', stored.payload);
+    await eventually(
+      () =>
+        db.logLines.some(
+          (l) => l.msg === 'bot: the database is unavailable, retrying every 5 s' && 'conversationId' in l,
+        ),
+      10_000,
+    );
+    db.proxy.set('pass');
+    const answer = await v.next('msg', (m) => m.role === 'bot', 15_000);
+    assert.match(String(answer.content), /9:00 to 20:00/);
+    assert.equal(
+      await db.direct.prisma.message.count({
+        where: { conversationId: s.conversation_id, senderType: 'bot' },
+      }),
+      1,
+    );
+    assert.deepEqual(
+      db.logLines.filter((l) => l.msg === 'bot failed to handle a message'),
+      [],
+      'not given up',
     );
   } finally {
     v.close();
