@@ -1,6 +1,8 @@
 import type { Message } from '../generated/prisma/client.js';
 import type { Db } from '../shared/db.js';
 import type { DomainEvents, EventBus } from '../shared/events.js';
+import type { Logger } from '../shared/logger.js';
+import { isDatabaseUnavailable, retryWhileUnavailable } from '../shared/outage.js';
 import type { EndUserPresence, PushPayload } from './push.types.js';
 
 const BODY_MAX = 178;
@@ -61,8 +63,16 @@ function createDeviceLookup(db: Db) {
  * live devices (an indexed query, shared by the replies of one moment); only then whether another
  * node has them (a cluster round trip).
  */
-export function pushListener(deps: { db: Db; bus: EventBus; endUsers: EndUserPresence; kick: () => void }) {
-  const { db, endUsers } = deps;
+export function pushListener(deps: {
+  db: Db;
+  bus: EventBus;
+  endUsers: EndUserPresence;
+  kick: () => void;
+  logger: Logger;
+}) {
+  const { db, endUsers, logger } = deps;
+  /** Replies whose push the database's absence held up, tried again until it is back (stop cancels). */
+  const retries = new Set<() => void>();
   const devicesOf = createDeviceLookup(db);
 
   async function title(message: Message, organizationId: string, channelId: string) {
@@ -148,5 +158,31 @@ export function pushListener(deps: { db: Db; bus: EventBus; endUsers: EndUserPre
     return messages.length;
   }
 
-  return { off: deps.bus.subscribe('message.created', onMessage), recover };
+  /**
+   * A reply stored just before the database went away is still pushed after it: the listener's
+   * reads and its outbox row are tried again every 5 s (two minutes at most; the rows are unique
+   * per message and device).
+   */
+  function onMessageOrLater(e: DomainEvents['message.created']) {
+    return onMessage(e).catch((err: unknown) => {
+      if (!isDatabaseUnavailable(err)) throw err;
+      const cancel = retryWhileUnavailable(() => onMessage(e).then(() => retries.delete(cancel)), {
+        logger,
+        what: `push: queueing message ${e.message.id}`,
+        delayMs: 5000,
+        tries: 24,
+      });
+      retries.add(cancel);
+    });
+  }
+
+  const off = deps.bus.subscribe('message.created', onMessageOrLater);
+  return {
+    off() {
+      off();
+      for (const cancel of retries) cancel();
+      retries.clear();
+    },
+    recover,
+  };
 }

@@ -8,7 +8,8 @@ import { createAgent, createOrg, message as sendPayload } from '../../test/helpe
 import { makeTlsCert, startFakeApns, startFakeFcm } from '../../test/helpers/push-providers.js';
 import { connectSocket, emitAck, eventually, nextEvent } from '../../test/helpers/sockets.js';
 import { userHash } from '../tenants/identity.js';
-import { servicesFor } from '../../test/helpers/services.js';
+import { servicesFor, type Recorded } from '../../test/helpers/services.js';
+import { proxiedTestDatabase, type ProxiedDatabase } from '../../test/helpers/proxied-db.js';
 import { nodeDiesNow } from '../../test/helpers/faults.js';
 
 const fcmToken = () => `fcm-${randomBytes(40).toString('base64url')}:APA91b${randomUUID()}`;
@@ -26,12 +27,15 @@ for (const mode of dbModes) {
     // send() called → request at the provider: first use of a credential (OAuth, TLS) vs warm.
     const timings = { cold: [] as number[], warm: [] as number[] };
     const prefix = `sb:test:${randomUUID()}`;
+    let cut: ProxiedDatabase | undefined;
 
     before(async () => {
       tls = makeTlsCert();
       fcm = await startFakeFcm(tls);
       apns = await startFakeApns(tls);
-      t = await startApp(await mode.open(), {
+      // On PostgreSQL the node's database is behind a proxy a test can cut.
+      if (full) cut = await proxiedTestDatabase();
+      t = await startApp(cut ? cut.proxied : await mode.open(), {
         redis: full,
         env: {
           FCM_API_URL: fcm.url,
@@ -52,7 +56,7 @@ for (const mode of dbModes) {
           `warm ${timings.warm.join(', ')} ms`,
       );
       await t.stop();
-      await t.database.close();
+      await (cut ? cut.close() : t.database.close());
       await Promise.all([fcm.close(), apns.close()]);
       tls.remove();
     });
@@ -167,6 +171,39 @@ for (const mode of dbModes) {
         });
         await eventually(() => allDone(message.id, 1, 'sent'));
         assert.equal((await jobsOf(seen.message.id)).length, 0);
+      },
+    );
+
+    test(
+      'a reply stored just before the database went away is pushed once it is back',
+      { skip: full ? false : 'needs the proxied PostgreSQL' },
+      async () => {
+        const m = await mobileOrg();
+        const ft = fcmToken();
+        const u = await appUser(m, [{ platform: 'fcm', token: ft }]);
+        // Stored and committed; the node's own event, as its message service publishes it then.
+        const { services, events } = servicesFor(t.database);
+        const { message } = await services.messages.send(
+          m.admin.actor,
+          sendPayload({
+            conversation_id: u.conversationId,
+            content: 'Your refund is on its way',
+            sender_type: 'agent',
+          }),
+        );
+        const stored = events.find(
+          (e): e is Extract<Recorded, { event: 'message.created' }> =>
+            e.event === 'message.created' && e.payload.message.id === message.id,
+        );
+        assert.ok(stored);
+        // The database goes away before the listener has looked up the user's devices.
+        cut!.proxy.set('refuse');
+        t.bus.publish('message.created', stored.payload);
+        await new Promise((r) => setTimeout(r, 1000));
+        cut!.proxy.set('pass');
+        const [f] = await fcm.waitFor(ft, 1, 15_000);
+        assert.equal((f!.message.data as { message_id?: string }).message_id, message.id);
+        await eventually(() => allDone(message.id, 1, 'sent'));
       },
     );
 

@@ -44,6 +44,7 @@ export function createPush(deps: {
     bus: deps.bus,
     endUsers: deps.endUsers,
     kick: worker.kick,
+    logger,
   });
   return {
     start: () => worker.start(),
