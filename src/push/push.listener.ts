@@ -168,7 +168,8 @@ export function pushListener(deps: {
       if (!isDatabaseUnavailable(err)) throw err;
       const cancel = retryWhileUnavailable(() => onMessage(e).then(() => retries.delete(cancel)), {
         logger,
-        what: `push: queueing message ${e.message.id}`,
+        what: 'push: queueing a reply',
+        context: { messageId: e.message.id },
         delayMs: 5000,
         tries: 24,
       });

@@ -127,15 +127,23 @@ export function createOutage(name: string, logger: Logger | undefined, effect?: 
 
 /**
  * Runs `work` after `delayMs`, and again every `everyMs` while it fails because the database is
- * unavailable (`tries` runs at most, ten minutes by default); another error is logged and ends
- * it. For the one-off catch-up work a node does for a dead one, which nobody would ask for again.
- * Answers a function that cancels what is still to come (on shutdown).
+ * unavailable (`tries` runs at most, ten minutes by default); another error is logged (with
+ * `context`) and ends it. For work that follows an event and that nobody would ask for again: the
+ * catch-up a node does for a dead one, a reply's push. Answers a function that cancels what is
+ * still to come (on shutdown).
  */
 export function retryWhileUnavailable(
   work: () => Promise<unknown>,
-  opts: { logger: Logger; what: string; delayMs?: number; everyMs?: number; tries?: number },
+  opts: {
+    logger: Logger;
+    what: string;
+    context?: Record<string, unknown>;
+    delayMs?: number;
+    everyMs?: number;
+    tries?: number;
+  },
 ): () => void {
-  const { logger, what, everyMs = 5000, tries = 120 } = opts;
+  const { logger, what, context, everyMs = 5000, tries = 120 } = opts;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let cancelled = false;
   const attempt = (n: number) => {
@@ -143,10 +151,14 @@ export function retryWhileUnavailable(
     work().catch((err: unknown) => {
       if (cancelled) return;
       if (!isDatabaseUnavailable(err) || n >= tries) {
-        logger.error({ err, tries: n }, `${what} failed`);
+        logger.error({ ...context, err, tries: n }, `${what} failed`);
         return;
       }
-      if (n === 1) logger.warn({ err }, `${what}: the database is unavailable, retrying every ${everyMs} ms`);
+      if (n === 1)
+        logger.warn(
+          { ...context, err },
+          `${what}: the database is unavailable, retrying every ${everyMs} ms`,
+        );
       schedule(n + 1, everyMs);
     });
   };
