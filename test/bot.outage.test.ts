@@ -6,13 +6,14 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { createApp, type App } from '../src/app.js';
+import type { Services } from '../src/services.js';
 import { createDocumentSchema } from '../src/knowledge/knowledge.schemas.js';
 import { closeRedis, connectRedis, type Redis } from '../src/shared/redis.js';
 import { testConfig } from './helpers/config.js';
 import { nodeDiesNow } from './helpers/faults.js';
 import { proxiedTestDatabase, type ProxiedDatabase } from './helpers/proxied-db.js';
 import { createTenant, createVisitorSession, OPENING_HOURS, sendAsRelayVisitor } from './helpers/relay.js';
-import { servicesFor, type Recorded } from './helpers/services.js';
+import { createdEventOf, servicesFor } from './helpers/services.js';
 import { eventually } from './helpers/sockets.js';
 import { connectWs, widgetWsUrl } from './helpers/ws.js';
 
@@ -43,17 +44,27 @@ after(async () => {
   await db.close();
 });
 
-test("a dead node's unanswered question is answered once the database is back, though it was away when the node was found dead", async () => {
-  const { services } = servicesFor(db.direct);
+const botAnswers = (conversationId: string) =>
+  db.direct.prisma.message.count({ where: { conversationId, senderType: 'bot' } });
+
+/** A bot tenant that knows the Paris store's hours, and a relay visitor of it on the node. */
+async function parisVisitor(services: Services) {
   const tn = await createTenant(services);
   await services.knowledge.create(tn.id, createDocumentSchema.parse(OPENING_HOURS));
   const s = await createVisitorSession(url, tn);
   const v = await connectWs(widgetWsUrl(url, { token: s.visitor_token }));
+  await v.next('welcome');
+  const asks = () => sendAsRelayVisitor(services, db.direct, tn.id, s, 'When does the Paris store open?');
+  return { s, v, asks };
+}
+
+test("a dead node's unanswered question is answered once the database is back, though it was away when the node was found dead", async () => {
+  const { services } = servicesFor(db.direct);
+  const { s, v, asks } = await parisVisitor(services);
   try {
-    await v.next('welcome');
     // Another node stores the visitor's question and dies before its bot sees it (these services
     // publish nowhere), right after its last heartbeat.
-    await sendAsRelayVisitor(services, db.direct, tn.id, s, 'When does the Paris store open?');
+    await asks();
     let reaped = false;
     const off = app.realtime.onNodeReaped(() => (reaped = true));
     // This node's database goes away before it finds the dead one (three silent beats).
@@ -69,22 +80,12 @@ test("a dead node's unanswered question is answered once the database is back, t
         ),
       10_000,
     );
-    assert.equal(
-      await db.direct.prisma.message.count({
-        where: { conversationId: s.conversation_id, senderType: 'bot' },
-      }),
-      0,
-    );
+    assert.equal(await botAnswers(s.conversation_id), 0);
     db.proxy.set('pass');
     // Asked again within 5 s: the visitor gets the answer, live.
     const answer = await v.next('msg', (m) => m.role === 'bot', 15_000);
     assert.match(String(answer.content), /9:00 to 20:00/);
-    assert.equal(
-      await db.direct.prisma.message.count({
-        where: { conversationId: s.conversation_id, senderType: 'bot' },
-      }),
-      1,
-    );
+    assert.equal(await botAnswers(s.conversation_id), 1);
     // The pushes such a node never queued are looked for the same way (push.test.ts: what they do).
     assert.ok(
       db.logLines.some((l) =>
@@ -103,28 +104,13 @@ test("a dead node's unanswered question is answered once the database is back, t
 
 test('a question stored just before the database went away is answered once it is back', async () => {
   const { services, events } = servicesFor(db.direct);
-  const tn = await createTenant(services);
-  await services.knowledge.create(tn.id, createDocumentSchema.parse(OPENING_HOURS));
-  const s = await createVisitorSession(url, tn);
-  const v = await connectWs(widgetWsUrl(url, { token: s.visitor_token }));
+  const { s, v, asks } = await parisVisitor(services);
   try {
-    await v.next('welcome');
-    const { message } = await sendAsRelayVisitor(
-      services,
-      db.direct,
-      tn.id,
-      s,
-      'When does the Paris store open?',
-    );
-    // Committed; then the database goes away before the bot has read the conversation. The
-    // node's own event, as its message service publishes it after the commit:
-    const stored = events.find(
-      (e): e is Extract<Recorded, { event: 'message.created' }> =>
-        e.event === 'message.created' && e.payload.message.id === message.id,
-    );
-    assert.ok(stored);
+    const { message } = await asks();
+    // Committed; then the database goes away before the bot has read the conversation, and the
+    // node publishes its event, as its message service does after the commit.
     db.proxy.set('refuse');
-    app.bus.publish('message.created', stored.payload);
+    app.bus.publish('message.created', createdEventOf(events, message.id));
     await eventually(
       () =>
         db.logLines.some(
@@ -135,12 +121,7 @@ test('a question stored just before the database went away is answered once it i
     db.proxy.set('pass');
     const answer = await v.next('msg', (m) => m.role === 'bot', 15_000);
     assert.match(String(answer.content), /9:00 to 20:00/);
-    assert.equal(
-      await db.direct.prisma.message.count({
-        where: { conversationId: s.conversation_id, senderType: 'bot' },
-      }),
-      1,
-    );
+    assert.equal(await botAnswers(s.conversation_id), 1);
     assert.deepEqual(
       db.logLines.filter((l) => l.msg === 'bot failed to handle a message'),
       [],

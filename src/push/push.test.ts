@@ -8,7 +8,7 @@ import { createAgent, createOrg, message as sendPayload } from '../../test/helpe
 import { makeTlsCert, startFakeApns, startFakeFcm } from '../../test/helpers/push-providers.js';
 import { connectSocket, emitAck, eventually, nextEvent } from '../../test/helpers/sockets.js';
 import { userHash } from '../tenants/identity.js';
-import { servicesFor, type Recorded } from '../../test/helpers/services.js';
+import { createdEventOf, servicesFor } from '../../test/helpers/services.js';
 import { proxiedTestDatabase, type ProxiedDatabase } from '../../test/helpers/proxied-db.js';
 import { nodeDiesNow } from '../../test/helpers/faults.js';
 
@@ -191,14 +191,9 @@ for (const mode of dbModes) {
             sender_type: 'agent',
           }),
         );
-        const stored = events.find(
-          (e): e is Extract<Recorded, { event: 'message.created' }> =>
-            e.event === 'message.created' && e.payload.message.id === message.id,
-        );
-        assert.ok(stored);
         // The database goes away before the listener has looked up the user's devices.
         cut!.proxy.set('refuse');
-        t.bus.publish('message.created', stored.payload);
+        t.bus.publish('message.created', createdEventOf(events, message.id));
         await new Promise((r) => setTimeout(r, 1000));
         cut!.proxy.set('pass');
         const [f] = await fcm.waitFor(ft, 1, 15_000);

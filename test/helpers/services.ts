@@ -20,3 +20,13 @@ export function servicesFor(database: Database): { services: Services; bus: Even
 }
 
 export type Recorded = { [E in EventName]: { event: E; payload: DomainEvents[E] } }[EventName];
+
+/** The `message.created` those services published for a message (what its node tells the others). */
+export function createdEventOf(events: Recorded[], messageId: string): DomainEvents['message.created'] {
+  const found = events.find(
+    (e): e is Extract<Recorded, { event: 'message.created' }> =>
+      e.event === 'message.created' && e.payload.message.id === messageId,
+  );
+  if (!found) throw new Error(`no message.created for ${messageId}`);
+  return found.payload;
+}
