@@ -372,15 +372,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const offReaped = realtime.onNodeReaped((diedBy) => {
     const storedBy = new Date(diedBy + hb);
     bot.recoverLost(storedBy);
-    const cancel = retryWhileUnavailable(
+    retryWhileUnavailable(
       () =>
         push.recover(new Date(diedBy - 2 * hb), storedBy).then((n) => {
-          pushRecoveries.delete(cancel);
           if (n) logger.info({ messages: n }, 'push: queued what a lost node left');
         }),
-      { logger, what: 'push: queueing what a lost node left' },
+      { logger, what: 'push: queueing what a lost node left', pending: pushRecoveries },
     );
-    pushRecoveries.add(cancel);
   });
   return {
     app,

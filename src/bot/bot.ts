@@ -269,19 +269,18 @@ export function createBot(deps: {
    * for the database's clock), again while the database is away; now without `storedBy`.
    */
   function recoverLater(storedBy: Date | undefined, why: string) {
-    const cancel = retryWhileUnavailable(
+    retryWhileUnavailable(
       () =>
         recover(10, storedBy).then((n) => {
-          cancels.delete(cancel);
           if (n) logger.info({ questions: n }, `bot: answering ${why}`);
         }),
       {
         logger,
         what: `bot: answering ${why}`,
+        pending: cancels,
         delayMs: storedBy ? storedBy.getTime() + recoveryGraceMs + 1000 - Date.now() : 0,
       },
     );
-    cancels.add(cancel);
   }
 
   return {
@@ -306,7 +305,6 @@ export function createBot(deps: {
       offs.forEach((off) => off());
       stopping.abort();
       for (const cancel of cancels) cancel();
-      cancels.clear();
     },
   };
 }

@@ -166,14 +166,14 @@ export function pushListener(deps: {
   function onMessageOrLater(e: DomainEvents['message.created']) {
     return onMessage(e).catch((err: unknown) => {
       if (!isDatabaseUnavailable(err)) throw err;
-      const cancel = retryWhileUnavailable(() => onMessage(e).then(() => retries.delete(cancel)), {
+      retryWhileUnavailable(() => onMessage(e), {
         logger,
         what: 'push: queueing a reply',
         context: { messageId: e.message.id },
+        pending: retries,
         delayMs: 5000,
         tries: 24,
       });
-      retries.add(cancel);
     });
   }
 
@@ -182,7 +182,6 @@ export function pushListener(deps: {
     off() {
       off();
       for (const cancel of retries) cancel();
-      retries.clear();
     },
     recover,
   };

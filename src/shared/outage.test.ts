@@ -30,13 +30,16 @@ const until = async (ok: () => boolean) => {
 test('tried again while the database is unavailable, warned once, until it works', async () => {
   const { logger, lines } = capture();
   let runs = 0;
+  const pending = new Set<() => void>();
   retryWhileUnavailable(
     async () => {
       if (++runs < 4) throw refused();
     },
-    { logger, what: 'push: queueing a reply', context: { messageId: 'm1' }, everyMs: 20 },
+    { logger, what: 'push: queueing a reply', context: { messageId: 'm1' }, pending, everyMs: 20 },
   );
+  assert.equal(pending.size, 1);
   await until(() => runs === 4);
+  await until(() => pending.size === 0);
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(runs, 4);
   assert.deepEqual(
@@ -62,12 +65,13 @@ test('another error, or the last try, is logged as a failure and ends it', async
 
   const last = capture();
   let tried = 0;
+  const pending = new Set<() => void>();
   retryWhileUnavailable(
     async () => {
       tried++;
       throw refused();
     },
-    { logger: last.logger, what: 'bot: answering', everyMs: 10, tries: 3 },
+    { logger: last.logger, what: 'bot: answering', pending, everyMs: 10, tries: 3 },
   );
   await until(() => last.lines.some((l) => l.level === 50));
   await new Promise((r) => setTimeout(r, 100));
@@ -76,6 +80,7 @@ test('another error, or the last try, is logged as a failure and ends it', async
     last.lines.map((l) => l.level),
     [40, 50],
   );
+  assert.equal(pending.size, 0, 'given up: no longer pending');
 });
 
 test('cancelled: nothing more runs, nothing is logged', async () => {

@@ -129,8 +129,8 @@ export function createOutage(name: string, logger: Logger | undefined, effect?: 
  * Runs `work` after `delayMs`, and again every `everyMs` while it fails because the database is
  * unavailable (`tries` runs at most, ten minutes by default); another error is logged (with
  * `context`) and ends it. For work that follows an event and that nobody would ask for again: the
- * catch-up a node does for a dead one, a reply's push. Answers a function that cancels what is
- * still to come (on shutdown).
+ * catch-up a node does for a dead one, a reply's push. Its cancel function is in `pending` until
+ * it ends (cancel them all on shutdown), and is answered too.
  */
 export function retryWhileUnavailable(
   work: () => Promise<unknown>,
@@ -138,19 +138,22 @@ export function retryWhileUnavailable(
     logger: Logger;
     what: string;
     context?: Record<string, unknown>;
+    pending?: Set<() => void>;
     delayMs?: number;
     everyMs?: number;
     tries?: number;
   },
 ): () => void {
-  const { logger, what, context, everyMs = 5000, tries = 120 } = opts;
+  const { logger, what, context, pending, everyMs = 5000, tries = 120 } = opts;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let cancelled = false;
+  const end = () => pending?.delete(cancel);
   const attempt = (n: number) => {
     timer = undefined;
-    work().catch((err: unknown) => {
+    work().then(end, (err: unknown) => {
       if (cancelled) return;
       if (!isDatabaseUnavailable(err) || n >= tries) {
+        end();
         logger.error({ ...context, err, tries: n }, `${what} failed`);
         return;
       }
@@ -166,9 +169,12 @@ export function retryWhileUnavailable(
     timer = setTimeout(() => attempt(n), ms);
     timer.unref();
   };
-  schedule(1, Math.max(0, opts.delayMs ?? 0));
-  return () => {
+  const cancel = () => {
     cancelled = true;
     clearTimeout(timer);
+    end();
   };
+  pending?.add(cancel);
+  schedule(1, Math.max(0, opts.delayMs ?? 0));
+  return cancel;
 }
